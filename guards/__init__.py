@@ -1,0 +1,1 @@
+"""Change sets from git and the guards that vote on them."""

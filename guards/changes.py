@@ -1,0 +1,217 @@
+"""What git really changed between two trees, read once, in bytes.
+
+The path set comes from ``diff-tree --raw -z --no-renames`` (a rename is a
+delete plus an add, so a move out of a protected path can never hide its
+source); added lines come from one ``-U0 --text`` patch of the same pair of
+trees, used for line budgets and the secrets scan, never for the path set.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import Enum
+
+from workers.errors import LaneguardError
+from workers.git import Git, fsdecode, split_z
+
+ZERO_MODE = "000000"
+GITLINK = "160000"
+SYMLINK = "120000"
+
+
+class Status(str, Enum):
+    ADDED = "added"
+    MODIFIED = "modified"
+    DELETED = "deleted"
+    TYPE_CHANGED = "type_changed"
+    MODE_CHANGED = "mode_changed"
+    SUBMODULE = "submodule"
+    UNTRACKED = "untracked"
+
+
+@dataclass
+class Change:
+    """One touched path. Renames are two Changes linked by renamed_from/renamed_to."""
+
+    path: str
+    status: Status
+    old_mode: str | None
+    new_mode: str | None
+    old_oid: str | None
+    new_oid: str | None
+    renamed_from: str | None = None
+    renamed_to: str | None = None
+    added_lines: int = 0
+    deleted_lines: int = 0
+    added_text: list[bytes] = field(default_factory=list, repr=False)
+    link_target: bytes | None = None  # the new side's target when it is a symlink
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def writes_content(self) -> bool:
+        """True when the new side has content (everything but a deletion)."""
+        return self.new_mode not in (None, ZERO_MODE)
+
+
+@dataclass
+class ChangeSet:
+    mode: str
+    base: str | None  # base commit (None for an unborn HEAD)
+    head: str | None  # head commit in range mode; None for index/work tree/patch
+    base_tree: str
+    head_tree: str
+    changes: list[Change]
+    diff_sha256: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _status(letter: str, old_mode: str, new_mode: str, old_oid: str, new_oid: str) -> Status:
+    if letter == "A":
+        return Status.SUBMODULE if new_mode == GITLINK else Status.ADDED
+    if letter == "D":
+        return Status.SUBMODULE if old_mode == GITLINK else Status.DELETED
+    if letter == "T":
+        return Status.TYPE_CHANGED
+    if letter == "M":
+        if old_mode == GITLINK or new_mode == GITLINK:
+            return Status.SUBMODULE
+        if old_mode != new_mode and old_oid == new_oid:
+            return Status.MODE_CHANGED
+        return Status.MODIFIED
+    # U (unmerged), X (unknown) and anything new: refuse rather than guess.
+    raise LaneguardError(f"git reported change status {letter!r}, which laneguard does not know")
+
+
+def parse_raw(raw: bytes) -> list[Change]:
+    """Parse ``--raw -z --no-renames`` output."""
+    fields = split_z(raw)
+    changes: list[Change] = []
+    i = 0
+    while i < len(fields):
+        meta = fields[i].decode("ascii")
+        if not meta.startswith(":"):
+            raise LaneguardError(f"unexpected git diff output near {meta[:40]!r}")
+        old_mode, new_mode, old_oid, new_oid, letter = meta[1:].split(" ")
+        path = fsdecode(fields[i + 1])
+        i += 2
+        st = _status(letter[0], old_mode, new_mode, old_oid, new_oid)
+        changes.append(Change(
+            path=path, status=st,
+            old_mode=None if old_mode == ZERO_MODE else old_mode,
+            new_mode=None if new_mode == ZERO_MODE else new_mode,
+            old_oid=None if set(old_oid) == {"0"} else old_oid,
+            new_oid=None if set(new_oid) == {"0"} else new_oid))
+    return changes
+
+
+def link_renames(changes: list[Change]) -> None:
+    """Pair exact moves (same blob deleted at one path, added at another) for display.
+
+    This never changes which paths are reported: both sides stay, each classified.
+    """
+    deleted: dict[str, list[Change]] = {}
+    for ch in changes:
+        if ch.status == Status.DELETED and ch.old_oid:
+            deleted.setdefault(ch.old_oid, []).append(ch)
+    for ch in changes:
+        if ch.status in (Status.ADDED, Status.UNTRACKED) and ch.new_oid in deleted:
+            sources = deleted[ch.new_oid]
+            if sources:
+                src = sources.pop(0)
+                src.renamed_to, ch.renamed_from = ch.path, src.path
+
+
+def _unquote(token: bytes) -> bytes:
+    """Undo git's C-style quoting of a path in a patch header."""
+    if not token.startswith(b'"'):
+        return token
+    body = token[1:-1]
+    out = bytearray()
+    i = 0
+    simple = {ord("n"): 10, ord("t"): 9, ord('"'): 34, ord("\\"): 92, ord("a"): 7, ord("b"): 8,
+              ord("f"): 12, ord("r"): 13, ord("v"): 11}
+    while i < len(body):
+        c = body[i]
+        if c == 92 and i + 1 < len(body):
+            nxt = body[i + 1]
+            if 48 <= nxt <= 55:
+                out.append(int(body[i + 1:i + 4], 8))
+                i += 4
+                continue
+            out.append(simple.get(nxt, nxt))
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return bytes(out)
+
+
+def _header_path(line: bytes) -> str:
+    rest = line[len(b"diff --git "):]
+    if rest.startswith(b'"'):
+        # Both sides are the same path with --no-renames; take the first quoted token.
+        end = 1
+        while end < len(rest):
+            if rest[end] == 92:
+                end += 2
+                continue
+            if rest[end] == 34:
+                break
+            end += 1
+        token = _unquote(rest[:end + 1])
+    else:
+        half = (len(rest) - 1) // 2  # "a/P b/P"
+        token = rest[:half]
+    return fsdecode(token[2:])
+
+
+def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
+    """Attach added lines and line counts from a ``-U0 --text`` patch to the changes."""
+    by_path = {ch.path: ch for ch in changes}
+    current: Change | None = None
+    in_hunk = False
+    for line in patch.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            current = by_path.get(_header_path(line))
+            in_hunk = False
+            if current is None:
+                raise LaneguardError("patch and path list disagree; refusing to guess "
+                                     f"(header {line[:120]!r})")
+            continue
+        if line.startswith(b"@@"):
+            in_hunk = True
+            continue
+        if current is None or not in_hunk or not line:
+            continue
+        # In a hunk every line starts with '+', '-', ' ' or '\\', so these are content.
+        first = line[0]
+        if first == 43:  # '+'
+            current.added_lines += 1
+            current.added_text.append(line[1:])
+        elif first == 45:  # '-'
+            current.deleted_lines += 1
+
+
+_DIFF_FLAGS = ("-r", "--no-renames", "--ignore-submodules=none", "--no-ext-diff", "--no-textconv",
+               "--no-color", "--full-index")
+
+
+def read_changes(git: Git, base_tree: str, head_tree: str, *,
+                 env: dict[str, str] | None = None) -> tuple[list[Change], str]:
+    """Every touched path between two trees, with added lines; plus the diff's sha256.
+
+    Two git processes, run concurrently: the raw path list and the -U0 patch.
+    """
+    raw_cmd = ["diff-tree", *_DIFF_FLAGS, "--raw", "-z", base_tree, head_tree]
+    patch_cmd = ["diff-tree", *_DIFF_FLAGS, "-p", "-U0", "--text", "--src-prefix=a/",
+                 "--dst-prefix=b/", base_tree, head_tree]
+    raw, patch = git.run_many([raw_cmd, patch_cmd], env=env)
+    changes = parse_raw(raw)
+    apply_patch_lines(changes, patch)
+    link_renames(changes)
+    links = [ch for ch in changes if ch.new_mode == SYMLINK and ch.new_oid]
+    if links:
+        targets = git.read_blobs([ch.new_oid for ch in links if ch.new_oid], env=env)
+        for ch in links:
+            ch.link_target = targets.get(ch.new_oid or "")
+    return changes, hashlib.sha256(raw).hexdigest()

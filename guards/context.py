@@ -1,0 +1,34 @@
+"""What every guard sees: the change set, the worker, the trusted policy, and shared findings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from guards.changes import Change, ChangeSet
+from workers.loader import LoadedPolicy
+from workers.ownership import OwnershipIndex, Standing
+from workers.policy import POLICY_FILE, Worker
+
+
+@dataclass
+class GuardContext:
+    changeset: ChangeSet
+    worker_id: str
+    loaded: LoadedPolicy
+    index: OwnershipIndex
+    standings: dict[str, Standing] = field(default_factory=dict)
+    routes: dict[str, str] = field(default_factory=dict)
+    # Filled by guards as they find things; shown per path in the verdict.
+    reasons: dict[str, list[str]] = field(default_factory=dict)
+    protected: set[str] = field(default_factory=set)
+    policy_path: str = POLICY_FILE
+
+    @property
+    def worker(self) -> Worker:
+        return self.loaded.policy.workers[self.worker_id]
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.changeset.changes
+
+    def flag(self, path: str, reason: str) -> None:
+        self.reasons.setdefault(path, []).append(reason)

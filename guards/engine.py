@@ -1,0 +1,142 @@
+"""Run every guard over a change set and decide by veto consensus.
+
+A guard that raises votes ``abstain`` with the error as its reason, so a bug
+can turn a decision into ``revision`` or leave a ``reject`` standing, but it
+can never produce ``accept``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from guards import budget, protected, scope, secrets, source
+from guards.changes import Change, ChangeSet
+from guards.context import GuardContext
+from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
+from workers.errors import InputError
+from workers.git import Git
+from workers.loader import LoadedPolicy, load_file, load_revision
+from workers.ownership import OwnershipIndex, PathClass
+from workers.policy import POLICY_FILE
+
+GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
+    (scope.NAME, scope.vote),
+    (protected.NAME, protected.vote),
+    (secrets.NAME, secrets.vote),
+    (budget.NAME, budget.vote),
+)
+
+_HANDOFF_REASON = {
+    PathClass.PROPOSE_ONLY: "propose-only for the worker: the owner applies it",
+    PathClass.HANDOFF_REQUIRED: "writable, but changes here need root review",
+    PathClass.OUT_OF_SCOPE: "outside the worker's write scope: the owner decides",
+    PathClass.PROTECTED: "protected path: only the root changes it, through review",
+}
+
+
+@dataclass(frozen=True)
+class GuardRequest:
+    """Everything ``guard`` needs; built by the CLI, hooks and worker runs."""
+
+    mode: str  # range | staged | worktree | patch
+    worker: str | None = None
+    base: str | None = None
+    head: str | None = None
+    patch: bytes | None = None
+    policy_file: Path | None = None
+    index_file: Path | None = None
+
+
+def trusted_revision(req: GuardRequest) -> str:
+    """Where the policy comes from: the base in range and patch modes, HEAD otherwise."""
+    if req.mode in ("range", "patch"):
+        return req.base or "HEAD"
+    return "HEAD"
+
+
+def guard(git: Git, req: GuardRequest) -> Verdict:
+    if req.policy_file is not None:
+        loaded = load_file(req.policy_file)
+    else:
+        rev = trusted_revision(req)
+        if rev == "HEAD" and git.head_commit() is None:
+            raise InputError("HEAD has no commit yet, so there is no trusted policy",
+                             hint=f"commit {POLICY_FILE} first, or pass --policy FILE for a dry run")
+        loaded = load_revision(git, rev)
+    worker = req.worker
+    if worker is None:
+        raise InputError("no worker given")
+    if worker not in loaded.policy.workers:
+        raise InputError(f"unknown worker {worker!r} in {loaded.source}",
+                         hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+    with source.scratch(git) as env:
+        if req.mode == "range":
+            assert req.base is not None
+            changeset = source.from_range(git, env, req.base, req.head)
+        elif req.mode == "staged":
+            changeset = source.from_index(git, env, req.index_file)
+        elif req.mode == "worktree":
+            changeset = source.from_worktree(git, env)
+        elif req.mode == "patch":
+            changeset = source.from_patch(git, env, req.patch or b"", req.base)
+        else:
+            raise InputError(f"unknown guard mode {req.mode!r}")
+        return judge(changeset, loaded, worker)
+
+
+def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
+    ctx = GuardContext(changeset=changeset, worker_id=worker, loaded=loaded,
+                       index=OwnershipIndex(loaded.policy))
+    votes: list[Vote] = []
+    try:
+        scope.classify(ctx)
+    except Exception as exc:  # noqa: BLE001 - fail closed, never accept
+        votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
+                          reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))
+    for name, run in GUARDS:
+        try:
+            votes.append(run(ctx))
+        except Exception as exc:  # noqa: BLE001
+            votes.append(Vote(guard=name, vote=VoteValue.ABSTAIN,
+                              reasons=(f"guard crashed: {type(exc).__name__}: {exc}",)))
+    reports = [_report(ctx, ch) for ch in changeset.changes]
+    trusted = loaded.origin == "revision"
+    notes = list(changeset.notes)
+    if not trusted:
+        notes.append(f"policy read from the file {loaded.source}, not from a trusted revision: "
+                     "a dry run, not a gate")
+    return Verdict(
+        decision=consensus(votes), worker=worker, mode=changeset.mode, base=changeset.base,
+        head=changeset.head, head_tree=changeset.head_tree,
+        policy=PolicyRef(source=loaded.origin, rev=loaded.rev, path=loaded.source, sha256=loaded.sha256,
+                         trusted=trusted),
+        diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
+        handoffs=tuple(_drafts(reports)), notes=tuple(notes))
+
+
+def _report(ctx: GuardContext, change: Change) -> ChangeReport:
+    path = change.path
+    standing = ctx.standings.get(path)
+    if path in ctx.protected:
+        cls, rule, route = PathClass.PROTECTED, "protected path", ctx.index.root_worker
+    elif standing is None:  # classification crashed: nothing is writable
+        cls, rule, route = PathClass.OUT_OF_SCOPE, "unclassified", ctx.index.root_worker
+    else:
+        cls, rule, route = standing.path_class, standing.rule, ctx.routes.get(path)
+    return ChangeReport(
+        path=path, status=change.status.value, old_mode=change.old_mode, new_mode=change.new_mode,
+        renamed_from=change.renamed_from, renamed_to=change.renamed_to, path_class=cls.value, rule=rule,
+        route_to=route, reasons=tuple(change.notes + ctx.reasons.get(path, [])),
+        added_lines=change.added_lines, deleted_lines=change.deleted_lines)
+
+
+def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
+    groups: dict[tuple[str, str], list[str]] = {}
+    for r in reports:
+        if r.path_class == PathClass.WRITABLE.value or r.route_to is None:
+            continue
+        groups.setdefault((r.route_to, r.path_class), []).append(r.path)
+    return [HandoffDraft(target_worker=target, path_class=cls, reason=_HANDOFF_REASON[PathClass(cls)],
+                         paths=tuple(paths))
+            for (target, cls), paths in sorted(groups.items())]

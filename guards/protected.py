@@ -1,0 +1,68 @@
+"""Paths no worker may touch through its lane, whatever the policy says.
+
+The policy file itself (a change must never widen its own scope), ``.gitmodules``,
+anything named ``.git``, path tricks (``..``, backslashes), embedded
+repositories, and symlinks whose target, resolved relative to the link without
+touching the filesystem, leaves the repository or the worker's writable set.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from guards.changes import SYMLINK
+from guards.context import GuardContext
+from guards.verdict import Vote, VoteValue
+from workers.git import fsdecode
+from workers.ownership import PathClass
+
+NAME = "protected"
+_ALWAYS = (".gitmodules",)
+
+
+def _path_problem(path: str, policy_path: str) -> str | None:
+    parts = path.split("/")
+    if path == policy_path:
+        return f"the policy file {policy_path} (policy changes go to the root through review)"
+    if path in _ALWAYS:
+        return f"{path} (submodule wiring is repository configuration)"
+    if any(p.lower() == ".git" or p.lower().startswith(".git ") or p.lower() == "git~1" for p in parts):
+        return "a '.git' path component"
+    if any(p in ("", ".", "..") for p in parts) or path.startswith("/"):
+        return "a path with '.', '..' or empty components"
+    if "\\" in path:
+        return "a backslash in the path (a separator on Windows)"
+    return None
+
+
+def vote(ctx: GuardContext) -> Vote:
+    reasons: list[str] = []
+    for change in ctx.changes:
+        problem = _path_problem(change.path, ctx.policy_path)
+        if problem is None and any("embedded git repository" in n for n in change.notes):
+            problem = "an embedded git repository"
+        if problem is None and change.new_mode == SYMLINK:
+            problem = _symlink_problem(ctx, change.path, change.link_target)
+        if problem is not None:
+            ctx.protected.add(change.path)
+            ctx.flag(change.path, f"protected: {problem}")
+            reasons.append(f"{change.path!r}: {problem}")
+    if reasons:
+        return Vote(guard=NAME, vote=VoteValue.REJECT, reasons=tuple(reasons))
+    return Vote(guard=NAME, vote=VoteValue.APPROVE, reasons=("no protected path touched",))
+
+
+def _symlink_problem(ctx: GuardContext, path: str, target: bytes | None) -> str | None:
+    if target is None:
+        return "a symlink whose target cannot be read"
+    text = fsdecode(target)
+    if not text or text.startswith("/") or "\0" in text:
+        return f"a symlink to {text!r}, outside the repository"
+    resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), text))
+    if resolved == ".." or resolved.startswith("../"):
+        return f"a symlink to {text!r}, which leaves the repository"
+    if resolved == "." or any(p.lower() == ".git" for p in resolved.split("/")):
+        return f"a symlink to {text!r}, into the repository root or .git"
+    standing = ctx.index.standing(resolved, ctx.worker_id)
+    if standing.path_class not in (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED):
+        return f"a symlink to {text!r} ({resolved}), outside the write scope of {ctx.worker_id}"
+    return None

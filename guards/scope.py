@@ -1,0 +1,49 @@
+"""The scope guard: every touched path classified for the worker.
+
+out_of_scope rejects; propose_only and handoff_required ask for revision and
+become handoff drafts routed to the path's owner (handoff_required: to root).
+"""
+from __future__ import annotations
+
+from guards.context import GuardContext
+from guards.verdict import Vote, VoteValue
+from workers.ownership import PathClass
+
+NAME = "scope"
+
+
+def classify(ctx: GuardContext) -> None:
+    """Fill ``ctx.standings`` and ``ctx.routes`` once for every path."""
+    for change in ctx.changes:
+        path = change.path
+        hits = ctx.index.hits(path)
+        standing = ctx.index.standing_from(hits.get(ctx.worker_id, {}))
+        ctx.standings[path] = standing
+        if standing.path_class == PathClass.HANDOFF_REQUIRED:
+            ctx.routes[path] = ctx.index.root_worker
+        elif standing.path_class != PathClass.WRITABLE:
+            ctx.routes[path] = ctx.index.explain(path).owner
+
+
+def vote(ctx: GuardContext) -> Vote:
+    counts: dict[PathClass, int] = {}
+    for change in ctx.changes:
+        cls = ctx.standings[change.path].path_class
+        counts[cls] = counts.get(cls, 0) + 1
+    stray = counts.get(PathClass.OUT_OF_SCOPE, 0)
+    handoff = counts.get(PathClass.PROPOSE_ONLY, 0) + counts.get(PathClass.HANDOFF_REQUIRED, 0)
+    if stray:
+        strays = [c.path for c in ctx.changes if ctx.standings[c.path].path_class == PathClass.OUT_OF_SCOPE]
+        return Vote(guard=NAME, vote=VoteValue.REJECT, reasons=(
+            f"{stray} path(s) outside the write scope of {ctx.worker_id}: {_sample(strays)}",
+            "hand these changes to their owners (laneguard handoff propose) instead of editing them"))
+    if handoff:
+        return Vote(guard=NAME, vote=VoteValue.ABSTAIN, reasons=(
+            f"{handoff} path(s) need a handoff: propose-only or root review required",))
+    return Vote(guard=NAME, vote=VoteValue.APPROVE,
+                reasons=(f"all {len(ctx.changes)} path(s) are writable for {ctx.worker_id}",))
+
+
+def _sample(paths: list[str], limit: int = 5) -> str:
+    shown = ", ".join(repr(p) for p in paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")

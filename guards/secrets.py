@@ -1,0 +1,77 @@
+"""Secret-like artifacts: key files by name, private keys and tokens in added lines.
+
+A reject here is final: no class, policy or override turns it into an accept.
+Deletions are not flagged (removing a leaked key is the fix, not the leak).
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+
+from guards.changes import Status
+from guards.context import GuardContext
+from guards.verdict import Vote, VoteValue
+
+NAME = "secrets"
+
+_FILE_SUFFIXES = (".pem", ".key", ".p12", ".pfx", ".jks", ".keystore", ".ppk", ".kdbx", ".p8",
+                  ".der", ".crt", ".cer", ".asc", ".gpg", ".tfstate")
+_FILE_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc", ".pgpass",
+                         ".git-credentials", "credentials", ".htpasswd"})
+_ENV_SAFE = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
+
+# Well-known formats: each has a fixed prefix, so false positives are rare.
+_TOKENS: tuple[tuple[str, str], ...] = (
+    ("private key block", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    ("PuTTY private key", r"PuTTY-User-Key-File-\d"),
+    ("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
+    ("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),
+    ("Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+    ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    ("Stripe live key", r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b"),
+    ("npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("OpenAI key", r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b"),
+    ("Anthropic key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}\b"),
+    ("PyPI token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b"),
+)
+_TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, rx) in enumerate(_TOKENS)).encode())
+
+
+def file_problem(path: str) -> str | None:
+    name = posixpath.basename(path)
+    lower = name.lower()
+    if lower == ".env" or (lower.startswith(".env.") and lower not in _ENV_SAFE) or lower.endswith(".env"):
+        return f"an environment file {name!r} (keep secrets out of git; commit a .env.example)"
+    if lower in _FILE_NAMES:
+        return f"a credentials file {name!r}"
+    for suffix in _FILE_SUFFIXES:
+        if lower.endswith(suffix):
+            return f"a key/keystore/certificate file type {suffix!r}"
+    return None
+
+
+def content_problem(lines: list[bytes]) -> str | None:
+    if not lines:
+        return None
+    match = _TOKEN_RE.search(b"\n".join(lines))
+    if match is None:
+        return None
+    kind = _TOKENS[int(match.lastgroup[1:])][0] if match.lastgroup else "secret"
+    return f"a {kind} in an added line"
+
+
+def vote(ctx: GuardContext) -> Vote:
+    reasons: list[str] = []
+    for change in ctx.changes:
+        if change.status == Status.DELETED or not change.writes_content:
+            continue
+        for problem in (file_problem(change.path), content_problem(change.added_text)):
+            if problem is not None:
+                ctx.flag(change.path, f"secret: {problem}")
+                reasons.append(f"{change.path!r}: {problem}")
+    if reasons:
+        return Vote(guard=NAME, vote=VoteValue.REJECT,
+                    reasons=(*reasons, "remove the secret from the change; rotate it if it was ever pushed"))
+    return Vote(guard=NAME, vote=VoteValue.APPROVE, reasons=("no secret-like artifact found",))

@@ -1,0 +1,193 @@
+"""The four change sources, each reduced to a pair of trees.
+
+Range, index, work tree and patch all become ``(base tree, head tree)``, so
+one exact diff (``changes.read_changes``) serves every mode. Trees for the
+index, the work tree and a patch are built in a scratch index with a scratch
+object directory: the repository's index, work tree and object store are
+never written.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from guards.changes import Change, ChangeSet, Status, read_changes
+from workers.errors import GitError, InputError, RevisionError
+from workers.git import Git, fsdecode, fsencode, split_z
+
+
+@contextmanager
+def scratch(git: Git) -> Iterator[dict[str, str]]:
+    """A temporary index and object directory; the repository's objects stay readable."""
+    with tempfile.TemporaryDirectory(prefix="laneguard-") as tmp:
+        objects = Path(tmp) / "objects"
+        objects.mkdir()
+        yield {
+            "GIT_INDEX_FILE": str(Path(tmp) / "index"),
+            "GIT_OBJECT_DIRECTORY": str(objects),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": _alternates(git, git.git_dir / "objects"),
+        }
+
+
+def _alternates(git: Git, real: Path) -> str:
+    """The repository's object directory plus its own alternates (worktrees share them)."""
+    common = real
+    commondir = git.git_dir / "commondir"
+    if commondir.is_file():
+        common = (git.git_dir / commondir.read_text().strip()).resolve() / "objects"
+    dirs = [str(common)]
+    info = common / "info" / "alternates"
+    if info.is_file():
+        for line in info.read_text().splitlines():
+            line = line.strip()
+            if line and not line.startswith("#"):
+                dirs.append(str((common / line).resolve()) if not os.path.isabs(line) else line)
+    return os.pathsep.join(dirs)
+
+
+def from_range(git: Git, env: dict[str, str], base: str, head: str | None) -> ChangeSet:
+    """merge-base(base, head)..head; never a guess when the base is ambiguous or missing."""
+    base_commit = git.resolve_commit(base, what="base revision")
+    head_commit = git.resolve_commit(head or "HEAD", what="head revision")
+    bases = git.merge_bases(base_commit, head_commit)
+    if not bases:
+        if git.is_shallow():
+            raise RevisionError(
+                f"no merge base between {base} and {head or 'HEAD'}: this is a shallow clone "
+                "and the common history is cut off",
+                hint="fetch the full history (git fetch --unshallow, or fetch-depth: 0 in CI)")
+        raise RevisionError(f"{base} and {head or 'HEAD'} share no history (no merge base)",
+                            hint="pass a base that the head branch was created from")
+    if len(bases) > 1:
+        raise RevisionError(
+            f"{base} and {head or 'HEAD'} have {len(bases)} merge bases (criss-cross history): "
+            + ", ".join(b[:12] for b in bases),
+            hint="guard against one explicit base commit, or merge the base into the branch first")
+    mb = bases[0]
+    base_tree, head_tree = git.tree_of(mb), git.tree_of(head_commit)
+    changes, digest = read_changes(git, base_tree, head_tree, env=env)
+    return ChangeSet("range", base_commit, head_commit, base_tree, head_tree, changes, digest,
+                     notes=[f"merge base {mb}"] if mb != base_commit else [])
+
+
+def _head_tree(git: Git) -> tuple[str | None, str]:
+    head = git.head_commit()
+    return head, (git.tree_of(head) if head else git.empty_tree())
+
+
+def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) -> ChangeSet:
+    """What would be committed: the index (a copy of it) against HEAD."""
+    head, base_tree = _head_tree(git)
+    source = index_file or (git.git_dir / "index")
+    if source.exists():
+        shutil.copyfile(source, env["GIT_INDEX_FILE"])
+    tree = git.run(["write-tree"], env=env,
+                   hint="resolve merge conflicts in the index first").decode().strip()
+    changes, digest = read_changes(git, base_tree, tree, env=env)
+    return ChangeSet("staged", head, None, base_tree, tree, changes, digest)
+
+
+def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
+    """Tracked edits, untracked files and flagged entries, all re-hashed from disk."""
+    if git.top is None:
+        raise InputError("--worktree needs a work tree; this repository is bare")
+    head, base_tree = _head_tree(git)
+    notes: list[str] = []
+    git.run(["read-tree", base_tree], env=env)
+    # Entries from read-tree carry no stat data, so refresh re-hashes every file:
+    # stat tricks, assume-unchanged and skip-worktree flags cannot hide an edit.
+    git.run(["update-index", "-q", "--refresh"], env=env, ok=(0, 1))
+    raw = split_z(git.run(["diff-files", "-z", "--raw", "--no-renames",
+                           "--ignore-submodules=none"], env=env))
+    changed: list[str] = []
+    deleted: list[str] = []
+    for meta, path in zip(raw[::2], raw[1::2]):
+        name = fsdecode(path)
+        changed.append(name)
+        if meta.endswith(b"D"):
+            deleted.append(name)
+    if deleted:
+        sparse = _sparse_absent(git, set(deleted))
+        if sparse:
+            notes.append(f"{len(sparse)} sparse (skip-worktree) file(s) absent from disk: unchanged")
+            changed = [p for p in changed if p not in sparse]
+    untracked, embedded, ignore_note = _untracked(git, changed)
+    if ignore_note:
+        notes.append(ignore_note)
+    paths = changed + untracked
+    if paths:
+        git.run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
+                input=b"".join(fsencode(p) + b"\0" for p in paths))
+    tree = git.run(["write-tree"], env=env).decode().strip()
+    changes, digest = read_changes(git, base_tree, tree, env=env)
+    fresh = set(untracked)
+    for ch in changes:
+        if ch.path in fresh and ch.status == Status.ADDED:
+            ch.status = Status.UNTRACKED
+    for path in embedded:
+        changes.append(Change(path=path, status=Status.UNTRACKED, old_mode=None, new_mode="160000",
+                              old_oid=None, new_oid=None,
+                              notes=["an embedded git repository (its own .git inside the work tree)"]))
+    return ChangeSet("worktree", head, None, base_tree, tree, changes, digest, notes=notes)
+
+
+def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:
+    """Deleted-looking paths that are skip-worktree in the real index and absent on disk."""
+    out: set[str] = set()
+    assert git.top is not None
+    for entry in split_z(git.run(["ls-files", "-v", "-z"])):
+        tag, _, path = entry.partition(b" ")
+        name = fsdecode(path)
+        if tag == b"S" and name in deleted and not os.path.lexists(git.top / name):
+            out.add(name)
+    return out
+
+
+def _untracked(git: Git, changed: list[str]) -> tuple[list[str], list[str], str | None]:
+    """Untracked files, ignoring only what the committed .gitignore files ignore.
+
+    ``info/exclude``, ``core.excludesFile`` and status settings are never used.
+    When any .gitignore differs from HEAD (edited, deleted, or new, even one
+    that hides itself) no ignore rule is trusted and every untracked file counts.
+    """
+    trusted = not any(p == ".gitignore" or p.endswith("/.gitignore") for p in changed)
+    listed = [fsdecode(p) for p in split_z(
+        git.run(["ls-files", "-o", "-z", "--exclude-per-directory=.gitignore"]))]
+    note = None
+    if trusted:
+        ignored = split_z(git.run(["ls-files", "-o", "-i", "-z", "--directory",
+                                   "--exclude-per-directory=.gitignore"]))
+        hidden_ignore = any(e == b".gitignore" or e.endswith(b"/.gitignore") for e in ignored)
+        fresh_ignore = any(p == ".gitignore" or p.endswith("/.gitignore") for p in listed)
+        trusted = not hidden_ignore and not fresh_ignore
+    if not trusted:
+        note = "a .gitignore differs from HEAD: no ignore rule is trusted, every untracked file counts"
+        listed = [fsdecode(p) for p in split_z(git.run(["ls-files", "-o", "-z"]))]
+    files = [p for p in listed if not p.endswith("/")]
+    embedded = [p.rstrip("/") for p in listed if p.endswith("/")]
+    return files, embedded, note
+
+
+def from_patch(git: Git, env: dict[str, str], patch: bytes, base: str | None) -> ChangeSet:
+    """The patch applied by git itself to a scratch index on ``base``; its headers are not trusted."""
+    base_commit = git.resolve_commit(base or "HEAD", what="base revision")
+    base_tree = git.tree_of(base_commit)
+    if not patch.strip():
+        raise InputError("the patch is empty", hint="pass a unified diff (git diff > change.patch)")
+    with tempfile.NamedTemporaryFile(prefix="laneguard-patch-") as fh:
+        fh.write(patch)
+        fh.flush()
+        git.run(["read-tree", base_tree], env=env)
+        try:
+            git.run(["apply", "--cached", "--whitespace=nowarn", fh.name], env=env)
+        except GitError as exc:
+            raise InputError(f"the patch does not apply to {base or 'HEAD'} ({base_commit[:12]}): "
+                             f"{exc.stderr.strip()}",
+                             hint="regenerate it against that base, or pass the right --base") from None
+        tree = git.run(["write-tree"], env=env).decode().strip()
+        changes, digest = read_changes(git, base_tree, tree, env=env)
+    return ChangeSet("patch", base_commit, None, base_tree, tree, changes, digest)

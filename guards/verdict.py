@@ -1,0 +1,128 @@
+"""Votes, veto consensus and the verdict (ARCHITECTURE sections 1 and 5, a contract)."""
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+SCHEMA = "laneguard.verdict/1"
+
+
+class VoteValue(str, Enum):
+    APPROVE = "approve"
+    REJECT = "reject"
+    ABSTAIN = "abstain"
+
+
+class Decision(str, Enum):
+    ACCEPT = "accept"
+    REJECT = "reject"
+    REVISION = "revision"
+
+
+EXIT_CODES: dict[Decision, int] = {Decision.ACCEPT: 0, Decision.REJECT: 1, Decision.REVISION: 3}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Vote(_Frozen):
+    guard: str
+    vote: VoteValue
+    reasons: tuple[str, ...] = ()
+
+
+class ChangeReport(_Frozen):
+    path: str
+    status: str
+    old_mode: str | None
+    new_mode: str | None
+    renamed_from: str | None = None
+    renamed_to: str | None = None
+    path_class: str
+    rule: str
+    route_to: str | None
+    reasons: tuple[str, ...] = ()
+    added_lines: int = 0
+    deleted_lines: int = 0
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["class"] = data.pop("path_class")
+        return data
+
+
+class HandoffDraft(_Frozen):
+    """Out-of-lane work found by the guard; the handoffs layer stores and routes it."""
+
+    target_worker: str
+    reason: str
+    path_class: str
+    paths: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        data = self.model_dump()
+        data["class"] = data.pop("path_class")
+        return data
+
+
+class PolicyRef(_Frozen):
+    source: str  # "revision" or "file"
+    rev: str | None
+    path: str
+    sha256: str
+    trusted: bool
+
+
+class Verdict(_Frozen):
+    decision: Decision
+    worker: str
+    mode: str
+    base: str | None
+    head: str | None
+    head_tree: str
+    policy: PolicyRef
+    diff_sha256: str
+    changes: tuple[ChangeReport, ...]
+    votes: tuple[Vote, ...]
+    handoffs: tuple[HandoffDraft, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "decision": self.decision.value,
+            "exit_code": self.exit_code,
+            "worker": self.worker,
+            "mode": self.mode,
+            "base": self.base,
+            "head": self.head,
+            "head_tree": self.head_tree,
+            "policy": self.policy.model_dump(),
+            "diff_sha256": self.diff_sha256,
+            "changes": [c.as_json() for c in self.changes],
+            "votes": [v.model_dump(mode="json") for v in self.votes],
+            "handoffs": [h.as_json() for h in self.handoffs],
+            "notes": list(self.notes),
+        }
+
+
+def consensus(votes: list[Vote]) -> Decision:
+    """Veto consensus: any reject rejects; else any abstain asks for revision; else accept.
+
+    No votes at all is not an approval.
+    """
+    if not votes:
+        return Decision.REVISION
+    values = {v.vote for v in votes}
+    if VoteValue.REJECT in values:
+        return Decision.REJECT
+    if VoteValue.ABSTAIN in values:
+        return Decision.REVISION
+    return Decision.ACCEPT

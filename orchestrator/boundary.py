@@ -1,0 +1,105 @@
+"""The one error boundary: exceptions in, exit codes out (ARCHITECTURE section 4).
+
+User errors print one ``error:`` line (plus a ``tip:`` when there is one) and
+exit 2; a bug prints one line naming a log file that holds the traceback and
+versions, and exits 4. Ctrl-C exits 130. Nothing below this module prints.
+"""
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import click
+
+from workers.errors import LaneguardError, PolicyError
+
+EXIT_INTERNAL = 4
+EXIT_USAGE = 2
+
+
+def _log_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return Path(base) / "laneguard"
+
+
+def write_crash_log(exc: BaseException) -> Path:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    text = (f"laneguard crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
+            f"platform: {platform.platform()}\nversions: {_versions()}\n\n"
+            + "".join(traceback.format_exception(exc)))
+    for folder in (_log_dir(), Path(tempfile.gettempdir())):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"laneguard-crash-{stamp}.log"
+            path.write_text(text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    raise RuntimeError("cannot write a crash log")  # pragma: no cover
+
+
+def _versions() -> str:
+    from importlib import metadata
+
+    out = []
+    for dist in ("laneguard", "pathspec", "pydantic", "pyyaml", "click"):
+        try:
+            out.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{dist}=?")
+    return " ".join(out)
+
+
+def report(exc: LaneguardError) -> None:
+    if isinstance(exc, PolicyError):
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        count = len(exc.problems)
+        click.echo(f"error: the policy has {count} problem{'s' if count != 1 else ''}", err=True)
+    else:
+        click.echo(f"error: {exc.message}", err=True)
+    if exc.hint:
+        click.echo(f"tip: {exc.hint}", err=True)
+
+
+def run(command: click.Command) -> None:
+    try:
+        rv = command.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except LaneguardError as exc:
+        if exc.exit_code == EXIT_INTERNAL:
+            _crash(exc)
+        report(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    except BrokenPipeError:
+        # The reader went away (| head); nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
+    except Exception as exc:  # noqa: BLE001 - the boundary for bugs
+        _crash(exc)
+    sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _crash(exc: BaseException) -> None:
+    try:
+        path: Path | str = write_crash_log(exc)
+    except Exception:  # noqa: BLE001
+        path = "(no log: could not write one)"
+    click.echo(f"laneguard: internal error ({type(exc).__name__}: {exc}); "
+               f"this is a bug, traceback in {path}", err=True)
+    sys.exit(EXIT_INTERNAL)

@@ -1,0 +1,54 @@
+"""The ``laneguard`` command line.
+
+Subcommands are imported only when used, so ``laneguard guard`` in a
+pre-commit hook pays for the guard's imports and nothing else (no networkx,
+no GitPython).
+"""
+from __future__ import annotations
+
+import importlib
+
+import click
+
+from orchestrator.boundary import run
+
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("orchestrator.commands.demo", "Walk through laneguard on the embedded fixture monorepo."),
+    "explain": ("orchestrator.commands.explain", "Who may write each path, who owns it, and why."),
+    "guard": ("orchestrator.commands.guard", "Check a change set against the trusted policy."),
+    "hook": ("orchestrator.commands.hook", "Install or run the git hooks."),
+    "policy": ("orchestrator.commands.policy", "Validate, lint and describe the policy file."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = _COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command: click.Command = module.command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Short help without importing every command module.
+        rows = [(name, help_) for name, (_, help_) in sorted(_COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="laneguard", prog_name="laneguard")
+def cli() -> None:
+    """Keep coding agents in their lane inside a monorepo.
+
+    Exit codes: 0 accept/success, 1 reject, 2 usage/policy/input error,
+    3 revision required, 4 internal error.
+    """
+
+
+def main() -> None:
+    run(cli)

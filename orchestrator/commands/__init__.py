@@ -1,0 +1,1 @@
+"""One module per CLI command; each turns flags into a call of the core."""

@@ -1,0 +1,82 @@
+"""``laneguard guard``: the diff guard on a range, the index, the work tree or a patch."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from guards.engine import GuardRequest, guard
+from orchestrator.formats import RENDERERS
+from orchestrator.options import format_option, open_repo, repo_option
+from workers.errors import InputError
+from workers.git import Git
+
+BRANCH_PREFIX = "laneguard/"
+
+
+def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> str:
+    """--worker, else LANEGUARD_WORKER, else a branch named laneguard/<worker>/..."""
+    if explicit:
+        return explicit
+    env = os.environ.get("LANEGUARD_WORKER")
+    if env:
+        return env
+    for branch in (head, git.current_branch()):
+        if branch:
+            name = branch.removeprefix("refs/heads/")
+            if name.startswith(BRANCH_PREFIX) and name.count("/") >= 2:
+                return name.split("/")[1]
+    raise InputError("which worker is this? none was given",
+                     hint="pass --worker ID, set LANEGUARD_WORKER, or work on a branch "
+                          "named laneguard/<worker>/<topic>")
+
+
+@click.command("guard")
+@repo_option
+@click.option("--worker", help="The worker whose lane is checked (else LANEGUARD_WORKER, else the branch).")
+@click.option("--base", help="Range mode: guard merge-base(BASE, HEAD)..HEAD. Patch mode: apply on BASE.")
+@click.option("--head", help="Range mode: the head revision (default HEAD).")
+@click.option("--staged", is_flag=True, help="Guard the index against HEAD (what would be committed).")
+@click.option("--worktree", is_flag=True, help="Guard the work tree, untracked files included, against HEAD.")
+@click.option("--patch", "patch_file", help="Guard a patch FILE (or - for stdin) applied on --base (default HEAD).")
+@click.option("--policy", "policy_file", type=click.Path(dir_okay=False),
+              help="Dry run with this policy file instead of the trusted revision (marks the verdict untrusted).")
+@click.option("--index-file", type=click.Path(dir_okay=False), hidden=True,
+              help="Staged mode: the index a git hook was given.")
+@format_option("text", "json", "markdown", "github")
+def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
+            worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
+            fmt: str) -> int:
+    """Check what git really changed against the worker's lane.
+
+    The policy comes from the trusted revision: the base in range and patch
+    modes, HEAD in staged and work-tree modes. Exit 0 accept, 1 reject,
+    3 revision required, 2 usage or input error.
+    """
+    modes = [name for name, on in (("staged", staged), ("worktree", worktree),
+                                   ("patch", patch_file is not None)) if on]
+    if len(modes) > 1:
+        raise InputError(f"pick one mode, not {' and '.join('--' + m for m in modes)}")
+    if not modes and base is None:
+        raise InputError("no change set to guard",
+                         hint="pass --base REV [--head REV], --staged, --worktree or --patch FILE")
+    mode = modes[0] if modes else "range"
+    if head is not None and mode != "range":
+        raise InputError("--head goes with range mode (--base REV --head REV)")
+    if base is not None and mode in ("staged", "worktree"):
+        raise InputError(f"--base does not go with --{mode}: that mode compares against HEAD")
+    patch: bytes | None = None
+    if patch_file is not None:
+        try:
+            patch = sys.stdin.buffer.read() if patch_file == "-" else Path(patch_file).read_bytes()
+        except OSError as exc:
+            raise InputError(f"{patch_file}: cannot read the patch: {exc.strerror}") from None
+    git = open_repo(repo)
+    request = GuardRequest(mode=mode, worker=resolve_worker(git, worker, head), base=base, head=head,
+                           patch=patch, policy_file=Path(policy_file) if policy_file else None,
+                           index_file=Path(index_file) if index_file else None)
+    verdict = guard(git, request)
+    click.echo(RENDERERS[fmt](verdict))
+    return verdict.exit_code

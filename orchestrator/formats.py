@@ -1,0 +1,112 @@
+"""Render a verdict as text, JSON, Markdown (pull-request comment) or GitHub annotations."""
+from __future__ import annotations
+
+import json
+
+from guards.verdict import Decision, Verdict
+
+_NEXT = {
+    Decision.ACCEPT: "nothing to do: every change stays in the worker's lane",
+    Decision.REJECT: ("take the out-of-scope or protected changes out of this change set "
+                      "(git restore / git rm --cached), and hand the needed work to its owner "
+                      "with `laneguard handoff propose --to OWNER --problem ...`"),
+    Decision.REVISION: ("the change needs review before it lands: open the listed handoffs for their "
+                        "targets, bring the change within budget, or fix the guard that abstained"),
+}
+
+
+def _short(rev: str | None) -> str:
+    return rev[:12] if rev else "-"
+
+
+def describe_source(v: Verdict) -> str:
+    if v.mode == "range":
+        return f"range {_short(v.base)}..{_short(v.head)}"
+    if v.mode == "patch":
+        return f"patch on {_short(v.base)}"
+    return f"{'index' if v.mode == 'staged' else 'work tree'} against {_short(v.base)}"
+
+
+def to_json(v: Verdict) -> str:
+    return json.dumps(v.as_json(), indent=2)
+
+
+def to_text(v: Verdict) -> str:
+    policy = v.policy.path + ("" if v.policy.trusted else "  [UNTRUSTED: dry run]")
+    lines = [f"laneguard guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
+    if v.changes:
+        rows = [("PATH", "STATUS", "CLASS", "ROUTE", "RULE")]
+        for c in v.changes:
+            path = c.path + (f" (from {c.renamed_from})" if c.renamed_from else "") + (
+                f" (to {c.renamed_to})" if c.renamed_to else "")
+            rows.append((path, c.status, c.path_class, c.route_to or "-", c.rule))
+        widths = [min(max(len(r[i]) for r in rows), 60) for i in range(4)]
+        for r in rows:
+            lines.append("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+        for c in v.changes:
+            for reason in c.reasons:
+                lines.append(f"  ! {c.path}: {reason}")
+    else:
+        lines.append("(no changes)")
+    lines.append("votes: " + "  ".join(f"{vote.guard}={vote.vote.value}" for vote in v.votes))
+    for vote in v.votes:
+        if vote.vote.value != "approve":
+            lines.extend(f"  {vote.guard}: {reason}" for reason in vote.reasons)
+    for h in v.handoffs:
+        lines.append(f"handoff -> {h.target_worker} ({h.path_class}): {len(h.paths)} path(s): {h.reason}")
+    lines.extend(f"note: {n}" for n in v.notes)
+    lines.append(f"decision: {v.decision.value.upper()} (exit {v.exit_code})")
+    lines.append(f"next: {_NEXT[v.decision]}")
+    return "\n".join(lines)
+
+
+def _md_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(v: Verdict) -> str:
+    mark = {Decision.ACCEPT: "✅", Decision.REJECT: "⛔", Decision.REVISION: "⚠️"}[v.decision]
+    out = [f"### {mark} laneguard: {v.decision.value} for `{v.worker}`", "",
+           f"{describe_source(v)} · policy `{v.policy.path}`"
+           + ("" if v.policy.trusted else " · **untrusted policy (dry run)**"), ""]
+    if v.changes:
+        out += ["| path | status | class | route | rule |", "|---|---|---|---|---|"]
+        for c in v.changes:
+            out.append(f"| `{_md_cell(c.path)}` | {c.status} | {c.path_class} | {c.route_to or '-'} | "
+                       f"{_md_cell(c.rule)} |")
+        out.append("")
+    out += ["<details><summary>votes and next steps</summary>", ""]
+    for vote in v.votes:
+        out.append(f"- **{vote.guard}**: {vote.vote.value}" + "".join(
+            f"\n  - {_md_cell(r)}" for r in vote.reasons))
+    for h in v.handoffs:
+        out.append(f"- handoff to **{h.target_worker}** ({h.path_class}): "
+                   + ", ".join(f"`{_md_cell(p)}`" for p in h.paths))
+    out += ["", f"Next: {_NEXT[v.decision]}", "", "</details>"]
+    return "\n".join(out)
+
+
+def _gh_escape(text: str, prop: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+
+
+def to_github(v: Verdict) -> str:
+    out = []
+    for c in v.changes:
+        if c.path_class in ("out_of_scope", "protected"):
+            level = "error"
+        elif c.path_class in ("propose_only", "handoff_required"):
+            level = "warning"
+        else:
+            continue
+        message = f"{c.path_class} for {v.worker} -> {c.route_to or 'root'}: {c.rule}"
+        if c.reasons:
+            message += "; " + "; ".join(c.reasons)
+        out.append(f"::{level} file={_gh_escape(c.path, True)},title=laneguard::{_gh_escape(message)}")
+    level = {Decision.ACCEPT: "notice", Decision.REJECT: "error", Decision.REVISION: "warning"}[v.decision]
+    out.append(f"::{level} title=laneguard::{_gh_escape(f'{v.decision.value} for {v.worker}: {_NEXT[v.decision]}')}")
+    return "\n".join(out)
+
+
+RENDERERS = {"text": to_text, "json": to_json, "markdown": to_markdown, "github": to_github}

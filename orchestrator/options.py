@@ -1,0 +1,55 @@
+"""Options shared by commands: the repository, the policy source, output formats."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import click
+
+from workers.errors import InputError
+from workers.git import Git
+from workers.loader import LoadedPolicy, load_file, load_revision
+from workers.policy import POLICY_FILE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def repo_option(func: F) -> F:
+    return click.option("--repo", "repo", type=click.Path(file_okay=False), default=None,
+                        help="The repository (default: the one containing the current folder).")(func)
+
+
+def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
+    def wrap(func: F) -> F:
+        return click.option("--format", "fmt", type=click.Choice(choices), default=default,
+                            show_default=True, help="Output format.")(func)
+    return wrap
+
+
+def open_repo(repo: str | None) -> Git:
+    return Git.discover(repo)
+
+
+def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> LoadedPolicy:
+    """``--policy FILE`` or ``--rev REV``, else the policy file in the work tree."""
+    if policy_file is not None and rev is not None:
+        raise InputError("--policy and --rev are exclusive: pick the file or the revision")
+    if policy_file is not None:
+        return load_file(Path(policy_file))
+    if rev is not None:
+        return load_revision(git, rev)
+    if git.top is None:
+        return load_revision(git, "HEAD")
+    return load_file(git.top / POLICY_FILE)
+
+
+def tracked_files(git: Git, rev: str | None) -> list[str]:
+    """Tracked paths: in ``rev`` when given, else in the index."""
+    from workers.git import fsdecode, split_z
+
+    if rev is not None:
+        commit = git.resolve_commit(rev)
+        out = git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])
+    else:
+        out = git.run(["ls-files", "-z", "--cached"])
+    return [fsdecode(p) for p in split_z(out)]

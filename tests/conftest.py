@@ -1,0 +1,82 @@
+"""Real repositories in temporary folders, built from ``fixtures/`` scenarios.
+
+git is never mocked: tests create repositories with the real git binary, with
+identity, default branch and templates pinned so a developer's own git
+configuration cannot change the outcome.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Test Author",
+    "GIT_AUTHOR_EMAIL": "author@example.com",
+    "GIT_COMMITTER_NAME": "Test Committer",
+    "GIT_COMMITTER_EMAIL": "committer@example.com",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+}
+
+
+def git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update(GIT_ENV)
+    return env
+
+
+def git(repo: Path, *args: str, input: bytes | None = None, check: bool = True) -> str:
+    """Run git in ``repo`` as a test would by hand; returns stdout as text."""
+    proc = subprocess.run(["git", "-c", "init.defaultBranch=main", "-c", "init.templateDir=",
+                           "-c", "commit.gpgSign=false", *args],
+                          cwd=repo, env=git_env(), input=input, capture_output=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}")
+    return proc.stdout.decode("utf-8", "surrogateescape")
+
+
+def commit_folder(src: Path, dest: Path, message: str = "initial") -> Path:
+    """Copy ``src`` into a fresh repository at ``dest`` and commit it on ``main``."""
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                    dirs_exist_ok=True)
+    git(dest, "init", "-q")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", message)
+    return dest
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Path]:
+    """``make_repo("wallet-platform")`` -> path of a committed repository of that scenario."""
+    counter = iter(range(1000))
+
+    def make(scenario: str = "wallet-platform", name: str | None = None) -> Path:
+        dest = tmp_path / (name or f"repo{next(counter)}")
+        return commit_folder(FIXTURES / scenario, dest)
+
+    return make
+
+
+@pytest.fixture
+def repo(make_repo: Callable[..., Path]) -> Path:
+    """The wallet-platform fixture, committed."""
+    return make_repo("wallet-platform")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for key in list(os.environ):
+        if key.startswith("GIT_") or key.startswith("LANEGUARD_"):
+            monkeypatch.delenv(key, raising=False)
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    yield

@@ -1,0 +1,315 @@
+"""The only module that spawns git.
+
+A guard that reads git through the repository's own configuration can be
+fooled by it (see NOTES.md): ``diff.relative`` hides paths, ``core.fsmonitor``
+and clean filters run code, replace refs rewrite history, submodule ignore
+settings hide bumps. So every git process started here gets:
+
+- an environment rebuilt from scratch: inherited ``GIT_*`` variables dropped
+  (hooks leak ``GIT_DIR``/``GIT_INDEX_FILE``), no system or global config,
+  no optional locks, no replace objects;
+- explicit ``--git-dir`` and ``--work-tree`` (``core.worktree`` is ignored);
+- ``-c`` overrides for everything in repository config that can run code or
+  hide a change;
+- byte output, ``-z`` wherever paths are listed.
+
+User-supplied revisions are resolved once with ``rev-parse --verify
+--end-of-options`` into full object ids; only those ids reach other commands.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from workers.errors import GitError, NotARepositoryError, RevisionError
+
+# Settings that can hide a change or run code, pinned to safe values.
+_SAFE_CONFIG: tuple[tuple[str, str], ...] = (
+    ("core.fsmonitor", "false"),
+    ("core.hooksPath", "/dev/null"),
+    ("core.ignoreCase", "false"),
+    ("core.fileMode", "true"),
+    ("core.symlinks", "true"),
+    ("core.trustctime", "true"),
+    ("core.checkStat", "default"),
+    ("core.ignoreStat", "false"),
+    ("core.untrackedCache", "false"),
+    ("core.splitIndex", "false"),
+    ("core.excludesFile", "/dev/null"),
+    ("core.attributesFile", "/dev/null"),
+    ("core.autocrlf", "false"),
+    ("core.safecrlf", "false"),
+    ("core.quotePath", "true"),
+    ("core.precomposeUnicode", "false"),
+    ("core.protectNTFS", "true"),
+    # A tiny threshold would make every file "binary" and blind the secrets scan.
+    ("core.bigFileThreshold", "512m"),
+    ("core.pager", "cat"),
+    ("core.sparseCheckout", "false"),
+    ("index.sparse", "false"),
+    ("diff.relative", "false"),
+    ("diff.ignoreSubmodules", "none"),
+    ("diff.external", ""),
+    ("diff.renames", "false"),
+    ("diff.noprefix", "false"),
+    ("diff.mnemonicPrefix", "false"),
+    ("diff.orderFile", ""),
+    ("diff.submodule", "short"),
+    ("status.showUntrackedFiles", "all"),
+    ("submodule.recurse", "false"),
+    ("color.ui", "false"),
+    ("log.showSignature", "false"),
+    ("gc.auto", "0"),
+    ("maintenance.auto", "false"),
+)
+
+_DROP_ENV_PREFIXES = ("GIT_",)
+
+# The empty tree's id in a SHA-1 repository; computed per repository below.
+EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every git process gets: the caller's, minus git's, plus ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_DROP_ENV_PREFIXES)}
+    env.update({
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_OPTIONAL_LOCKS": "0",
+        "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ATTR_NOSYSTEM": "1",
+        "LC_ALL": "C",
+        "LANGUAGE": "C",
+    })
+    if extra:
+        env.update(extra)
+    return env
+
+
+def split_z(data: bytes) -> list[bytes]:
+    """Split NUL-terminated git output into its fields."""
+    if not data:
+        return []
+    parts = data.split(b"\0")
+    if parts[-1] == b"":
+        parts.pop()
+    return parts
+
+
+def fsdecode(raw: bytes) -> str:
+    """Paths are bytes in git; keep undecodable bytes round-trippable."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def fsencode(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")
+
+
+def is_object_id(text: str) -> bool:
+    return bool(_HEX.match(text))
+
+
+def _find_top(start: Path) -> Path | None:
+    """Walk up to the folder holding ``.git``: never trust ``core.worktree`` for this."""
+    here = start.resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+class Git:
+    """A hardened handle on one repository (its git dir and, unless bare, its work tree)."""
+
+    def __init__(self, git_dir: Path, top: Path | None) -> None:
+        self.git_dir = git_dir
+        self.top = top
+        self._prefix: list[str] | None = None
+        self._empty_tree: str | None = None
+
+    # -- discovery -------------------------------------------------------
+    @classmethod
+    def discover(cls, start: Path | str | None = None) -> Git:
+        """Find the repository containing ``start`` (default: the current folder)."""
+        begin = Path(start) if start is not None else Path.cwd()
+        if not begin.exists():
+            raise NotARepositoryError(f"{begin}: no such folder",
+                                      hint="pass --repo with the path of a git checkout")
+        top = _find_top(begin)
+        if top is None:
+            bare = begin.resolve()
+            if (bare / "HEAD").is_file() and (bare / "objects").is_dir():
+                return cls(bare, None)
+            raise NotARepositoryError(
+                f"{begin}: not inside a git repository",
+                hint="run laneguard inside a git checkout, or pass --repo DIR")
+        proc = subprocess.run(
+            ["git", "-c", f"safe.directory={top}", f"--work-tree={top}",
+             "rev-parse", "--absolute-git-dir"],
+            cwd=top, env=clean_env(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise NotARepositoryError(
+                f"{top}: git cannot open this repository: {proc.stderr.decode(errors='replace').strip()}",
+                hint="check that the .git folder or file is intact")
+        git_dir = Path(fsdecode(proc.stdout.strip()))
+        return cls(git_dir, top)
+
+    # -- running ---------------------------------------------------------
+    def _base_args(self) -> list[str]:
+        if self._prefix is None:
+            prefix = ["git", "--no-pager", f"--git-dir={self.git_dir}"]
+            if self.top is not None:
+                prefix.append(f"--work-tree={self.top}")
+            prefix += ["-c", f"safe.directory={self.top or self.git_dir}"]
+            for key, value in _SAFE_CONFIG:
+                prefix += ["-c", f"{key}={value}"]
+            self._prefix = prefix  # filters are added after the first lookup
+            for name in self._filter_drivers():
+                for part in ("clean", "smudge", "process"):
+                    prefix += ["-c", f"filter.{name}.{part}="]
+                prefix += ["-c", f"filter.{name}.required=false"]
+        return self._prefix
+
+    def _filter_drivers(self) -> list[str]:
+        """Names of filter drivers configured in the repository (to neutralise them)."""
+        proc = subprocess.run(
+            [*self._prefix_without_filters(), "config", "--name-only", "--get-regexp", r"^filter\."],
+            cwd=self.top or self.git_dir, env=clean_env(), capture_output=True, check=False)
+        names: set[str] = set()
+        for line in proc.stdout.decode("utf-8", "replace").splitlines():
+            # filter.<name>.<key>; the name itself may contain dots.
+            if line.count(".") >= 2:
+                names.add(line[len("filter."):line.rindex(".")])
+        return sorted(names)
+
+    def _prefix_without_filters(self) -> list[str]:
+        assert self._prefix is not None
+        return self._prefix
+
+    def argv(self, args: Sequence[str]) -> list[str]:
+        return [*self._base_args(), *args]
+
+    def run(self, args: Sequence[str], *, input: bytes | None = None,
+            env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
+            hint: str | None = None) -> bytes:
+        """Run git and return stdout; any exit code outside ``ok`` raises GitError."""
+        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+                              env=clean_env(env), capture_output=True, check=False)
+        if proc.returncode not in ok:
+            raise GitError(f"git {args[0]} failed", args=tuple(args),
+                           stderr=proc.stderr.decode("utf-8", "replace"), hint=hint)
+        return proc.stdout
+
+    def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
+               env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+                              env=clean_env(env), capture_output=True, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def run_many(self, commands: Sequence[Sequence[str]], *,
+                 env: dict[str, str] | None = None) -> list[bytes]:
+        """Run independent read-only git commands concurrently; outputs in order."""
+        results: list[bytes | BaseException] = [b""] * len(commands)
+
+        def work(i: int, args: Sequence[str]) -> None:
+            try:
+                results[i] = self.run(args, env=env)
+            except BaseException as exc:  # re-raised in the caller's thread
+                results[i] = exc
+
+        threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(commands[1:], 1)]
+        for t in threads:
+            t.start()
+        work(0, commands[0])
+        for t in threads:
+            t.join()
+        out: list[bytes] = []
+        for r in results:
+            if isinstance(r, BaseException):
+                raise r
+            out.append(r)
+        return out
+
+    # -- revisions -------------------------------------------------------
+    def resolve_commit(self, rev: str, *, what: str = "revision") -> str:
+        """Full commit id of ``rev``; a missing or non-commit revision is an InputError."""
+        if not rev or "\0" in rev:
+            raise RevisionError(f"{what} {rev!r} is empty or malformed")
+        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
+        if code != 0:
+            raise RevisionError(
+                f"{what} {rev!r} does not name a commit in {self.top or self.git_dir}",
+                hint="fetch it first (git fetch origin <branch>), check the spelling, "
+                     "or pass the commit id itself")
+        return out.decode().strip()
+
+    def head_commit(self) -> str | None:
+        """HEAD's commit id, or None on an unborn branch."""
+        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+        return out.decode().strip() if code == 0 else None
+
+    def current_branch(self) -> str | None:
+        code, out, _ = self.run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
+        return fsdecode(out.strip()) if code == 0 else None
+
+    def merge_bases(self, a: str, b: str) -> list[str]:
+        code, out, err = self.run_rc(["merge-base", "--all", a, b])
+        if code not in (0, 1):
+            raise GitError("git merge-base failed", args=("merge-base", a, b),
+                           stderr=err.decode("utf-8", "replace"))
+        return out.decode().split()
+
+    def is_shallow(self) -> bool:
+        return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+
+    def tree_of(self, commit: str) -> str:
+        return self.run(["rev-parse", "--verify", f"{commit}^{{tree}}"]).decode().strip()
+
+    def empty_tree(self) -> str:
+        if self._empty_tree is None:
+            self._empty_tree = self.run(["mktree"], input=b"").decode().strip()
+        return self._empty_tree
+
+    # -- objects ---------------------------------------------------------
+    def read_file_at(self, commit: str, path: str) -> bytes | None:
+        """Contents of ``path`` in ``commit``, or None when it does not exist there."""
+        code, out, _ = self.run_rc(["cat-file", "blob", f"{commit}:{path}"])
+        return out if code == 0 else None
+
+    def read_blobs(self, oids: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str, bytes]:
+        """Read many blobs with one ``cat-file --batch`` process."""
+        wanted = [o for o in dict.fromkeys(oids) if o]
+        if not wanted:
+            return {}
+        out = self.run(["cat-file", "--batch"], input=("\n".join(wanted) + "\n").encode(), env=env)
+        blobs: dict[str, bytes] = {}
+        pos = 0
+        for oid in wanted:
+            nl = out.index(b"\n", pos)
+            header = out[pos:nl].split()
+            pos = nl + 1
+            if len(header) < 3 or header[1] == b"missing":
+                continue
+            size = int(header[2])
+            blobs[oid] = out[pos:pos + size]
+            pos += size + 1
+        return blobs
+
+    # -- scratch index ----------------------------------------------------
+    @contextmanager
+    def scratch_index(self) -> Iterator[dict[str, str]]:
+        """An environment whose index is a temporary file outside the repository.
+
+        The repository's own index is never read or written through it.
+        """
+        with tempfile.TemporaryDirectory(prefix="laneguard-index-") as tmp:
+            yield {"GIT_INDEX_FILE": str(Path(tmp) / "index")}

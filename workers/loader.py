@@ -1,0 +1,306 @@
+"""Load a policy and report every problem as ``FILE:LINE:COL: key.path: message``.
+
+PyYAML keeps the last of duplicate keys and forgets where values came from,
+so we compose the node tree ourselves, build plain data from it while noting
+each value's position, let pydantic validate, and walk each error location
+back through the positions. All problems are collected; none stops the others.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from workers import pattern
+from workers.errors import InputError, PolicyError, PolicyProblem
+from workers.git import Git
+from workers.policy import PATTERN_FIELDS, POLICY_FILE, Policy
+
+Loc = tuple[str | int, ...]
+
+_QUOTE_HINT = ("quote every pattern in YAML, e.g. allow: [\"services/api/**\"]: "
+               "unquoted '*' starts an alias, '!' a tag and '#' a comment")
+
+
+@dataclass
+class _Marks:
+    """Where each value (and each mapping key) sits in the file."""
+
+    value: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+    key: dict[Loc, tuple[int, int]] = field(default_factory=dict)
+
+    def at(self, loc: Loc, *, prefer_key: bool = False) -> tuple[int, int]:
+        """Position of the deepest part of ``loc`` that exists in the file."""
+        parts = list(loc)
+        while True:
+            here = tuple(parts)
+            if prefer_key and here in self.key:
+                return self.key[here]
+            if here in self.value:
+                return self.value[here]
+            if not parts:
+                return (1, 1)
+            parts.pop()
+
+
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A valid policy with where it came from (for verdicts and errors)."""
+
+    policy: Policy
+    source: str  # "FILE" or "REV:laneguard.yaml"
+    origin: str  # "file" or "revision"
+    rev: str | None
+    sha256: str
+    text: bytes
+    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+
+    def where(self, *loc: str | int) -> str:
+        """``FILE:LINE:COL`` of a key path, for findings about a valid policy."""
+        parts = list(loc)
+        while parts and tuple(parts) not in self.marks:
+            parts.pop()
+        line, col = self.marks.get(tuple(parts), (1, 1))
+        return f"{self.source}:{line}:{col}"
+
+
+def _key_text(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+class _Builder:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.marks = _Marks()
+        self.problems: list[PolicyProblem] = []
+        self._constructor = yaml.SafeLoader("")
+
+    def problem(self, pos: tuple[int, int], loc: Loc, message: str) -> None:
+        self.problems.append(PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message))
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+        self.marks.value[loc] = pos
+        if isinstance(node, yaml.MappingNode):
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                key = self.build_scalar(key_node, loc)
+                kpos = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    self.problem(kpos, loc, "mapping keys must be plain strings")
+                    continue
+                child = (*loc, key if isinstance(key, str) else str(key))
+                if key in out:
+                    first = self.marks.key.get(child, kpos)
+                    self.problem(kpos, child, f"duplicate key {key!r} (first defined on line {first[0]}); "
+                                              "YAML would silently keep only the last one")
+                    continue
+                self.marks.key[child] = kpos
+                out[key] = self.build(value_node, child)
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
+        return self.build_scalar(node, loc)
+
+    def build_scalar(self, node: yaml.Node, loc: Loc) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return self.build(node, loc)
+        if node.tag.startswith("!") and not node.tag.startswith("!!"):
+            pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+            self.problem(pos, loc, f"YAML read {node.tag}{' ' + node.value if node.value else ''} "
+                                   f"as a tag; {_QUOTE_HINT}")
+            return f"{node.tag} {node.value}".strip()
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError as exc:
+            pos = (node.start_mark.line + 1, node.start_mark.column + 1)
+            self.problem(pos, loc, f"cannot read this value: {exc}")
+            return node.value
+
+
+def parse(text: bytes, source: str) -> Policy:
+    """Validate policy text; raise PolicyError listing every problem."""
+    return _parse(text, source)[0]
+
+
+def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]]:
+    builder = _Builder(source)
+    try:
+        decoded = text.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PolicyError([PolicyProblem(source, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")])
+    try:
+        node = yaml.compose(decoded, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (exc.problem or str(exc)).strip()
+        hint = ""
+        bad_line = decoded.splitlines()[line - 1] if 0 < line <= len(decoded.splitlines()) else ""
+        if any(c in bad_line for c in "*!&") or "alias" in what or "tag" in what:
+            hint = f"; {_QUOTE_HINT}"
+        raise PolicyError([PolicyProblem(source, line, col, "", f"YAML syntax error: {what}{hint}")])
+    except yaml.YAMLError as exc:
+        raise PolicyError([PolicyProblem(source, 1, 1, "", f"YAML error: {exc}")])
+    if node is None:
+        raise PolicyError([PolicyProblem(source, 1, 1, "", "the policy file is empty; start from `laneguard init`")])
+    data = builder.build(node, ())
+    if not isinstance(data, dict):
+        builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
+        raise PolicyError(builder.problems)
+    policy: Policy | None = None
+    try:
+        policy = Policy.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+            kind = err["type"]
+            if kind == "missing":
+                pos = builder.marks.at(loc[:-1])
+                builder.problem(pos, loc, "required key is missing")
+            elif kind == "extra_forbidden":
+                pos = builder.marks.at(loc, prefer_key=True)
+                builder.problem(pos, loc, f"unknown key {loc[-1]!r}{_suggest(loc, data)}")
+            else:
+                pos = builder.marks.at(_real_loc(loc, builder.marks))
+                msg = err["msg"]
+                if isinstance(err.get("input"), bool) and "string" in msg:
+                    msg += " (YAML reads yes/no/on/off/true/false as booleans: quote it)"
+                builder.problem(pos, _real_loc(loc, builder.marks), msg)
+    _check_patterns(data, builder)
+    _check_references(data, builder)
+    if builder.problems:
+        raise PolicyError(builder.problems)
+    assert policy is not None
+    return policy, builder.marks.value
+
+
+def _real_loc(loc: Loc, marks: _Marks) -> Loc:
+    """Drop location parts pydantic adds that are not in the file (union tags, '[key]')."""
+    out: list[str | int] = []
+    for part in loc:
+        candidate = (*out, part)
+        if candidate in marks.value or candidate in marks.key:
+            out.append(part)
+    return tuple(out)
+
+
+_KNOWN = {
+    (): ("version", "root", "workers", "contracts", "e2e"),
+    ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
+                       "handoff_required_on", "budgets", "high_risk"),
+    ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
+    ("contracts", "*"): ("description", "paths", "producers", "consumers"),
+    ("e2e", "*"): ("description", "services", "command", "results"),
+}
+
+
+def _suggest(loc: Loc, data: Any) -> str:
+    shape = tuple("*" if i == 1 else p for i, p in enumerate(loc[:-1]))
+    known = _KNOWN.get(shape)
+    if not known:
+        return ""
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+
+
+def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
+    workers = data.get("workers")
+    if isinstance(workers, dict):
+        for wid, worker in workers.items():
+            if not isinstance(worker, dict):
+                continue
+            for fld in PATTERN_FIELDS:
+                _check_list(b, ("workers", wid, fld), worker.get(fld))
+            cwd = worker.get("cwd")
+            if isinstance(cwd, str):
+                bad = [p for p in pattern.problems(cwd)] + (
+                    ["cwd is a folder, not a pattern"] if pattern.has_wildcard(cwd) else [])
+                for reason in bad:
+                    b.problem(b.marks.at(("workers", wid, "cwd")), ("workers", wid, "cwd"), reason)
+    for section, fld in (("contracts", "paths"),):
+        items = data.get(section)
+        if isinstance(items, dict):
+            for cid, item in items.items():
+                if isinstance(item, dict):
+                    _check_list(b, (section, cid, fld), item.get(fld))
+
+
+def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
+    if not isinstance(values, list):
+        return
+    for i, value in enumerate(values):
+        if not isinstance(value, str):
+            continue  # pydantic already reported the type
+        for reason in pattern.problems(value):
+            b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {value!r}: {reason}")
+
+
+def _check_references(data: dict[str, Any], b: _Builder) -> None:
+    """Unknown workers anywhere, checked on the raw data so they show next to type errors."""
+    workers = data.get("workers")
+    ids = {k for k in workers} if isinstance(workers, dict) else set()
+    root = data.get("root")
+    if isinstance(root, str) and ids and root not in ids:
+        b.problem(b.marks.at(("root",)), ("root",),
+                  f"root worker {root!r} is not defined under workers "
+                  f"(add a worker {root!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
+    for section, fields in (("contracts", ("producers", "consumers")), ("e2e", ("services",))):
+        items = data.get(section)
+        if not isinstance(items, dict):
+            continue
+        for item_id, item in items.items():
+            if not isinstance(item, dict):
+                continue
+            for fld in fields:
+                refs = item.get(fld)
+                if not isinstance(refs, list):
+                    continue
+                for i, wid in enumerate(refs):
+                    if isinstance(wid, str) and ids and wid not in ids:
+                        loc: Loc = (section, item_id, fld, i)
+                        b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)}")
+
+
+def _close(word: str, known: set[Any]) -> str:
+    close = difflib.get_close_matches(word, sorted(map(str, known)), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def load_file(path: Path) -> LoadedPolicy:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{path}: policy file not found",
+                         hint="create one with `laneguard init`, or pass --policy FILE") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the policy file: {exc.strerror}") from None
+    return _loaded(text, str(path), "file", None)
+
+
+def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolicy:
+    """The policy as committed in ``rev``: the trusted source for guards."""
+    commit = git.resolve_commit(rev)
+    text = git.read_file_at(commit, path)
+    if text is None:
+        raise InputError(f"{rev}:{path} does not exist: the revision has no committed policy",
+                         hint=f"commit {path} first (laneguard init writes a draft), "
+                              "or pass --policy FILE for a dry run")
+    return _loaded(text, f"{rev}:{path}", "revision", commit)
+
+
+def _loaded(text: bytes, source: str, origin: str, rev: str | None) -> LoadedPolicy:
+    policy, marks = _parse(text, source)
+    return LoadedPolicy(policy=policy, source=source, origin=origin, rev=rev,
+                        sha256=hashlib.sha256(text).hexdigest(), text=text, marks=marks)
