@@ -109,7 +109,8 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
     return Verdict(
         decision=consensus(votes), worker=worker, mode=changeset.mode, base=changeset.base,
         head=changeset.head, head_tree=changeset.head_tree,
-        policy=PolicyRef(source=loaded.origin, rev=loaded.rev, path=loaded.source, sha256=loaded.sha256,
+        policy=PolicyRef(source=loaded.origin, rev=loaded.rev,
+                         path=POLICY_FILE if trusted else loaded.source, sha256=loaded.sha256,
                          trusted=trusted),
         diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
         handoffs=tuple(_drafts(reports)), notes=tuple(notes))

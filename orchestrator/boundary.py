@@ -13,6 +13,7 @@ import sys
 import tempfile
 import traceback
 from pathlib import Path
+from typing import Any, Callable, NoReturn
 
 import click
 
@@ -67,39 +68,44 @@ def report(exc: LaneguardError) -> None:
         click.echo(f"tip: {exc.hint}", err=True)
 
 
-def run(command: click.Command) -> None:
+def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
+    """Run a command inside the boundary and exit with its code.
+
+    Lives in the group's ``invoke`` so the console script and click's test
+    runner map errors to exit codes the same way.
+    """
     try:
-        rv = command.main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        rv = call()
+    except click.exceptions.Exit:
+        raise
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        sys.exit(130)
+        ctx.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(EXIT_USAGE)
+        ctx.exit(EXIT_USAGE)
     except LaneguardError as exc:
         if exc.exit_code == EXIT_INTERNAL:
-            _crash(exc)
+            _crash(ctx, exc)
         report(exc)
-        sys.exit(exc.exit_code)
+        ctx.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        ctx.exit(130)
     except BrokenPipeError:
         # The reader went away (| head); nothing left to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(0)
+        ctx.exit(0)
     except Exception as exc:  # noqa: BLE001 - the boundary for bugs
-        _crash(exc)
-    sys.exit(rv if isinstance(rv, int) else 0)
+        _crash(ctx, exc)
+    ctx.exit(rv if isinstance(rv, int) else 0)
 
 
-def _crash(exc: BaseException) -> None:
+def _crash(ctx: click.Context, exc: BaseException) -> NoReturn:
     try:
         path: Path | str = write_crash_log(exc)
     except Exception:  # noqa: BLE001
         path = "(no log: could not write one)"
     click.echo(f"laneguard: internal error ({type(exc).__name__}: {exc}); "
                f"this is a bug, traceback in {path}", err=True)
-    sys.exit(EXIT_INTERNAL)
+    ctx.exit(EXIT_INTERNAL)

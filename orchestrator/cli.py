@@ -10,7 +10,7 @@ import importlib
 
 import click
 
-from orchestrator.boundary import run
+from orchestrator import boundary
 
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("orchestrator.commands.demo", "Walk through laneguard on the embedded fixture monorepo."),
@@ -33,6 +33,9 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def invoke(self, ctx: click.Context) -> None:
+        boundary.invoke(ctx, lambda: super(LazyGroup, self).invoke(ctx))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help without importing every command module.
         rows = [(name, help_) for name, (_, help_) in sorted(_COMMANDS.items())]
@@ -51,4 +54,4 @@ def cli() -> None:
 
 
 def main() -> None:
-    run(cli)
+    cli.main(prog_name="laneguard")

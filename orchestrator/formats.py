@@ -32,7 +32,8 @@ def to_json(v: Verdict) -> str:
 
 
 def to_text(v: Verdict) -> str:
-    policy = v.policy.path + ("" if v.policy.trusted else "  [UNTRUSTED: dry run]")
+    policy = (f"{_short(v.policy.rev)}:{v.policy.path}" if v.policy.trusted
+              else f"{v.policy.path}  [UNTRUSTED: dry run]")
     lines = [f"laneguard guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
     if v.changes:
         rows = [("PATH", "STATUS", "CLASS", "ROUTE", "RULE")]
@@ -67,7 +68,7 @@ def _md_cell(text: str) -> str:
 def to_markdown(v: Verdict) -> str:
     mark = {Decision.ACCEPT: "✅", Decision.REJECT: "⛔", Decision.REVISION: "⚠️"}[v.decision]
     out = [f"### {mark} laneguard: {v.decision.value} for `{v.worker}`", "",
-           f"{describe_source(v)} · policy `{v.policy.path}`"
+           f"{describe_source(v)} · policy `{_short(v.policy.rev) + ':' if v.policy.trusted else ''}{v.policy.path}`"
            + ("" if v.policy.trusted else " · **untrusted policy (dry run)**"), ""]
     if v.changes:
         out += ["| path | status | class | route | rule |", "|---|---|---|---|---|"]

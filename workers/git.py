@@ -59,7 +59,6 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("diff.renames", "false"),
     ("diff.noprefix", "false"),
     ("diff.mnemonicPrefix", "false"),
-    ("diff.orderFile", ""),
     ("diff.submodule", "short"),
     ("status.showUntrackedFiles", "all"),
     ("submodule.recurse", "false"),
@@ -162,6 +161,16 @@ class Git:
                 hint="check that the .git folder or file is intact")
         git_dir = Path(fsdecode(proc.stdout.strip()))
         return cls(git_dir, top)
+
+    @classmethod
+    def init(cls, folder: Path, *, branch: str = "main") -> Git:
+        """Create a repository in ``folder`` (used by the demo and by worker runs)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
+                               "init", "-q", str(folder)], env=clean_env(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
+        return cls.discover(folder)
 
     # -- running ---------------------------------------------------------
     def _base_args(self) -> list[str]:
@@ -303,6 +312,16 @@ class Git:
             blobs[oid] = out[pos:pos + size]
             pos += size + 1
         return blobs
+
+    # -- writing ---------------------------------------------------------
+    def commit_all(self, message: str, *, author: tuple[str, str] = ("laneguard", "laneguard@localhost")) -> str:
+        """Stage everything in the work tree and commit it; returns the new commit id."""
+        name, email = author
+        identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        self.run(["add", "-A"])
+        self.run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
+        return self.run(["rev-parse", "HEAD"]).decode().strip()
 
     # -- scratch index ----------------------------------------------------
     @contextmanager

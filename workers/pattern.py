@@ -31,6 +31,12 @@ _WILDCARDS = frozenset("*?[")
 _CARRY = "(?:(?P<ps_d>/)|$)"
 
 
+def byte_view(text: str) -> str:
+    """One character per UTF-8 byte: git's wildmatch compares bytes, so '?' matches
+    one byte of 'é', not the letter. Matching this view gives git's answers."""
+    return text if text.isascii() else text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
 def has_wildcard(text: str) -> bool:
     return any(c in _WILDCARDS for c in text)
 
@@ -158,7 +164,7 @@ class Pattern:
             return path.startswith(self.below)
         if self.spec is None:
             return False
-        return self.spec.check_file(path).include is True
+        return self.spec.check_file(byte_view(path)).include is True
 
 
 @lru_cache(maxsize=None)
@@ -176,7 +182,8 @@ def compile_pattern(text: str) -> Pattern:
         if tail == "**" and head and not has_wildcard(head):
             below = head + "/"
         else:
-            spec = pathspec.PathSpec([pathspec.RegexPattern(_glob_regex(text))], backend=BACKEND)
+            regex = _glob_regex(byte_view(text))
+            spec = pathspec.PathSpec([pathspec.RegexPattern(regex)], backend=BACKEND)
     return Pattern(text=text, literal=literal, tree_only=tree_only,
                    dirs=directory_prefix(text), specificity=len(literal_prefix(literal)),
                    spec=spec, below=below)
@@ -184,4 +191,4 @@ def compile_pattern(text: str) -> Pattern:
 
 def regex_of(text: str) -> re.Pattern[str] | None:
     """The compiled glob regex (for diagnostics); None for literal patterns."""
-    return re.compile(_glob_regex(text)) if has_wildcard(text) else None
+    return re.compile(_glob_regex(byte_view(text))) if has_wildcard(text) else None

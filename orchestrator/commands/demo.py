@@ -1,0 +1,119 @@
+"""``laneguard demo``: the whole idea on the embedded fixture monorepo, offline."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import click
+
+from guards.engine import GuardRequest, guard
+from orchestrator.formats import to_text
+from workers.errors import InputError
+from workers.git import Git
+from workers.lint import lint
+from workers.loader import load_revision
+from workers.ownership import OwnershipIndex
+
+SCENARIO = "wallet-platform"
+TELLING_PATHS = (
+    ("a service file", "services/wallet-api/src/wallet_api/signing.py"),
+    ("a contract", "contracts/kms/kms.proto"),
+    ("an e2e suite", "e2e/signing-flow/test_signing_flow.py"),
+    ("a file nobody owns", "tools/release.sh"),
+)
+
+
+def fixture_folder(name: str = SCENARIO) -> Path:
+    """The scenario shipped in the wheel, or the source tree's ``fixtures/``."""
+    try:
+        import laneguard_fixtures
+
+        return laneguard_fixtures.scenario(name)
+    except (ImportError, FileNotFoundError):
+        folder = Path(__file__).resolve().parents[2] / "fixtures" / name
+        if not folder.is_dir():
+            raise InputError(f"the fixture {name!r} is not installed",
+                             hint="reinstall laneguard (pip install .) from a complete checkout") from None
+        return folder
+
+
+def materialise(dest: Path) -> Git:
+    """Copy the fixture into ``dest`` and commit it on ``main``."""
+    if dest.exists() and any(dest.iterdir()):
+        raise InputError(f"{dest} is not empty", hint="pass --dir with a new or empty folder")
+    shutil.copytree(fixture_folder(), dest, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    git = Git.init(dest)
+    git.commit_all("wallet platform: initial import")
+    return git
+
+
+def _append(git: Git, path: str, text: str) -> None:
+    assert git.top is not None
+    with open(git.top / path, "a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+def _section(title: str) -> None:
+    click.echo("")
+    click.secho(f"== {title}", bold=True)
+
+
+@click.command("demo")
+@click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
+              help="Build the demo repository here (default: a new temporary folder, kept afterwards).")
+def command(folder: str | None) -> int:
+    """Build the fixture wallet-platform monorepo as a git repository and walk
+    through laneguard on it: policy check, explain, an in-lane change that is
+    accepted and a stray change that is rejected. No network needed.
+    """
+    dest = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="laneguard-demo-"))
+    git = materialise(dest)
+    click.echo(f"laneguard demo: a wallet platform monorepo committed in {dest}")
+
+    _section("1. policy check: laneguard.yaml is valid and says what it means")
+    loaded = load_revision(git, "HEAD")
+    tracked = git.run(["ls-files", "-z"]).decode("utf-8", "surrogateescape").split("\0")[:-1]
+    findings = lint(loaded, tracked)
+    policy = loaded.policy
+    click.echo(f"{len(policy.workers)} workers ({', '.join(policy.workers)}), "
+               f"{len(policy.contracts)} contracts, {len(policy.e2e)} e2e suites; "
+               f"{len(findings)} lint warning(s)")
+    for finding in findings:
+        click.echo(f"  {finding}")
+
+    _section("2. explain: who may write what (read wide, write narrow)")
+    index = OwnershipIndex(policy)
+    for label, path in TELLING_PATHS:
+        exp = index.explain(path, "wallet-api")
+        assert exp.standing is not None
+        click.echo(f"{label:18} {path}\n{'':18} owner {exp.owner}; for wallet-api: "
+                   f"{exp.standing.path_class.value}  ({exp.rule})")
+
+    _section("3. guard: an in-lane change by wallet-api is accepted")
+    base = git.resolve_commit("main")
+    git.run(["checkout", "-q", "-b", "laneguard/wallet-api/retry-signing"])
+    _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# retry transient KMS errors once\n")
+    git.commit_all("wallet-api: retry transient KMS errors")
+    ok = guard(git, GuardRequest(mode="range", worker="wallet-api", base=base))
+    click.echo(to_text(ok))
+
+    _section("4. guard: a stray change (a contract and a sibling service) is rejected")
+    git.run(["checkout", "-q", "-b", "laneguard/wallet-api/stray", base])
+    _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# sign with the new KMS key version\n")
+    _append(git, "contracts/kms/kms.proto", "\n// wallet-api wants a key_version field on SignRequest\n")
+    _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
+    git.commit_all("wallet-api: sign with key versions (touches kms-api and the contract)")
+    stray = guard(git, GuardRequest(mode="range", worker="wallet-api", base=base))
+    click.echo(to_text(stray))
+    git.run(["checkout", "-q", "main"])
+
+    _section("what happened")
+    click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
+               f"stray change: {stray.decision.value} (exit {stray.exit_code})")
+    for h in stray.handoffs:
+        click.echo(f"  {', '.join(h.paths)} -> {h.target_worker} ({h.path_class})")
+    click.echo(f"try it yourself: cd {dest} && laneguard explain --worker wallet-api contracts/kms/kms.proto")
+    expected = ok.exit_code == 0 and stray.exit_code == 1
+    return 0 if expected else 4
