@@ -248,6 +248,22 @@ class Git:
             out.append(r)
         return out
 
+    def own_config(self, key: str) -> str | None:
+        """A setting as the user's git sees it (repository, then global config).
+
+        Only for setup commands such as ``hook install``; guards never read
+        the repository's own settings.
+        """
+        for scope in ("--local", "--global"):
+            env = None if scope == "--local" else {"GIT_CONFIG_GLOBAL": os.environ.get(
+                "GIT_CONFIG_GLOBAL", os.path.expanduser("~/.gitconfig"))}
+            proc = subprocess.run(["git", f"--git-dir={self.git_dir}", "config", scope, "--get", key],
+                                  cwd=self.top or self.git_dir, env=clean_env(env), capture_output=True,
+                                  check=False)
+            if proc.returncode == 0 and proc.stdout.strip():
+                return fsdecode(proc.stdout.strip())
+        return None
+
     # -- revisions -------------------------------------------------------
     def resolve_commit(self, rev: str, *, what: str = "revision") -> str:
         """Full commit id of ``rev``; a missing or non-commit revision is an InputError."""

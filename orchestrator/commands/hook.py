@@ -1,0 +1,144 @@
+"""``laneguard hook install|run``: the guard as pre-commit and pre-push hooks.
+
+Hooks block on anything but exit 0, so an error, a missing worker or a base
+the guard cannot find stops the commit or push (fail closed). ``git commit
+--no-verify`` remains the human's escape hatch, as it is for every hook.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import stat
+import sys
+from pathlib import Path
+
+import click
+
+from guards.engine import GuardRequest, guard
+from orchestrator.commands.guard import resolve_worker
+from orchestrator.formats import to_text
+from orchestrator.options import open_repo, repo_option
+from workers.errors import InputError
+from workers.git import Git
+
+MARKER = "# laneguard-managed hook"
+HOOKS = ("pre-commit", "pre-push")
+ZERO = frozenset("0")
+
+
+def _script(hook: str, worker: str | None) -> str:
+    pinned = f"LANEGUARD_WORKER=${{LANEGUARD_WORKER:-{shlex.quote(worker)}}}\nexport LANEGUARD_WORKER\n" \
+        if worker else ""
+    fallback = shlex.quote(sys.executable)
+    return (f"#!/bin/sh\n{MARKER} ({hook}); reinstall with `laneguard hook install --force`.\n{pinned}"
+            f"if command -v laneguard >/dev/null 2>&1; then\n"
+            f"  exec laneguard hook run {hook} \"$@\"\n"
+            f"fi\n"
+            f"exec {fallback} -m orchestrator hook run {hook} \"$@\"\n")
+
+
+def hooks_dir(git: Git) -> Path:
+    """The folder git runs hooks from: core.hooksPath if set, else the common git dir's hooks/."""
+    configured_text = git.own_config("core.hooksPath")
+    if configured_text:
+        configured = Path(os.path.expanduser(configured_text))
+        return configured if configured.is_absolute() else (git.top or git.git_dir) / configured
+    common = git.git_dir
+    commondir = git.git_dir / "commondir"
+    if commondir.is_file():
+        common = (git.git_dir / commondir.read_text().strip()).resolve()
+    return common / "hooks"
+
+
+@click.group("hook")
+def command() -> None:
+    """Install or run laneguard's git hooks."""
+
+
+@command.command("install")
+@repo_option
+@click.option("--force", is_flag=True, help="Replace hooks that laneguard did not write.")
+@click.option("--worker", help="Pin this clone to one worker (else LANEGUARD_WORKER or the branch name decides).")
+def install(repo: str | None, force: bool, worker: str | None) -> int:
+    """Install pre-commit (guards the index) and pre-push (guards each pushed range)."""
+    git = open_repo(repo)
+    folder = hooks_dir(git)
+    folder.mkdir(parents=True, exist_ok=True)
+    foreign = [h for h in HOOKS if (folder / h).exists()
+               and MARKER not in (folder / h).read_text(encoding="utf-8", errors="replace")]
+    if foreign and not force:
+        raise InputError(f"{', '.join(str(folder / h) for h in foreign)} already exist and were not written "
+                         "by laneguard",
+                         hint="chain laneguard from your hook (laneguard hook run pre-commit), "
+                              "use the pre-commit framework (.pre-commit-hooks.yaml), or pass --force")
+    for hook in HOOKS:
+        path = folder / hook
+        path.write_text(_script(hook, worker), encoding="utf-8")
+        path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+        click.echo(f"installed {path}")
+    return 0
+
+
+@command.command("run")
+@click.argument("hook", type=click.Choice(HOOKS))
+@click.argument("args", nargs=-1)
+@repo_option
+def run(hook: str, args: tuple[str, ...], repo: str | None) -> int:
+    """Run a hook now (git calls this; you rarely need to)."""
+    git = open_repo(repo)
+    if hook == "pre-commit":
+        # git hands the hook the index being committed (for `commit -a`, a lock file);
+        # read it before the hardened environment drops every GIT_* variable.
+        index = os.environ.get("GIT_INDEX_FILE")
+        index_path = Path(index) if index else None
+        if index_path is not None and not index_path.is_absolute():
+            index_path = (git.top or Path.cwd()) / index_path
+        verdict = guard(git, GuardRequest(mode="staged", worker=resolve_worker(git, None),
+                                          index_file=index_path))
+        click.echo(to_text(verdict))
+        return verdict.exit_code
+    return _pre_push(git, args)
+
+
+def _pre_push(git: Git, args: tuple[str, ...]) -> int:
+    remote = args[0] if args else "origin"
+    updates = _push_updates()
+    worst = 0
+    for local_ref, local_oid, remote_oid in updates:
+        if set(local_oid) <= ZERO:
+            continue  # deleting a remote branch changes no file
+        base = os.environ.get("LANEGUARD_BASE") or (
+            remote_oid if not set(remote_oid) <= ZERO else _default_base(git, remote))
+        verdict = guard(git, GuardRequest(mode="range", worker=resolve_worker(git, None, local_ref),
+                                          base=base, head=local_oid))
+        click.echo(f"{local_ref}:")
+        click.echo(to_text(verdict))
+        worst = max(worst, verdict.exit_code, key=_severity)
+    return worst
+
+
+def _push_updates() -> list[tuple[str, str, str]]:
+    """(local ref, local oid, remote oid) from git's stdin, or the pre-commit framework's env."""
+    src, dst = os.environ.get("PRE_COMMIT_FROM_REF"), os.environ.get("PRE_COMMIT_TO_REF")
+    if src and dst:
+        return [(os.environ.get("PRE_COMMIT_LOCAL_BRANCH", dst), dst, src)]
+    out = []
+    for line in sys.stdin.read().splitlines():
+        parts = line.split()
+        if len(parts) == 4:
+            out.append((parts[0], parts[1], parts[3]))
+    return out
+
+
+def _default_base(git: Git, remote: str) -> str:
+    for ref in (f"refs/remotes/{remote}/HEAD", f"refs/remotes/{remote}/main", f"refs/remotes/{remote}/master"):
+        code, out, _ = git.run_rc(["rev-parse", "--verify", "-q", ref])
+        if code == 0:
+            return out.decode().strip()
+    raise InputError(f"a new branch is pushed and no default branch of {remote!r} is known to compare with",
+                     hint="git fetch the remote first, or set LANEGUARD_BASE=<commit id> for this push")
+
+
+def _severity(code: int) -> int:
+    """Order exit codes by how much they block: reject > error > revision > accept."""
+    return {0: 0, 3: 1, 2: 2, 4: 3, 1: 4}.get(code, 5)
