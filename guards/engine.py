@@ -119,6 +119,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
 def _report(ctx: GuardContext, change: Change) -> ChangeReport:
     path = change.path
     standing = ctx.standings.get(path)
+    route: str | None
     if path in ctx.protected:
         cls, rule, route = PathClass.PROTECTED, "protected path", ctx.index.root_worker
     elif standing is None:  # classification crashed: nothing is writable

@@ -128,8 +128,8 @@ def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
     for ch in changes:
         if ch.path in fresh and ch.status == Status.ADDED:
             ch.status = Status.UNTRACKED
-    for path in embedded:
-        changes.append(Change(path=path, status=Status.UNTRACKED, old_mode=None, new_mode="160000",
+    for nested in embedded:
+        changes.append(Change(path=nested, status=Status.UNTRACKED, old_mode=None, new_mode="160000",
                               old_oid=None, new_oid=None,
                               notes=["an embedded git repository (its own .git inside the work tree)"]))
     return ChangeSet("worktree", head, None, base_tree, tree, changes, digest, notes=notes)

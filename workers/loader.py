@@ -207,7 +207,7 @@ _KNOWN = {
 
 
 def _suggest(loc: Loc, data: Any) -> str:
-    shape = tuple("*" if i == 1 else p for i, p in enumerate(loc[:-1]))
+    shape = tuple("*" if i == 1 else str(p) for i, p in enumerate(loc[:-1]))
     known = _KNOWN.get(shape)
     if not known:
         return ""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import pathspec
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
@@ -148,7 +149,7 @@ class Pattern:
     tree_only: bool  # True for 'dir/': the path itself is not matched, only below
     dirs: tuple[str, ...]
     specificity: int
-    spec: pathspec.PathSpec | None
+    spec: pathspec.PathSpec[Any] | None
     below: str | None  # fast path for 'dir/**': everything strictly below 'dir/'
 
     def matches(self, path: str) -> bool:

@@ -29,7 +29,8 @@ def fixture_folder(name: str = SCENARIO) -> Path:
     try:
         import laneguard_fixtures
 
-        return laneguard_fixtures.scenario(name)
+        folder: Path = laneguard_fixtures.scenario(name)
+        return folder
     except (ImportError, FileNotFoundError):
         folder = Path(__file__).resolve().parents[2] / "fixtures" / name
         if not folder.is_dir():
