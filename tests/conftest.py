@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -80,3 +81,10 @@ def _isolate_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     yield
+
+
+def laneguard(*args: str, input: str | bytes | None = None) -> Result:
+    """Run the real CLI in-process (same error boundary and exit codes as the console script)."""
+    from orchestrator.cli import cli
+
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
