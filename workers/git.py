@@ -339,6 +339,69 @@ class Git:
         self.run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
         return self.run(["rev-parse", "HEAD"]).decode().strip()
 
+    def write_blob(self, data: bytes) -> str:
+        return self.run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
+
+    def make_tree(self, entries: dict[str, bytes]) -> str:
+        """A flat tree of regular files ``name -> content``."""
+        lines = b"".join(f"100644 blob {self.write_blob(data)}\t{name}\0".encode()
+                         for name, data in sorted(entries.items()))
+        return self.run(["mktree", "-z"], input=lines).decode().strip()
+
+    def commit_tree(self, tree: str, parents: Sequence[str], message: str,
+                    author: tuple[str, str], when: str | None = None) -> str:
+        name, email = author
+        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+        if when:
+            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
+        args = ["-c", "commit.gpgSign=false", "commit-tree", tree]
+        for parent in parents:
+            args += ["-p", parent]
+        return self.run(args, input=message.encode(), env=env).decode().strip()
+
+    def ref_value(self, ref: str) -> str | None:
+        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"])
+        return out.decode().strip() if code == 0 else None
+
+    def update_ref(self, ref: str, new: str, old: str | None) -> bool:
+        """Compare-and-swap: move ``ref`` to ``new`` only if it is still ``old`` (None: absent)."""
+        expected = old or "0" * len(new)
+        code, _, _ = self.run_rc(["update-ref", "--no-deref", ref, new, expected])
+        return code == 0
+
+    def refs(self, prefix: str) -> dict[str, str]:
+        """ref name -> commit id for every ref under ``prefix``."""
+        out = self.run(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
+        refs: dict[str, str] = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            oid, _, name = line.partition(" ")
+            refs[name] = oid
+        return refs
+
+    def read_paths(self, specs: Sequence[str]) -> list[bytes | None]:
+        """Contents of many ``<rev>:<path>`` objects with one ``cat-file --batch``."""
+        if not specs:
+            return []
+        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode())
+        results: list[bytes | None] = []
+        pos = 0
+        for _ in specs:
+            nl = out.index(b"\n", pos)
+            header = out[pos:nl].split()
+            pos = nl + 1
+            if len(header) < 3 or header[-1] == b"missing":
+                results.append(None)
+                continue
+            size = int(header[2])
+            results.append(out[pos:pos + size])
+            pos += size + 1
+        return results
+
+    def is_ancestor(self, older: str, newer: str) -> bool:
+        code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
+        return code == 0
+
     # -- scratch index ----------------------------------------------------
     @contextmanager
     def scratch_index(self) -> Iterator[dict[str, str]]:

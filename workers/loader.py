@@ -87,7 +87,9 @@ class _Builder:
         self._constructor = yaml.SafeLoader("")
 
     def problem(self, pos: tuple[int, int], loc: Loc, message: str) -> None:
-        self.problems.append(PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message))
+        found = PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message)
+        if not any(str(p) == str(found) for p in self.problems):
+            self.problems.append(found)
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -125,7 +127,8 @@ class _Builder:
             return self._constructor.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             pos = (node.start_mark.line + 1, node.start_mark.column + 1)
-            self.problem(pos, loc, f"cannot read this value: {exc}")
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            self.problem(pos, loc, f"cannot read this value: {problem}")
             return node.value
 
 
@@ -167,14 +170,14 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
             loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
             kind = err["type"]
             if kind == "missing":
-                pos = builder.marks.at(loc[:-1])
+                pos = builder.marks.at(loc[:-1], prefer_key=True)
                 builder.problem(pos, loc, "required key is missing")
             elif kind == "extra_forbidden":
                 pos = builder.marks.at(loc, prefer_key=True)
                 builder.problem(pos, loc, f"unknown key {loc[-1]!r}{_suggest(loc, data)}")
             else:
                 pos = builder.marks.at(_real_loc(loc, builder.marks))
-                msg = err["msg"]
+                msg = err["msg"].replace("valid tuple", "list")
                 if isinstance(err.get("input"), bool) and "string" in msg:
                     msg += " (YAML reads yes/no/on/off/true/false as booleans: quote it)"
                 builder.problem(pos, _real_loc(loc, builder.marks), msg)

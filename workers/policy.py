@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 POLICY_FILE = "laneguard.yaml"
 WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
@@ -71,6 +71,14 @@ class Policy(_Model):
     workers: Annotated[dict[Id, Worker], Field(min_length=1)]
     contracts: dict[Id, Contract] = {}
     e2e: dict[Id, Suite] = {}
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _exact_version(cls, value: object) -> object:
+        # True == 1.0 == 1 in Python; the file must say the integer 1.
+        if type(value) is not int:
+            raise ValueError("Input should be 1 (the integer)")
+        return value
 
 
 PATTERN_FIELDS = ("allow", "deny", "read_hints", "propose_only", "handoff_required_on")
