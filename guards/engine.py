@@ -56,14 +56,28 @@ def trusted_revision(req: GuardRequest) -> str:
 
 
 def guard(git: Git, req: GuardRequest) -> Verdict:
+    return guard_and_cut(git, req, cut=False)[0]
+
+
+def policy_for(git: Git, req: GuardRequest) -> LoadedPolicy:
+    """``--policy FILE`` for a dry run, else the policy committed in the trusted revision."""
     if req.policy_file is not None:
-        loaded = load_file(req.policy_file)
-    else:
-        rev = trusted_revision(req)
-        if rev == "HEAD" and git.head_commit() is None:
-            raise InputError("HEAD has no commit yet, so there is no trusted policy",
-                             hint=f"commit {POLICY_FILE} first, or pass --policy FILE for a dry run")
-        loaded = load_revision(git, rev)
+        return load_file(req.policy_file)
+    rev = trusted_revision(req)
+    if rev == "HEAD" and git.head_commit() is None:
+        raise InputError("HEAD has no commit yet, so there is no trusted policy",
+                         hint=f"commit {POLICY_FILE} first, or pass --policy FILE for a dry run")
+    return load_revision(git, rev)
+
+
+def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
+                  loaded: LoadedPolicy | None = None) -> tuple[Verdict, dict[str, bytes]]:
+    """The verdict plus, per handoff target, a patch of exactly the paths routed to it.
+
+    The patches are cut while the scratch objects of the change still exist.
+    """
+    if loaded is None:
+        loaded = policy_for(git, req)
     worker = req.worker
     if worker is None:
         raise InputError("no worker given")
@@ -82,7 +96,22 @@ def guard(git: Git, req: GuardRequest) -> Verdict:
             changeset = source.from_patch(git, env, req.patch or b"", req.base)
         else:
             raise InputError(f"unknown guard mode {req.mode!r}")
-        return judge(changeset, loaded, worker)
+        verdict = judge(changeset, loaded, worker)
+        patches: dict[str, bytes] = {}
+        if cut:
+            targets: dict[str, list[str]] = {}
+            for draft in verdict.handoffs:
+                targets.setdefault(draft.target_worker, []).extend(draft.paths)
+            for target, paths in targets.items():
+                patches[target] = cut_patch(git, env, changeset.base_tree, changeset.head_tree, paths)
+        return verdict, patches
+
+
+def cut_patch(git: Git, env: dict[str, str], base_tree: str, head_tree: str, paths: list[str]) -> bytes:
+    """A ``git apply``-able patch of exactly ``paths`` (binary-safe, no rename detection)."""
+    return git.run(["--literal-pathspecs", "diff-tree", "-r", "-p", "--binary", "--full-index",
+                    "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--ignore-submodules=none",
+                    "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree, "--", *paths], env=env)
 
 
 def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:

@@ -1,0 +1,84 @@
+"""Ways in: an agent proposing out-of-lane work, and a guard verdict being recorded."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from guards.engine import GuardRequest, cut_patch, guard_and_cut, policy_for
+from guards.source import from_patch, scratch
+from guards.verdict import Verdict
+from handoffs import build
+from handoffs.queue import Queue, Stored, actor
+from handoffs.routing import route
+from workers.errors import InputError
+from workers.git import Git
+from workers.loader import LoadedPolicy
+from workers.ownership import OwnershipIndex
+
+
+@dataclass(frozen=True)
+class Proposal:
+    source: str
+    problem: str
+    target: str | None = None
+    patch: bytes | None = None
+    paths: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    risk: str | None = None
+    task: str | None = None
+    base: str | None = None
+    validation: tuple[str, ...] = ()
+
+
+def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, bool]]:
+    """Validate everything first, then queue one handoff per target; nothing is written on bad input."""
+    policy = loaded.policy
+    if not p.problem.strip():
+        raise InputError("--problem is empty: say what must change and why")
+    for who, role in ((p.source, "source worker"), (p.target, "--to")):
+        if who is not None and who not in policy.workers:
+            raise InputError(f"unknown worker {who!r} ({role})",
+                             hint=f"workers: {', '.join(sorted(policy.workers))}")
+    patch_paths: list[str] = []
+    cut: dict[str, bytes] = {}
+    base_commit = git.resolve_commit(p.base or "HEAD", what="base revision")
+    index = OwnershipIndex(policy)
+    with scratch(git) as env:
+        changeset = None
+        if p.patch is not None:
+            changeset = from_patch(git, env, p.patch, base_commit)
+            patch_paths = [c.path for c in changeset.changes]
+            if not patch_paths:
+                raise InputError("the patch changes nothing")
+        paths = list(dict.fromkeys([*patch_paths, *p.paths]))
+        if p.target is not None:
+            routes = [(p.target, "chosen by the source worker (--to)", paths)]
+        elif paths:
+            routes = [(r.target, r.reason, r.paths) for r in route(index, paths)]
+        else:
+            raise InputError("no target: pass --to WORKER, or --patch/--path so the handoff can be routed")
+        if changeset is not None:
+            for target, _, tpaths in routes:
+                wanted = [q for q in tpaths if q in patch_paths]
+                if wanted:
+                    cut[target] = cut_patch(git, env, changeset.base_tree, changeset.head_tree, wanted)
+    queue = Queue(git)
+    who = actor(git)[0]
+    out = []
+    for target, reason, tpaths in routes:
+        record = build.make(policy, source=p.source, target=target, routing_reason=reason, problem=p.problem,
+                            paths=tpaths, patch=cut.get(target, b"").decode("utf-8", "surrogateescape") or None,
+                            who=who, task=p.task, evidence_notes=p.evidence, base=base_commit,
+                            risk=p.risk, validation=p.validation)
+        out.append(queue.create(record))
+    return out
+
+
+def record_verdict(git: Git, req: GuardRequest,
+                   task: str | None = None) -> tuple[Verdict, list[tuple[Stored, bool]]]:
+    """Guard a change and queue its handoff drafts, each with its own part of the patch."""
+    loaded = policy_for(git, req)
+    verdict, patches = guard_and_cut(git, req, loaded=loaded)
+    queue = Queue(git)
+    who = actor(git)[0]
+    records = build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)
+    return verdict, [queue.create(r) for r in records]

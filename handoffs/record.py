@@ -1,0 +1,131 @@
+"""The handoff record (schema ``laneguard.handoff/1``) and its lifecycle.
+
+A handoff is out-of-lane work, found by a worker or by the guard, routed to the
+worker that owns it. Its id is derived from the finding itself (source,
+target, paths, problem, proposed change), so the same finding is queued once.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from enum import Enum
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA = "laneguard.handoff/1"
+
+
+class Status(str, Enum):
+    OPEN = "open"
+    ACCEPTED = "accepted"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+class Action(str, Enum):
+    CREATE = "create"
+    ACCEPT = "accept"
+    APPLY = "apply"
+    REJECT = "reject"
+    SUPERSEDE = "supersede"
+    REOPEN = "reopen"
+
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
+    Action.ACCEPT: (frozenset({Status.OPEN}), Status.ACCEPTED),
+    Action.APPLY: (frozenset({Status.ACCEPTED}), Status.APPLIED),
+    Action.REJECT: (frozenset({Status.OPEN, Status.ACCEPTED}), Status.REJECTED),
+    Action.SUPERSEDE: (frozenset({Status.OPEN, Status.ACCEPTED}), Status.SUPERSEDED),
+    Action.REOPEN: (frozenset({Status.REJECTED, Status.SUPERSEDED}), Status.OPEN),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Scope(_Frozen):
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+
+
+class Evidence(_Frozen):
+    paths: tuple[str, ...] = ()
+    base: str | None = None
+    head: str | None = None
+    diff_sha256: str | None = None
+    notes: tuple[str, ...] = ()
+
+
+class Validation(_Frozen):
+    commands: tuple[str, ...] = ()
+    tests: tuple[str, ...] = ()
+    e2e: tuple[str, ...] = ()
+
+
+class Transition(_Frozen):
+    who: str
+    when: str
+    action: Action
+    reason: str | None = None
+    commit: str | None = None
+
+
+class Handoff(_Frozen):
+    schema_: str = Field(default=SCHEMA, alias="schema")
+    id: str
+    status: Status = Status.OPEN
+    source_worker: str
+    task: str | None = None
+    source_scope: Scope = Scope()
+    target_worker: str
+    routing_reason: str
+    problem: str
+    evidence: Evidence = Evidence()
+    proposed_change: str | None = None  # a unified diff, applicable with `git apply`
+    risk_if_ignored: str | None = None
+    suggested_validation: Validation = Validation()
+    contracts: tuple[str, ...] = ()
+    e2e: tuple[str, ...] = ()
+    created_at: str
+    created_by: str
+    applied_commit: str | None = None
+    history: tuple[Transition, ...] = ()
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    def as_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+    def to_json(self) -> str:
+        return json.dumps(self.as_json(), indent=2, sort_keys=False) + "\n"
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.as_json(), sort_keys=False, allow_unicode=True, width=100)
+
+    @classmethod
+    def from_json(cls, text: bytes | str) -> Handoff:
+        return cls.model_validate(json.loads(text))
+
+
+def handoff_id(source_worker: str, target_worker: str, paths: tuple[str, ...], problem: str,
+               proposed_change: str | None) -> str:
+    """Content-derived: the same finding from the same worker always gets the same id."""
+    canon = json.dumps({"source": source_worker, "target": target_worker, "paths": sorted(paths),
+                        "problem": problem.strip(), "change": proposed_change or ""},
+                       sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canon.encode("utf-8", "surrogateescape")).hexdigest()[:20]
+
+
+def next_status(current: Status, action: Action) -> Status:
+    """The state ``action`` leads to from ``current``; ValueError when it is illegal."""
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        starts = ", ".join(sorted(s.value for s in allowed))
+        raise ValueError(f"cannot {action.value} a handoff that is {current.value} "
+                         f"({action.value} works from: {starts})")
+    return target

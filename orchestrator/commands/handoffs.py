@@ -1,0 +1,207 @@
+"""``laneguard handoffs list|show|accept|reject|apply|export|sync``: the reviewer's queue."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from handoffs.apply import apply as apply_handoff
+from handoffs.queue import Queue, Stored
+from handoffs.record import Action, Handoff, Status
+from handoffs.sync import sync as sync_queue
+from orchestrator.formats import to_text
+from orchestrator.options import format_option, open_repo, repo_option
+from workers.errors import InputError
+
+SORTS = {"created": lambda h: (h.created_at, h.id), "target": lambda h: (h.target_worker, h.created_at),
+         "source": lambda h: (h.source_worker, h.created_at), "status": lambda h: (h.status.value, h.created_at),
+         "id": lambda h: h.id}
+
+
+@click.group("handoffs")
+def command() -> None:
+    """Read and work through the handoff queue (refs/laneguard/handoffs/*)."""
+
+
+def _summary(h: Handoff) -> dict[str, object]:
+    data = h.as_json()
+    data.pop("proposed_change", None)
+    data["has_patch"] = bool(h.proposed_change)
+    return data
+
+
+@command.command("list")
+@repo_option
+@click.option("--target", help="Only handoffs to this worker.")
+@click.option("--source", help="Only handoffs from this worker.")
+@click.option("--status", type=click.Choice([s.value for s in Status]), help="Only this status.")
+@click.option("--contract", help="Only handoffs touching this contract.")
+@click.option("--sort", type=click.Choice(sorted(SORTS)), default="created", show_default=True)
+@format_option("text", "json")
+def list_cmd(repo: str | None, target: str | None, source: str | None, status: str | None,
+             contract: str | None, sort: str, fmt: str) -> int:
+    """List handoffs (newest state of each)."""
+    items = [s.handoff for s in Queue(open_repo(repo)).all()]
+    items = [h for h in items if (target is None or h.target_worker == target)
+             and (source is None or h.source_worker == source)
+             and (status is None or h.status.value == status)
+             and (contract is None or contract in h.contracts)]
+    items.sort(key=SORTS[sort])
+    if fmt == "json":
+        click.echo(json.dumps([_summary(h) for h in items], indent=1))
+        return 0
+    if not items:
+        click.echo("no handoffs")
+        return 0
+    rows = [("ID", "STATUS", "FROM -> TO", "CONTRACTS", "PROBLEM")]
+    for h in items:
+        rows.append((h.id[:12], h.status.value, f"{h.source_worker} -> {h.target_worker}",
+                     ",".join(h.contracts) or "-", h.problem.splitlines()[0][:70]))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        click.echo("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
+    click.echo(f"{len(items)} handoff(s)")
+    return 0
+
+
+def _show_patch(patch: str) -> None:
+    colour = sys.stdout.isatty()
+    for line in patch.splitlines():
+        if colour and line.startswith("+") and not line.startswith("+++"):
+            click.secho(line, fg="green")
+        elif colour and line.startswith("-") and not line.startswith("---"):
+            click.secho(line, fg="red")
+        elif colour and line.startswith(("diff --git", "@@")):
+            click.secho(line, fg="cyan")
+        else:
+            click.echo(line)
+
+
+@command.command("show")
+@click.argument("handoff_id")
+@repo_option
+@format_option("text", "json", "yaml")
+def show(handoff_id: str, repo: str | None, fmt: str) -> int:
+    """Show one handoff (ids may be abbreviated) and its proposed patch."""
+    stored = Queue(open_repo(repo)).get(handoff_id)
+    h = stored.handoff
+    if fmt == "json":
+        click.echo(h.to_json().rstrip())
+        return 0
+    if fmt == "yaml":
+        click.echo(h.to_yaml().rstrip())
+        return 0
+    body = _summary(h)
+    body.pop("history")
+    for key, value in body.items():
+        if value in (None, (), [], {}, ""):
+            continue
+        click.echo(f"{key}: {json.dumps(value) if isinstance(value, (dict, list)) else value}")
+    click.echo("history:")
+    for t in h.history:
+        click.echo(f"  {t.when} {t.who}: {t.action.value}" + (f" ({t.reason})" if t.reason else "")
+                   + (f" commit {t.commit[:12]}" if t.commit else ""))
+    if h.proposed_change:
+        click.echo("proposed change:")
+        _show_patch(h.proposed_change)
+    return 0
+
+
+def _transition(repo: str | None, handoff_id: str, action: Action, reason: str | None) -> Stored:
+    stored = Queue(open_repo(repo)).transition(handoff_id, action, reason=reason)
+    click.echo(f"{stored.handoff.id[:12]}: {stored.handoff.status.value}")
+    return stored
+
+
+@command.command("accept")
+@click.argument("handoff_id")
+@repo_option
+@click.option("--reason", help="Why (kept in the history).")
+def accept(handoff_id: str, repo: str | None, reason: str | None) -> int:
+    """Accept an open handoff: its target will make (or apply) the change."""
+    _transition(repo, handoff_id, Action.ACCEPT, reason)
+    return 0
+
+
+@command.command("reject")
+@click.argument("handoff_id")
+@repo_option
+@click.option("--reason", required=True, help="Why it is rejected (kept in the history).")
+def reject(handoff_id: str, repo: str | None, reason: str) -> int:
+    """Reject a handoff, with a reason."""
+    _transition(repo, handoff_id, Action.REJECT, reason)
+    return 0
+
+
+@command.command("supersede")
+@click.argument("handoff_id")
+@repo_option
+@click.option("--reason", required=True, help="What replaces it.")
+def supersede(handoff_id: str, repo: str | None, reason: str) -> int:
+    """Mark a handoff superseded by other work."""
+    _transition(repo, handoff_id, Action.SUPERSEDE, reason)
+    return 0
+
+
+@command.command("reopen")
+@click.argument("handoff_id")
+@repo_option
+@click.option("--reason", required=True, help="Why it is open again.")
+def reopen(handoff_id: str, repo: str | None, reason: str) -> int:
+    """Reopen a rejected or superseded handoff."""
+    _transition(repo, handoff_id, Action.REOPEN, reason)
+    return 0
+
+
+@command.command("apply")
+@click.argument("handoff_id")
+@repo_option
+@click.option("--branch", help="Branch to create (default laneguard/<target>/handoff-<id>).")
+@click.option("--base", help="Apply on this revision (default HEAD).")
+def apply_cmd(handoff_id: str, repo: str | None, branch: str | None, base: str | None) -> int:
+    """Apply an accepted handoff's patch on a new branch of its target worker.
+
+    The patch is guarded against the target's lane first; anything but an
+    accept leaves no branch and no state change.
+    """
+    git = open_repo(repo)
+    result = apply_handoff(git, Queue(git), handoff_id, branch=branch, base=base)
+    if result.commit is None:
+        click.echo(to_text(result.verdict))
+        click.echo("error: the target's guard did not accept the patch; nothing applied", err=True)
+        return result.verdict.exit_code
+    click.echo(f"applied on {result.branch} as {result.commit[:12]}; handoff {handoff_id} is applied")
+    return 0
+
+
+@command.command("export")
+@click.argument("folder", type=click.Path(file_okay=False))
+@repo_option
+def export(folder: str, repo: str | None) -> int:
+    """Write one YAML file per handoff into FOLDER (for CI artifacts)."""
+    dest = Path(folder)
+    dest.mkdir(parents=True, exist_ok=True)
+    items = Queue(open_repo(repo)).all()
+    for stored in items:
+        (dest / f"{stored.handoff.id}.yaml").write_text(stored.handoff.to_yaml(), encoding="utf-8")
+    click.echo(f"exported {len(items)} handoff(s) to {dest}")
+    return 0
+
+
+@command.command("sync")
+@click.argument("remote", default="origin")
+@repo_option
+def sync(remote: str, repo: str | None) -> int:
+    """Fetch and push the queue with REMOTE, merging histories; conflicts are reported, never overwritten."""
+    report = sync_queue(open_repo(repo), remote)
+    click.echo(f"fetched {len(report.fetched)}, pushed {len(report.pushed)}, unchanged {report.unchanged}, "
+               f"conflicts {len(report.conflicts)}")
+    for line in report.conflicts:
+        click.echo(f"conflict: {line}", err=True)
+    if report.conflicts:
+        raise InputError(f"{len(report.conflicts)} handoff(s) changed on both sides",
+                         hint="compare with `git log refs/laneguard/handoffs/<id> "
+                              f"refs/laneguard-sync/{remote}/<id>`, then transition one side again")
+    return 0
