@@ -43,7 +43,7 @@ class Change:
     renamed_to: str | None = None
     added_lines: int = 0
     deleted_lines: int = 0
-    added_text: list[bytes] = field(default_factory=list, repr=False)
+    hunks: list[bytes] = field(default_factory=list, repr=False)  # raw -U0 hunk bodies
     link_target: bytes | None = None  # the new side's target when it is a symlink
     notes: list[str] = field(default_factory=list)
 
@@ -166,30 +166,39 @@ def _header_path(line: bytes) -> str:
 
 
 def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
-    """Attach added lines and line counts from a ``-U0 --text`` patch to the changes."""
+    """Attach hunks and line counts from a ``-U0 --text`` patch to the changes.
+
+    Works on whole sections with bytes operations (split, count) rather than
+    line by line: a large range has hundreds of thousands of lines.
+    """
+    if not patch:
+        return
+    head = b"diff --git "
+    if not patch.startswith(head):
+        raise LaneguardError("unexpected patch output from git; refusing to guess")
     by_path = {ch.path: ch for ch in changes}
-    current: Change | None = None
-    in_hunk = False
-    for line in patch.split(b"\n"):
-        if line.startswith(b"diff --git "):
-            current = by_path.get(_header_path(line))
-            in_hunk = False
-            if current is None:
-                raise LaneguardError("patch and path list disagree; refusing to guess "
-                                     f"(header {line[:120]!r})")
-            continue
-        if line.startswith(b"@@"):
-            in_hunk = True
-            continue
-        if current is None or not in_hunk or not line:
-            continue
-        # In a hunk every line starts with '+', '-', ' ' or '\\', so these are content.
-        first = line[0]
-        if first == 43:  # '+'
-            current.added_lines += 1
-            current.added_text.append(line[1:])
-        elif first == 45:  # '-'
-            current.deleted_lines += 1
+    for section in patch[len(head):].split(b"\n" + head):
+        nl = section.find(b"\n")
+        header = head + (section if nl < 0 else section[:nl])
+        change = by_path.get(_header_path(header))
+        if change is None:
+            raise LaneguardError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
+        at = section.find(b"\n@@")
+        if at < 0:
+            continue  # mode change, empty file, submodule header only
+        # In a hunk every line starts with '+', '-', ' ', '\\' or '@@': counts are exact.
+        body = section[at:]
+        change.added_lines += body.count(b"\n+")
+        change.deleted_lines += body.count(b"\n-")
+        change.hunks.append(body)
+
+
+def added_lines(change: Change) -> list[bytes]:
+    """The lines a change adds (without the leading '+')."""
+    out: list[bytes] = []
+    for body in change.hunks:
+        out.extend(line[1:] for line in body.split(b"\n") if line.startswith(b"+"))
+    return out
 
 
 _DIFF_FLAGS = ("-r", "--no-renames", "--ignore-submodules=none", "--no-ext-diff", "--no-textconv",

@@ -22,7 +22,7 @@ def classify(ctx: GuardContext) -> None:
         if standing.path_class == PathClass.HANDOFF_REQUIRED:
             ctx.routes[path] = ctx.index.root_worker
         elif standing.path_class != PathClass.WRITABLE:
-            ctx.routes[path] = ctx.index.explain(path).owner
+            ctx.routes[path] = ctx.index.explain(path, hits=hits).owner
 
 
 def vote(ctx: GuardContext) -> Vote:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from guards.changes import Status
+from guards.changes import Status, added_lines
 from guards.context import GuardContext
 from guards.verdict import Vote, VoteValue
 
@@ -36,6 +36,10 @@ _TOKENS: tuple[tuple[str, str], ...] = (
     ("Anthropic key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}\b"),
     ("PyPI token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b"),
 )
+# Literal pieces at least one of which every pattern above contains: one fast
+# substring pass over the whole patch decides whether the regex must run at all.
+_MARKERS = (b"PRIVATE KEY", b"PuTTY-User-Key-File", b"AKIA", b"ASIA", b"ghp_", b"gho_", b"ghu_", b"ghs_",
+            b"ghr_", b"github_pat_", b"glpat-", b"xox", b"AIza", b"_live_", b"npm_", b"sk-", b"pypi-")
 _TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, rx) in enumerate(_TOKENS)).encode())
 
 
@@ -52,10 +56,17 @@ def file_problem(path: str) -> str | None:
     return None
 
 
+def might_hold_token(data: bytes) -> bool:
+    return any(marker in data for marker in _MARKERS)
+
+
 def content_problem(lines: list[bytes]) -> str | None:
     if not lines:
         return None
-    match = _TOKEN_RE.search(b"\n".join(lines))
+    text = b"\n".join(lines)
+    if not might_hold_token(text):
+        return None
+    match = _TOKEN_RE.search(text)
     if match is None:
         return None
     kind = _TOKENS[int(match.lastgroup[1:])][0] if match.lastgroup else "secret"
@@ -64,10 +75,13 @@ def content_problem(lines: list[bytes]) -> str | None:
 
 def vote(ctx: GuardContext) -> Vote:
     reasons: list[str] = []
+    # One pass over everything first: most changes hold no token-like text at all.
+    scan = might_hold_token(b"".join(h for c in ctx.changes for h in c.hunks))
     for change in ctx.changes:
         if change.status == Status.DELETED or not change.writes_content:
             continue
-        for problem in (file_problem(change.path), content_problem(change.added_text)):
+        lines = added_lines(change) if scan and any(might_hold_token(h) for h in change.hunks) else []
+        for problem in (file_problem(change.path), content_problem(lines)):
             if problem is not None:
                 ctx.flag(change.path, f"secret: {problem}")
                 reasons.append(f"{change.path!r}: {problem}")

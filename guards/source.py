@@ -115,7 +115,9 @@ def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
         if sparse:
             notes.append(f"{len(sparse)} sparse (skip-worktree) file(s) absent from disk: unchanged")
             changed = [p for p in changed if p not in sparse]
-    untracked, embedded, ignore_note = _untracked(git, changed)
+    # Listed against the scratch index (= HEAD): a file staged in the real index but
+    # not in HEAD is new here too, and so is a staged .gitignore.
+    untracked, embedded, ignore_note = _untracked(git, env, changed)
     if ignore_note:
         notes.append(ignore_note)
     paths = changed + untracked
@@ -125,6 +127,10 @@ def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
     tree = git.run(["write-tree"], env=env).decode().strip()
     changes, digest = read_changes(git, base_tree, tree, env=env)
     fresh = set(untracked)
+    if fresh:
+        # New relative to HEAD: "added" when staged in the real index, else "untracked".
+        staged = {fsdecode(p) for p in split_z(git.run(["ls-files", "-z", "--cached"]))}
+        fresh -= staged
     for ch in changes:
         if ch.path in fresh and ch.status == Status.ADDED:
             ch.status = Status.UNTRACKED
@@ -147,7 +153,7 @@ def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:
     return out
 
 
-def _untracked(git: Git, changed: list[str]) -> tuple[list[str], list[str], str | None]:
+def _untracked(git: Git, env: dict[str, str], changed: list[str]) -> tuple[list[str], list[str], str | None]:
     """Untracked files, ignoring only what the committed .gitignore files ignore.
 
     ``info/exclude``, ``core.excludesFile`` and status settings are never used.
@@ -156,17 +162,17 @@ def _untracked(git: Git, changed: list[str]) -> tuple[list[str], list[str], str 
     """
     trusted = not any(p == ".gitignore" or p.endswith("/.gitignore") for p in changed)
     listed = [fsdecode(p) for p in split_z(
-        git.run(["ls-files", "-o", "-z", "--exclude-per-directory=.gitignore"]))]
+        git.run(["ls-files", "-o", "-z", "--exclude-per-directory=.gitignore"], env=env))]
     note = None
     if trusted:
         ignored = split_z(git.run(["ls-files", "-o", "-i", "-z", "--directory",
-                                   "--exclude-per-directory=.gitignore"]))
+                                   "--exclude-per-directory=.gitignore"], env=env))
         hidden_ignore = any(e == b".gitignore" or e.endswith(b"/.gitignore") for e in ignored)
         fresh_ignore = any(p == ".gitignore" or p.endswith("/.gitignore") for p in listed)
         trusted = not hidden_ignore and not fresh_ignore
     if not trusted:
         note = "a .gitignore differs from HEAD: no ignore rule is trusted, every untracked file counts"
-        listed = [fsdecode(p) for p in split_z(git.run(["ls-files", "-o", "-z"]))]
+        listed = [fsdecode(p) for p in split_z(git.run(["ls-files", "-o", "-z"], env=env))]
     files = [p for p in listed if not p.endswith("/")]
     embedded = [p.rstrip("/") for p in listed if p.endswith("/")]
     return files, embedded, note

@@ -1,10 +1,9 @@
 """Votes, veto consensus and the verdict (ARCHITECTURE sections 1 and 5, a contract)."""
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
-
-from pydantic import BaseModel, ConfigDict
 
 SCHEMA = "laneguard.verdict/1"
 
@@ -24,23 +23,25 @@ class Decision(str, Enum):
 EXIT_CODES: dict[Decision, int] = {Decision.ACCEPT: 0, Decision.REJECT: 1, Decision.REVISION: 3}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+# Plain frozen dataclasses, not pydantic: a verdict holds one report per changed
+# path (tens of thousands on a large range) and is built on every hook run.
 
 
-class Vote(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Vote:
     guard: str
     vote: VoteValue
     reasons: tuple[str, ...] = ()
 
 
-class ChangeReport(_Frozen):
+@dataclass(frozen=True, slots=True)
+class ChangeReport:
     path: str
     status: str
     old_mode: str | None
     new_mode: str | None
-    renamed_from: str | None = None
-    renamed_to: str | None = None
+    renamed_from: str | None
+    renamed_to: str | None
     path_class: str
     rule: str
     route_to: str | None
@@ -49,12 +50,15 @@ class ChangeReport(_Frozen):
     deleted_lines: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        data = self.model_dump()
-        data["class"] = data.pop("path_class")
-        return data
+        return {"path": self.path, "status": self.status, "old_mode": self.old_mode,
+                "new_mode": self.new_mode, "renamed_from": self.renamed_from, "renamed_to": self.renamed_to,
+                "class": self.path_class, "rule": self.rule, "route_to": self.route_to,
+                "reasons": list(self.reasons), "added_lines": self.added_lines,
+                "deleted_lines": self.deleted_lines}
 
 
-class HandoffDraft(_Frozen):
+@dataclass(frozen=True, slots=True)
+class HandoffDraft:
     """Out-of-lane work found by the guard; the handoffs layer stores and routes it."""
 
     target_worker: str
@@ -63,12 +67,12 @@ class HandoffDraft(_Frozen):
     paths: tuple[str, ...]
 
     def as_json(self) -> dict[str, Any]:
-        data = self.model_dump()
-        data["class"] = data.pop("path_class")
-        return data
+        return {"target_worker": self.target_worker, "reason": self.reason, "class": self.path_class,
+                "paths": list(self.paths)}
 
 
-class PolicyRef(_Frozen):
+@dataclass(frozen=True, slots=True)
+class PolicyRef:
     source: str  # "revision" or "file"
     rev: str | None
     path: str
@@ -76,7 +80,8 @@ class PolicyRef(_Frozen):
     trusted: bool
 
 
-class Verdict(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Verdict:
     decision: Decision
     worker: str
     mode: str
@@ -104,10 +109,10 @@ class Verdict(_Frozen):
             "base": self.base,
             "head": self.head,
             "head_tree": self.head_tree,
-            "policy": self.policy.model_dump(),
+            "policy": asdict(self.policy),
             "diff_sha256": self.diff_sha256,
             "changes": [c.as_json() for c in self.changes],
-            "votes": [v.model_dump(mode="json") for v in self.votes],
+            "votes": [{"guard": v.guard, "vote": v.vote.value, "reasons": list(v.reasons)} for v in self.votes],
             "handoffs": [h.as_json() for h in self.handoffs],
             "notes": list(self.notes),
         }

@@ -28,7 +28,8 @@ def describe_source(v: Verdict) -> str:
 
 
 def to_json(v: Verdict) -> str:
-    return json.dumps(v.as_json(), indent=2)
+    # Compact: the C encoder is several times faster than indent=2 on large ranges.
+    return json.dumps(v.as_json(), separators=(",", ":"))
 
 
 def to_text(v: Verdict) -> str:

@@ -117,6 +117,11 @@ def is_object_id(text: str) -> bool:
     return bool(_HEX.match(text))
 
 
+def _batchable(spec: str) -> bool:
+    """cat-file --batch reads one name per line; anything else goes through rev-parse."""
+    return "\n" not in spec and "\r" not in spec and "\0" not in spec and not spec.startswith("-")
+
+
 def _find_top(start: Path) -> Path | None:
     """Walk up to the folder holding ``.git``: never trust ``core.worktree`` for this."""
     here = start.resolve()
@@ -133,7 +138,11 @@ class Git:
         self.git_dir = git_dir
         self.top = top
         self._prefix: list[str] | None = None
+        self._filters: list[str] | None = None
         self._empty_tree: str | None = None
+        # rev or commit id -> (commit id, raw commit); (rev, path) -> blob or None.
+        self._commits: dict[str, tuple[str, bytes]] = {}
+        self._files: dict[tuple[str, str], bytes | None] = {}
 
     # -- discovery -------------------------------------------------------
     @classmethod
@@ -144,6 +153,8 @@ class Git:
             raise NotARepositoryError(f"{begin}: no such folder",
                                       hint="pass --repo with the path of a git checkout")
         top = _find_top(begin)
+        if top is not None and (top / ".git").is_dir():
+            return cls((top / ".git").resolve(), top)  # the common case needs no git process
         if top is None:
             bare = begin.resolve()
             if (bare / "HEAD").is_file() and (bare / "objects").is_dir():
@@ -181,38 +192,52 @@ class Git:
             prefix += ["-c", f"safe.directory={self.top or self.git_dir}"]
             for key, value in _SAFE_CONFIG:
                 prefix += ["-c", f"{key}={value}"]
-            self._prefix = prefix  # filters are added after the first lookup
-            for name in self._filter_drivers():
-                for part in ("clean", "smudge", "process"):
-                    prefix += ["-c", f"filter.{name}.{part}="]
-                prefix += ["-c", f"filter.{name}.required=false"]
+            self._prefix = prefix
         return self._prefix
 
-    def _filter_drivers(self) -> list[str]:
-        """Names of filter drivers configured in the repository (to neutralise them)."""
-        proc = subprocess.run(
-            [*self._prefix_without_filters(), "config", "--name-only", "--get-regexp", r"^filter\."],
-            cwd=self.top or self.git_dir, env=clean_env(), capture_output=True, check=False)
-        names: set[str] = set()
-        for line in proc.stdout.decode("utf-8", "replace").splitlines():
-            # filter.<name>.<key>; the name itself may contain dots.
-            if line.count(".") >= 2:
-                names.add(line[len("filter."):line.rindex(".")])
-        return sorted(names)
+    def _filter_env(self) -> dict[str, str]:
+        """Config overrides emptying every filter driver the repository configures.
 
-    def _prefix_without_filters(self) -> list[str]:
-        assert self._prefix is not None
-        return self._prefix
+        Passed as ``GIT_CONFIG_COUNT``/``KEY``/``VALUE`` variables, not ``-c``: git
+        splits ``-c`` at the first '=', so a driver named ``x=y`` would escape it.
+        Every command gets them: even ``diff-tree`` between two trees reads a
+        work-tree file instead of a blob when their stat data match, and then
+        runs its clean filter.
+        """
+        if self._filters is None:
+            proc = subprocess.run(
+                [*self._base_args(), "config", "--name-only", "--get-regexp", r"^filter\."],
+                cwd=self.top or self.git_dir, env=clean_env(), capture_output=True, check=False)
+            names: set[str] = set()
+            for line in proc.stdout.decode("utf-8", "replace").splitlines():
+                # filter.<name>.<key>; the name itself may contain dots.
+                if line.count(".") >= 2:
+                    names.add(line[len("filter."):line.rindex(".")])
+            self._filters = sorted(names)
+        env: dict[str, str] = {}
+        count = 0
+        for name in self._filters:
+            for part, value in (("clean", ""), ("smudge", ""), ("process", ""), ("required", "false")):
+                env[f"GIT_CONFIG_KEY_{count}"] = f"filter.{name}.{part}"
+                env[f"GIT_CONFIG_VALUE_{count}"] = value
+                count += 1
+        env["GIT_CONFIG_COUNT"] = str(count)
+        return env
 
     def argv(self, args: Sequence[str]) -> list[str]:
         return [*self._base_args(), *args]
+
+    def _env(self, args: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
+        if args and args[0] == "config":
+            return clean_env(extra)  # the filter lookup itself
+        return clean_env({**self._filter_env(), **(extra or {})})
 
     def run(self, args: Sequence[str], *, input: bytes | None = None,
             env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
             hint: str | None = None) -> bytes:
         """Run git and return stdout; any exit code outside ``ok`` raises GitError."""
         proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
-                              env=clean_env(env), capture_output=True, check=False)
+                              env=self._env(args, env), capture_output=True, check=False)
         if proc.returncode not in ok:
             raise GitError(f"git {args[0]} failed", args=tuple(args),
                            stderr=proc.stderr.decode("utf-8", "replace"), hint=hint)
@@ -221,7 +246,7 @@ class Git:
     def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
                env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
-                              env=clean_env(env), capture_output=True, check=False)
+                              env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
     def run_many(self, commands: Sequence[Sequence[str]], *,
@@ -265,10 +290,47 @@ class Git:
         return None
 
     # -- revisions -------------------------------------------------------
+    def prefetch(self, revs: Sequence[str], files: Sequence[tuple[str, str]] = ()) -> None:
+        """Resolve commits and read files with one ``cat-file --batch`` (fewer processes per hook run)."""
+        revs = [r for r in dict.fromkeys(revs) if r and r not in self._commits and _batchable(r)]
+        files = [f for f in dict.fromkeys(files) if f not in self._files and _batchable(f[0] + f[1])]
+        specs = [f"{r}^{{commit}}" for r in revs] + [f"{r}:{p}" for r, p in files]
+        if not specs:
+            return
+        results = self.batch(specs)
+        for rev, found in zip(revs, results):
+            if found is not None and found[1] == "commit":
+                self._commits[rev] = self._commits[found[0]] = (found[0], found[2])
+        for (rev, path), found in zip(files, results[len(revs):]):
+            blob = found[2] if found is not None and found[1] == "blob" else None
+            self._files[(rev, path)] = blob
+            commit = self._commits.get(rev)
+            if commit is not None:
+                self._files[(commit[0], path)] = blob
+
+    def batch(self, specs: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+        """``(oid, type, content)`` for each object name, None where git finds none."""
+        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"))
+        results: list[tuple[str, str, bytes] | None] = []
+        pos = 0
+        for _ in specs:
+            nl = out.index(b"\n", pos)
+            header = out[pos:nl].split()
+            pos = nl + 1
+            if len(header) != 3 or not header[2].isdigit():
+                results.append(None)  # "missing", "ambiguous", ...
+                continue
+            size = int(header[2])
+            results.append((header[0].decode(), header[1].decode(), out[pos:pos + size]))
+            pos += size + 1
+        return results
+
     def resolve_commit(self, rev: str, *, what: str = "revision") -> str:
         """Full commit id of ``rev``; a missing or non-commit revision is an InputError."""
         if not rev or "\0" in rev:
             raise RevisionError(f"{what} {rev!r} is empty or malformed")
+        if rev in self._commits:
+            return self._commits[rev][0]
         code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
         if code != 0:
             raise RevisionError(
@@ -279,6 +341,8 @@ class Git:
 
     def head_commit(self) -> str | None:
         """HEAD's commit id, or None on an unborn branch."""
+        if "HEAD" in self._commits:
+            return self._commits["HEAD"][0]
         code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
         return out.decode().strip() if code == 0 else None
 
@@ -297,6 +361,9 @@ class Git:
         return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
 
     def tree_of(self, commit: str) -> str:
+        cached = self._commits.get(commit)
+        if cached is not None and cached[1].startswith(b"tree "):
+            return cached[1][5:cached[1].index(b"\n")].decode()
         return self.run(["rev-parse", "--verify", f"{commit}^{{tree}}"]).decode().strip()
 
     def empty_tree(self) -> str:
@@ -307,6 +374,8 @@ class Git:
     # -- objects ---------------------------------------------------------
     def read_file_at(self, commit: str, path: str) -> bytes | None:
         """Contents of ``path`` in ``commit``, or None when it does not exist there."""
+        if (commit, path) in self._files:
+            return self._files[(commit, path)]
         code, out, _ = self.run_rc(["cat-file", "blob", f"{commit}:{path}"])
         return out if code == 0 else None
 

@@ -8,6 +8,7 @@ thousands of workers costs a few pattern tests per path, not thousands.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import Any
 
@@ -37,9 +38,14 @@ class Rule:
     field: str
     index: int
     pattern: Pattern
+    label: str = dataclass_field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Rendered once: verdicts quote the deciding rule for every path.
+        object.__setattr__(self, "label", f"workers.{self.worker}.{self.field}[{self.index}] {self.pattern.text!r}")
 
     def __str__(self) -> str:
-        return f"workers.{self.worker}.{self.field}[{self.index}] {self.pattern.text!r}"
+        return self.label
 
 
 @dataclass(frozen=True)
@@ -130,19 +136,21 @@ class OwnershipIndex:
         proposal, review = fields.get("propose_only"), fields.get("handoff_required_on")
         if allow is not None and deny is None and proposal is None:
             if review is not None:
-                return Standing(PathClass.HANDOFF_REQUIRED, str(review), allow)
-            return Standing(PathClass.WRITABLE, str(allow), allow)
+                return Standing(PathClass.HANDOFF_REQUIRED, review.label, allow)
+            return Standing(PathClass.WRITABLE, allow.label, allow)
         if proposal is not None:
-            return Standing(PathClass.PROPOSE_ONLY, str(proposal), None)
+            return Standing(PathClass.PROPOSE_ONLY, proposal.label, None)
         if deny is not None:
-            return Standing(PathClass.OUT_OF_SCOPE, str(deny), None)
+            return Standing(PathClass.OUT_OF_SCOPE, deny.label, None)
         return Standing(PathClass.OUT_OF_SCOPE, "no allow pattern matches", None)
 
     def standing(self, path: str, worker: str) -> Standing:
         return self.standing_from(self.hits(path).get(worker, {}))
 
-    def explain(self, path: str, worker: str | None = None) -> Explanation:
-        hits = self.hits(path)
+    def explain(self, path: str, worker: str | None = None,
+                hits: dict[str, dict[str, Rule]] | None = None) -> Explanation:
+        if hits is None:
+            hits = self.hits(path)
         writers: list[tuple[int, str, Rule]] = []
         for wid, fields in hits.items():
             st = self.standing_from(fields)
