@@ -29,7 +29,7 @@ class Status(str, Enum):
     UNTRACKED = "untracked"
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     """One touched path. Renames are two Changes linked by renamed_from/renamed_to."""
 
@@ -85,22 +85,20 @@ def _status(letter: str, old_mode: str, new_mode: str, old_oid: str, new_oid: st
 def parse_raw(raw: bytes) -> list[Change]:
     """Parse ``--raw -z --no-renames`` output."""
     fields = split_z(raw)
+    if len(fields) % 2:
+        raise LaneguardError("truncated git diff output; refusing to guess")
     changes: list[Change] = []
-    i = 0
-    while i < len(fields):
-        meta = fields[i].decode("ascii")
+    for meta_raw, path_raw in zip(fields[::2], fields[1::2]):
+        meta = meta_raw.decode("ascii")
         if not meta.startswith(":"):
             raise LaneguardError(f"unexpected git diff output near {meta[:40]!r}")
         old_mode, new_mode, old_oid, new_oid, letter = meta[1:].split(" ")
-        path = fsdecode(fields[i + 1])
-        i += 2
-        st = _status(letter[0], old_mode, new_mode, old_oid, new_oid)
+        old_none = old_oid.count("0") == len(old_oid)
+        new_none = new_oid.count("0") == len(new_oid)
         changes.append(Change(
-            path=path, status=st,
-            old_mode=None if old_mode == ZERO_MODE else old_mode,
-            new_mode=None if new_mode == ZERO_MODE else new_mode,
-            old_oid=None if set(old_oid) == {"0"} else old_oid,
-            new_oid=None if set(new_oid) == {"0"} else new_oid))
+            fsdecode(path_raw), _status(letter[0], old_mode, new_mode, old_oid, new_oid),
+            None if old_mode == ZERO_MODE else old_mode, None if new_mode == ZERO_MODE else new_mode,
+            None if old_none else old_oid, None if new_none else new_oid))
     return changes
 
 

@@ -3,10 +3,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from guards.changes import Change, ChangeSet
-from workers.loader import LoadedPolicy
+from workers.layout import POLICY_FILE
 from workers.ownership import OwnershipIndex, Standing
-from workers.policy import POLICY_FILE, Worker
+
+if TYPE_CHECKING:
+    from workers.loader import LoadedPolicy
+    from workers.policy import Worker
 
 
 @dataclass

@@ -6,9 +6,11 @@ can never produce ``accept``.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from guards import budget, protected, scope, secrets, source
 from guards.changes import Change, ChangeSet
@@ -16,9 +18,11 @@ from guards.context import GuardContext
 from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
 from workers.errors import InputError
 from workers.git import Git
-from workers.loader import LoadedPolicy, load_file, load_revision
+from workers.layout import POLICY_FILE
 from workers.ownership import OwnershipIndex, PathClass
-from workers.policy import POLICY_FILE
+
+if TYPE_CHECKING:
+    from workers.loader import LoadedPolicy
 
 GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
     (scope.NAME, scope.vote),
@@ -61,6 +65,10 @@ def guard(git: Git, req: GuardRequest) -> Verdict:
 
 def policy_for(git: Git, req: GuardRequest) -> LoadedPolicy:
     """``--policy FILE`` for a dry run, else the policy committed in the trusted revision."""
+    # Imported here: pydantic's first model costs tens of milliseconds, which
+    # guard_and_cut spends while git is already reading the change.
+    from workers.loader import load_file, load_revision
+
     if req.policy_file is not None:
         return load_file(req.policy_file)
     rev = trusted_revision(req)
@@ -76,26 +84,29 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
 
     The patches are cut while the scratch objects of the change still exist.
     """
-    if loaded is None:
-        loaded = policy_for(git, req)
-    worker = req.worker
-    if worker is None:
-        raise InputError("no worker given")
-    if worker not in loaded.policy.workers:
-        raise InputError(f"unknown worker {worker!r} in {loaded.source}",
-                         hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+    # One cat-file process resolves the revisions and reads the trusted policy.
+    revs = [r for r in (req.base, req.head, "HEAD") if r]
+    git.prefetch(revs, [] if req.policy_file else [(trusted_revision(req), POLICY_FILE)])
     with source.scratch(git) as env:
-        if req.mode == "range":
-            assert req.base is not None
-            changeset = source.from_range(git, env, req.base, req.head)
-        elif req.mode == "staged":
-            changeset = source.from_index(git, env, req.index_file)
-        elif req.mode == "worktree":
-            changeset = source.from_worktree(git, env)
-        elif req.mode == "patch":
-            changeset = source.from_patch(git, env, req.patch or b"", req.base)
-        else:
-            raise InputError(f"unknown guard mode {req.mode!r}")
+        # git reads the change in a thread while this one loads and checks the policy.
+        box: dict[str, object] = {}
+        reader = threading.Thread(target=_read_change, args=(git, env, req, box), daemon=True)
+        reader.start()
+        try:
+            if loaded is None:
+                loaded = policy_for(git, req)
+            worker = req.worker
+            if worker is None:
+                raise InputError("no worker given")
+            if worker not in loaded.policy.workers:
+                raise InputError(f"unknown worker {worker!r} in {loaded.source}",
+                                 hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+        finally:
+            reader.join()
+        if "error" in box:
+            raise box["error"]  # type: ignore[misc]
+        changeset = box["changeset"]
+        assert isinstance(changeset, ChangeSet)
         verdict = judge(changeset, loaded, worker)
         patches: dict[str, bytes] = {}
         if cut:
@@ -105,6 +116,24 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
             for target, paths in targets.items():
                 patches[target] = cut_patch(git, env, changeset.base_tree, changeset.head_tree, paths)
         return verdict, patches
+
+
+def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str, object]) -> None:
+    try:
+        if req.mode == "range":
+            if req.base is None:
+                raise InputError("range mode needs --base")
+            box["changeset"] = source.from_range(git, env, req.base, req.head)
+        elif req.mode == "staged":
+            box["changeset"] = source.from_index(git, env, req.index_file)
+        elif req.mode == "worktree":
+            box["changeset"] = source.from_worktree(git, env)
+        elif req.mode == "patch":
+            box["changeset"] = source.from_patch(git, env, req.patch or b"", req.base)
+        else:
+            raise InputError(f"unknown guard mode {req.mode!r}")
+    except BaseException as exc:  # re-raised in the caller's thread
+        box["error"] = exc
 
 
 def cut_patch(git: Git, env: dict[str, str], base_tree: str, head_tree: str, paths: list[str]) -> bytes:

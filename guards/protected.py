@@ -20,11 +20,16 @@ _ALWAYS = (".gitmodules",)
 
 
 def _path_problem(path: str, policy_path: str) -> str | None:
-    parts = path.split("/")
     if path == policy_path:
         return f"the policy file {policy_path} (policy changes go to the root through review)"
     if path in _ALWAYS:
         return f"{path} (submodule wiring is repository configuration)"
+    low = path.lower()
+    # Fast path: nearly every path has none of the suspicious pieces at all.
+    if "git" not in low and "\\" not in path and "/." not in path and "//" not in path \
+            and not path.startswith((".", "/")):
+        return None
+    parts = path.split("/")
     if any(p.lower() == ".git" or p.lower().startswith(".git ") or p.lower() == "git~1" for p in parts):
         return "a '.git' path component"
     if any(p in ("", ".", "..") for p in parts) or path.startswith("/"):

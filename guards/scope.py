@@ -7,22 +7,38 @@ from __future__ import annotations
 
 from guards.context import GuardContext
 from guards.verdict import Vote, VoteValue
-from workers.ownership import PathClass
+from workers.ownership import PathClass, Standing
 
 NAME = "scope"
 
 
 def classify(ctx: GuardContext) -> None:
-    """Fill ``ctx.standings`` and ``ctx.routes`` once for every path."""
+    """Fill ``ctx.standings`` and ``ctx.routes`` once for every path.
+
+    When every pattern that could match a path is a ``dir/**`` pattern, the
+    answer depends only on the path's folder, so it is computed once per folder.
+    """
+    index = ctx.index
+    by_folder: dict[str, tuple[Standing, str | None]] = {}
     for change in ctx.changes:
         path = change.path
-        hits = ctx.index.hits(path)
-        standing = ctx.index.standing_from(hits.get(ctx.worker_id, {}))
-        ctx.standings[path] = standing
-        if standing.path_class == PathClass.HANDOFF_REQUIRED:
-            ctx.routes[path] = ctx.index.root_worker
-        elif standing.path_class != PathClass.WRITABLE:
-            ctx.routes[path] = ctx.index.explain(path, hits=hits).owner
+        candidates = index.candidates(path)
+        folder = path.rpartition("/")[0] if all(r.pattern.below is not None for r in candidates) else None
+        known = by_folder.get(folder) if folder is not None else None
+        if known is None:
+            hits = index.hits(path, index.matching(path, candidates))
+            standing = index.standing_from(hits.get(ctx.worker_id, {}))
+            route: str | None = None
+            if standing.path_class == PathClass.HANDOFF_REQUIRED:
+                route = index.root_worker
+            elif standing.path_class != PathClass.WRITABLE:
+                route = index.owner_from(hits)
+            known = (standing, route)
+            if folder is not None:
+                by_folder[folder] = known
+        ctx.standings[path] = known[0]
+        if known[1] is not None:
+            ctx.routes[path] = known[1]
 
 
 def vote(ctx: GuardContext) -> Vote:

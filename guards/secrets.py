@@ -5,7 +5,6 @@ Deletions are not flagged (removing a leaked key is the fix, not the leak).
 """
 from __future__ import annotations
 
-import posixpath
 import re
 
 from guards.changes import Status, added_lines
@@ -44,15 +43,17 @@ _TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, rx) in enumerate(_T
 
 
 def file_problem(path: str) -> str | None:
-    name = posixpath.basename(path)
+    name = path.rpartition("/")[2]
     lower = name.lower()
+    if ".env" not in lower and not lower.endswith(_FILE_SUFFIXES) and lower not in _FILE_NAMES:
+        return None
     if lower == ".env" or (lower.startswith(".env.") and lower not in _ENV_SAFE) or lower.endswith(".env"):
         return f"an environment file {name!r} (keep secrets out of git; commit a .env.example)"
     if lower in _FILE_NAMES:
         return f"a credentials file {name!r}"
-    for suffix in _FILE_SUFFIXES:
-        if lower.endswith(suffix):
-            return f"a key/keystore/certificate file type {suffix!r}"
+    if lower.endswith(_FILE_SUFFIXES):
+        suffix = next(s for s in _FILE_SUFFIXES if lower.endswith(s))
+        return f"a key/keystore/certificate file type {suffix!r}"
     return None
 
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from workers.ownership import OwnershipIndex
 from workers.pattern import compile_pattern
-from workers.policy import POLICY_FILE, Policy
+from workers.layout import POLICY_FILE
+from workers.policy import Policy
 
 
 @dataclass

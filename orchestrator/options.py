@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
 from workers.errors import InputError
 from workers.git import Git
-from workers.loader import LoadedPolicy, load_file, load_revision
-from workers.policy import POLICY_FILE
+from workers.layout import POLICY_FILE
+
+if TYPE_CHECKING:
+    from workers.loader import LoadedPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -32,6 +34,8 @@ def open_repo(repo: str | None) -> Git:
 
 def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> LoadedPolicy:
     """``--policy FILE`` or ``--rev REV``, else the policy file in the work tree."""
+    from workers.loader import load_file, load_revision
+
     if policy_file is not None and rev is not None:
         raise InputError("--policy and --rev are exclusive: pick the file or the revision")
     if policy_file is not None:

@@ -19,7 +19,8 @@ from pydantic import ValidationError
 from workers import pattern
 from workers.errors import InputError, PolicyError, PolicyProblem
 from workers.git import Git
-from workers.policy import PATTERN_FIELDS, POLICY_FILE, Policy
+from workers.layout import POLICY_FILE
+from workers.policy import PATTERN_FIELDS, Policy
 
 Loc = tuple[str | int, ...]
 

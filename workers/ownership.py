@@ -12,8 +12,12 @@ from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 from workers.pattern import Pattern, compile_pattern
-from workers.policy import Policy
+
+if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
+    from workers.policy import Policy
 
 
 class PathClass(str, Enum):
@@ -117,8 +121,9 @@ class OwnershipIndex:
             out.extend(node.rules)
         return out
 
-    def matching(self, path: str) -> list[Rule]:
-        return [rule for rule in self.candidates(path) if rule.pattern.matches(path)]
+    def matching(self, path: str, candidates: list[Rule] | None = None) -> list[Rule]:
+        rules = self.candidates(path) if candidates is None else candidates
+        return [rule for rule in rules if rule.pattern.matches(path)]
 
     def hits(self, path: str, matching: list[Rule] | None = None) -> dict[str, dict[str, Rule]]:
         """worker -> field -> the most specific matching rule."""
@@ -171,3 +176,15 @@ class OwnershipIndex:
 
     def owner(self, path: str) -> str:
         return self.explain(path).owner
+
+    def owner_from(self, hits: dict[str, dict[str, Rule]]) -> str:
+        """The owner as :meth:`explain` decides it, without building an explanation."""
+        best, best_spec = "", -1
+        for wid, fields in hits.items():
+            allow = fields.get("allow")
+            if allow is None or "deny" in fields or "propose_only" in fields:
+                continue
+            spec = allow.pattern.specificity
+            if spec > best_spec or (spec == best_spec and wid < best):
+                best, best_spec = wid, spec
+        return best or self.root_worker

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-POLICY_FILE = "laneguard.yaml"
+from workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
 WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
 Id = Annotated[StrictStr, Field(pattern=WORKER_ID, max_length=100)]
