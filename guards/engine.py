@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guards import budget, protected, scope, secrets, source
-from guards.changes import Change, ChangeSet
+from guards.changes import Change, ChangeSet, Status
 from guards.context import GuardContext
 from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
 from workers.errors import InputError
@@ -30,6 +30,10 @@ GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
     (secrets.NAME, secrets.vote),
     (budget.NAME, budget.vote),
 )
+
+# Enum .value is a descriptor lookup; a verdict reads it for every path.
+_STATUS_TEXT = {s: s.value for s in Status}
+_CLASS_TEXT = {c: c.value for c in PathClass}
 
 _HANDOFF_REASON = {
     PathClass.PROPOSE_ONLY: "propose-only for the worker: the owner applies it",
@@ -184,11 +188,11 @@ def _report(ctx: GuardContext, change: Change) -> ChangeReport:
         cls, rule, route = PathClass.OUT_OF_SCOPE, "unclassified", ctx.index.root_worker
     else:
         cls, rule, route = standing.path_class, standing.rule, ctx.routes.get(path)
-    return ChangeReport(
-        path=path, status=change.status.value, old_mode=change.old_mode, new_mode=change.new_mode,
-        renamed_from=change.renamed_from, renamed_to=change.renamed_to, path_class=cls.value, rule=rule,
-        route_to=route, reasons=tuple(change.notes + ctx.reasons.get(path, [])),
-        added_lines=change.added_lines, deleted_lines=change.deleted_lines)
+    found = ctx.reasons.get(path)
+    reasons = tuple(change.notes + found) if found else tuple(change.notes)
+    return ChangeReport(path, _STATUS_TEXT[change.status], change.old_mode, change.new_mode, change.renamed_from,
+                        change.renamed_to, _CLASS_TEXT[cls], rule, route, reasons, change.added_lines,
+                        change.deleted_lines)
 
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:

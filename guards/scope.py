@@ -10,6 +10,7 @@ from guards.verdict import Vote, VoteValue
 from workers.ownership import PathClass, Standing
 
 NAME = "scope"
+_WRITABLE, _HANDOFF_REQUIRED = PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED  # enum lookups are slow
 
 
 def classify(ctx: GuardContext) -> None:
@@ -20,21 +21,30 @@ def classify(ctx: GuardContext) -> None:
     """
     index = ctx.index
     by_folder: dict[str, tuple[Standing, str | None]] = {}
+    only_below: dict[str, bool] = {}
     for change in ctx.changes:
         path = change.path
-        candidates = index.candidates(path)
-        folder = path.rpartition("/")[0] if all(r.pattern.below is not None for r in candidates) else None
-        known = by_folder.get(folder) if folder is not None else None
+        folder, _, name = path.rpartition("/")
+        node, candidates = index.folder(folder)
+        extra = node.children.get(name) if node is not None else None
+        if extra is not None and extra.rules:
+            candidates = candidates + extra.rules
+            cacheable = False
+        else:
+            cacheable = only_below.get(folder)  # type: ignore[assignment]
+            if cacheable is None:
+                cacheable = only_below[folder] = all(r.pattern.below is not None for r in candidates)
+        known = by_folder.get(folder) if cacheable else None
         if known is None:
             hits = index.hits(path, index.matching(path, candidates))
             standing = index.standing_from(hits.get(ctx.worker_id, {}))
             route: str | None = None
-            if standing.path_class == PathClass.HANDOFF_REQUIRED:
+            if standing.path_class is _HANDOFF_REQUIRED:
                 route = index.root_worker
-            elif standing.path_class != PathClass.WRITABLE:
+            elif standing.path_class is not _WRITABLE:
                 route = index.owner_from(hits)
             known = (standing, route)
-            if folder is not None:
+            if cacheable:
                 by_folder[folder] = known
         ctx.standings[path] = known[0]
         if known[1] is not None:

@@ -55,7 +55,6 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("index.sparse", "false"),
     ("diff.relative", "false"),
     ("diff.ignoreSubmodules", "none"),
-    ("diff.external", ""),
     ("diff.renames", "false"),
     ("diff.noprefix", "false"),
     ("diff.mnemonicPrefix", "false"),

@@ -98,6 +98,7 @@ class OwnershipIndex:
         self.policy = policy
         self.root_worker = policy.root
         self._trie = _Node()
+        self._folders: dict[str, tuple[_Node | None, list[Rule]]] = {}
         self.rules: list[Rule] = []
         for wid, worker in policy.workers.items():
             for fld in FIELDS:
@@ -108,6 +109,21 @@ class OwnershipIndex:
                     for part in rule.pattern.dirs:
                         node = node.children.setdefault(part, _Node())
                     node.rules.append(rule)
+
+    def folder(self, folder: str) -> tuple[_Node | None, list[Rule]]:
+        """The trie node of ``folder`` (None when no pattern lives below it) and the rules on the way."""
+        cached = self._folders.get(folder)
+        if cached is None:
+            node: _Node | None = self._trie
+            rules = list(self._trie.rules)
+            for part in folder.split("/") if folder else ():
+                assert node is not None
+                node = node.children.get(part)
+                if node is None:
+                    break
+                rules.extend(node.rules)
+            cached = self._folders[folder] = (node, rules)
+        return cached
 
     def candidates(self, path: str) -> list[Rule]:
         """Rules whose directory prefix contains ``path`` (the only ones that can match)."""
