@@ -45,10 +45,13 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
               help="Dry run with this policy file instead of the trusted revision (marks the verdict untrusted).")
 @click.option("--index-file", type=click.Path(dir_okay=False), hidden=True,
               help="Staged mode: the index a git hook was given.")
+@click.option("--record-handoffs", is_flag=True,
+              help="Queue the out-of-lane parts as handoffs to their owners, each with its own patch.")
+@click.option("--task", help="With --record-handoffs: the task the worker was on.")
 @format_option("text", "json", "markdown", "github")
 def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
             worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
-            fmt: str) -> int:
+            record_handoffs: bool, task: str | None, fmt: str) -> int:
     """Check what git really changed against the worker's lane.
 
     The policy comes from the trusted revision: the base in range and patch
@@ -77,6 +80,18 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     request = GuardRequest(mode=mode, worker=resolve_worker(git, worker, head), base=base, head=head,
                            patch=patch, policy_file=Path(policy_file) if policy_file else None,
                            index_file=Path(index_file) if index_file else None)
-    verdict = guard(git, request)
+    if not record_handoffs:
+        verdict = guard(git, request)
+        click.echo(RENDERERS[fmt](verdict))
+        return verdict.exit_code
+    if policy_file is not None:
+        raise InputError("--record-handoffs needs the trusted policy, not --policy (a dry run queues nothing)")
+    from handoffs.intake import record_verdict
+
+    verdict, queued = record_verdict(git, request, task=task or os.environ.get("LANEGUARD_TASK"))
     click.echo(RENDERERS[fmt](verdict))
+    for stored, created in queued:
+        h = stored.handoff
+        state = "queued" if created else f"already queued ({h.status.value})"
+        click.echo(f"handoff {h.id[:12]} {state}: -> {h.target_worker}", err=fmt in ("json", "github"))
     return verdict.exit_code
