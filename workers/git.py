@@ -69,6 +69,11 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
 
 _DROP_ENV_PREFIXES = ("GIT_",)
 
+# Commands after which a cached HEAD or branch may be stale.
+_MOVES_REFS = frozenset({"checkout", "switch", "commit", "reset", "merge", "rebase", "update-ref", "fetch",
+                         "pull", "cherry-pick", "revert", "am", "stash", "branch", "tag", "replace",
+                         "worktree", "symbolic-ref"})
+
 # The empty tree's id in a SHA-1 repository; computed per repository below.
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
@@ -114,6 +119,18 @@ def fsencode(path: str) -> bytes:
 
 def is_object_id(text: str) -> bool:
     return bool(_HEX.match(text))
+
+
+def _subcommand(args: Sequence[str]) -> str:
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "-c":
+            skip = True
+        elif not arg.startswith("-"):
+            return arg
+    return ""
 
 
 def _batchable(spec: str) -> bool:
@@ -235,6 +252,8 @@ class Git:
             env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
             hint: str | None = None) -> bytes:
         """Run git and return stdout; any exit code outside ``ok`` raises GitError."""
+        if _subcommand(args) in _MOVES_REFS:
+            self.forget_names()
         proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         if proc.returncode not in ok:
@@ -244,6 +263,8 @@ class Git:
 
     def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
                env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+        if _subcommand(args) in _MOVES_REFS:
+            self.forget_names()
         proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
@@ -290,7 +311,12 @@ class Git:
 
     # -- revisions -------------------------------------------------------
     def prefetch(self, revs: Sequence[str], files: Sequence[tuple[str, str]] = ()) -> None:
-        """Resolve commits and read files with one ``cat-file --batch`` (fewer processes per hook run)."""
+        """Resolve commits and read files with one ``cat-file --batch`` (fewer processes per hook run).
+
+        Names (HEAD, branches) are remembered only until the next prefetch or
+        write through this handle; object ids are immutable and stay cached.
+        """
+        self.forget_names()
         revs = [r for r in dict.fromkeys(revs) if r and r not in self._commits and _batchable(r)]
         files = [f for f in dict.fromkeys(files) if f not in self._files and _batchable(f[0] + f[1])]
         specs = [f"{r}^{{commit}}" for r in revs] + [f"{r}:{p}" for r, p in files]
@@ -306,6 +332,11 @@ class Git:
             commit = self._commits.get(rev)
             if commit is not None:
                 self._files[(commit[0], path)] = blob
+
+    def forget_names(self) -> None:
+        """Drop cached answers for names that can move (everything but full object ids)."""
+        self._commits = {k: v for k, v in self._commits.items() if is_object_id(k)}
+        self._files = {k: v for k, v in self._files.items() if is_object_id(k[0])}
 
     def batch(self, specs: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
         """``(oid, type, content)`` for each object name, None where git finds none."""

@@ -8,6 +8,9 @@ from pathlib import Path
 import click
 
 from guards.engine import GuardRequest, guard
+from handoffs.intake import record_verdict
+from handoffs.queue import Queue
+from handoffs.record import Action
 from orchestrator.formats import to_text
 from workers.errors import InputError
 from workers.git import Git
@@ -67,7 +70,8 @@ def _section(title: str) -> None:
 def command(folder: str | None) -> int:
     """Build the fixture wallet-platform monorepo as a git repository and walk
     through laneguard on it: policy check, explain, an in-lane change that is
-    accepted and a stray change that is rejected. No network needed.
+    accepted, a stray change that is rejected and turned into handoffs for
+    their owners, and the queue a root reviewer works from. No network needed.
     """
     dest = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="laneguard-demo-"))
     git = materialise(dest)
@@ -106,15 +110,36 @@ def command(folder: str | None) -> int:
     _append(git, "contracts/kms/kms.proto", "\n// wallet-api wants a key_version field on SignRequest\n")
     _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
     git.commit_all("wallet-api: sign with key versions (touches kms-api and the contract)")
-    stray = guard(git, GuardRequest(mode="range", worker="wallet-api", base=base))
+    stray, queued = record_verdict(git, GuardRequest(mode="range", worker="wallet-api", base=base),
+                                   task="sign with key versions")
     click.echo(to_text(stray))
     git.run(["checkout", "-q", "main"])
+
+    _section("5. handoffs: the stray parts become records for their owners, not silent edits")
+    queue = Queue(git)
+    for stored, _ in queued:
+        h = stored.handoff
+        click.echo(f"{h.id[:12]}  {h.source_worker} -> {h.target_worker}: {h.routing_reason}")
+        click.echo(f"{'':14}risk if ignored: {h.risk_if_ignored}")
+        if h.suggested_validation.e2e:
+            click.echo(f"{'':14}validate with e2e: {', '.join(h.suggested_validation.e2e)}")
+    contract = next((s.handoff for s, _ in queued if s.handoff.target_worker == "contracts"), None)
+    if contract is not None:
+        queue.transition(contract.id, Action.ACCEPT, reason="the contracts owner takes the key_version field")
+        click.echo(f"root reviewer: laneguard handoffs accept {contract.id[:12]}")
+    click.echo("queue (refs/laneguard/handoffs/*):")
+    for stored in sorted(queue.all(), key=lambda s: s.handoff.target_worker):
+        h = stored.handoff
+        click.echo(f"  {h.id[:12]}  {h.status.value:9} {h.source_worker} -> {h.target_worker}  "
+                   f"{', '.join(h.evidence.paths)}")
 
     _section("what happened")
     click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
                f"stray change: {stray.decision.value} (exit {stray.exit_code})")
-    for h in stray.handoffs:
-        click.echo(f"  {', '.join(h.paths)} -> {h.target_worker} ({h.path_class})")
-    click.echo(f"try it yourself: cd {dest} && laneguard explain --worker wallet-api contracts/kms/kms.proto")
+    for draft in stray.handoffs:
+        click.echo(f"  {', '.join(draft.paths)} -> {draft.target_worker} ({draft.path_class})")
+    click.echo(f"{len(queued)} handoff(s) queued for their owners; one accepted by the root reviewer")
+    click.echo(f"try it yourself: cd {dest} && laneguard handoffs list && "
+               "laneguard explain --worker wallet-api contracts/kms/kms.proto")
     expected = ok.exit_code == 0 and stray.exit_code == 1
     return 0 if expected else 4
