@@ -33,6 +33,7 @@ GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
 
 # Enum .value is a descriptor lookup; a verdict reads it for every path.
 _STATUS_TEXT = {s: s.value for s in Status}
+_PROTECTED, _OUT_OF_SCOPE = PathClass.PROTECTED, PathClass.OUT_OF_SCOPE
 _CLASS_TEXT = {c: c.value for c in PathClass}
 
 _HANDOFF_REASON = {
@@ -162,7 +163,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
         except Exception as exc:  # noqa: BLE001
             votes.append(Vote(guard=name, vote=VoteValue.ABSTAIN,
                               reasons=(f"guard crashed: {type(exc).__name__}: {exc}",)))
-    reports = [_report(ctx, ch) for ch in changeset.changes]
+    reports = _reports(ctx)
     trusted = loaded.origin == "revision"
     notes = list(changeset.notes)
     if not trusted:
@@ -178,21 +179,29 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
         handoffs=tuple(_drafts(reports)), notes=tuple(notes))
 
 
-def _report(ctx: GuardContext, change: Change) -> ChangeReport:
-    path = change.path
-    standing = ctx.standings.get(path)
+def _reports(ctx: GuardContext) -> list[ChangeReport]:
+    """One report per change; written as one loop with local names (it runs per path)."""
+    out: list[ChangeReport] = []
+    append = out.append
+    standings, routes, protected, found_reasons = ctx.standings, ctx.routes, ctx.protected, ctx.reasons
+    root = ctx.index.root_worker
+    status_text, class_text = _STATUS_TEXT, _CLASS_TEXT
     route: str | None
-    if path in ctx.protected:
-        cls, rule, route = PathClass.PROTECTED, "protected path", ctx.index.root_worker
-    elif standing is None:  # classification crashed: nothing is writable
-        cls, rule, route = PathClass.OUT_OF_SCOPE, "unclassified", ctx.index.root_worker
-    else:
-        cls, rule, route = standing.path_class, standing.rule, ctx.routes.get(path)
-    found = ctx.reasons.get(path)
-    reasons = tuple(change.notes + found) if found else tuple(change.notes)
-    return ChangeReport(path, _STATUS_TEXT[change.status], change.old_mode, change.new_mode, change.renamed_from,
-                        change.renamed_to, _CLASS_TEXT[cls], rule, route, reasons, change.added_lines,
-                        change.deleted_lines)
+    for change in ctx.changes:
+        path = change.path
+        standing = standings.get(path)
+        if path in protected:
+            cls, rule, route = _PROTECTED, "protected path", root
+        elif standing is None:  # classification crashed: nothing is writable
+            cls, rule, route = _OUT_OF_SCOPE, "unclassified", root
+        else:
+            cls, rule, route = standing.path_class, standing.rule, routes.get(path)
+        found = found_reasons.get(path)
+        reasons = tuple(change.notes + found) if found else tuple(change.notes)
+        append(ChangeReport(path, status_text[change.status], change.old_mode, change.new_mode,
+                            change.renamed_from, change.renamed_to, class_text[cls], rule, route, reasons,
+                            change.added_lines, change.deleted_lines))
+    return out
 
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:

@@ -8,6 +8,7 @@ touching the filesystem, leaves the repository or the worker's writable set.
 from __future__ import annotations
 
 import posixpath
+import re
 
 from guards.changes import SYMLINK
 from guards.context import GuardContext
@@ -17,6 +18,7 @@ from workers.ownership import PathClass
 
 NAME = "protected"
 _ALWAYS = (".gitmodules",)
+_SUSPICIOUS = re.compile(r"(?i)git|\\|/\.|//|^[./]")
 
 
 def _path_problem(path: str, policy_path: str) -> str | None:
@@ -24,10 +26,8 @@ def _path_problem(path: str, policy_path: str) -> str | None:
         return f"the policy file {policy_path} (policy changes go to the root through review)"
     if path in _ALWAYS:
         return f"{path} (submodule wiring is repository configuration)"
-    low = path.lower()
     # Fast path: nearly every path has none of the suspicious pieces at all.
-    if "git" not in low and "\\" not in path and "/." not in path and "//" not in path \
-            and not path.startswith((".", "/")):
+    if _SUSPICIOUS.search(path) is None:
         return None
     parts = path.split("/")
     if any(p.lower() == ".git" or p.lower().startswith(".git ") or p.lower() == "git~1" for p in parts):
@@ -41,9 +41,10 @@ def _path_problem(path: str, policy_path: str) -> str | None:
 
 def vote(ctx: GuardContext) -> Vote:
     reasons: list[str] = []
+    policy_path = ctx.policy_path
     for change in ctx.changes:
-        problem = _path_problem(change.path, ctx.policy_path)
-        if problem is None and any("embedded git repository" in n for n in change.notes):
+        problem = _path_problem(change.path, policy_path)
+        if problem is None and change.notes and any("embedded git repository" in n for n in change.notes):
             problem = "an embedded git repository"
         if problem is None and change.new_mode == SYMLINK:
             problem = _symlink_problem(ctx, change.path, change.link_target)
