@@ -55,6 +55,10 @@ class GuardRequest:
     patch: bytes | None = None
     policy_file: Path | None = None
     index_file: Path | None = None
+    # Work-tree mode inside a sparse worktree made by laneguard: only files outside these
+    # patterns may be absent without counting as deleted. None: trust the index's
+    # skip-worktree flags for absent files (a sparse checkout the user made).
+    sparse_set: tuple[str, ...] | None = None
 
 
 def trusted_revision(req: GuardRequest) -> str:
@@ -132,7 +136,7 @@ def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str
         elif req.mode == "staged":
             box["changeset"] = source.from_index(git, env, req.index_file)
         elif req.mode == "worktree":
-            box["changeset"] = source.from_worktree(git, env)
+            box["changeset"] = source.from_worktree(git, env, req.sparse_set)
         elif req.mode == "patch":
             box["changeset"] = source.from_patch(git, env, req.patch or b"", req.base)
         else:

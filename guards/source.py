@@ -18,6 +18,7 @@ from pathlib import Path
 from guards.changes import Change, ChangeSet, Status, read_changes
 from workers.errors import GitError, InputError, RevisionError
 from workers.git import Git, fsdecode, fsencode, split_z
+from workers.pattern import compile_pattern
 
 
 @contextmanager
@@ -91,7 +92,7 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     return ChangeSet("staged", head, None, base_tree, tree, changes, digest)
 
 
-def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
+def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | None = None) -> ChangeSet:
     """Tracked edits, untracked files and flagged entries, all re-hashed from disk."""
     if git.top is None:
         raise InputError("--worktree needs a work tree; this repository is bare")
@@ -112,6 +113,11 @@ def from_worktree(git: Git, env: dict[str, str]) -> ChangeSet:
             deleted.append(name)
     if deleted:
         sparse = _sparse_absent(git, set(deleted))
+        if sparse_set is not None:
+            # Inside a laneguard sparse worktree only paths outside the sparse set were never
+            # checked out; a flagged file inside it that is gone was deleted by the agent.
+            inside = [compile_pattern(p) for p in sparse_set]
+            sparse = {p for p in sparse if not any(m.matches(p) for m in inside)}
         if sparse:
             notes.append(f"{len(sparse)} sparse (skip-worktree) file(s) absent from disk: unchanged")
             changed = [p for p in changed if p not in sparse]

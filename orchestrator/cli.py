@@ -14,12 +14,15 @@ from orchestrator import boundary
 
 _COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("orchestrator.commands.demo", "Walk through laneguard on the embedded fixture monorepo."),
+    "dispatch": ("orchestrator.commands.dispatch", "Run a plan of worker tasks in parallel worktrees."),
     "explain": ("orchestrator.commands.explain", "Who may write each path, who owns it, and why."),
     "guard": ("orchestrator.commands.guard", "Check a change set against the trusted policy."),
     "handoff": ("orchestrator.commands.handoff", "Propose a handoff of out-of-lane work (for agents)."),
     "handoffs": ("orchestrator.commands.handoffs", "Read and work through the handoff queue."),
     "hook": ("orchestrator.commands.hook", "Install or run the git hooks."),
     "policy": ("orchestrator.commands.policy", "Validate, lint and describe the policy file."),
+    "run": ("orchestrator.commands.run", "Run an agent as a worker in its own guarded worktree."),
+    "runs": ("orchestrator.commands.runs", "List, show and clean up worker runs."),
 }
 
 

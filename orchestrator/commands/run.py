@@ -1,0 +1,49 @@
+"""``laneguard run WORKER [--task TEXT] [--base REV] [--keep] -- COMMAND...``."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from orchestrator.options import format_option, open_repo, repo_option
+from orchestrator.run import execute
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@click.argument("worker")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@repo_option
+@click.option("--task", help="What the agent is asked to do (in the context pack, commit and handoffs).")
+@click.option("--base", help="Start from this revision (default HEAD); its policy is the one enforced.")
+@click.option("--keep", is_flag=True, help="Keep the worktree after an accepted or split run.")
+@format_option("text", "json")
+def command(worker: str, command: tuple[str, ...], repo: str | None, task: str | None, base: str | None,
+            keep: bool, fmt: str) -> int:
+    """Run COMMAND (any agent: a script, Codex, Claude Code, Aider) as WORKER in
+    its own worktree, then guard what it changed: writable changes are
+    committed on laneguard/WORKER/RUN-ID, out-of-lane changes become handoffs,
+    and a protected path, a secret, a budget breach, a crash or a timeout rolls
+    the run back. Exit 0 accepted, 3 split (handoffs pending), 1 rejected.
+    """
+    git = open_repo(repo)
+
+    def echo(chunk: bytes) -> None:
+        if fmt == "text":
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+
+    result = execute(git, worker, list(command), task=task, base=base, keep=keep, echo=echo)
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(f"\nlaneguard run {result.run_id}: {result.outcome} (exit {result.exit_code}) "
+                   f"in {result.seconds:.1f}s; {result.changed_files} path(s) changed")
+        if result.commit:
+            click.echo(f"  committed {result.commit[:12]} on {result.branch}")
+        for hid in result.handoffs:
+            click.echo(f"  handoff {hid[:12]} queued (laneguard handoffs show {hid[:12]})")
+        for reason in result.reasons:
+            click.echo(f"  rolled back: {reason}")
+        click.echo(f"  log: {result.log}")
+    return result.exit_code

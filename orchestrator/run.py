@@ -1,0 +1,309 @@
+"""``laneguard run``: any agent command in its own worktree, guarded, split or rolled back.
+
+The agent works in a fresh worktree on branch ``laneguard/<worker>/<run-id>``.
+When it stops, the work tree is guarded against the base (the trusted policy):
+- a protected path, a secret-like artifact, a budget breach, a crash or a
+  timeout rolls the whole run back (worktree and branch removed, evidence kept);
+- otherwise writable changes are committed on the branch, and propose-only,
+  handoff-required and out-of-scope changes become handoffs carrying their
+  patch; out-of-lane files are put back as they were in the base.
+The main working tree, its index and other branches are never touched.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from guards.engine import GuardRequest, guard, guard_and_cut
+from guards.verdict import Decision, Verdict, VoteValue
+from handoffs import build
+from handoffs.queue import Queue, Stored, actor
+from handoffs.record import Status
+from workers import workspace
+from workers.errors import InputError
+from workers.git import Git, fsencode
+from workers.loader import LoadedPolicy, load_revision
+
+KILL_GRACE_S = 3.0
+ROLLBACK_GUARDS = {"protected", "secrets", "budget"}
+
+
+@dataclass
+class RunResult:
+    run_id: str
+    worker: str
+    outcome: str  # accepted | split | rejected
+    exit_code: int
+    branch: str | None
+    commit: str | None
+    handoffs: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    log: str = ""
+    changed_files: int = 0
+    verdict: Verdict | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "worker": self.worker, "outcome": self.outcome,
+                "exit_code": self.exit_code, "branch": self.branch, "commit": self.commit,
+                "handoffs": self.handoffs, "reasons": self.reasons, "seconds": round(self.seconds, 3),
+                "log": self.log, "changed_files": self.changed_files}
+
+
+def _stream(proc: subprocess.Popen[bytes], log: Path, echo: Callable[[bytes], None]) -> threading.Thread:
+    stream = proc.stdout
+    assert stream is not None
+
+    def pump() -> None:
+        with open(log, "ab") as fh:
+            while chunk := os.read(stream.fileno(), 65536):
+                fh.write(chunk)
+                fh.flush()
+                echo(chunk)
+
+    thread = threading.Thread(target=pump, daemon=True)
+    thread.start()
+    return thread
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop the agent and everything it started (its own process group)."""
+    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _open_handoffs(git: Git, worker: str) -> list[dict[str, Any]]:
+    out = []
+    for stored in Queue(git).all():
+        h = stored.handoff
+        if h.target_worker == worker and h.status in (Status.OPEN, Status.ACCEPTED):
+            out.append({"id": h.id, "status": h.status.value, "from": h.source_worker, "problem": h.problem,
+                        "paths": list(h.evidence.paths)})
+    return out
+
+
+def execute(git: Git, worker: str, command: list[str], *, task: str | None = None, base: str | None = None,
+            keep: bool = False, echo: Callable[[bytes], None] = lambda b: None,
+            on_start: Callable[[workspace.Workspace], None] = lambda ws: None) -> RunResult:
+    if not command:
+        raise InputError("no command to run", hint="laneguard run WORKER -- COMMAND [ARGS...]")
+    clean(git)  # tidy what an interrupted run left behind
+    base_commit = git.resolve_commit(base or "HEAD", what="base revision")
+    loaded = load_revision(git, base_commit)
+    if worker not in loaded.policy.workers:
+        raise InputError(f"unknown worker {worker!r}", hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+    ws = workspace.create(git, loaded, worker, base_commit)
+    started = time.monotonic()
+    pack = workspace.context_pack(git, loaded, ws, task, _open_handoffs(git, worker))
+    ws.context_file.write_text(json.dumps(pack, indent=2) + "\n")
+    workspace.write_state(ws, run_id=ws.run_id, worker=worker, task=task, base=base_commit, branch=ws.branch,
+                          status="running", pid=os.getpid(), command=command, started=time.time(),
+                          context_hash=pack["context_hash"], worktree=str(ws.worktree), log=str(ws.log_file))
+    on_start(ws)
+    try:
+        return _run(git, loaded, ws, command, task, keep, echo, started)
+    except BaseException:
+        # Ctrl-C or a bug: no half-state survives.
+        workspace.remove(git, ws, keep_branch=False)
+        workspace.write_state(ws, status="interrupted")
+        raise
+
+
+def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[str], task: str | None,
+         keep: bool, echo: Callable[[bytes], None], started: float) -> RunResult:
+    w = loaded.policy.workers[ws.worker]
+    cwd = ws.worktree / (w.cwd or "")
+    if not cwd.is_dir():
+        cwd = ws.worktree
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({"LANEGUARD_WORKER": ws.worker, "LANEGUARD_RUN_ID": ws.run_id, "LANEGUARD_TASK": task or "",
+                "LANEGUARD_CONTEXT": str(ws.context_file), "LANEGUARD_BASE": ws.base})
+    reasons: list[str] = []
+    try:
+        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    except OSError as exc:
+        workspace.remove(git, ws, keep_branch=False)
+        workspace.write_state(ws, status="rejected", reasons=[f"cannot start {command[0]!r}: {exc.strerror}"])
+        raise InputError(f"cannot start {command[0]!r}: {exc.strerror}") from None
+    pump = _stream(proc, ws.log_file, echo)
+    timeout = w.budgets.timeout_s
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _stop_group(proc)
+        code = None
+        reasons.append(f"timed out after {timeout}s (budget timeout_s); the agent's process group was stopped")
+    except BaseException:
+        _stop_group(proc)
+        raise
+    _stop_group(proc)  # anything the agent left running in the background
+    pump.join(timeout=5)
+    if code not in (0, None):
+        reasons.append(f"the agent exited with code {code}")
+    return _settle(git, loaded, ws, reasons, keep, started)
+
+
+def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: list[str], keep: bool,
+            started: float) -> RunResult:
+    wt = ws.git
+    # The agent may have committed, switched branches or moved HEAD: everything is
+    # judged against the base, with the policy of the base.
+    wt.run(["update-ref", f"refs/heads/{ws.branch}", ws.base])
+    wt.run(["symbolic-ref", "HEAD", f"refs/heads/{ws.branch}"])
+    # Every path of a full worktree was checked out, so none may be missing unnoticed.
+    sparse = workspace.sparse_set(loaded, ws.worker) if loaded.policy.workers[ws.worker].high_risk else ("**",)
+    verdict, patches = guard_and_cut(wt, GuardRequest(mode="worktree", worker=ws.worker, sparse_set=sparse),
+                                     loaded=loaded)
+    evidence = ws.folder / "verdict.json"
+    evidence.write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
+    for vote in verdict.votes:
+        if vote.guard in ROLLBACK_GUARDS and vote.vote != VoteValue.APPROVE:
+            reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)
+        elif vote.guard not in ROLLBACK_GUARDS | {"scope"} and vote.vote != VoteValue.APPROVE:
+            reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
+    result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons,
+                       log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict)
+    if reasons:
+        _save_attempt(wt, ws)
+        workspace.remove(git, ws, keep_branch=False)
+        return _finish(ws, result, started)
+    kept = [c.path for c in verdict.changes if c.path_class in ("writable", "handoff_required")]
+    away = [c.path for c in verdict.changes if c.path_class not in ("writable", "handoff_required")]
+    queued: list[Stored] = []
+    queue = Queue(git)
+    who = actor(git)[0]
+    for record in build.from_verdict(loaded.policy, verdict, patches, who=who, task=_task(ws)):
+        stored, _ = queue.create(record)
+        queued.append(stored)
+    _put_back(wt, ws.base, away)
+    commit = None
+    if kept:
+        commit = _commit(wt, ws, kept)
+        check = guard(git, GuardRequest(mode="range", worker=ws.worker, base=ws.base, head=commit))
+        if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
+            workspace.remove(git, ws, keep_branch=False)
+            result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
+            return _finish(ws, result, started)
+    result.commit = commit
+    result.branch = ws.branch if commit else None
+    result.handoffs = [s.handoff.id for s in queued]
+    result.outcome = "split" if queued else "accepted"
+    result.exit_code = 3 if queued else 0
+    if not keep:
+        workspace.remove(git, ws, keep_branch=commit is not None)
+    return _finish(ws, result, started)
+
+
+def _task(ws: workspace.Workspace) -> str | None:
+    state = json.loads(ws.state_file.read_text())
+    task = state.get("task")
+    return task if isinstance(task, str) and task else None
+
+
+def _save_attempt(wt: Git, ws: workspace.Workspace) -> None:
+    """Keep the rejected attempt as a patch next to its verdict (evidence, never applied)."""
+    wt.run(["add", "-A", "-f"])
+    patch = wt.run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", ws.base])
+    (ws.folder / "attempt.diff").write_bytes(patch)
+
+
+def _put_back(wt: Git, base: str, paths: list[str]) -> None:
+    """Out-of-lane paths return to their state in the base: restored, or removed if new."""
+    if not paths:
+        return
+    present = set(wt.run(["--literal-pathspecs", "ls-tree", "-r", "-z", "--name-only", base, "--", *paths])
+                  .decode("utf-8", "surrogateescape").split("\0")) - {""}
+    for path in paths:
+        if path not in present:
+            target = (wt.top or Path(".")) / path
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+    restore = [p for p in paths if p in present]
+    if restore:
+        wt.run(["--literal-pathspecs", "checkout", base, "--", *restore])
+
+
+def _commit(wt: Git, ws: workspace.Workspace, paths: list[str]) -> str:
+    wt.run(["read-tree", ws.base])
+    wt.run(["update-index", "--add", "--remove", "-z", "--stdin"],
+           input=b"".join(fsencode(p) + b"\0" for p in paths))
+    tree = wt.run(["write-tree"]).decode().strip()
+    state = json.loads(ws.state_file.read_text())
+    task = state.get("task") or "(no task given)"
+    message = (f"{ws.worker}: {task}\n\nLaneguard-Worker: {ws.worker}\nLaneguard-Run: {ws.run_id}\n"
+               f"Laneguard-Context: {state.get('context_hash')}\n")
+    commit = wt.commit_tree(tree, [ws.base], message, actor(wt))
+    wt.run(["update-ref", f"refs/heads/{ws.branch}", commit])
+    return commit
+
+
+def _finish(ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
+    result.seconds = time.monotonic() - started
+    workspace.write_state(ws, status=result.outcome, outcome=result.outcome, commit=result.commit,
+                          handoffs=result.handoffs, reasons=result.reasons, seconds=result.seconds,
+                          exit_code=result.exit_code, changed_files=result.changed_files, finished=time.time())
+    return result
+
+
+def clean(git: Git) -> list[str]:
+    """Tidy runs whose laneguard process died (Ctrl-C, kill): worktree and branch go."""
+    root = workspace.runs_root(git)
+    tidied: list[str] = []
+    if not root.is_dir():
+        return tidied
+    for folder in sorted(root.iterdir()):
+        state_file = folder / "state.json"
+        if not state_file.is_file():
+            continue
+        state = json.loads(state_file.read_text())
+        if state.get("status") != "running" or _alive(state.get("pid")):
+            continue
+        ws = workspace.Workspace(state["run_id"], state["worker"], state["branch"], folder,
+                                 Path(state["worktree"]), git, state["base"])
+        workspace.remove(git, ws, keep_branch=False)
+        workspace.write_state(ws, status="interrupted", reasons=["the laneguard process died; cleaned up"])
+        tidied.append(state["run_id"])
+    return tidied
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def list_runs(git: Git) -> list[dict[str, Any]]:
+    root = workspace.runs_root(git)
+    if not root.is_dir():
+        return []
+    out = []
+    for folder in sorted(root.iterdir()):
+        state_file = folder / "state.json"
+        if state_file.is_file():
+            out.append(json.loads(state_file.read_text()))
+    return out

@@ -1,0 +1,180 @@
+"""Worker workspaces: a git worktree per run, sparse for high-risk workers, and its context pack.
+
+A run's files live under ``<common git dir>/laneguard/runs/<run-id>/``: the
+worktree, the context pack, the log and the run's state. That folder is outside
+the main working tree, so nothing a run writes there is ever part of a diff.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workers.errors import InputError
+from workers.git import Git
+from workers.layout import BRANCH_PREFIX, POLICY_FILE
+
+if TYPE_CHECKING:
+    from workers.loader import LoadedPolicy
+
+
+def common_dir(git: Git) -> Path:
+    commondir = git.git_dir / "commondir"
+    if commondir.is_file():
+        return (git.git_dir / commondir.read_text().strip()).resolve()
+    return git.git_dir
+
+
+def runs_root(git: Git) -> Path:
+    return common_dir(git) / "laneguard" / "runs"
+
+
+def new_run_id() -> str:
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    return f"{stamp}-{secrets.token_hex(3)}"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    run_id: str
+    worker: str
+    branch: str
+    folder: Path  # the run's folder (outside every work tree)
+    worktree: Path
+    git: Git  # a handle on the worktree with its git dir fixed (never read from its .git file)
+    base: str
+
+    @property
+    def context_file(self) -> Path:
+        return self.folder / "context.json"
+
+    @property
+    def log_file(self) -> Path:
+        return self.folder / "log.txt"
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "state.json"
+
+
+def sparse_set(loaded: LoadedPolicy, worker: str) -> tuple[str, ...]:
+    """Patterns a high-risk worker's sparse worktree holds: writable set, read hints, contracts."""
+    policy = loaded.policy
+    w = policy.workers[worker]
+    patterns = [POLICY_FILE, "AGENTS.md", *w.allow, *w.read_hints, *w.propose_only]
+    for contract in policy.contracts.values():
+        if worker in contract.producers or worker in contract.consumers:
+            patterns += list(contract.paths)
+    if w.cwd:
+        parts = w.cwd.strip("/").split("/")
+        patterns += ["/".join(parts[:i]) + "/AGENTS.md" for i in range(1, len(parts) + 1)]
+    return tuple(dict.fromkeys(patterns))
+
+
+def _sparse_patterns(loaded: LoadedPolicy, worker: str) -> list[str]:
+    """Non-cone sparse-checkout lines for :func:`sparse_set` (anchored, like our patterns)."""
+    lines = []
+    for pattern in sparse_set(loaded, worker):
+        lines.append("/" + pattern.rstrip("/"))
+    return lines
+
+
+def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
+    """A new worktree and branch ``laneguard/<worker>/<run-id>`` at ``base``."""
+    if worker not in loaded.policy.workers:
+        raise InputError(f"unknown worker {worker!r}",
+                         hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+    run_id = new_run_id()
+    branch = f"{BRANCH_PREFIX}{worker}/{run_id}"
+    folder = runs_root(git) / run_id
+    folder.mkdir(parents=True, exist_ok=False)
+    # A unique last component: git names the worktree's admin folder after it, and
+    # parallel runs must never race for the same name.
+    tree = folder / f"wt-{run_id}"
+    git.run(["worktree", "add", "--no-checkout", "-q", "-b", branch, str(tree), base])
+    # Read where git put the worktree's admin folder now, before any agent can edit the
+    # .git file; every later git call passes this git dir explicitly.
+    pointer = (tree / ".git").read_text().strip()
+    if not pointer.startswith("gitdir: "):
+        raise InputError(f"git created an unexpected worktree at {tree}")
+    admin = Path(pointer[len("gitdir: "):])
+    wt = Git(admin if admin.is_absolute() else (tree / admin).resolve(), tree)
+    high_risk = loaded.policy.workers[worker].high_risk
+    if high_risk:
+        (admin / "info").mkdir(exist_ok=True)
+        (admin / "info" / "sparse-checkout").write_text("\n".join(_sparse_patterns(loaded, worker)) + "\n")
+        wt.run(["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false",
+                "checkout", "-q", "--no-recurse-submodules", branch])
+    else:
+        wt.run(["checkout", "-q", "--no-recurse-submodules", branch])
+    return Workspace(run_id, worker, branch, folder, tree, wt, base)
+
+
+def remove(git: Git, ws: Workspace, *, keep_branch: bool) -> None:
+    """Take the worktree away (and the branch unless kept); the run folder keeps the evidence."""
+    git.run_rc(["worktree", "remove", "--force", "--force", str(ws.worktree)])
+    if ws.worktree.exists():
+        shutil.rmtree(ws.worktree, ignore_errors=True)
+    git.run_rc(["worktree", "prune"])
+    if not keep_branch:
+        git.run_rc(["update-ref", "-d", f"refs/heads/{ws.branch}"])
+
+
+def agents_chain(git: Git, base: str, cwd: str | None) -> list[dict[str, str]]:
+    """The AGENTS.md files from the repository root down to ``cwd``, as committed in ``base``."""
+    folders = [""]
+    if cwd:
+        parts = cwd.strip("/").split("/")
+        folders += ["/".join(parts[:i]) for i in range(1, len(parts) + 1)]
+    specs = [(base, f"{f}/AGENTS.md" if f else "AGENTS.md") for f in folders]
+    git.prefetch([], specs)
+    out = []
+    for rev, path in specs:
+        text = git.read_file_at(rev, path)
+        if text is not None:
+            out.append({"path": path, "text": text.decode("utf-8", "replace")})
+    return out
+
+
+def context_pack(git: Git, loaded: LoadedPolicy, ws: Workspace, task: str | None,
+                 open_handoffs: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the agent should know, with a hash over all of it (recorded with the run)."""
+    policy = loaded.policy
+    w = policy.workers[ws.worker]
+    produces = {cid: {"paths": list(c.paths), "consumers": list(c.consumers)}
+                for cid, c in policy.contracts.items() if ws.worker in c.producers}
+    consumes = {cid: {"paths": list(c.paths), "producers": list(c.producers)}
+                for cid, c in policy.contracts.items() if ws.worker in c.consumers}
+    pack: dict[str, Any] = {
+        "schema": "laneguard.context/1",
+        "worker": ws.worker, "run_id": ws.run_id, "task": task, "cwd": w.cwd,
+        "allow": list(w.allow), "deny": list(w.deny), "propose_only": list(w.propose_only),
+        "handoff_required_on": list(w.handoff_required_on), "read_hints": list(w.read_hints),
+        "budgets": w.budgets.model_dump(), "high_risk": w.high_risk,
+        "contracts": {"produces": produces, "consumes": consumes},
+        "open_handoffs": open_handoffs,
+        "agents_md": agents_chain(git, ws.base, w.cwd),
+        "base": ws.base, "policy_sha256": loaded.sha256,
+        "how_to_hand_off": "laneguard handoff propose --problem ... --evidence ... [--patch FILE] "
+                           "(worker, task and base come from the environment)",
+    }
+    canon = json.dumps(pack, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    pack["context_hash"] = hashlib.sha256(canon).hexdigest()
+    return pack
+
+
+def write_state(ws: Workspace, **fields: Any) -> None:
+    """Update the run's state file atomically (readers never see half a file)."""
+    current: dict[str, Any] = {}
+    if ws.state_file.exists():
+        current = json.loads(ws.state_file.read_text())
+    current.update(fields)
+    tmp = ws.state_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(current, indent=2) + "\n")
+    os.replace(tmp, ws.state_file)
