@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,12 +24,12 @@ from guards.verdict import Decision, Verdict, VoteValue
 from handoffs import build
 from handoffs.queue import Queue, Stored, actor
 from handoffs.record import Status
+from orchestrator import process
 from workers import workspace
 from workers.errors import InputError
 from workers.git import Git, fsencode
 from workers.loader import LoadedPolicy, load_revision
 
-KILL_GRACE_S = 3.0
 ROLLBACK_GUARDS = {"protected", "secrets", "budget"}
 
 
@@ -56,36 +53,6 @@ class RunResult:
                 "exit_code": self.exit_code, "branch": self.branch, "commit": self.commit,
                 "handoffs": self.handoffs, "reasons": self.reasons, "seconds": round(self.seconds, 3),
                 "log": self.log, "changed_files": self.changed_files}
-
-
-def _stream(proc: subprocess.Popen[bytes], log: Path, echo: Callable[[bytes], None]) -> threading.Thread:
-    stream = proc.stdout
-    assert stream is not None
-
-    def pump() -> None:
-        with open(log, "ab") as fh:
-            while chunk := os.read(stream.fileno(), 65536):
-                fh.write(chunk)
-                fh.flush()
-                echo(chunk)
-
-    thread = threading.Thread(target=pump, daemon=True)
-    thread.start()
-    return thread
-
-
-def _stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Stop the agent and everything it started (its own process group)."""
-    for sig, wait in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _open_handoffs(git: Git, worker: str) -> list[dict[str, Any]]:
@@ -135,27 +102,16 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     env.update({"LANEGUARD_WORKER": ws.worker, "LANEGUARD_RUN_ID": ws.run_id, "LANEGUARD_TASK": task or "",
                 "LANEGUARD_CONTEXT": str(ws.context_file), "LANEGUARD_BASE": ws.base})
     reasons: list[str] = []
+    timeout = w.budgets.timeout_s
     try:
-        proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        code = process.run_agent(command, cwd=cwd, env=env, log=ws.log_file, echo=echo, timeout=timeout)
     except OSError as exc:
         workspace.remove(git, ws, keep_branch=False)
         workspace.write_state(ws, status="rejected", reasons=[f"cannot start {command[0]!r}: {exc.strerror}"])
         raise InputError(f"cannot start {command[0]!r}: {exc.strerror}") from None
-    pump = _stream(proc, ws.log_file, echo)
-    timeout = w.budgets.timeout_s
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop_group(proc)
-        code = None
+    if code is None:
         reasons.append(f"timed out after {timeout}s (budget timeout_s); the agent's process group was stopped")
-    except BaseException:
-        _stop_group(proc)
-        raise
-    _stop_group(proc)  # anything the agent left running in the background
-    pump.join(timeout=5)
-    if code not in (0, None):
+    elif code != 0:
         reasons.append(f"the agent exited with code {code}")
     return _settle(git, loaded, ws, reasons, keep, started)
 
