@@ -22,9 +22,12 @@ def test_demo_walks_through_accept_reject_and_handoffs(tmp_path: Path) -> None:
     assert "contracts/kms/kms.proto -> contracts (propose_only)" in out
     assert "services/kms-api/src/kms_api/keys.py -> kms-api (out_of_scope)" in out
     assert "accepted  wallet-api -> contracts" in out
-    # The demo leaves a real repository behind, with the queue in refs.
+    assert "hd-manager  accepted" in out and "wallet-api  split" in out
+    # The demo leaves a real repository behind, with the queue in refs: two handoffs
+    # from the recorded guard verdict, two from the dispatched stray agent.
     refs = git(tmp_path / "demo", "for-each-ref", "refs/laneguard/handoffs/")
-    assert len(refs.splitlines()) == 2
+    assert len(refs.splitlines()) == 4
+    assert git(tmp_path / "demo", "status", "--porcelain") == ""
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from guards.engine import GuardRequest, guard
 from handoffs.intake import record_verdict
 from handoffs.queue import Queue
 from handoffs.record import Action
+from orchestrator.dispatch import Task, dispatch
 from orchestrator.formats import to_text
 from workers.errors import InputError
 from workers.git import Git
@@ -133,6 +134,25 @@ def command(folder: str | None) -> int:
         click.echo(f"  {h.id[:12]}  {h.status.value:9} {h.source_worker} -> {h.target_worker}  "
                    f"{', '.join(h.evidence.paths)}")
 
+    _section("6. runs: two scripted agents dispatched in parallel worktrees")
+    tasks = [
+        Task(0, "hd-manager", "derive paths for account 1",
+             ["sh", "-c", "printf '\\n// account 1 derivation\\n' >> internal/derive/derive.go"]),
+        Task(1, "wallet-api", "sign with key versions",
+             ["sh", "-c", "printf '\\n# key versions\\n' >> src/wallet_api/signing.py && "
+                          "printf '\\n// key_version on SignRequest\\n' >> ../../contracts/kms/kms.proto && "
+                          "printf '\\n# wallet-api needs key versions\\n' >> ../kms-api/src/kms_api/keys.py"]),
+    ]
+    dispatch(git.top, tasks, jobs=2)
+    for t in tasks:
+        r = t.result
+        if r is None:
+            click.echo(f"  {t.worker}: error: {t.error}")
+            continue
+        click.echo(f"  {t.worker:11} {r.outcome:8} commit {(r.commit or '-')[:12]} on {r.branch or '-'}; "
+                   f"{len(r.handoffs)} handoff(s)")
+    runs_ok = [t.result.outcome if t.result else "error" for t in tasks] == ["accepted", "split"]
+
     _section("what happened")
     click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
                f"stray change: {stray.decision.value} (exit {stray.exit_code})")
@@ -141,5 +161,7 @@ def command(folder: str | None) -> int:
     click.echo(f"{len(queued)} handoff(s) queued for their owners; one accepted by the root reviewer")
     click.echo(f"try it yourself: cd {dest} && laneguard handoffs list && "
                "laneguard explain --worker wallet-api contracts/kms/kms.proto")
-    expected = ok.exit_code == 0 and stray.exit_code == 1
+    click.echo(f"dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
+               "committed, the rest handed off)")
+    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok
     return 0 if expected else 4
