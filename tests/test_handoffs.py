@@ -542,8 +542,8 @@ def test_bad_proposals_write_nothing(repo: Path, tmp_path: Path) -> None:
         (["--to", "nobody", "--problem", "x", "--path", WALLET_OPENAPI], "unknown worker"),
         (["--problem", "", "--to", "contracts"], "empty"),
         (["--problem", "   ", "--to", "contracts"], "empty"),
-        (["--problem", "x", "--patch", str(stale)], ""),
-        (["--problem", "x", "--patch", str(tmp_path / "garbage.diff")], ""),
+        (["--problem", "x", "--patch", str(stale)], "does not apply"),
+        (["--problem", "x", "--patch", str(tmp_path / "garbage.diff")], "does not apply"),
         (["--problem", "x", "--patch", str(tmp_path / "missing.diff")], "cannot read"),
     ]
     for args, message in cases:
@@ -553,5 +553,6 @@ def test_bad_proposals_write_nothing(repo: Path, tmp_path: Path) -> None:
     unknown_source = laneguard("handoff", "propose", "--repo", str(repo), "--worker", "ghost",
                                "--problem", "x", "--to", "contracts")
     assert unknown_source.exit_code == 2
+    assert "unknown worker 'ghost'" in unknown_source.stderr
     assert _list(repo) == []
     assert git(repo, "for-each-ref", "refs/laneguard/") == ""
