@@ -109,7 +109,14 @@ class Handoff(_Frozen):
 
     @classmethod
     def from_json(cls, text: bytes | str) -> Handoff:
-        return cls.model_validate(json.loads(text))
+        # pydantic-core parses and validates in one pass: listing 10,000 handoffs reads 10,000 of these.
+        return cls.model_validate_json(text)
+
+    def summary_json(self) -> str:
+        """The record without its patch, plus ``has_patch``, as compact JSON (for listings)."""
+        body = self.model_dump_json(by_alias=True, exclude={"proposed_change"})
+        return body[:-1] + f',"has_patch":{"true" if self.proposed_change else "false"}}}'
+
 
 
 def handoff_id(source_worker: str, target_worker: str, paths: tuple[str, ...], problem: str,
