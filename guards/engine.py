@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from guards import budget, protected, scope, secrets, source
-from guards.changes import Change, ChangeSet, Status
+from guards.changes import ChangeSet, Status
 from guards.context import GuardContext
 from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
 from workers.errors import InputError

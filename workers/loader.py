@@ -145,7 +145,8 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError([PolicyProblem(source, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")])
+        problem = PolicyProblem(source, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+        raise PolicyError([problem]) from None
     try:
         node = yaml.compose(decoded, Loader=_FAST_LOADER)
     except yaml.MarkedYAMLError as exc:
@@ -156,9 +157,9 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
         bad_line = decoded.splitlines()[line - 1] if 0 < line <= len(decoded.splitlines()) else ""
         if any(c in bad_line for c in "*!&") or "alias" in what or "tag" in what:
             hint = f"; {_QUOTE_HINT}"
-        raise PolicyError([PolicyProblem(source, line, col, "", f"YAML syntax error: {what}{hint}")])
+        raise PolicyError([PolicyProblem(source, line, col, "", f"YAML syntax error: {what}{hint}")]) from None
     except yaml.YAMLError as exc:
-        raise PolicyError([PolicyProblem(source, 1, 1, "", f"YAML error: {exc}")])
+        raise PolicyError([PolicyProblem(source, 1, 1, "", f"YAML error: {exc}")]) from None
     if node is None:
         raise PolicyError([PolicyProblem(source, 1, 1, "", "the policy file is empty; start from `laneguard init`")])
     data = builder.build(node, ())

@@ -161,7 +161,7 @@ def command(folder: str | None) -> int:
     click.echo(f"{len(queued)} handoff(s) queued for their owners; one accepted by the root reviewer")
     click.echo(f"try it yourself: cd {dest} && laneguard handoffs list && "
                "laneguard explain --worker wallet-api contracts/kms/kms.proto")
-    click.echo(f"dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
+    click.echo("dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
                "committed, the rest handed off)")
     expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok
     return 0 if expected else 4
