@@ -34,35 +34,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchenv import git_env
+
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = HERE / ".work"  # git-ignored (see the top-level .gitignore)
 
-# A fixed identity and fixed dates make the generated commits byte-identical
-# from one machine to the next, so BASE/HEAD ids are comparable across runs.
-PINNED_DATE = "2026-01-01T00:00:00+00:00"
 IMPORT_FLOOR = "import yaml, pathspec, pydantic, click"
-
-
-def git_env() -> dict[str, str]:
-    """The environment for every git call here: no user/system config, C locale.
-
-    The user's ~/.gitconfig could turn on diff drivers, colour, external diff
-    tools or fsmonitor, any of which would distort the baseline; laneguard
-    strips the same things for its own git processes (workers.git.clean_env).
-    """
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "laneguard-bench",
-        "GIT_AUTHOR_EMAIL": "bench@laneguard.invalid",
-        "GIT_COMMITTER_NAME": "laneguard-bench",
-        "GIT_COMMITTER_EMAIL": "bench@laneguard.invalid",
-        "GIT_AUTHOR_DATE": PINNED_DATE,
-        "GIT_COMMITTER_DATE": PINNED_DATE,
-        "LC_ALL": "C",
-    })
-    return env
 
 
 def git(repo: Path, *args: str, capture: bool = False) -> str:

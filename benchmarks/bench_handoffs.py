@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -19,10 +18,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ENV = {**{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
-       "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
-       "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-       "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+from benchenv import git_env
+
+ENV = git_env()
 PREFIX = "refs/laneguard/handoffs/"
 TARGETS = ("kms-api", "contracts", "hd-manager", "root", "party-node-rs", "mpc-manager-rs", "wallet-api")
 STATUSES = ("open", "accepted", "applied", "rejected", "superseded")

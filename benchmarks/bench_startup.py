@@ -29,6 +29,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from benchenv import git_env
+
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "wallet-platform"
 DEFAULT_WORKDIR = HERE / ".work"  # git-ignored (see the top-level .gitignore)
@@ -42,23 +44,6 @@ WORKER = "wallet-api"
 # Inside the worker's lane and outside api/ (handoff_required_on) and
 # secrets/ (deny), so the expected verdict is a plain accept.
 EDITED = "services/wallet-api/src/wallet_api/app.py"
-
-
-def git_env() -> dict[str, str]:
-    """No user/system git config and a pinned identity: the same repo on every machine."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "laneguard-bench",
-        "GIT_AUTHOR_EMAIL": "bench@laneguard.invalid",
-        "GIT_COMMITTER_NAME": "laneguard-bench",
-        "GIT_COMMITTER_EMAIL": "bench@laneguard.invalid",
-        "GIT_AUTHOR_DATE": "2026-01-01T00:00:00+00:00",
-        "GIT_COMMITTER_DATE": "2026-01-01T00:00:00+00:00",
-        "LC_ALL": "C",
-    })
-    return env
 
 
 def run(argv: Sequence[str], cwd: Path, ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[bytes]:

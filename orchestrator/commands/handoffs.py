@@ -116,44 +116,28 @@ def _transition(repo: str | None, handoff_id: str, action: Action, reason: str |
     return stored
 
 
-@command.command("accept")
-@click.argument("handoff_id")
-@repo_option
-@click.option("--reason", help="Why (kept in the history).")
-def accept(handoff_id: str, repo: str | None, reason: str | None) -> int:
-    """Accept an open handoff: its target will make (or apply) the change."""
-    _transition(repo, handoff_id, Action.ACCEPT, reason)
-    return 0
+def _transition_command(name: str, action: Action, doc: str, reason_help: str, required: bool) -> None:
+    """accept, reject, supersede and reopen differ only in the action and whether a reason is required."""
+
+    @click.argument("handoff_id")
+    @repo_option
+    @click.option("--reason", required=required, help=reason_help)
+    def run(handoff_id: str, repo: str | None, reason: str | None) -> int:
+        _transition(repo, handoff_id, action, reason)
+        return 0
+
+    run.__doc__ = doc
+    command.command(name)(run)
 
 
-@command.command("reject")
-@click.argument("handoff_id")
-@repo_option
-@click.option("--reason", required=True, help="Why it is rejected (kept in the history).")
-def reject(handoff_id: str, repo: str | None, reason: str) -> int:
-    """Reject a handoff, with a reason."""
-    _transition(repo, handoff_id, Action.REJECT, reason)
-    return 0
-
-
-@command.command("supersede")
-@click.argument("handoff_id")
-@repo_option
-@click.option("--reason", required=True, help="What replaces it.")
-def supersede(handoff_id: str, repo: str | None, reason: str) -> int:
-    """Mark a handoff superseded by other work."""
-    _transition(repo, handoff_id, Action.SUPERSEDE, reason)
-    return 0
-
-
-@command.command("reopen")
-@click.argument("handoff_id")
-@repo_option
-@click.option("--reason", required=True, help="Why it is open again.")
-def reopen(handoff_id: str, repo: str | None, reason: str) -> int:
-    """Reopen a rejected or superseded handoff."""
-    _transition(repo, handoff_id, Action.REOPEN, reason)
-    return 0
+_transition_command("accept", Action.ACCEPT, "Accept an open handoff: its target will make (or apply) the change.",
+                    "Why (kept in the history).", required=False)
+_transition_command("reject", Action.REJECT, "Reject a handoff, with a reason.",
+                    "Why it is rejected (kept in the history).", required=True)
+_transition_command("supersede", Action.SUPERSEDE, "Mark a handoff superseded by other work.",
+                    "What replaces it.", required=True)
+_transition_command("reopen", Action.REOPEN, "Reopen a rejected or superseded handoff.",
+                    "Why it is open again.", required=True)
 
 
 @command.command("apply")

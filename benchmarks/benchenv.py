@@ -1,0 +1,28 @@
+"""The environment every benchmark runs git and laneguard with.
+
+No user or system git configuration (a ~/.gitconfig could turn on diff drivers,
+colour, external diff tools or fsmonitor and distort the baseline), a pinned
+identity and date so generated repositories are the same on every machine, and
+the C locale.
+"""
+from __future__ import annotations
+
+import os
+
+PINNED_DATE = "2026-01-01T00:00:00+00:00"
+
+
+def git_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env.update({
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "laneguard-bench",
+        "GIT_AUTHOR_EMAIL": "bench@laneguard.invalid",
+        "GIT_COMMITTER_NAME": "laneguard-bench",
+        "GIT_COMMITTER_EMAIL": "bench@laneguard.invalid",
+        "GIT_AUTHOR_DATE": PINNED_DATE,
+        "GIT_COMMITTER_DATE": PINNED_DATE,
+        "LC_ALL": "C",
+    })
+    return env
