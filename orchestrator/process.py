@@ -15,10 +15,20 @@ KILL_GRACE_S = 3.0
 
 
 def run_agent(command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
-              echo: Callable[[bytes], None], timeout: int | None) -> int | None:
-    """The agent's exit code, or None when it ran out of time (its whole group is stopped)."""
+              echo: Callable[[bytes], None], timeout: int | None,
+              on_spawn: Callable[[int], None] = lambda pgid: None) -> int | None:
+    """The agent's exit code, or None when it ran out of time (its whole group is stopped).
+
+    ``on_spawn`` gets the agent's process group id at once, so a later cleanup can
+    stop the agent even if this process is killed.
+    """
     proc = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        on_spawn(proc.pid)
+    except BaseException:
+        stop_group(proc)
+        raise
     stream = proc.stdout
     assert stream is not None
 
@@ -42,6 +52,24 @@ def run_agent(command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
     reader.join(timeout=5)
     stream.close()
     return code
+
+
+def kill_stray_group(pgid: int, inside: Path) -> bool:
+    """SIGKILL a dead run's agent group, but only if its leader still works inside ``inside``.
+
+    The check (Linux /proc) keeps a reused process id from killing an unrelated process.
+    """
+    try:
+        cwd = os.readlink(f"/proc/{pgid}/cwd")
+    except OSError:
+        return False
+    if not cwd.startswith(str(inside)):
+        return False
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:

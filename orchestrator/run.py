@@ -43,6 +43,7 @@ class RunResult:
     commit: str | None
     handoffs: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
     log: str = ""
     changed_files: int = 0
@@ -51,7 +52,8 @@ class RunResult:
     def as_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "worker": self.worker, "outcome": self.outcome,
                 "exit_code": self.exit_code, "branch": self.branch, "commit": self.commit,
-                "handoffs": self.handoffs, "reasons": self.reasons, "seconds": round(self.seconds, 3),
+                "handoffs": self.handoffs, "reasons": self.reasons, "notes": self.notes,
+                "seconds": round(self.seconds, 3),
                 "log": self.log, "changed_files": self.changed_files}
 
 
@@ -104,7 +106,9 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     reasons: list[str] = []
     timeout = w.budgets.timeout_s
     try:
-        code = process.run_agent(command, cwd=cwd, env=env, log=ws.log_file, echo=echo, timeout=timeout)
+        before = _repo_state(git)
+        code = process.run_agent(command, cwd=cwd, env=env, log=ws.log_file, echo=echo, timeout=timeout,
+                                 on_spawn=lambda pgid: workspace.write_state(ws, agent_pgid=pgid))
     except OSError as exc:
         workspace.remove(git, ws, keep_branch=False)
         workspace.write_state(ws, status="rejected", reasons=[f"cannot start {command[0]!r}: {exc.strerror}"])
@@ -113,11 +117,13 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
         reasons.append(f"timed out after {timeout}s (budget timeout_s); the agent's process group was stopped")
     elif code != 0:
         reasons.append(f"the agent exited with code {code}")
-    return _settle(git, loaded, ws, reasons, keep, started)
+    notes: list[str] = []
+    reasons.extend(_restore_repo_state(git, before, notes))
+    return _settle(git, loaded, ws, reasons, keep, started, notes)
 
 
 def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: list[str], keep: bool,
-            started: float) -> RunResult:
+            started: float, notes: list[str]) -> RunResult:
     wt = ws.git
     # The agent may have committed, switched branches or moved HEAD: everything is
     # judged against the base, with the policy of the base.
@@ -134,7 +140,7 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
             reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)
         elif vote.guard not in ROLLBACK_GUARDS | {"scope"} and vote.vote != VoteValue.APPROVE:
             reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
-    result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons,
+    result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons, notes=notes,
                        log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict)
     if reasons:
         _save_attempt(wt, ws)
@@ -165,6 +171,64 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     if not keep:
         workspace.remove(git, ws, keep_branch=commit is not None)
     return _finish(ws, result, started)
+
+
+# Refs runs legitimately change: their own branches and laneguard's queues.
+_RUN_REFS = ("refs/heads/laneguard/", "refs/laneguard/")
+# Shared repository files an agent must not change from its worktree (hooks run for everyone).
+_SHARED_FILES = ("config", "HEAD", "info/exclude", "info/attributes", "info/grafts", "shallow")
+
+
+def _repo_state(git: Git) -> dict[str, bytes | None]:
+    """Refs and shared files of the repository, outside what a run may change."""
+    common = workspace.common_dir(git)
+    state: dict[str, bytes | None] = {}
+    for line in git.run(["for-each-ref", "--format=%(objectname) %(refname)"]).splitlines():
+        oid, _, name = line.decode("utf-8", "surrogateescape").partition(" ")
+        if not name.startswith(_RUN_REFS):
+            state[f"ref:{name}"] = oid.encode()
+    hooks = common / "hooks"
+    files = list(_SHARED_FILES) + ([f"hooks/{p.name}" for p in hooks.iterdir()] if hooks.is_dir() else [])
+    for rel in files:
+        path = common / rel
+        state[f"file:{rel}"] = path.read_bytes() if path.is_file() else None
+    return state
+
+
+def _restore_repo_state(git: Git, before: dict[str, bytes | None], notes: list[str]) -> list[str]:
+    """Put back refs and shared files the agent changed outside its worktree; say what it did.
+
+    Worktrees share refs, config and hooks with the main checkout, so an agent
+    could move ``main`` or plant a hook: moving or deleting an existing ref or
+    touching a shared file is forbidden and rolls the run back. A branch the
+    agent merely created is removed and noted.
+    """
+    after = _repo_state(git)
+    common = workspace.common_dir(git)
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    for key in changed:
+        kind, _, name = key.partition(":")
+        old = before.get(key)
+        if kind == "ref":
+            if old is None:
+                git.run_rc(["update-ref", "-d", name])
+            else:
+                git.run_rc(["update-ref", name, old.decode()])
+        else:
+            path = common / name
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_bytes(old)
+    created = [k for k in changed if k.startswith("ref:") and before.get(k) is None]
+    if created:
+        notes.append("removed ref(s) the agent created: " + ", ".join(k[4:] for k in created))
+    forbidden = [k for k in changed if k not in created]
+    if not forbidden:
+        return []
+    shown = ", ".join(k.partition(":")[2] for k in forbidden[:5]) + (" ..." if len(forbidden) > 5 else "")
+    return [f"protected: the agent changed shared repository state outside its worktree ({shown}); "
+            "restored"]
 
 
 def _task(ws: workspace.Workspace) -> str | None:
@@ -213,7 +277,8 @@ def _commit(wt: Git, ws: workspace.Workspace, paths: list[str]) -> str:
 def _finish(ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
     result.seconds = time.monotonic() - started
     workspace.write_state(ws, status=result.outcome, outcome=result.outcome, commit=result.commit,
-                          handoffs=result.handoffs, reasons=result.reasons, seconds=result.seconds,
+                          handoffs=result.handoffs, reasons=result.reasons, notes=result.notes,
+                          seconds=result.seconds,
                           exit_code=result.exit_code, changed_files=result.changed_files, finished=time.time())
     return result
 
@@ -233,6 +298,9 @@ def clean(git: Git) -> list[str]:
             continue
         ws = workspace.Workspace(state["run_id"], state["worker"], state["branch"], folder,
                                  Path(state["worktree"]), git, state["base"])
+        pgid = state.get("agent_pgid")
+        if isinstance(pgid, int):
+            process.kill_stray_group(pgid, folder)  # the agent outlived its laneguard
         workspace.remove(git, ws, keep_branch=False)
         workspace.write_state(ws, status="interrupted", reasons=["the laneguard process died; cleaned up"])
         tidied.append(state["run_id"])
@@ -258,8 +326,8 @@ def list_runs(git: Git) -> list[dict[str, Any]]:
     if not root.is_dir():
         return []
     out = []
-    for folder in sorted(root.iterdir()):
+    for folder in root.iterdir():
         state_file = folder / "state.json"
         if state_file.is_file():
             out.append(json.loads(state_file.read_text()))
-    return out
+    return sorted(out, key=lambda s: (s.get("started") or 0, s.get("run_id", "")))

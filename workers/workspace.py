@@ -7,11 +7,15 @@ the main working tree, so nothing a run writes there is ever part of a diff.
 from __future__ import annotations
 
 import datetime
+import fcntl
 import hashlib
 import json
 import os
 import secrets
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +26,9 @@ from workers.layout import BRANCH_PREFIX, POLICY_FILE
 
 if TYPE_CHECKING:
     from workers.loader import LoadedPolicy
+
+
+_THREAD_LOCK = threading.Lock()
 
 
 def common_dir(git: Git) -> Path:
@@ -36,7 +43,8 @@ def runs_root(git: Git) -> Path:
 
 
 def new_run_id() -> str:
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S")
+    # Microseconds keep ids in start order even for runs started in the same second.
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
@@ -97,7 +105,8 @@ def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
     # A unique last component: git names the worktree's admin folder after it, and
     # parallel runs must never race for the same name.
     tree = folder / f"wt-{run_id}"
-    git.run(["worktree", "add", "--no-checkout", "-q", "-b", branch, str(tree), base])
+    with _worktree_lock(git):
+        git.run(["worktree", "add", "--no-checkout", "-q", "-b", branch, str(tree), base])
     # Read where git put the worktree's admin folder now, before any agent can edit the
     # .git file; every later git call passes this git dir explicitly.
     pointer = (tree / ".git").read_text().strip()
@@ -116,12 +125,31 @@ def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
     return Workspace(run_id, worker, branch, folder, tree, wt, base)
 
 
+@contextmanager
+def _worktree_lock(git: Git) -> Iterator[None]:
+    """Serialise worktree add/remove/prune across threads and processes of this repository.
+
+    ``git worktree prune`` deletes an admin folder another ``worktree add`` has
+    created but not yet filled in; parallel runs must never interleave them.
+    """
+    path = common_dir(git) / "laneguard" / "worktrees.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _THREAD_LOCK, open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def remove(git: Git, ws: Workspace, *, keep_branch: bool) -> None:
     """Take the worktree away (and the branch unless kept); the run folder keeps the evidence."""
-    git.run_rc(["worktree", "remove", "--force", "--force", str(ws.worktree)])
-    if ws.worktree.exists():
-        shutil.rmtree(ws.worktree, ignore_errors=True)
-    git.run_rc(["worktree", "prune"])
+    with _worktree_lock(git):
+        code, _, _ = git.run_rc(["worktree", "remove", "--force", "--force", str(ws.worktree)])
+        if ws.worktree.exists():
+            shutil.rmtree(ws.worktree, ignore_errors=True)
+        if code != 0:
+            git.run_rc(["worktree", "prune"])
     if not keep_branch:
         git.run_rc(["update-ref", "-d", f"refs/heads/{ws.branch}"])
 

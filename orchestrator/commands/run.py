@@ -45,5 +45,7 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
             click.echo(f"  handoff {hid[:12]} queued (laneguard handoffs show {hid[:12]})")
         for reason in result.reasons:
             click.echo(f"  rolled back: {reason}")
+        for note in result.notes:
+            click.echo(f"  note: {note}")
         click.echo(f"  log: {result.log}")
     return result.exit_code
