@@ -8,6 +8,8 @@ trees, used for line budgets and the secrets scan, never for the path set.
 from __future__ import annotations
 
 import hashlib
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -53,6 +55,32 @@ class Change:
         return self.new_mode not in (None, ZERO_MODE)
 
 
+class PendingPatch:
+    """The ``-U0`` patch, read by git in the background while the path list is classified."""
+
+    def __init__(self, git: Git, args: list[str], env: dict[str, str] | None) -> None:
+        self._out: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._read, args=(git, args, env), daemon=True)
+        self._thread.start()
+
+    def _read(self, git: Git, args: list[str], env: dict[str, str] | None) -> None:
+        try:
+            with tempfile.TemporaryFile(prefix="laneguard-patch-") as out:
+                git.run_to_file(args, out, env=env)
+                out.seek(0)
+                self._out = out.read()
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._error = exc
+
+    def wait(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._out is not None
+        return self._out
+
+
 @dataclass
 class ChangeSet:
     mode: str
@@ -63,6 +91,14 @@ class ChangeSet:
     changes: list[Change]
     diff_sha256: str
     notes: list[str] = field(default_factory=list)
+    pending: PendingPatch | None = field(default=None, repr=False)
+    patch: bytes = field(default=b"", repr=False)  # the whole -U0 patch, once complete
+
+    def complete(self) -> None:
+        """Attach added lines and line counts; waits for git's patch if it is still coming."""
+        if self.pending is not None:
+            self.patch, self.pending = self.pending.wait(), None
+            apply_patch_lines(self.changes, self.patch)
 
 
 def _status(letter: str, old_mode: str, new_mode: str, old_oid: str, new_oid: str) -> Status:
@@ -213,10 +249,11 @@ _DIFF_FLAGS = ("--no-renames", "--ignore-submodules=none", "--no-ext-diff", "--n
 
 
 def read_changes(git: Git, base_tree: str, head_tree: str, *,
-                 env: dict[str, str] | None = None) -> tuple[list[Change], str]:
-    """Every touched path between two trees, with added lines; plus the diff's sha256.
+                 env: dict[str, str] | None = None) -> tuple[list[Change], str, PendingPatch]:
+    """Every touched path between two trees, the diff's sha256, and the patch still on its way.
 
-    Two git processes, run concurrently: the raw path list and the -U0 patch.
+    Two git processes run concurrently: the raw path list, read here, and the
+    -U0 patch, which ``ChangeSet.complete`` attaches once the paths are classified.
     """
     raw_cmd = ["diff-tree", "-r", *_DIFF_FLAGS, "--raw", "-z", base_tree, head_tree]
     # The patch comes from porcelain `diff`, which writes a large patch about twice
@@ -224,13 +261,16 @@ def read_changes(git: Git, base_tree: str, head_tree: str, *,
     # flag, and apply_patch_lines checks it covers exactly the raw path list.
     patch_cmd = ["diff", *_DIFF_FLAGS, "--no-relative", "-p", "-U0", "--inter-hunk-context=0", "--text",
                  "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree]
-    raw, patch = git.run_many([raw_cmd, patch_cmd], env=env)
+    pending = PendingPatch(git, patch_cmd, env)
+    with tempfile.TemporaryFile(prefix="laneguard-raw-") as out:
+        git.run_to_file(raw_cmd, out, env=env)  # no pipe for the GIL to starve
+        out.seek(0)
+        raw = out.read()
     changes = parse_raw(raw)
-    apply_patch_lines(changes, patch)
     link_renames(changes)
     links = [ch for ch in changes if ch.new_mode == SYMLINK and ch.new_oid]
     if links:
         targets = git.read_blobs([ch.new_oid for ch in links if ch.new_oid], env=env)
         for ch in links:
             ch.link_target = targets.get(ch.new_oid or "")
-    return changes, hashlib.sha256(raw).hexdigest()
+    return changes, hashlib.sha256(raw).hexdigest(), pending

@@ -30,6 +30,8 @@ GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
     (secrets.NAME, secrets.vote),
     (budget.NAME, budget.vote),
 )
+# Guards that read added lines or line counts; the ones before them run on paths alone.
+_NEED_LINES = frozenset({secrets.NAME, budget.NAME})
 
 # Enum .value is a descriptor lookup; a verdict reads it for every path.
 _STATUS_TEXT = {s: s.value for s in Status}
@@ -157,16 +159,19 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
                        index=OwnershipIndex(loaded.policy))
     votes: list[Vote] = []
     try:
-        scope.classify(ctx)
+        scope.classify(ctx)  # needs only the paths: runs while git still writes the patch
     except Exception as exc:  # noqa: BLE001 - fail closed, never accept
         votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
                           reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))
     for name, run in GUARDS:
+        if name in _NEED_LINES and changeset.pending is not None:
+            changeset.complete()  # the guards before this one need only paths and modes
         try:
             votes.append(run(ctx))
         except Exception as exc:  # noqa: BLE001
             votes.append(Vote(guard=name, vote=VoteValue.ABSTAIN,
                               reasons=(f"guard crashed: {type(exc).__name__}: {exc}",)))
+    changeset.complete()
     reports = _reports(ctx)
     trusted = loaded.origin == "revision"
     notes = list(changeset.notes)

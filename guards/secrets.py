@@ -76,8 +76,9 @@ def content_problem(lines: list[bytes]) -> str | None:
 
 def vote(ctx: GuardContext) -> Vote:
     reasons: list[str] = []
-    # One pass over everything first: most changes hold no token-like text at all.
-    scan = might_hold_token(b"".join(h for c in ctx.changes for h in c.hunks))
+    # One pass over the whole patch first: most changes hold no token-like text at all.
+    # (A change set built without git's patch still carries its hunks: scan those.)
+    scan = might_hold_token(ctx.changeset.patch or b"".join(h for c in ctx.changes for h in c.hunks))
     for change in ctx.changes:
         if change.status == Status.DELETED or not change.writes_content:
             continue

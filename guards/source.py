@@ -70,9 +70,9 @@ def from_range(git: Git, env: dict[str, str], base: str, head: str | None) -> Ch
             hint="guard against one explicit base commit, or merge the base into the branch first")
     mb = bases[0]
     base_tree, head_tree = git.tree_of(mb), git.tree_of(head_commit)
-    changes, digest = read_changes(git, base_tree, head_tree, env=env)
+    changes, digest, pending = read_changes(git, base_tree, head_tree, env=env)
     return ChangeSet("range", base_commit, head_commit, base_tree, head_tree, changes, digest,
-                     notes=[f"merge base {mb}"] if mb != base_commit else [])
+                     notes=[f"merge base {mb}"] if mb != base_commit else [], pending=pending)
 
 
 def _head_tree(git: Git) -> tuple[str | None, str]:
@@ -88,8 +88,8 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
         shutil.copyfile(source, env["GIT_INDEX_FILE"])
     tree = git.run(["write-tree"], env=env,
                    hint="resolve merge conflicts in the index first").decode().strip()
-    changes, digest = read_changes(git, base_tree, tree, env=env)
-    return ChangeSet("staged", head, None, base_tree, tree, changes, digest)
+    changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+    return ChangeSet("staged", head, None, base_tree, tree, changes, digest, pending=pending)
 
 
 def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | None = None) -> ChangeSet:
@@ -131,7 +131,7 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         git.run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
                 input=b"".join(fsencode(p) + b"\0" for p in paths))
     tree = git.run(["write-tree"], env=env).decode().strip()
-    changes, digest = read_changes(git, base_tree, tree, env=env)
+    changes, digest, pending = read_changes(git, base_tree, tree, env=env)
     fresh = set(untracked)
     if fresh:
         # New relative to HEAD: "added" when staged in the real index, else "untracked".
@@ -144,7 +144,7 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         changes.append(Change(path=nested, status=Status.UNTRACKED, old_mode=None, new_mode="160000",
                               old_oid=None, new_oid=None,
                               notes=["an embedded git repository (its own .git inside the work tree)"]))
-    return ChangeSet("worktree", head, None, base_tree, tree, changes, digest, notes=notes)
+    return ChangeSet("worktree", head, None, base_tree, tree, changes, digest, notes=notes, pending=pending)
 
 
 def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:
@@ -201,5 +201,5 @@ def from_patch(git: Git, env: dict[str, str], patch: bytes, base: str | None) ->
                              f"{exc.stderr.strip()}",
                              hint="regenerate it against that base, or pass the right --base") from None
         tree = git.run(["write-tree"], env=env).decode().strip()
-        changes, digest = read_changes(git, base_tree, tree, env=env)
-    return ChangeSet("patch", base_commit, None, base_tree, tree, changes, digest)
+        changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+    return ChangeSet("patch", base_commit, None, base_tree, tree, changes, digest, pending=pending)

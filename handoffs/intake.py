@@ -46,6 +46,7 @@ def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, b
         changeset = None
         if p.patch is not None:
             changeset = from_patch(git, env, p.patch, base_commit)
+            changeset.complete()
             patch_paths = [c.path for c in changeset.changes]
             if not patch_paths:
                 raise InputError("the patch changes nothing")

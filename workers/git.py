@@ -26,6 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from workers.errors import GitError, NotARepositoryError, RevisionError
 
@@ -268,6 +269,19 @@ class Git:
         proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
+
+    def run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
+        """Run git with its output going straight into a file.
+
+        For large outputs read in the background: a pipe needs a reader holding
+        the GIL, and a busy main thread starves it until git blocks on a full pipe.
+        """
+        if _subcommand(args) in _MOVES_REFS:
+            self.forget_names()
+        proc = subprocess.run(self.argv(args), stdout=out, stderr=subprocess.PIPE, cwd=self.top or self.git_dir,
+                              env=self._env(args, env), check=False)
+        if proc.returncode != 0:
+            raise GitError(f"git {args[0]} failed", args=tuple(args), stderr=proc.stderr.decode("utf-8", "replace"))
 
     def run_many(self, commands: Sequence[Sequence[str]], *,
                  env: dict[str, str] | None = None) -> list[bytes]:

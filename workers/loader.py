@@ -14,13 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from workers import pattern
 from workers.errors import InputError, PolicyError, PolicyProblem
 from workers.git import Git
 from workers.layout import POLICY_FILE
-from workers.policy import PATTERN_FIELDS, Policy
+from workers.policy import PATTERN_FIELDS, Policy, strict_policy
 
 Loc = tuple[str | int, ...]
 # libyaml's composer keeps line and column marks and is many times faster.
@@ -166,9 +165,28 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
-    policy: Policy | None = None
+    _check_patterns(data, builder)
+    _check_references(data, builder)
+    # The exact hand-written check first (no pydantic model to build); pydantic decides
+    # and explains whenever the document is not of the plain shape, or has problems.
+    policy = strict_policy(data) if not builder.problems else None
+    if policy is None:
+        policy = _validate(data, builder)
+    if builder.problems:
+        raise PolicyError(builder.problems)
+    assert policy is not None
+    return policy, builder.marks.value
+
+
+def _validate(data: dict[str, Any], builder: _Builder) -> Policy | None:
+    """Full validation with the pydantic schema; every error becomes a located problem."""
+    from pydantic import ValidationError
+
+    from workers.schema import Policy as Schema
+    from workers.schema import to_policy
+
     try:
-        policy = Policy.model_validate(data)
+        return to_policy(Schema.model_validate(data))
     except ValidationError as exc:
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
@@ -185,12 +203,7 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
                 if isinstance(err.get("input"), bool) and "string" in msg:
                     msg += " (YAML reads yes/no/on/off/true/false as booleans: quote it)"
                 builder.problem(pos, _real_loc(loc, builder.marks), msg)
-    _check_patterns(data, builder)
-    _check_references(data, builder)
-    if builder.problems:
-        raise PolicyError(builder.problems)
-    assert policy is not None
-    return policy, builder.marks.value
+    return None
 
 
 def _real_loc(loc: Loc, marks: _Marks) -> Loc:

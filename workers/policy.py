@@ -1,84 +1,165 @@
-"""The policy file's models (ARCHITECTURE section 3, a contract).
+"""The policy as the rest of laneguard reads it: frozen, validated, import-light.
 
-Frozen and strict: unknown keys are errors, strings are never coerced from
-numbers or booleans (YAML's ``no`` would otherwise become a pattern "False").
-Cross-references and pattern syntax are checked by the loader, which knows
-where each value sits in the file.
+The file's contract is defined and validated by the pydantic models in
+``workers/schema.py`` (they also give ``policy schema``). Building those
+models costs tens of milliseconds on every start, which a pre-commit hook
+pays each time, so the loader first tries :func:`strict_policy`: an exact,
+hand-written check that accepts only documents the models accept and builds
+the same values. Anything it is unsure of goes to pydantic, which decides and
+reports. ``tests/test_policy_model.py`` holds the two to the same answers.
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
 from workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
-WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-
-Id = Annotated[StrictStr, Field(pattern=WORKER_ID, max_length=100)]
-Patterns = tuple[StrictStr, ...]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Budgets(_Model):
-    """Limits for one worker's change and run; absent means unlimited."""
-
-    max_files: Annotated[StrictInt, Field(ge=1)] | None = None
-    max_lines: Annotated[StrictInt, Field(ge=1)] | None = None
-    timeout_s: Annotated[StrictInt, Field(ge=1)] | None = None
-
-
-class Worker(_Model):
-    """One service's bounded lane."""
-
-    description: StrictStr | None = None
-    cwd: StrictStr | None = Field(default=None, description="Where the worker starts; never a boundary.")
-    allow: Patterns = Field(default=(), description="What the worker may write.")
-    deny: Patterns = Field(default=(), description="Carve-outs from allow.")
-    read_hints: Patterns = Field(default=(), description="What to read for context; never authorises a write.")
-    propose_only: Patterns = Field(default=(), description="Paths the worker may only change through a handoff.")
-    handoff_required_on: Patterns = Field(
-        default=(), description="Writable paths whose change must also be reviewed by the root.")
-    budgets: Budgets = Budgets()
-    high_risk: StrictBool = False
-
-
-class Contract(_Model):
-    """A shared API/schema/protocol with the services that produce and consume it."""
-
-    description: StrictStr | None = None
-    paths: Annotated[Patterns, Field(min_length=1)]
-    producers: tuple[Id, ...] = ()
-    consumers: tuple[Id, ...] = ()
-
-
-class Suite(_Model):
-    """An end-to-end suite and the services it exercises."""
-
-    description: StrictStr | None = None
-    services: Annotated[tuple[Id, ...], Field(min_length=1)]
-    command: StrictStr | None = None
-    results: StrictStr | None = None
-
-
-class Policy(_Model):
-    """The whole policy file."""
-
-    version: Literal[1]
-    root: Id
-    workers: Annotated[dict[Id, Worker], Field(min_length=1)]
-    contracts: dict[Id, Contract] = {}
-    e2e: dict[Id, Suite] = {}
-
-    @field_validator("version", mode="before")
-    @classmethod
-    def _exact_version(cls, value: object) -> object:
-        # True == 1.0 == 1 in Python; the file must say the integer 1.
-        if type(value) is not int:
-            raise ValueError("Input should be 1 (the integer)")
-        return value
-
 
 PATTERN_FIELDS = ("allow", "deny", "read_hints", "propose_only", "handoff_required_on")
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+ID_MAX = 100
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Limits for one worker's change and run; None means unlimited."""
+
+    max_files: int | None = None
+    max_lines: int | None = None
+    timeout_s: int | None = None
+
+
+@dataclass(frozen=True)
+class Worker:
+    """One service's bounded lane."""
+
+    description: str | None = None
+    cwd: str | None = None
+    allow: tuple[str, ...] = ()
+    deny: tuple[str, ...] = ()
+    read_hints: tuple[str, ...] = ()
+    propose_only: tuple[str, ...] = ()
+    handoff_required_on: tuple[str, ...] = ()
+    budgets: Budgets = field(default_factory=Budgets)
+    high_risk: bool = False
+
+
+@dataclass(frozen=True)
+class Contract:
+    paths: tuple[str, ...]
+    description: str | None = None
+    producers: tuple[str, ...] = ()
+    consumers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    services: tuple[str, ...]
+    description: str | None = None
+    command: str | None = None
+    results: str | None = None
+
+
+@dataclass(frozen=True)
+class Policy:
+    version: int
+    root: str
+    workers: dict[str, Worker]
+    contracts: dict[str, Contract] = field(default_factory=dict)
+    e2e: dict[str, Suite] = field(default_factory=dict)
+
+
+class _Unsure(Exception):
+    """The document is not of the plain shape: let pydantic decide and explain."""
+
+
+def _is_id(value: Any) -> bool:
+    return type(value) is str and len(value) <= ID_MAX and ID.fullmatch(value) is not None
+
+
+def _text(value: Any, optional: bool = True) -> str | None:
+    if value is None and optional:
+        return None
+    if type(value) is not str:
+        raise _Unsure
+    return value
+
+
+def _strings(value: Any, *, ids: bool = False, non_empty: bool = False) -> tuple[str, ...]:
+    if type(value) is not list or (non_empty and not value):
+        raise _Unsure
+    for item in value:
+        if type(item) is not str or (ids and not _is_id(item)):
+            raise _Unsure
+    return tuple(value)
+
+
+def _mapping(value: Any, allowed: frozenset[str]) -> dict[str, Any]:
+    if type(value) is not dict or not set(value) <= allowed:
+        raise _Unsure
+    return value
+
+
+def _count(value: Any) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int or value < 1:
+        raise _Unsure
+    return value
+
+
+_TOP = frozenset({"version", "root", "workers", "contracts", "e2e"})
+_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk"})
+_BUDGETS = frozenset({"max_files", "max_lines", "timeout_s"})
+_CONTRACT = frozenset({"description", "paths", "producers", "consumers"})
+_SUITE = frozenset({"description", "services", "command", "results"})
+
+
+def _worker(raw: Any) -> Worker:
+    w = _mapping(raw, _WORKER)
+    budgets = Budgets()
+    if "budgets" in w:
+        b = _mapping(w["budgets"], _BUDGETS)
+        budgets = Budgets(_count(b.get("max_files")), _count(b.get("max_lines")), _count(b.get("timeout_s")))
+    high_risk = w.get("high_risk", False)
+    if type(high_risk) is not bool:
+        raise _Unsure
+    lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
+    return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
+                  high_risk=high_risk, **lists)
+
+
+def strict_policy(data: Any) -> Policy | None:
+    """The policy when ``data`` has exactly the plain shape the schema accepts; else None."""
+    try:
+        top = _mapping(data, _TOP)
+        if not {"version", "root", "workers"} <= set(top):
+            raise _Unsure
+        if type(top["version"]) is not int or top["version"] != 1 or not _is_id(top["root"]):
+            raise _Unsure
+        workers_raw = _mapping(top["workers"], frozenset(top["workers"]) if type(top["workers"]) is dict
+                               else frozenset())
+        if not workers_raw or not all(_is_id(k) for k in workers_raw):
+            raise _Unsure
+        workers = {k: _worker(v) for k, v in workers_raw.items()}
+        contracts: dict[str, Contract] = {}
+        for cid, raw in _mapping(top.get("contracts", {}), frozenset(top.get("contracts") or {})).items():
+            c = _mapping(raw, _CONTRACT)
+            if not _is_id(cid) or "paths" not in c:
+                raise _Unsure
+            contracts[cid] = Contract(paths=_strings(c["paths"], non_empty=True),
+                                      description=_text(c.get("description")),
+                                      producers=_strings(c.get("producers", []), ids=True),
+                                      consumers=_strings(c.get("consumers", []), ids=True))
+        suites: dict[str, Suite] = {}
+        for sid, raw in _mapping(top.get("e2e", {}), frozenset(top.get("e2e") or {})).items():
+            s = _mapping(raw, _SUITE)
+            if not _is_id(sid) or "services" not in s:
+                raise _Unsure
+            suites[sid] = Suite(services=_strings(s["services"], ids=True, non_empty=True),
+                                description=_text(s.get("description")), command=_text(s.get("command")),
+                                results=_text(s.get("results")))
+        return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites)
+    except (_Unsure, TypeError):
+        return None

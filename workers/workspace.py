@@ -6,6 +6,7 @@ the main working tree, so nothing a run writes there is ever part of a diff.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import fcntl
 import hashlib
@@ -184,7 +185,7 @@ def context_pack(git: Git, loaded: LoadedPolicy, ws: Workspace, task: str | None
         "worker": ws.worker, "run_id": ws.run_id, "task": task, "cwd": w.cwd,
         "allow": list(w.allow), "deny": list(w.deny), "propose_only": list(w.propose_only),
         "handoff_required_on": list(w.handoff_required_on), "read_hints": list(w.read_hints),
-        "budgets": w.budgets.model_dump(), "high_risk": w.high_risk,
+        "budgets": dataclasses.asdict(w.budgets), "high_risk": w.high_risk,
         "contracts": {"produces": produces, "consumes": consumes},
         "open_handoffs": open_handoffs,
         "agents_md": agents_chain(git, ws.base, w.cwd),

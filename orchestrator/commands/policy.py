@@ -7,7 +7,7 @@ import click
 
 from orchestrator.options import format_option, open_repo, policy_from, repo_option, tracked_files
 from workers.lint import lint
-from workers.policy import Policy
+from workers.schema import Policy
 
 
 @click.group("policy")

@@ -1,0 +1,104 @@
+"""The policy file's schema as pydantic models (ARCHITECTURE section 3, a contract).
+
+Frozen and strict: unknown keys are errors, strings are never coerced from
+numbers or booleans (YAML's ``no`` would otherwise become a pattern "False").
+These models decide what a valid policy is, explain what is wrong with an
+invalid one, and give ``policy schema``; :func:`to_policy` turns a validated
+document into the import-light values of ``workers/policy.py``.
+Cross-references and pattern syntax are checked by the loader, which knows
+where each value sits in the file.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+
+from workers import policy as values
+
+WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+
+Id = Annotated[StrictStr, Field(pattern=WORKER_ID, max_length=100)]
+Patterns = tuple[StrictStr, ...]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Budgets(_Model):
+    """Limits for one worker's change and run; absent means unlimited."""
+
+    max_files: Annotated[StrictInt, Field(ge=1)] | None = None
+    max_lines: Annotated[StrictInt, Field(ge=1)] | None = None
+    timeout_s: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+class Worker(_Model):
+    """One service's bounded lane."""
+
+    description: StrictStr | None = None
+    cwd: StrictStr | None = Field(default=None, description="Where the worker starts; never a boundary.")
+    allow: Patterns = Field(default=(), description="What the worker may write.")
+    deny: Patterns = Field(default=(), description="Carve-outs from allow.")
+    read_hints: Patterns = Field(default=(), description="What to read for context; never authorises a write.")
+    propose_only: Patterns = Field(default=(), description="Paths the worker may only change through a handoff.")
+    handoff_required_on: Patterns = Field(
+        default=(), description="Writable paths whose change must also be reviewed by the root.")
+    budgets: Budgets = Budgets()
+    high_risk: StrictBool = False
+
+
+class Contract(_Model):
+    """A shared API/schema/protocol with the services that produce and consume it."""
+
+    description: StrictStr | None = None
+    paths: Annotated[Patterns, Field(min_length=1)]
+    producers: tuple[Id, ...] = ()
+    consumers: tuple[Id, ...] = ()
+
+
+class Suite(_Model):
+    """An end-to-end suite and the services it exercises."""
+
+    description: StrictStr | None = None
+    services: Annotated[tuple[Id, ...], Field(min_length=1)]
+    command: StrictStr | None = None
+    results: StrictStr | None = None
+
+
+class Policy(_Model):
+    """The whole policy file."""
+
+    version: Literal[1]
+    root: Id
+    workers: Annotated[dict[Id, Worker], Field(min_length=1)]
+    contracts: dict[Id, Contract] = {}
+    e2e: dict[Id, Suite] = {}
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _exact_version(cls, value: object) -> object:
+        # True == 1.0 == 1 in Python; the file must say the integer 1.
+        if type(value) is not int:
+            raise ValueError("Input should be 1 (the integer)")
+        return value
+
+
+
+
+def to_policy(model: Policy) -> values.Policy:
+    """The validated document as the values the rest of laneguard reads."""
+    def worker(w: Worker) -> values.Worker:
+        return values.Worker(description=w.description, cwd=w.cwd, allow=w.allow, deny=w.deny,
+                             read_hints=w.read_hints, propose_only=w.propose_only,
+                             handoff_required_on=w.handoff_required_on,
+                             budgets=values.Budgets(w.budgets.max_files, w.budgets.max_lines, w.budgets.timeout_s),
+                             high_risk=w.high_risk)
+
+    return values.Policy(
+        version=model.version, root=model.root, workers={k: worker(w) for k, w in model.workers.items()},
+        contracts={k: values.Contract(paths=c.paths, description=c.description, producers=c.producers,
+                                      consumers=c.consumers) for k, c in model.contracts.items()},
+        e2e={k: values.Suite(services=s.services, description=s.description, command=s.command,
+                             results=s.results) for k, s in model.e2e.items()})
