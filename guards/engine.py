@@ -95,6 +95,8 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
 
     The patches are cut while the scratch objects of the change still exist.
     """
+    if req.mode != "worktree":
+        git = git.without_worktree()
     # One cat-file process resolves the revisions and reads the trusted policy.
     revs = [r for r in (req.base, req.head, "HEAD") if r]
     git.prefetch(revs, [] if req.policy_file else [(trusted_revision(req), POLICY_FILE)])

@@ -151,15 +151,24 @@ def _find_top(start: Path) -> Path | None:
 class Git:
     """A hardened handle on one repository (its git dir and, unless bare, its work tree)."""
 
-    def __init__(self, git_dir: Path, top: Path | None) -> None:
+    def __init__(self, git_dir: Path, top: Path | None, *, bare: bool = False) -> None:
         self.git_dir = git_dir
         self.top = top
+        self.bare = bare
         self._prefix: list[str] | None = None
         self._filters: list[str] | None = None
         self._empty_tree: str | None = None
         # rev or commit id -> (commit id, raw commit); (rev, path) -> blob or None.
         self._commits: dict[str, tuple[str, bytes]] = {}
         self._files: dict[tuple[str, str], bytes | None] = {}
+
+    def without_worktree(self) -> Git:
+        """The same repository opened as bare: git cannot read, hash or filter a work-tree file.
+
+        Range, index and patch guards need only objects; reading them this way
+        also saves looking up the filter drivers to neutralise.
+        """
+        return Git(self.git_dir, None, bare=True)
 
     # -- discovery -------------------------------------------------------
     @classmethod
@@ -206,6 +215,8 @@ class Git:
             prefix = ["git", "--no-pager", f"--git-dir={self.git_dir}"]
             if self.top is not None:
                 prefix.append(f"--work-tree={self.top}")
+            if self.bare:
+                prefix += ["-c", "core.bare=true"]
             prefix += ["-c", f"safe.directory={self.top or self.git_dir}"]
             for key, value in _SAFE_CONFIG:
                 prefix += ["-c", f"{key}={value}"]
@@ -245,8 +256,8 @@ class Git:
         return [*self._base_args(), *args]
 
     def _env(self, args: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
-        if args and args[0] == "config":
-            return clean_env(extra)  # the filter lookup itself
+        if (args and args[0] == "config") or self.top is None:
+            return clean_env(extra)  # the filter lookup itself; without a work tree no filter can run
         return clean_env({**self._filter_env(), **(extra or {})})
 
     def run(self, args: Sequence[str], *, input: bytes | None = None,
