@@ -605,3 +605,18 @@ def test_runs_show_by_prefix_and_list_as_json(repo: Path) -> None:
     assert ambiguous.exit_code == 2 and "more than one run" in ambiguous.stderr
     missing = laneguard("runs", "show", "19990101", "--repo", str(repo))
     assert missing.exit_code == 2 and "no run matches" in missing.stderr
+
+
+def test_agent_hands_off_from_inside_a_run(repo: Path) -> None:
+    # `laneguard handoff propose` inside a run takes worker, task and base from the environment.
+    script = (f"{sys.executable} -m orchestrator handoff propose --format json "
+              "--problem 'SignRequest needs a key_version field' "
+              "--evidence 'signing.py cannot pick a key version' --path contracts/kms/kms.proto")
+    data = run(repo, "wallet-api", ["sh", "-c", script], "--task", "sign with key versions", code=0)
+    assert data["outcome"] == "accepted" and data["commit"] is None  # nothing changed in the tree
+    listed = json.loads(_ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    assert len(listed) == 1
+    h = listed[0]
+    assert (h["source_worker"], h["target_worker"], h["task"]) == ("wallet-api", "contracts",
+                                                                  "sign with key versions")
+    assert h["evidence"]["base"] == git(repo, "rev-parse", "main").strip()
