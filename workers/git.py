@@ -21,10 +21,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import tempfile
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -294,30 +291,6 @@ class Git:
         if proc.returncode != 0:
             raise GitError(f"git {args[0]} failed", args=tuple(args), stderr=proc.stderr.decode("utf-8", "replace"))
 
-    def run_many(self, commands: Sequence[Sequence[str]], *,
-                 env: dict[str, str] | None = None) -> list[bytes]:
-        """Run independent read-only git commands concurrently; outputs in order."""
-        results: list[bytes | BaseException] = [b""] * len(commands)
-
-        def work(i: int, args: Sequence[str]) -> None:
-            try:
-                results[i] = self.run(args, env=env)
-            except BaseException as exc:  # re-raised in the caller's thread
-                results[i] = exc
-
-        threads = [threading.Thread(target=work, args=(i, c)) for i, c in enumerate(commands[1:], 1)]
-        for t in threads:
-            t.start()
-        work(0, commands[0])
-        for t in threads:
-            t.join()
-        out: list[bytes] = []
-        for r in results:
-            if isinstance(r, BaseException):
-                raise r
-            out.append(r)
-        return out
-
     def own_config(self, key: str) -> str | None:
         """A setting as the user's git sees it (repository, then global config).
 
@@ -363,9 +336,11 @@ class Git:
         self._commits = {k: v for k, v in self._commits.items() if is_object_id(k)}
         self._files = {k: v for k, v in self._files.items() if is_object_id(k[0])}
 
-    def batch(self, specs: Sequence[str]) -> list[tuple[str, str, bytes] | None]:
+    def batch(self, specs: Sequence[str], *,
+              env: dict[str, str] | None = None) -> list[tuple[str, str, bytes] | None]:
         """``(oid, type, content)`` for each object name, None where git finds none."""
-        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"))
+        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"),
+                       env=env)
         results: list[tuple[str, str, bytes] | None] = []
         pos = 0
         for _ in specs:
@@ -439,19 +414,7 @@ class Git:
         wanted = [o for o in dict.fromkeys(oids) if o]
         if not wanted:
             return {}
-        out = self.run(["cat-file", "--batch"], input=("\n".join(wanted) + "\n").encode(), env=env)
-        blobs: dict[str, bytes] = {}
-        pos = 0
-        for oid in wanted:
-            nl = out.index(b"\n", pos)
-            header = out[pos:nl].split()
-            pos = nl + 1
-            if len(header) < 3 or header[1] == b"missing":
-                continue
-            size = int(header[2])
-            blobs[oid] = out[pos:pos + size]
-            pos += size + 1
-        return blobs
+        return {oid: found[2] for oid, found in zip(wanted, self.batch(wanted, env=env)) if found is not None}
 
     # -- writing ---------------------------------------------------------
     def commit_all(self, message: str, *, author: tuple[str, str] = ("laneguard", "laneguard@localhost")) -> str:
@@ -507,31 +470,8 @@ class Git:
         """Contents of many ``<rev>:<path>`` objects with one ``cat-file --batch``."""
         if not specs:
             return []
-        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode())
-        results: list[bytes | None] = []
-        pos = 0
-        for _ in specs:
-            nl = out.index(b"\n", pos)
-            header = out[pos:nl].split()
-            pos = nl + 1
-            if len(header) < 3 or header[-1] == b"missing":
-                results.append(None)
-                continue
-            size = int(header[2])
-            results.append(out[pos:pos + size])
-            pos += size + 1
-        return results
+        return [found[2] if found is not None else None for found in self.batch(specs)]
 
     def is_ancestor(self, older: str, newer: str) -> bool:
         code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
         return code == 0
-
-    # -- scratch index ----------------------------------------------------
-    @contextmanager
-    def scratch_index(self) -> Iterator[dict[str, str]]:
-        """An environment whose index is a temporary file outside the repository.
-
-        The repository's own index is never read or written through it.
-        """
-        with tempfile.TemporaryDirectory(prefix="laneguard-index-") as tmp:
-            yield {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
