@@ -30,16 +30,13 @@ def scratch(git: Git) -> Iterator[dict[str, str]]:
         yield {
             "GIT_INDEX_FILE": str(Path(tmp) / "index"),
             "GIT_OBJECT_DIRECTORY": str(objects),
-            "GIT_ALTERNATE_OBJECT_DIRECTORIES": _alternates(git, git.git_dir / "objects"),
+            "GIT_ALTERNATE_OBJECT_DIRECTORIES": _alternates(git),
         }
 
 
-def _alternates(git: Git, real: Path) -> str:
+def _alternates(git: Git) -> str:
     """The repository's object directory plus its own alternates (worktrees share them)."""
-    common = real
-    commondir = git.git_dir / "commondir"
-    if commondir.is_file():
-        common = (git.git_dir / commondir.read_text().strip()).resolve() / "objects"
+    common = git.common_dir / "objects"
     dirs = [str(common)]
     info = common / "info" / "alternates"
     if info.is_file():

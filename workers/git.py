@@ -159,6 +159,14 @@ class Git:
         self._commits: dict[str, tuple[str, bytes]] = {}
         self._files: dict[tuple[str, str], bytes | None] = {}
 
+    @property
+    def common_dir(self) -> Path:
+        """The git dir shared by every worktree (objects, refs, config, hooks)."""
+        commondir = self.git_dir / "commondir"
+        if commondir.is_file():
+            return (self.git_dir / commondir.read_text().strip()).resolve()
+        return self.git_dir
+
     def without_worktree(self) -> Git:
         """The same repository opened as bare: git cannot read, hash or filter a work-tree file.
 

@@ -33,10 +33,7 @@ _THREAD_LOCK = threading.Lock()
 
 
 def common_dir(git: Git) -> Path:
-    commondir = git.git_dir / "commondir"
-    if commondir.is_file():
-        return (git.git_dir / commondir.read_text().strip()).resolve()
-    return git.git_dir
+    return git.common_dir
 
 
 def runs_root(git: Git) -> Path:

@@ -43,11 +43,7 @@ def hooks_dir(git: Git) -> Path:
     if configured_text:
         configured = Path(os.path.expanduser(configured_text))
         return configured if configured.is_absolute() else (git.top or git.git_dir) / configured
-    common = git.git_dir
-    commondir = git.git_dir / "commondir"
-    if commondir.is_file():
-        common = (git.git_dir / commondir.read_text().strip()).resolve()
-    return common / "hooks"
+    return git.common_dir / "hooks"
 
 
 @click.group("hook")
