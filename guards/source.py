@@ -110,6 +110,10 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
             deleted.append(name)
     if deleted:
         sparse = _sparse_absent(git, set(deleted))
+        if sparse and sparse_set is None and (git.own_config("core.sparseCheckout") or "").lower() != "true":
+            # Without a sparse checkout, a flagged file that is gone was deleted: the flag
+            # is an old trick to hide exactly that.
+            sparse = set()
         if sparse_set is not None:
             # Inside a laneguard sparse worktree only paths outside the sparse set were never
             # checked out; a flagged file inside it that is gone was deleted by the agent.

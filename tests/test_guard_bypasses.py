@@ -905,3 +905,25 @@ def test_other_modes_reject_bad_combinations(repo: Path) -> None:
                  []):
         code, err = verdict(repo, *args)
         assert code == 2, (args, err)
+
+
+def test_skip_worktree_cannot_hide_a_deletion_without_sparse_checkout(repo: Path) -> None:
+    # Flag an out-of-scope file skip-worktree, then delete it: not a sparse checkout, so a deletion.
+    target = "services/kms-api/src/kms_api/keys.py"
+    git(repo, "update-index", "--skip-worktree", target)
+    (repo / target).unlink()
+    code, data = verdict(repo, "--worktree")
+    assert code == 1
+    assert isinstance(data, dict)
+    assert {c["path"]: c["status"] for c in data["changes"]}.get(target) == "deleted"
+
+
+def test_a_real_sparse_checkout_is_not_a_deletion(repo: Path) -> None:
+    git(repo, "sparse-checkout", "set", "--no-cone", "/services/wallet-api/", "/laneguard.yaml")
+    assert not (repo / "services/kms-api/src/kms_api/keys.py").exists()
+    with open(repo / "services/wallet-api/README.md", "a") as fh:
+        fh.write("in lane\n")
+    code, data = verdict(repo, "--worktree")
+    assert code == 0, data
+    assert isinstance(data, dict)
+    assert [c["path"] for c in data["changes"]] == ["services/wallet-api/README.md"]

@@ -305,10 +305,12 @@ class Git:
         Only for setup commands such as ``hook install``; guards never read
         the repository's own settings.
         """
-        for scope in ("--local", "--global"):
-            env = None if scope == "--local" else {"GIT_CONFIG_GLOBAL": os.environ.get(
+        # The repository's own files first (config and config.worktree), then the user's.
+        for scope in ("", "--global"):
+            env = None if not scope else {"GIT_CONFIG_GLOBAL": os.environ.get(
                 "GIT_CONFIG_GLOBAL", os.path.expanduser("~/.gitconfig"))}
-            proc = subprocess.run(["git", f"--git-dir={self.git_dir}", "config", scope, "--get", key],
+            args = ["git", f"--git-dir={self.git_dir}", "config", *([scope] if scope else []), "--get", key]
+            proc = subprocess.run(args,
                                   cwd=self.top or self.git_dir, env=clean_env(env), capture_output=True,
                                   check=False)
             if proc.returncode == 0 and proc.stdout.strip():
