@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -34,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchenv import git_env
+from benchenv import git_env, laneguard_argv
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = HERE / ".work"  # git-ignored (see the top-level .gitignore)
@@ -49,22 +48,6 @@ def git(repo: Path, *args: str, capture: bool = False) -> str:
     if proc.returncode != 0:
         raise SystemExit(f"git {' '.join(args)} failed:\n{proc.stderr.decode(errors='replace')}")
     return proc.stdout.decode().strip() if capture else ""
-
-
-def laneguard_argv() -> list[str]:
-    """How to start laneguard, preferring the one installed next to this interpreter.
-
-    The import floor is measured with sys.executable, so the laneguard being
-    compared must run on the same interpreter and site-packages; a laneguard
-    found first on PATH could belong to another environment.
-    """
-    sibling = Path(sys.executable).parent / "laneguard"
-    if sibling.is_file() and os.access(sibling, os.X_OK):
-        return [str(sibling)]
-    found = shutil.which("laneguard")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from orchestrator.cli import main; main()"]
 
 
 # --------------------------------------------------------------------------

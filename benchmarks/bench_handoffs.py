@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from benchenv import git_env
+from benchenv import git_env, laneguard_argv
 
 ENV = git_env()
 PREFIX = "refs/laneguard/handoffs/"
@@ -70,8 +69,7 @@ def main() -> int:
     ap.add_argument("--count", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    found = shutil.which("laneguard", path=str(Path(sys.executable).parent)) or shutil.which("laneguard")
-    laneguard = [found] if found else [sys.executable, "-m", "orchestrator"]
+    laneguard = laneguard_argv()
     with tempfile.TemporaryDirectory(prefix="laneguard-bench-") as tmp:
         repo = Path(tmp) / "repo"
         t0 = time.perf_counter()

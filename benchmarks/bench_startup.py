@@ -20,7 +20,6 @@ Standard library only; git, python and laneguard run as subprocesses.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import subprocess
@@ -29,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchenv import git_env
+from benchenv import git_env, laneguard_argv
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "wallet-platform"
@@ -53,17 +52,6 @@ def run(argv: Sequence[str], cwd: Path, ok: Sequence[int] = (0,)) -> subprocess.
                          f"{proc.stdout.decode(errors='replace')[-1500:]}"
                          f"{proc.stderr.decode(errors='replace')[-1500:]}")
     return proc
-
-
-def laneguard_argv() -> list[str]:
-    """The laneguard of this interpreter's environment, so both sides share site-packages."""
-    sibling = Path(sys.executable).parent / "laneguard"
-    if sibling.is_file() and os.access(sibling, os.X_OK):
-        return [str(sibling)]
-    found = shutil.which("laneguard")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from orchestrator.cli import main; main()"]
 
 
 def make_repo(workdir: Path) -> Path:

@@ -8,6 +8,9 @@ the C locale.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from pathlib import Path
 
 PINNED_DATE = "2026-01-01T00:00:00+00:00"
 
@@ -26,3 +29,19 @@ def git_env() -> dict[str, str]:
         "LC_ALL": "C",
     })
     return env
+
+
+def laneguard_argv() -> list[str]:
+    """How to start laneguard, preferring the one installed next to this interpreter.
+
+    The import floor is measured with sys.executable, so the laneguard being
+    compared must run on the same interpreter and site-packages; a laneguard
+    found first on PATH could belong to another environment.
+    """
+    sibling = Path(sys.executable).parent / "laneguard"
+    if sibling.is_file() and os.access(sibling, os.X_OK):
+        return [str(sibling)]
+    found = shutil.which("laneguard")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from orchestrator.cli import main; main()"]
