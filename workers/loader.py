@@ -217,12 +217,13 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
 
 
 _KNOWN = {
-    (): ("version", "root", "workers", "contracts", "e2e"),
+    (): ("version", "root", "workers", "contracts", "e2e", "reviewers"),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
-                       "handoff_required_on", "budgets", "high_risk"),
+                       "handoff_required_on", "budgets", "high_risk", "depends_on"),
     ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
     ("contracts", "*"): ("description", "paths", "producers", "consumers"),
     ("e2e", "*"): ("description", "services", "command", "results"),
+    ("reviewers", "*"): ("description", "command", "timeout_s", "workers"),
 }
 
 
@@ -276,7 +277,8 @@ def _check_references(data: dict[str, Any], b: _Builder) -> None:
         b.problem(b.marks.at(("root",)), ("root",),
                   f"root worker {root!r} is not defined under workers "
                   f"(add a worker {root!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
-    for section, fields in (("contracts", ("producers", "consumers")), ("e2e", ("services",))):
+    for section, fields in (("contracts", ("producers", "consumers")), ("e2e", ("services",)),
+                            ("workers", ("depends_on",)), ("reviewers", ("workers",))):
         items = data.get(section)
         if not isinstance(items, dict):
             continue

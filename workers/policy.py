@@ -43,6 +43,7 @@ class Worker:
     handoff_required_on: tuple[str, ...] = ()
     budgets: Budgets = field(default_factory=Budgets)
     high_risk: bool = False
+    depends_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,12 +63,23 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class Reviewer:
+    """An external reviewer command; it can only ever add a veto or an abstention."""
+
+    command: tuple[str, ...]
+    timeout_s: int = 30
+    description: str | None = None
+    workers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Policy:
     version: int
     root: str
     workers: dict[str, Worker]
     contracts: dict[str, Contract] = field(default_factory=dict)
     e2e: dict[str, Suite] = field(default_factory=dict)
+    reviewers: dict[str, Reviewer] = field(default_factory=dict)
 
 
 class _Unsure(Exception):
@@ -109,8 +121,9 @@ def _count(value: Any) -> int | None:
     return value
 
 
-_TOP = frozenset({"version", "root", "workers", "contracts", "e2e"})
-_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk"})
+_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers"})
+_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
+_REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
 _BUDGETS = frozenset({"max_files", "max_lines", "timeout_s"})
 _CONTRACT = frozenset({"description", "paths", "producers", "consumers"})
 _SUITE = frozenset({"description", "services", "command", "results"})
@@ -127,7 +140,7 @@ def _worker(raw: Any) -> Worker:
         raise _Unsure
     lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
     return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
-                  high_risk=high_risk, **lists)
+                  high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
 
 
 def strict_policy(data: Any) -> Policy | None:
@@ -160,6 +173,16 @@ def strict_policy(data: Any) -> Policy | None:
             suites[sid] = Suite(services=_strings(s["services"], ids=True, non_empty=True),
                                 description=_text(s.get("description")), command=_text(s.get("command")),
                                 results=_text(s.get("results")))
-        return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites)
+        reviewers: dict[str, Reviewer] = {}
+        for rid, raw in _mapping(top.get("reviewers", {}), frozenset(top.get("reviewers") or {})).items():
+            r = _mapping(raw, _REVIEWER)
+            timeout = _count(r.get("timeout_s", 30))
+            if not _is_id(rid) or "command" not in r or timeout is None:
+                raise _Unsure
+            reviewers[rid] = Reviewer(command=_strings(r["command"], non_empty=True), timeout_s=timeout,
+                                      description=_text(r.get("description")),
+                                      workers=_strings(r.get("workers", []), ids=True))
+        return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites,
+                      reviewers=reviewers)
     except (_Unsure, TypeError):
         return None

@@ -47,6 +47,8 @@ class Worker(_Model):
         default=(), description="Writable paths whose change must also be reviewed by the root.")
     budgets: Budgets = Budgets()
     high_risk: StrictBool = False
+    depends_on: tuple[Id, ...] = Field(
+        default=(), description="Workers (services) this one calls at run time; routes reviews, never writes.")
 
 
 class Contract(_Model):
@@ -67,6 +69,17 @@ class Suite(_Model):
     results: StrictStr | None = None
 
 
+class Reviewer(_Model):
+    """An external reviewer: a command that reads the verdict JSON on stdin and answers JSON."""
+
+    description: StrictStr | None = None
+    command: Annotated[tuple[StrictStr, ...], Field(min_length=1)] = Field(
+        description="argv of the reviewer (no shell); it gets the verdict JSON on stdin and prints "
+                    '{"vote": "approve|reject|abstain", "reasons": [...]}.')
+    timeout_s: Annotated[StrictInt, Field(ge=1)] = 30
+    workers: tuple[Id, ...] = Field(default=(), description="Only for these workers (default: all).")
+
+
 class Policy(_Model):
     """The whole policy file."""
 
@@ -75,6 +88,7 @@ class Policy(_Model):
     workers: Annotated[dict[Id, Worker], Field(min_length=1)]
     contracts: dict[Id, Contract] = {}
     e2e: dict[Id, Suite] = {}
+    reviewers: dict[Id, Reviewer] = {}
 
     @field_validator("version", mode="before")
     @classmethod
@@ -85,8 +99,6 @@ class Policy(_Model):
         return value
 
 
-
-
 def to_policy(model: Policy) -> values.Policy:
     """The validated document as the values the rest of laneguard reads."""
     def worker(w: Worker) -> values.Worker:
@@ -94,11 +106,13 @@ def to_policy(model: Policy) -> values.Policy:
                              read_hints=w.read_hints, propose_only=w.propose_only,
                              handoff_required_on=w.handoff_required_on,
                              budgets=values.Budgets(w.budgets.max_files, w.budgets.max_lines, w.budgets.timeout_s),
-                             high_risk=w.high_risk)
+                             high_risk=w.high_risk, depends_on=w.depends_on)
 
     return values.Policy(
         version=model.version, root=model.root, workers={k: worker(w) for k, w in model.workers.items()},
         contracts={k: values.Contract(paths=c.paths, description=c.description, producers=c.producers,
                                       consumers=c.consumers) for k, c in model.contracts.items()},
         e2e={k: values.Suite(services=s.services, description=s.description, command=s.command,
-                             results=s.results) for k, s in model.e2e.items()})
+                             results=s.results) for k, s in model.e2e.items()},
+        reviewers={k: values.Reviewer(command=r.command, timeout_s=r.timeout_s, description=r.description,
+                                      workers=r.workers) for k, r in model.reviewers.items()})
