@@ -8,34 +8,18 @@ update refs with compare-and-swap and retry, so no concurrent writer is lost.
 """
 from __future__ import annotations
 
-import datetime
-import getpass
-import os
 from dataclasses import dataclass
 
 from handoffs.record import Action, Handoff, Transition, next_status
 from workers.errors import InputError
 from workers.git import Git
+from workers.identity import actor, now
+from workers.ledger import Kind, Ledger
+
+__all__ = ["PREFIX", "Queue", "Stored", "actor", "now"]
 
 PREFIX = "refs/laneguard/handoffs/"
 RETRIES = 50
-
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-
-
-def actor(git: Git) -> tuple[str, str]:
-    """Who is acting: LANEGUARD_ACTOR, else the user's git identity, else the OS user."""
-    env = os.environ.get("LANEGUARD_ACTOR")
-    if env:
-        return env, f"{env}@laneguard"
-    name = git.own_config("user.name")
-    email = git.own_config("user.email")
-    if name:
-        return name, email or f"{name}@localhost"
-    user = getpass.getuser()
-    return user, f"{user}@localhost"
 
 
 @dataclass(frozen=True)
@@ -61,8 +45,17 @@ class Queue:
         who = actor(self.git)
         commit = self._write(handoff, None, f"handoff {handoff.id}: create by {handoff.created_by}\n", who)
         if self.git.update_ref(ref, commit, None):
+            self._record(handoff, "create", commit, who)
             return Stored(handoff, commit), True
         return self.get(handoff.id), False
+
+    def _record(self, handoff: Handoff, action: str, commit: str, who: tuple[str, str],
+                reason: str | None = None) -> None:
+        Ledger(self.git).append(Kind.HANDOFF, {
+            "handoff": handoff.id, "action": action, "source_worker": handoff.source_worker,
+            "target_worker": handoff.target_worker, "commit": commit,
+        }, {"status": handoff.status.value, "reason": reason, "applied_commit": handoff.applied_commit},
+            who=who)
 
     def resolve(self, prefix: str) -> str:
         """A full id from an abbreviation, like git's: unique or an error."""
@@ -110,6 +103,7 @@ class Queue:
             message = f"handoff {hid}: {action.value} by {who[0]}" + (f"\n\n{reason}\n" if reason else "\n")
             new = self._write(updated, current.commit, message, who)
             if self.git.update_ref(PREFIX + hid, new, current.commit):
+                self._record(updated, action.value, new, who, reason)
                 return Stored(updated, new)
         raise InputError(f"handoff {hid[:12]}: too many concurrent updates, try again")
 

@@ -439,10 +439,11 @@ class Git:
     def write_blob(self, data: bytes) -> str:
         return self.run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
 
-    def make_tree(self, entries: dict[str, bytes]) -> str:
-        """A flat tree of regular files ``name -> content``."""
-        lines = b"".join(f"100644 blob {self.write_blob(data)}\t{name}\0".encode()
-                         for name, data in sorted(entries.items()))
+    def make_tree(self, entries: dict[str, bytes], blobs: dict[str, str] | None = None) -> str:
+        """A flat tree of regular files ``name -> content`` (plus ``name -> blob id`` already written)."""
+        oids = {name: self.write_blob(data) for name, data in entries.items()}
+        oids.update(blobs or {})
+        lines = b"".join(f"100644 blob {oid}\t{name}\0".encode() for name, oid in sorted(oids.items()))
         return self.run(["mktree", "-z"], input=lines).decode().strip()
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str,

@@ -1,0 +1,281 @@
+"""The audit ledger: a hash chain of every decision, in ``refs/laneguard/ledger``.
+
+Each entry is one commit whose tree holds ``entry.json`` (plus attachments
+such as the full verdict or the change itself); its first parent is the
+previous entry. git's own commit ids already chain the entries, but they are
+SHA-1 and anyone can rewrite them, so every entry also carries its own
+sha256, the previous entry's sha256 and a sequence number: ``verify`` checks
+those without trusting git's structure, and a head hash published elsewhere
+(``ledger head``) proves later that history was not rewritten from scratch.
+
+Entries may name further parents (the commits a decision was about) so that
+the evidence a replay needs is never garbage-collected; the chain itself is
+always the first-parent line.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any
+
+from workers.errors import InputError
+from workers.git import Git, is_object_id
+from workers.identity import actor, now
+
+REF = "refs/laneguard/ledger"
+SCHEMA = "laneguard.ledger/1"
+GENESIS = "0" * 64
+ENTRY_FILE = "entry.json"
+RETRIES = 400
+
+
+class Kind(str, Enum):
+    GENESIS = "genesis"  # seq 0: starts the chain, has no parent and is about nothing
+    GUARD = "guard"
+    RUN = "run"
+    HANDOFF = "handoff"
+    OVERRIDE = "override"
+    POLICY = "policy"
+    REVIEW = "review"
+
+
+class Violation(str, Enum):
+    HASH_MISMATCH = "HASH_MISMATCH"  # an entry's content no longer matches its own hash
+    CHAIN_BREAK = "CHAIN_BREAK"  # a link does not match: an entry is missing, added or reordered
+    ANCHOR_MISSING = "ANCHOR_MISSING"  # a published head is not in the chain: history was rewritten
+
+
+def canonical(value: Any) -> bytes:
+    """The one byte form that is hashed: sorted keys, no spaces, UTF-8 (paths keep their raw bytes)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8", "surrogateescape")
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    seq: int
+    time: str
+    kind: str
+    actor: str
+    inputs: dict[str, Any]
+    outcome: dict[str, Any]
+    prev: str
+    hash: str
+    attachments: dict[str, str] = field(default_factory=dict)  # name -> sha256 of its bytes
+    commit: str | None = None  # where it is stored; not part of the hash
+
+    def body(self) -> dict[str, Any]:
+        """Everything the hash covers."""
+        return {"schema": SCHEMA, "seq": self.seq, "time": self.time, "kind": self.kind, "actor": self.actor,
+                "inputs": self.inputs, "outcome": self.outcome, "prev": self.prev,
+                "attachments": self.attachments}
+
+    def computed_hash(self) -> str:
+        return digest(canonical(self.body()))
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.body(), "hash": self.hash, "commit": self.commit}
+
+
+@dataclass(frozen=True)
+class Problem:
+    violation: Violation
+    seq: int | None
+    commit: str | None
+    message: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"violation": self.violation.value, "seq": self.seq, "commit": self.commit,
+                "message": self.message}
+
+
+@dataclass(frozen=True)
+class Report:
+    entries: int
+    head: str | None
+    problems: tuple[Problem, ...]
+    anchor: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "entries": self.entries, "head": self.head, "anchor": self.anchor,
+                "problems": [p.as_json() for p in self.problems]}
+
+
+def _parse(raw: bytes | None, commit: str) -> Entry | str:
+    """The stored entry, or why it cannot be read."""
+    if raw is None:
+        return f"commit {commit} has no {ENTRY_FILE}"
+    try:
+        data = json.loads(raw.decode("utf-8", "surrogateescape"))
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            return f"{ENTRY_FILE} in {commit} is not a {SCHEMA} entry"
+        return Entry(seq=int(data["seq"]), time=str(data["time"]), kind=str(data["kind"]),
+                     actor=str(data["actor"]), inputs=dict(data["inputs"]), outcome=dict(data["outcome"]),
+                     prev=str(data["prev"]), hash=str(data["hash"]),
+                     attachments={str(k): str(v) for k, v in dict(data.get("attachments") or {}).items()},
+                     commit=commit)
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"{ENTRY_FILE} in {commit} cannot be read: {type(exc).__name__}: {exc}"
+
+
+class Ledger:
+    """Append, read and verify the chain. Appends are compare-and-swap on the ref."""
+
+    def __init__(self, git: Git, ref: str = REF) -> None:
+        self.git = git
+        self.ref = ref
+
+    # -- writing -----------------------------------------------------------
+    def append(self, kind: Kind, inputs: dict[str, Any], outcome: dict[str, Any], *,
+               attachments: dict[str, bytes] | None = None, keep: tuple[str, ...] = (),
+               who: tuple[str, str] | None = None) -> Entry:
+        """Add one entry at the head; concurrent writers retry and none is lost or forked.
+
+        ``keep`` names commits the entry is about; they become extra parents so a
+        replay still finds them after their branches are deleted.
+        """
+        who = who or actor(self.git)
+        files = attachments or {}
+        blobs = {name: self.git.write_blob(data) for name, data in files.items()}
+        sums = {name: digest(data) for name, data in files.items()}
+        extra = [c for c in dict.fromkeys(keep) if c and is_object_id(c)]
+        for attempt in range(RETRIES):
+            old = self.git.ref_value(self.ref)
+            if old is None:
+                # The chain starts with a parentless genesis entry, so the first-parent
+                # line never runs into the commits a later entry keeps as evidence.
+                self._start(who)
+                continue
+            head = self._entry_at(old)
+            if isinstance(head, str):
+                raise InputError(f"the ledger head is damaged: {head}; nothing more can be recorded",
+                                     hint="run `laneguard ledger verify` and restore the ledger ref")
+            draft = Entry(seq=head.seq + 1, time=now(), kind=kind.value, actor=f"{who[0]} <{who[1]}>",
+                          inputs=inputs, outcome=outcome, prev=head.hash, hash="", attachments=sums)
+            entry = replace(draft, hash=draft.computed_hash())
+            commit = self._commit(entry, blobs, [old, *[c for c in extra if c != old]], who)
+            if self.git.update_ref(self.ref, commit, old):
+                return replace(entry, commit=commit)
+            # Lost the race: back off a little, more each time, so 8 writers spread out.
+            time.sleep(random.uniform(0, 0.002 * (1 + min(attempt, 25))))
+        raise InputError(f"could not append to {self.ref}: {RETRIES} concurrent updates in a row",
+                             hint="try again; if it persists, look for a process rewriting the ledger")
+
+    def _commit(self, entry: Entry, blobs: dict[str, str], parents: list[str], who: tuple[str, str]) -> str:
+        text = canonical({**entry.body(), "hash": entry.hash})
+        tree = self.git.make_tree({ENTRY_FILE: text + b"\n"}, blobs)
+        return self.git.commit_tree(tree, parents, f"ledger {entry.seq}: {entry.kind} by {who[0]}\n", who)
+
+    def _start(self, who: tuple[str, str]) -> None:
+        draft = Entry(seq=0, time=now(), kind=Kind.GENESIS.value, actor=f"{who[0]} <{who[1]}>", inputs={},
+                      outcome={}, prev=GENESIS, hash="")
+        genesis = replace(draft, hash=draft.computed_hash())
+        self.git.update_ref(self.ref, self._commit(genesis, {}, [], who), None)  # a lost race is fine
+
+    # -- reading -----------------------------------------------------------
+    def _entry_at(self, commit: str) -> Entry | str:
+        return _parse(self.git.read_paths([f"{commit}:{ENTRY_FILE}"])[0], commit)
+
+    def head(self) -> Entry | None:
+        commit = self.git.ref_value(self.ref)
+        if commit is None:
+            return None
+        entry = self._entry_at(commit)
+        if isinstance(entry, str):
+            raise InputError(f"the ledger head is damaged: {entry}", hint="run `laneguard ledger verify`")
+        return entry
+
+    def commits(self) -> list[str]:
+        """The chain's commits, oldest first (first parents only)."""
+        if self.git.ref_value(self.ref) is None:
+            return []
+        out = self.git.run(["rev-list", "--first-parent", "--reverse", self.ref])
+        return out.decode().split()
+
+    def read(self) -> list[tuple[str, Entry | str]]:
+        """Every stored entry (or the reason it cannot be read), oldest first."""
+        commits = self.commits()
+        raws = self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in commits])
+        return [(c, _parse(raw, c)) for c, raw in zip(commits, raws)]
+
+    def entries(self) -> list[Entry]:
+        return [e for _, e in self.read() if isinstance(e, Entry)]
+
+    def get(self, seq: int) -> Entry:
+        for entry in self.entries():
+            if entry.seq == seq:
+                return entry
+        raise InputError(f"no ledger entry {seq}", hint="see `laneguard ledger show`")
+
+    def attachment(self, entry: Entry, name: str) -> bytes | None:
+        """An attachment's bytes, only if they still match the hash the entry recorded."""
+        if entry.commit is None or name not in entry.attachments:
+            return None
+        data = self.git.read_paths([f"{entry.commit}:{name}"])[0]
+        if data is None or digest(data) != entry.attachments[name]:
+            raise InputError(f"ledger entry {entry.seq}: attachment {name} does not match its recorded hash",
+                             hint="run `laneguard ledger verify`: the ledger was tampered with")
+        return data
+
+    # -- verifying ---------------------------------------------------------
+    def verify(self, anchor: str | None = None) -> Report:
+        """Recompute every hash and link; report each violation with its entry."""
+        problems: list[Problem] = []
+        stored = self.read()
+        attached = [(commit, name) for commit, e in stored if isinstance(e, Entry) for name in e.attachments]
+        blobs = dict(zip(attached, self.git.read_paths([f"{c}:{n}" for c, n in attached])))
+        prev_hash, prev_seq = GENESIS, -1
+        hashes: set[str] = set()
+        for commit, entry in stored:
+            if isinstance(entry, str):
+                problems.append(Problem(Violation.HASH_MISMATCH, None, commit, entry))
+                prev_seq += 1  # assume it held the next number so one damaged entry is one problem
+                prev_hash = ""
+                continue
+            hashes.add(entry.hash)
+            if entry.computed_hash() != entry.hash:
+                problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
+                                        f"entry {entry.seq} was changed after it was written "
+                                        f"(stored hash {entry.hash[:16]}, content hashes to "
+                                        f"{entry.computed_hash()[:16]})"))
+            for name, expected in entry.attachments.items():
+                data = blobs.get((commit, name))
+                if data is None or digest(data) != expected:
+                    problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
+                                            f"entry {entry.seq}: attachment {name} "
+                                            f"{'is missing' if data is None else 'was changed'}"))
+            broken = []
+            if entry.seq != prev_seq + 1:
+                broken.append(f"sequence {entry.seq} follows {prev_seq}" + (
+                    f": {entry.seq - prev_seq - 1} entr{'y is' if entry.seq - prev_seq == 2 else 'ies are'} "
+                    "missing" if entry.seq > prev_seq + 1 else ": entries were reordered or repeated"))
+            if prev_hash and entry.prev != prev_hash:
+                broken.append(f"its link to the previous entry ({entry.prev[:16]}) does not match "
+                              f"that entry's hash ({prev_hash[:16]})")
+            if broken:
+                problems.append(Problem(Violation.CHAIN_BREAK, entry.seq, commit,
+                                        f"entry {entry.seq}: " + "; ".join(broken)))
+            prev_hash, prev_seq = entry.hash, entry.seq
+        head = next((e.hash for _, e in reversed(stored) if isinstance(e, Entry)), None)
+        if anchor is not None:
+            wanted = anchor.strip().lower()
+            if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
+                raise InputError(f"{anchor!r} is not a ledger hash",
+                                 hint="pass the hex hash printed by `laneguard ledger head` (16+ characters)")
+            if not any(h.startswith(wanted) for h in hashes):
+                problems.append(Problem(Violation.ANCHOR_MISSING, None, None,
+                                        f"the published head {wanted[:16]} is not in the chain: "
+                                        "the ledger's history was rewritten"))
+        return Report(entries=len(stored), head=head, problems=tuple(problems), anchor=anchor)
