@@ -6,9 +6,10 @@ can never produce ``accept``.
 """
 from __future__ import annotations
 
+import datetime
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,10 @@ from workers.layout import POLICY_FILE
 from workers.ownership import OwnershipIndex, PathClass
 
 if TYPE_CHECKING:
+    from guards.override import Override
     from workers.loader import LoadedPolicy
+
+FULL_CHANGE = "*"  # key of the whole change's patch in guard_and_cut's patches (no worker id has '*')
 
 GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
     (scope.NAME, scope.vote),
@@ -61,6 +65,12 @@ class GuardRequest:
     # patterns may be absent without counting as deleted. None: trust the index's
     # skip-worktree flags for absent files (a sparse checkout the user made).
     sparse_set: tuple[str, ...] | None = None
+    # Overrides to honour; None reads them from refs/laneguard/overrides when a path needs one.
+    # Worker runs pass the set that existed before the agent started, so an agent cannot forge one.
+    overrides: tuple[Override, ...] | None = None
+    at: str | None = None  # the moment overrides are judged at (replays pass the recorded time)
+    reviewers: bool = True  # external reviewers from the policy (replays leave them out)
+    keep_change: bool = False  # also return the whole change as a patch (for the ledger)
 
 
 def trusted_revision(req: GuardRequest) -> str:
@@ -95,6 +105,7 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
 
     The patches are cut while the scratch objects of the change still exist.
     """
+    cwd = git.top or git.git_dir  # where external reviewers start
     if req.mode != "worktree":
         git = git.without_worktree()
     # One cat-file process resolves the revisions and reads the trusted policy.
@@ -120,8 +131,16 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
             raise box["error"]  # type: ignore[misc]
         changeset = box["changeset"]
         assert isinstance(changeset, ChangeSet)
-        verdict = judge(changeset, loaded, worker)
+        verdict = judge(changeset, loaded, worker, overrides=lambda: _overrides(git, req),
+                        at=_moment(req.at))
+        if any(c.path == POLICY_FILE for c in changeset.changes):
+            verdict = replace(verdict, policy_diff=_policy_diff(git, env, loaded, changeset.head_tree))
+        if req.reviewers and loaded.policy.reviewers:
+            verdict = _reviewed(cwd, verdict, loaded)
         patches: dict[str, bytes] = {}
+        if req.keep_change:
+            patches[FULL_CHANGE] = cut_patch(git, env, changeset.base_tree, changeset.head_tree,
+                                             [c.path for c in changeset.changes])
         if cut:
             targets: dict[str, list[str]] = {}
             for draft in verdict.handoffs:
@@ -156,12 +175,35 @@ def cut_patch(git: Git, env: dict[str, str], base_tree: str, head_tree: str, pat
                     "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree, "--", *paths], env=env)
 
 
-def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
+def _moment(at: str | None) -> datetime.datetime:
+    if at is None:
+        return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.fromisoformat(at)
+
+
+def _overrides(git: Git, req: GuardRequest) -> Sequence[Override]:
+    if req.overrides is not None:
+        return req.overrides
+    from guards.override import load
+
+    return load(git)
+
+
+def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
+          overrides: Callable[[], Sequence[Override]] | None = None,
+          at: datetime.datetime | None = None) -> Verdict:
     ctx = GuardContext(changeset=changeset, worker_id=worker, loaded=loaded,
                        index=OwnershipIndex(loaded.policy))
     votes: list[Vote] = []
+    used: list[str] = []
     try:
         scope.classify(ctx)  # needs only the paths: runs while git still writes the patch
+        if overrides is not None and scope.needs_override(ctx):
+            from guards.override import in_force
+
+            moment = at or datetime.datetime.now(datetime.timezone.utc)
+            items = in_force(overrides(), worker, changeset.diff_sha256, moment)
+            used = scope.apply_overrides(ctx, items) if items else []
     except Exception as exc:  # noqa: BLE001 - fail closed, never accept
         votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
                           reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))
@@ -187,7 +229,48 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str) -> Verdict:
                          path=POLICY_FILE if trusted else loaded.source, sha256=loaded.sha256,
                          trusted=trusted),
         diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
-        handoffs=tuple(_drafts(reports)), notes=tuple(notes))
+        handoffs=tuple(_drafts(reports)), notes=tuple(notes), overrides=tuple(used))
+
+
+def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree: str) -> dict[str, object]:
+    """What the change does to the policy, judged against the trusted one (never adopted)."""
+    from workers.errors import PolicyError
+    from workers.git import fsdecode, split_z
+    from workers.loader import parse
+    from workers.policydiff import compare
+
+    code, text, _ = git.run_rc(["cat-file", "blob", f"{head_tree}:{POLICY_FILE}"], env=env)
+    if code != 0:
+        return {"error": f"the change deletes {POLICY_FILE}"}
+    try:
+        new = parse(text, f"(changed) {POLICY_FILE}")
+    except PolicyError as exc:
+        return {"error": f"the changed {POLICY_FILE} is not a valid policy: "
+                         + "; ".join(str(p) for p in exc.problems[:5])}
+    files = [fsdecode(p) for p in split_z(git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
+                                                   head_tree], env=env))]
+    return compare(loaded.policy, new, files, old_name=loaded.source, new_name="the change").as_json()
+
+
+def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
+    """Ask the policy's external reviewers; their votes join the deterministic ones."""
+    from guards import reviewer
+
+    votes = list(verdict.votes)
+    changed = [c.path for c in verdict.changes]
+    for name, item in sorted(loaded.policy.reviewers.items()):
+        if not reviewer.applies(item, verdict.worker):
+            continue
+        if verdict.decision.value == "reject":
+            votes.append(Vote(reviewer.PREFIX + name, VoteValue.ABSTAIN,
+                              ("not asked: the deterministic guards already reject",)))
+            continue
+        try:
+            votes.append(reviewer.review(name, item, verdict.as_json(), cwd, changed))
+        except Exception as exc:  # noqa: BLE001 - a reviewer is never a reason to accept
+            votes.append(Vote(reviewer.PREFIX + name, VoteValue.ABSTAIN,
+                              (f"reviewer failed: {type(exc).__name__}: {exc}",)))
+    return replace(verdict, votes=tuple(votes), decision=consensus(votes))
 
 
 def _reports(ctx: GuardContext) -> list[ChangeReport]:

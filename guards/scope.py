@@ -5,9 +5,15 @@ become handoff drafts routed to the path's owner (handoff_required: to root).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 from guards.context import GuardContext
 from guards.verdict import Vote, VoteValue
 from workers.ownership import PathClass, Standing
+
+if TYPE_CHECKING:
+    from guards.override import Override
 
 NAME = "scope"
 _WRITABLE, _HANDOFF_REQUIRED = PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED  # enum lookups are slow
@@ -49,6 +55,33 @@ def classify(ctx: GuardContext) -> None:
         ctx.standings[path] = known[0]
         if known[1] is not None:
             ctx.routes[path] = known[1]
+
+
+def needs_override(ctx: GuardContext) -> bool:
+    """Whether any path is not writable, the only case in which overrides matter."""
+    return any(s.path_class is not _WRITABLE for s in ctx.standings.values())
+
+
+def apply_overrides(ctx: GuardContext, items: Sequence[Override]) -> list[str]:
+    """Make the paths an override in force covers writable; returns the ids used.
+
+    Only the scope class changes: the protected-path and secrets guards vote on
+    their own afterwards, so an override can never pass them.
+    """
+    used: list[str] = []
+    for path, standing in list(ctx.standings.items()):
+        if standing.path_class is _WRITABLE:
+            continue
+        for item in items:
+            if item.covers(path):
+                ctx.standings[path] = Standing(_WRITABLE, f"override {item.id}", None)
+                ctx.routes.pop(path, None)
+                ctx.flag(path, f"writable by override {item.id} ({item.reason}); "
+                               f"approved by {', '.join(item.valid_approvers())}")
+                if item.id not in used:
+                    used.append(item.id)
+                break
+    return used
 
 
 def vote(ctx: GuardContext) -> Vote:

@@ -94,6 +94,8 @@ class Verdict:
     votes: tuple[Vote, ...]
     handoffs: tuple[HandoffDraft, ...]
     notes: tuple[str, ...] = ()
+    overrides: tuple[str, ...] = ()  # ids of the overrides that made paths writable
+    policy_diff: dict[str, Any] | None = None  # when the change touches the policy file
 
     @property
     def exit_code(self) -> int:
@@ -115,6 +117,8 @@ class Verdict:
             "votes": [{"guard": v.guard, "vote": v.vote.value, "reasons": list(v.reasons)} for v in self.votes],
             "handoffs": [h.as_json() for h in self.handoffs],
             "notes": list(self.notes),
+            "overrides": list(self.overrides),
+            "policy_diff": self.policy_diff,
         }
 
 

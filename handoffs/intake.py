@@ -74,12 +74,43 @@ def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, b
     return out
 
 
-def record_verdict(git: Git, req: GuardRequest,
-                   task: str | None = None) -> tuple[Verdict, list[tuple[Stored, bool]]]:
-    """Guard a change and queue its handoff drafts, each with its own part of the patch."""
+def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
+                   ledger: bool = False) -> tuple[Verdict, list[tuple[Stored, bool]]]:
+    """Guard a change and queue its handoff drafts, each with its own part of the patch.
+
+    With ``ledger`` the decision is also recorded, naming the handoffs it queued.
+    """
     loaded = policy_for(git, req)
+    if ledger:
+        req = _for_ledger(git, req)
     verdict, patches = guard_and_cut(git, req, loaded=loaded)
     queue = Queue(git)
     who = actor(git)[0]
     records = build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)
-    return verdict, [queue.create(r) for r in records]
+    queued = [queue.create(r) for r in records]
+    if ledger:
+        from guards.record import change_patch, record
+
+        record(git, verdict, change=change_patch(patches), overrides=req.overrides or (),
+               handoff_ids=[s.handoff.id for s, _ in queued], inputs={"task": task})
+    return verdict, queued
+
+
+def _for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
+    """The request with what a recorded decision needs: the change itself and the overrides read once."""
+    from dataclasses import replace
+
+    from guards.override import load
+
+    return replace(req, keep_change=req.mode != "range",
+                   overrides=req.overrides if req.overrides is not None else load(git))
+
+
+def guard_recorded(git: Git, req: GuardRequest, task: str | None = None) -> Verdict:
+    """Guard a change and record the decision in the ledger (no handoffs queued)."""
+    from guards.record import change_patch, record
+
+    req = _for_ledger(git, req)
+    verdict, patches = guard_and_cut(git, req, cut=False)
+    record(git, verdict, change=change_patch(patches), overrides=req.overrides or (), inputs={"task": task})
+    return verdict

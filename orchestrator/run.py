@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guards.engine import GuardRequest, guard, guard_and_cut
+from guards import override
+from guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
+from guards.record import record
 from guards.verdict import Decision, Verdict, VoteValue
 from handoffs import build
 from handoffs.queue import Queue, Stored, actor
@@ -28,6 +30,8 @@ from orchestrator import process
 from workers import workspace
 from workers.errors import InputError
 from workers.git import Git, fsencode
+from workers.ledger import REF as LEDGER_REF
+from workers.ledger import Kind, Ledger
 from workers.loader import LoadedPolicy, load_revision
 
 ROLLBACK_GUARDS = {"protected", "secrets", "budget"}
@@ -85,17 +89,35 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
                           status="running", pid=os.getpid(), command=command, started=time.time(),
                           context_hash=pack["context_hash"], worktree=str(ws.worktree), log=str(ws.log_file))
     on_start(ws)
+    # Read before the agent starts: overrides or ledger history it writes itself count for nothing.
+    trusted = _Trusted(overrides=override.load(git), ledger=git.ref_value(LEDGER_REF))
     try:
-        return _run(git, loaded, ws, command, task, keep, echo, started)
-    except BaseException:
+        return _run(git, loaded, ws, command, task, keep, echo, started, trusted)
+    except BaseException as exc:
         # Ctrl-C or a bug: no half-state survives.
         workspace.remove(git, ws, keep_branch=False)
         workspace.write_state(ws, status="interrupted")
+        try:
+            _ledger_run(git, ws, {"outcome": "interrupted", "reasons": [type(exc).__name__]})
+        except Exception:  # noqa: BLE001 - the original error matters more than its record
+            pass
         raise
 
 
+@dataclass(frozen=True)
+class _Trusted:
+    overrides: tuple[override.Override, ...]
+    ledger: str | None
+
+
+def _ledger_run(git: Git, ws: workspace.Workspace, outcome: dict[str, Any]) -> None:
+    """A run that ended without a verdict (could not start, interrupted) is still an entry."""
+    Ledger(git).append(Kind.RUN, {"worker": ws.worker, "run_id": ws.run_id, "base": ws.base,
+                                  "task": _task(ws)}, outcome)
+
+
 def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[str], task: str | None,
-         keep: bool, echo: Callable[[bytes], None], started: float) -> RunResult:
+         keep: bool, echo: Callable[[bytes], None], started: float, trusted: _Trusted) -> RunResult:
     w = loaded.policy.workers[ws.worker]
     cwd = ws.worktree / (w.cwd or "")
     if not cwd.is_dir():
@@ -111,19 +133,25 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
                                  on_spawn=lambda pgid: workspace.write_state(ws, agent_pgid=pgid))
     except OSError as exc:
         workspace.remove(git, ws, keep_branch=False)
-        workspace.write_state(ws, status="rejected", reasons=[f"cannot start {command[0]!r}: {exc.strerror}"])
-        raise InputError(f"cannot start {command[0]!r}: {exc.strerror}") from None
+        why = f"cannot start {command[0]!r}: {exc.strerror}"
+        workspace.write_state(ws, status="rejected", reasons=[why])
+        _ledger_run(git, ws, {"outcome": "rejected", "reasons": [why]})
+        raise InputError(why) from None
     if code is None:
         reasons.append(f"timed out after {timeout}s (budget timeout_s); the agent's process group was stopped")
     elif code != 0:
         reasons.append(f"the agent exited with code {code}")
     notes: list[str] = []
     reasons.extend(_restore_repo_state(git, before, notes))
-    return _settle(git, loaded, ws, reasons, keep, started, notes)
+    after = git.ref_value(LEDGER_REF)
+    if trusted.ledger is not None and (after is None or not git.is_ancestor(trusted.ledger, after)):
+        reasons.append("protected: the ledger was rewritten during the run (its old head is gone); "
+                       "run `laneguard ledger verify`")
+    return _settle(git, loaded, ws, reasons, keep, started, notes, trusted)
 
 
 def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: list[str], keep: bool,
-            started: float, notes: list[str]) -> RunResult:
+            started: float, notes: list[str], trusted: _Trusted) -> RunResult:
     wt = ws.git
     # The agent may have committed, switched branches or moved HEAD: everything is
     # judged against the base, with the policy of the base.
@@ -131,8 +159,10 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     wt.run(["symbolic-ref", "HEAD", f"refs/heads/{ws.branch}"])
     # Every path of a full worktree was checked out, so none may be missing unnoticed.
     sparse = workspace.sparse_set(loaded, ws.worker) if loaded.policy.workers[ws.worker].high_risk else ("**",)
-    verdict, patches = guard_and_cut(wt, GuardRequest(mode="worktree", worker=ws.worker, sparse_set=sparse),
+    verdict, patches = guard_and_cut(wt, GuardRequest(mode="worktree", worker=ws.worker, sparse_set=sparse,
+                                                      overrides=trusted.overrides, keep_change=True),
                                      loaded=loaded)
+    change = patches.pop(FULL_CHANGE, b"")
     evidence = ws.folder / "verdict.json"
     evidence.write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
     for vote in verdict.votes:
@@ -142,10 +172,11 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
             reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
     result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons, notes=notes,
                        log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict)
+    evidence_of = {"change": change, "overrides": trusted.overrides}
     if reasons:
         _save_attempt(wt, ws)
         workspace.remove(git, ws, keep_branch=False)
-        return _finish(ws, result, started)
+        return _finish(ws, result, started, git, evidence_of)
     kept = [c.path for c in verdict.changes if c.path_class in ("writable", "handoff_required")]
     away = [c.path for c in verdict.changes if c.path_class not in ("writable", "handoff_required")]
     queued: list[Stored] = []
@@ -162,7 +193,7 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
         if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
             workspace.remove(git, ws, keep_branch=False)
             result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
-            return _finish(ws, result, started)
+            return _finish(ws, result, started, git, evidence_of)
     result.commit = commit
     result.branch = ws.branch if commit else None
     result.handoffs = [s.handoff.id for s in queued]
@@ -170,7 +201,7 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     result.exit_code = 3 if queued else 0
     if not keep:
         workspace.remove(git, ws, keep_branch=commit is not None)
-    return _finish(ws, result, started)
+    return _finish(ws, result, started, git, evidence_of)
 
 
 # Refs runs legitimately change: their own branches and laneguard's queues.
@@ -274,7 +305,17 @@ def _commit(wt: Git, ws: workspace.Workspace, paths: list[str]) -> str:
     return commit
 
 
-def _finish(ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
+def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git,
+            evidence: dict[str, Any]) -> RunResult:
+    """Write the run's state and its ledger entry (with the change, so it can be replayed)."""
+    if result.verdict is not None:
+        state = json.loads(ws.state_file.read_text())
+        record(git, result.verdict, kind=Kind.RUN, change=evidence["change"], overrides=evidence["overrides"],
+               handoff_ids=result.handoffs, keep=tuple(c for c in (result.commit,) if c),
+               inputs={"run_id": ws.run_id, "task": state.get("task"), "context_hash": state.get("context_hash"),
+                       "branch": ws.branch},
+               outcome={"outcome": result.outcome, "run_exit_code": result.exit_code, "commit": result.commit,
+                        "reasons": result.reasons})
     result.seconds = time.monotonic() - started
     workspace.write_state(ws, status=result.outcome, outcome=result.outcome, commit=result.commit,
                           handoffs=result.handoffs, reasons=result.reasons, notes=result.notes,

@@ -48,10 +48,12 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
 @click.option("--record-handoffs", is_flag=True,
               help="Queue the out-of-lane parts as handoffs to their owners, each with its own patch.")
 @click.option("--task", help="With --record-handoffs: the task the worker was on.")
+@click.option("--record", is_flag=True,
+              help="Record the decision in the ledger (refs/laneguard/ledger) so it can be verified and replayed.")
 @format_option("text", "json", "markdown", "github")
 def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
             worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
-            record_handoffs: bool, task: str | None, fmt: str) -> int:
+            record_handoffs: bool, task: str | None, record: bool, fmt: str) -> int:
     """Check what git really changed against the worker's lane.
 
     The policy comes from the trusted revision: the base in range and patch
@@ -80,15 +82,22 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     request = GuardRequest(mode=mode, worker=resolve_worker(git, worker, head), base=base, head=head,
                            patch=patch, policy_file=Path(policy_file) if policy_file else None,
                            index_file=Path(index_file) if index_file else None)
+    if (record or record_handoffs) and policy_file is not None:
+        raise InputError("--record and --record-handoffs need the trusted policy, not --policy "
+                         "(a dry run is not a decision: nothing is recorded or queued)")
+    task = task or os.environ.get("LANEGUARD_TASK")
     if not record_handoffs:
-        verdict = guard(git, request)
+        if record:
+            from handoffs.intake import guard_recorded
+
+            verdict = guard_recorded(git, request, task)
+        else:
+            verdict = guard(git, request)
         click.echo(RENDERERS[fmt](verdict))
         return verdict.exit_code
-    if policy_file is not None:
-        raise InputError("--record-handoffs needs the trusted policy, not --policy (a dry run queues nothing)")
     from handoffs.intake import record_verdict
 
-    verdict, queued = record_verdict(git, request, task=task or os.environ.get("LANEGUARD_TASK"))
+    verdict, queued = record_verdict(git, request, task=task, ledger=record)
     click.echo(RENDERERS[fmt](verdict))
     for stored, created in queued:
         h = stored.handoff

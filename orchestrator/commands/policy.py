@@ -1,4 +1,4 @@
-"""``laneguard policy check|schema``."""
+"""``laneguard policy check|schema|diff``."""
 from __future__ import annotations
 
 import json
@@ -59,3 +59,75 @@ def schema() -> int:
            "$id": "https://laneguard.dev/schema/policy-1.json", "title": "laneguard policy", **doc}
     click.echo(json.dumps(doc, indent=2, sort_keys=False))
     return 0
+
+
+@command.command("diff")
+@repo_option
+@click.argument("old_rev")
+@click.argument("new_rev")
+@click.option("--record", is_flag=True, help="Also record the change in the ledger, with who made it.")
+@format_option("text", "json")
+def diff(repo: str | None, old_rev: str, new_rev: str, record: bool, fmt: str) -> int:
+    """What changed between the policies of two revisions, and whose lane grew.
+
+    Per worker: patterns added and removed in allow, deny, propose_only,
+    read_hints and handoff_required_on; workers, contracts, suites and
+    reviewers added, removed or changed; and which workers may now write
+    tracked files (of NEW_REV) that they could not write before.
+    """
+    from workers.loader import load_revision
+    from workers.policydiff import compare
+
+    git = open_repo(repo)
+    old, new = load_revision(git, old_rev), load_revision(git, new_rev)
+    result = compare(old.policy, new.policy, tracked_files(git, new_rev), old_name=old.source,
+                     new_name=new.source)
+    if record:
+        from workers.ledger import Kind, Ledger
+
+        assert old.rev is not None and new.rev is not None
+        out = git.run(["log", "--format=%an <%ae>", f"{old.rev}..{new.rev}", "--", "laneguard.yaml"])
+        authors = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
+        Ledger(git).append(Kind.POLICY, {"old": {"rev": old.rev, "sha256": old.sha256},
+                                         "new": {"rev": new.rev, "sha256": new.sha256}, "changed_by": authors},
+                           {"diff": result.as_json()})
+    if fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    else:
+        click.echo(render_diff(result.as_json()))
+    return 0
+
+
+def render_diff(d: dict[str, object]) -> str:
+    """The policy difference as text (also used for the guard's policy_diff)."""
+    lines = [f"policy diff {d['old']} -> {d['new']}"]
+    if d.get("error"):
+        return f"policy change: {d['error']}"
+    for key, label in (("workers_added", "workers added"), ("workers_removed", "workers removed")):
+        if d.get(key):
+            lines.append(f"{label}: {', '.join(map(str, d[key]))}")  # type: ignore[call-overload]
+    if d.get("root"):
+        lines.append(f"root worker: {d['root']}")
+    for w in d.get("workers", []):  # type: ignore[attr-defined]
+        head = f"worker {w['worker']}:"
+        if w["grew"]:
+            head += f" WIDENED: may now write {w['newly_writable']} tracked file(s) it could not before"
+        elif w["widened_by_text"]:
+            head += " widened on paper (no tracked file affected yet)"
+        lines.append(head)
+        for fld, pats in w["added"].items():
+            lines.extend(f"  + {fld}: {p}" for p in pats)
+        for fld, pats in w["removed"].items():
+            lines.extend(f"  - {fld}: {p}" for p in pats)
+        lines.extend(f"  ~ {s}" for s in w["settings"])
+        lines.extend(f"    newly writable: {p}" for p in w["newly_writable_sample"][:10])
+        if w["no_longer_writable"]:
+            lines.append(f"    {w['no_longer_writable']} tracked file(s) no longer writable")
+    for section in ("contracts", "e2e", "reviewers"):
+        parts = d.get(section) or {}
+        for kind, ids in parts.items():  # type: ignore[attr-defined]
+            if ids:
+                lines.append(f"{section} {kind}: {', '.join(ids)}")
+    if len(lines) == 1:
+        lines.append("no difference")
+    return "\n".join(lines)

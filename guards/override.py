@@ -1,0 +1,228 @@
+"""Dual-control overrides: a time-boxed exception to a worker's lane.
+
+An override names a worker, path patterns, a reason and an expiry. It takes
+effect only with approvals from two distinct identities, neither of them the
+requester, given before it expires; scope ``change`` binds it to one
+``diff_sha256``. The guard then treats the covered paths as writable with the
+rule ``override ID``. It never touches the protected-path or secrets guards:
+those vote on their own, and their reject stands.
+
+Each override is ``refs/laneguard/overrides/<id>``, one commit per state (the
+request, then each approval), updated with compare-and-swap like the handoff
+queue.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from workers.errors import InputError
+from workers.git import Git
+from workers.identity import actor, now, parse_time, same_identity
+from workers.layout import POLICY_FILE
+from workers.pattern import compile_pattern, problems
+
+PREFIX = "refs/laneguard/overrides/"
+FILE = "override.json"
+SCHEMA = "laneguard.override/1"
+APPROVALS_NEEDED = 2
+MAX_TTL = datetime.timedelta(days=7)
+RETRIES = 50
+_TTL = re.compile(r"^(\d+)([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class Scope(str, Enum):
+    CHANGE = "change"  # one change: the diff_sha256 it was requested for
+    WINDOW = "window"  # any change by the worker until it expires
+
+
+def parse_ttl(text: str) -> datetime.timedelta:
+    match = _TTL.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise InputError(f"--ttl {text!r} is not a duration", hint="use a number and a unit: 30m, 2h, 1d")
+    ttl = datetime.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    if ttl > MAX_TTL:
+        raise InputError(f"--ttl {text} is longer than the limit of {MAX_TTL.days} days",
+                         hint="an override is a short exception; change the policy for a lasting one")
+    return ttl
+
+
+@dataclass(frozen=True)
+class Approval:
+    who: str
+    when: str
+
+
+@dataclass(frozen=True)
+class Override:
+    id: str
+    worker: str
+    paths: tuple[str, ...]
+    reason: str
+    requested_by: str
+    requested_at: str
+    expires_at: str
+    scope: Scope
+    diff_sha256: str | None
+    approvals: tuple[Approval, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "id": self.id, "worker": self.worker, "paths": list(self.paths),
+                "reason": self.reason, "requested_by": self.requested_by, "requested_at": self.requested_at,
+                "expires_at": self.expires_at, "scope": self.scope.value, "diff_sha256": self.diff_sha256,
+                "approvals": [{"who": a.who, "when": a.when} for a in self.approvals]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Override:
+        if data.get("schema") != SCHEMA:
+            raise ValueError(f"not a {SCHEMA} record")
+        return cls(id=str(data["id"]), worker=str(data["worker"]), paths=tuple(map(str, data["paths"])),
+                   reason=str(data["reason"]), requested_by=str(data["requested_by"]),
+                   requested_at=str(data["requested_at"]), expires_at=str(data["expires_at"]),
+                   scope=Scope(data["scope"]), diff_sha256=data.get("diff_sha256"),
+                   approvals=tuple(Approval(str(a["who"]), str(a["when"])) for a in data.get("approvals", ())))
+
+    def valid_approvers(self) -> list[str]:
+        """Distinct identities, not the requester, that approved before the expiry."""
+        expires = parse_time(self.expires_at)
+        out: list[str] = []
+        for a in self.approvals:
+            if same_identity(a.who, self.requested_by) or parse_time(a.when) >= expires:
+                continue
+            if not any(same_identity(a.who, seen) for seen in out):
+                out.append(a.who)
+        return out
+
+    def state(self, at: datetime.datetime) -> tuple[bool, str]:
+        """(in force, why) at the given moment."""
+        if at >= parse_time(self.expires_at):
+            return False, f"expired at {self.expires_at}"
+        approvers = self.valid_approvers()
+        if len(approvers) < APPROVALS_NEEDED:
+            return False, (f"waiting for approval: {len(approvers)} of {APPROVALS_NEEDED} from distinct "
+                           "identities other than the requester")
+        return True, f"approved by {', '.join(approvers)}; expires {self.expires_at}"
+
+    def covers(self, path: str) -> bool:
+        return any(compile_pattern(p).matches(path) for p in self.paths)
+
+    def applies(self, worker: str, diff_sha256: str, at: datetime.datetime) -> bool:
+        if worker != self.worker or not self.state(at)[0]:
+            return False
+        return self.scope is Scope.WINDOW or self.diff_sha256 == diff_sha256
+
+
+@dataclass(frozen=True)
+class Stored:
+    override: Override
+    commit: str
+
+
+class Overrides:
+    """The override records of one repository."""
+
+    def __init__(self, git: Git) -> None:
+        self.git = git
+
+    def _write(self, item: Override, parent: str | None, message: str, who: tuple[str, str]) -> str:
+        text = json.dumps(item.as_json(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        tree = self.git.make_tree({FILE: text.encode("utf-8", "surrogateescape")})
+        return self.git.commit_tree(tree, [parent] if parent else [], message, who)
+
+    def request(self, worker: str, paths: Sequence[str], reason: str, ttl: datetime.timedelta,
+                scope: Scope, diff_sha256: str | None) -> Stored:
+        bad = [f"{p!r}: {'; '.join(problems(p))}" for p in paths if problems(p)]
+        if not paths or bad:
+            raise InputError("an override needs valid path patterns" + (f": {', '.join(bad)}" if bad else ""),
+                             hint="pass --paths with patterns like services/kms-api/client/**")
+        touching = [p for p in paths if compile_pattern(p).matches(POLICY_FILE)]
+        if touching:
+            raise InputError(f"{', '.join(touching)} covers the policy file {POLICY_FILE}: no override can",
+                             hint="policy changes go to the root through review (laneguard policy diff)")
+        if not reason.strip():
+            raise InputError("an override needs a --reason that reviewers can judge")
+        if scope is Scope.CHANGE:
+            if not diff_sha256 or not re.fullmatch(r"[0-9a-f]{64}", diff_sha256):
+                raise InputError("scope 'change' binds the override to one change: pass --diff-sha256",
+                                 hint="take diff_sha256 from the verdict (laneguard guard --format json), "
+                                      "or use --scope window")
+        elif diff_sha256:
+            raise InputError("--diff-sha256 goes with --scope change")
+        who = actor(self.git)
+        requested = now()
+        expires = (parse_time(requested) + ttl).isoformat()
+        seed = json.dumps([worker, list(paths), reason, who[0], requested, scope.value, diff_sha256])
+        oid = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        item = Override(id=oid, worker=worker, paths=tuple(paths), reason=reason, requested_by=who[0],
+                        requested_at=requested, expires_at=expires, scope=scope, diff_sha256=diff_sha256)
+        commit = self._write(item, None, f"override {oid}: requested by {who[0]}\n\n{reason}\n", who)
+        if not self.git.update_ref(PREFIX + oid, commit, None):
+            raise InputError(f"override {oid} already exists", hint="see laneguard override list")
+        return Stored(item, commit)
+
+    def resolve(self, prefix: str) -> str:
+        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
+            raise InputError(f"{prefix!r} is not an override id", hint="ids are hex; see laneguard override list")
+        matches = [r[len(PREFIX):] for r in self.git.refs(PREFIX) if r[len(PREFIX):].startswith(prefix)]
+        if len(matches) != 1:
+            raise InputError(f"no override {prefix!r}" if not matches else f"override id {prefix!r} is ambiguous",
+                             hint="see laneguard override list")
+        return matches[0]
+
+    def get(self, prefix: str) -> Stored:
+        oid = self.resolve(prefix)
+        commit = self.git.ref_value(PREFIX + oid)
+        data = self.git.read_paths([f"{commit}:{FILE}"])[0] if commit else None
+        if commit is None or data is None:
+            raise InputError(f"override {oid} is damaged: no {FILE}")
+        return Stored(Override.from_json(json.loads(data)), commit)
+
+    def all(self) -> list[Stored]:
+        refs = self.git.refs(PREFIX)
+        commits = list(refs.values())
+        out = []
+        for commit, data in zip(commits, self.git.read_paths([f"{c}:{FILE}" for c in commits])):
+            if data is None:
+                continue
+            try:
+                out.append(Stored(Override.from_json(json.loads(data)), commit))
+            except (ValueError, KeyError, TypeError):
+                continue  # a damaged record grants nothing
+        return sorted(out, key=lambda s: s.override.requested_at)
+
+    def approve(self, prefix: str) -> Stored:
+        oid = self.resolve(prefix)
+        who = actor(self.git)
+        for _ in range(RETRIES):
+            current = self.get(oid)
+            item = current.override
+            when = now()
+            if parse_time(when) >= parse_time(item.expires_at):
+                raise InputError(f"override {oid} expired at {item.expires_at}", hint="request a new one")
+            if same_identity(who[0], item.requested_by):
+                raise InputError(f"{who[0]} requested override {oid} and cannot approve it",
+                                 hint="two other people must approve (dual control)")
+            if any(same_identity(who[0], a.who) for a in item.approvals):
+                raise InputError(f"{who[0]} already approved override {oid}",
+                                 hint="a second, different identity must approve")
+            updated = replace(item, approvals=(*item.approvals, Approval(who[0], when)))
+            commit = self._write(updated, current.commit, f"override {oid}: approved by {who[0]}\n", who)
+            if self.git.update_ref(PREFIX + oid, commit, current.commit):
+                return Stored(updated, commit)
+        raise InputError(f"override {oid}: too many concurrent updates, try again")
+
+
+def load(git: Git) -> tuple[Override, ...]:
+    return tuple(s.override for s in Overrides(git).all())
+
+
+def in_force(items: Iterable[Override], worker: str, diff_sha256: str,
+             at: datetime.datetime) -> list[Override]:
+    return [o for o in items if o.applies(worker, diff_sha256, at)]

@@ -1,0 +1,110 @@
+"""``laneguard override request|approve|list``: dual-control exceptions to a lane."""
+from __future__ import annotations
+
+import datetime
+import json
+
+import click
+
+from guards.override import Overrides, Scope, parse_ttl
+from orchestrator.options import format_option, open_repo, repo_option
+from workers.errors import InputError
+from workers.ledger import Kind, Ledger
+
+
+@click.group("override")
+def command() -> None:
+    """Time-boxed exceptions to a worker's lane, in force only after two approvals.
+
+    Approvals count from two distinct identities, neither the requester, given
+    before the override expires. Identities are what LANEGUARD_ACTOR or git's
+    user.name claim: see docs/ledger.md for how CI can vouch for them.
+    """
+
+
+def _show(item: dict[str, object], state: str) -> str:
+    paths = item["paths"] if isinstance(item["paths"], list) else []
+    approvals = item["approvals"] if isinstance(item["approvals"], list) else []
+    return (f"{str(item['id'])[:12]}  {item['worker']:<16} {state:<9} {len(approvals)} approval(s)  "
+            f"expires {str(item['expires_at'])[:19]}  {item['scope']}  {', '.join(map(str, paths))}")
+
+
+@command.command("request")
+@repo_option
+@click.option("--worker", required=True, help="The worker whose lane gets the exception.")
+@click.option("--paths", "paths", required=True, multiple=True,
+              help="Path patterns it covers (repeat, or separate with spaces).")
+@click.option("--reason", required=True, help="Why: what reviewers judge the request by.")
+@click.option("--ttl", default="2h", show_default=True, help="How long it may be in force (e.g. 30m, 2h, 1d; max 7d).")
+@click.option("--scope", "scope", type=click.Choice([s.value for s in Scope]), default=Scope.CHANGE.value,
+              show_default=True, help="change: only the change with --diff-sha256; window: any change until expiry.")
+@click.option("--diff-sha256", "diff_sha256", help="With --scope change: the diff_sha256 from the verdict.")
+@format_option("text", "json")
+def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, ttl: str, scope: str,
+            diff_sha256: str | None, fmt: str) -> int:
+    """Ask for an override; it is not in force until two other people approve it."""
+    from workers.loader import load_revision
+
+    git = open_repo(repo)
+    policy = load_revision(git, "HEAD").policy
+    if worker not in policy.workers:
+        raise InputError(f"unknown worker {worker!r} in HEAD:laneguard.yaml",
+                         hint=f"workers: {', '.join(sorted(policy.workers))}")
+    patterns = [p for chunk in paths for p in chunk.split()]
+    stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256)
+    item = stored.override
+    Ledger(git).append(Kind.OVERRIDE, {"override": item.id, "action": "request", "worker": worker,
+                                       "paths": list(item.paths), "scope": item.scope.value,
+                                       "diff_sha256": item.diff_sha256, "expires_at": item.expires_at},
+                       {"state": "requested", "reason": reason})
+    if fmt == "json":
+        click.echo(json.dumps(item.as_json(), indent=2))
+    else:
+        click.echo(f"override {item.id} requested for {worker}: {', '.join(item.paths)} until {item.expires_at}")
+        click.echo(f"it needs two approvals from other people: laneguard override approve {item.id}")
+    return 0
+
+
+@command.command("approve")
+@repo_option
+@click.argument("override_id")
+@format_option("text", "json")
+def approve(repo: str | None, override_id: str, fmt: str) -> int:
+    """Approve an override as the current identity (never your own request, never twice)."""
+    git = open_repo(repo)
+    stored = Overrides(git).approve(override_id)
+    item = stored.override
+    active, why = item.state(datetime.datetime.now(datetime.timezone.utc))
+    Ledger(git).append(Kind.OVERRIDE, {"override": item.id, "action": "approve", "worker": item.worker},
+                       {"state": "in force" if active else "pending", "approvers": item.valid_approvers()})
+    if fmt == "json":
+        click.echo(json.dumps({**item.as_json(), "in_force": active, "state": why}, indent=2))
+    else:
+        click.echo(f"override {item.id}: approved by {item.approvals[-1].who}; "
+                   f"{'in force' if active else 'not in force yet'}: {why}")
+    return 0
+
+
+@command.command("list")
+@repo_option
+@click.option("--worker", help="Only overrides for this worker.")
+@click.option("--all", "show_all", is_flag=True, help="Include expired ones.")
+@format_option("text", "json")
+def list_cmd(repo: str | None, worker: str | None, show_all: bool, fmt: str) -> int:
+    """List overrides and whether each is in force now."""
+    at = datetime.datetime.now(datetime.timezone.utc)
+    rows = []
+    for stored in Overrides(open_repo(repo)).all():
+        item = stored.override
+        active, why = item.state(at)
+        if (worker and item.worker != worker) or (not show_all and why.startswith("expired")):
+            continue
+        rows.append((item.as_json(), active, why))
+    if fmt == "json":
+        click.echo(json.dumps([{**data, "in_force": active, "state": why} for data, active, why in rows], indent=2))
+    elif not rows:
+        click.echo("no overrides")
+    else:
+        for data, active, why in rows:
+            click.echo(_show(data, "in force" if active else ("expired" if why.startswith("expired") else "pending")))
+    return 0
