@@ -1,19 +1,28 @@
-"""Move the queue between clones with ordinary fetch and push, merging histories.
+"""Move the queue, the overrides and the ledger between clones with ordinary fetch and push.
 
-Each handoff's ref is a chain of states. Fetching brings the remote's chains
-into a private namespace; a chain that extends ours fast-forwards, ours that
-extends theirs is pushed, and two chains that diverged (two people moved the
-same handoff at once) are reported and left alone: never silently overwritten.
+Each handoff's and override's ref is a chain of states. Fetching brings the
+remote's chains into a private namespace; a chain that extends ours
+fast-forwards, ours that extends theirs is pushed, and two chains that
+diverged (two people moved the same handoff at once) are reported and left
+alone: never silently overwritten.
+
+The ledger is one hash chain per writer: it moves only when one side extends
+the other. Two clones that both recorded decisions keep their own chains (the
+remote's stays readable under ``refs/laneguard-sync/<remote>/ledger``), which
+is noted, not an error; a single authoritative ledger has a single writer,
+the CI gate (docs/ledger.md).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from handoffs.queue import PREFIX
 from workers.errors import GitError
 from workers.git import Git
+from workers.layout import REF_ROOT
 
 MIRROR = "refs/laneguard-sync/"
+# Namespaces under refs/laneguard/ that sync moves; True: a divergence is a conflict.
+SYNCED = (("handoffs/", True), ("overrides/", True), ("ledger", False))
 
 
 @dataclass
@@ -22,34 +31,56 @@ class SyncReport:
     pushed: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     unchanged: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def _synced(name: str) -> bool | None:
+    """Whether divergence of this ref (relative to refs/laneguard/) is a conflict; None: not synced."""
+    for prefix, strict in SYNCED:
+        if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
+            return strict
+    return None
 
 
 def sync(git: Git, remote: str) -> SyncReport:
     mirror = f"{MIRROR}{remote}/"
-    git.run(["fetch", "--no-tags", "--quiet", remote, f"+{PREFIX}*:{mirror}*"],
-            hint=f"check that {remote!r} is a configured remote (git remote -v)")
+    specs = [f"+{REF_ROOT}{p}*:{mirror}{p}*" if p.endswith("/") else f"+{REF_ROOT}{p}:{mirror}{p}"
+             for p, _ in SYNCED]
+    code, _, err = git.run_rc(["fetch", "--no-tags", "--quiet", remote, *specs])
+    if code != 0 and b"couldn't find remote ref" not in err:
+        raise GitError("git fetch failed", stderr=err.decode("utf-8", "replace"),
+                       hint=f"check that {remote!r} is a configured remote (git remote -v)")
+    if code != 0:  # the remote has no ledger yet: fetch the rest on its own
+        git.run(["fetch", "--no-tags", "--quiet", remote, *[s for s in specs if s.endswith("*")]],
+                hint=f"check that {remote!r} is a configured remote (git remote -v)")
     theirs = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
-    ours = {name[len(PREFIX):]: oid for name, oid in git.refs(PREFIX).items()}
+    ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
     report = SyncReport()
     to_push: list[str] = []
-    for hid in sorted(set(theirs) | set(ours)):
-        mine, other = ours.get(hid), theirs.get(hid)
+    for name in sorted(set(theirs) | set(ours)):
+        strict = _synced(name)
+        if strict is None:
+            continue
+        mine, other = ours.get(name), theirs.get(name)
         if other is None:
-            to_push.append(hid)
+            to_push.append(name)
         elif mine is None or (mine != other and git.is_ancestor(mine, other)):
-            if git.update_ref(PREFIX + hid, other, mine):
-                report.fetched.append(hid)
+            if git.update_ref(REF_ROOT + name, other, mine):
+                report.fetched.append(name)
             else:
-                report.conflicts.append(f"{hid}: changed locally during sync; run sync again")
+                report.conflicts.append(f"{name}: changed locally during sync; run sync again")
         elif mine == other:
             report.unchanged += 1
         elif git.is_ancestor(other, mine):
-            to_push.append(hid)
-        else:
-            report.conflicts.append(f"{hid}: local and {remote} histories diverged "
+            to_push.append(name)
+        elif strict:
+            report.conflicts.append(f"{name}: local and {remote} histories diverged "
                                     f"(local {mine[:12]}, remote {other[:12]}); both kept, resolve by hand")
+        else:
+            report.notes.append(f"{name}: this clone and {remote} recorded different entries; each keeps its "
+                                f"own chain (theirs: {mirror}{name})")
     if to_push:
-        specs = [f"{PREFIX}{hid}:{PREFIX}{hid}" for hid in to_push]
+        specs = [f"{REF_ROOT}{name}:{REF_ROOT}{name}" for name in to_push]
         code, _, err = git.run_rc(["push", "--porcelain", "--quiet", remote, *specs])
         if code != 0:
             raise GitError(f"git push to {remote} failed", stderr=err.decode("utf-8", "replace"),

@@ -302,3 +302,27 @@ def test_runs_record_their_outcome_and_replay(repo: Path) -> None:
     assert entry["inputs"]["task"] == "touch a file" and entry["inputs"]["context_hash"]
     assert entry["outcome"]["outcome"] == "accepted" and entry["outcome"]["commit"]
     assert laneguard("ledger", "replay", str(entry["seq"]), "--repo", str(repo)).exit_code == 0
+
+
+def test_sync_moves_the_ledger_and_overrides_and_keeps_diverged_chains(repo: Path, tmp_path: Path) -> None:
+    origin, a, b = tmp_path / "origin.git", tmp_path / "a", tmp_path / "b"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(tmp_path, "clone", "-q", str(origin), str(a))
+    git(tmp_path, "clone", "-q", str(origin), str(b))
+    _commit_change(a, WALLET)
+    assert laneguard("guard", "--repo", str(a), "--worker", "wallet-api", "--base", "HEAD~1",
+                     "--record").exit_code == 0
+    assert laneguard("override", "request", "--repo", str(a), "--worker", "kms-api", "--paths", "docs/**",
+                     "--reason", "r", "--scope", "window").exit_code == 0
+    assert laneguard("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
+    assert laneguard("handoffs", "sync", "origin", "--repo", str(b)).exit_code == 0
+    assert git(b, "rev-parse", REF) == git(a, "rev-parse", REF)
+    assert git(b, "for-each-ref", "refs/laneguard/overrides/") == git(a, "for-each-ref", "refs/laneguard/overrides/")
+    # Both record on their own: the chains diverge, each keeps its own, and sync says so.
+    for clone in (a, b):
+        assert laneguard("guard", "--repo", str(clone), "--worker", "wallet-api", "--staged",
+                         "--record").exit_code == 0
+    assert laneguard("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
+    result = laneguard("handoffs", "sync", "origin", "--repo", str(b))
+    assert result.exit_code == 0 and "each keeps its own chain" in result.stdout
+    assert _verify(b)[0] == 0 and _verify(a)[0] == 0

@@ -179,14 +179,16 @@ def export(folder: str, repo: str | None) -> int:
 @click.argument("remote", default="origin")
 @repo_option
 def sync(remote: str, repo: str | None) -> int:
-    """Fetch and push the queue with REMOTE, merging histories; conflicts are reported, never overwritten."""
+    """Fetch and push the queue, overrides and ledger with REMOTE; conflicts are reported, never overwritten."""
     report = sync_queue(open_repo(repo), remote)
     click.echo(f"fetched {len(report.fetched)}, pushed {len(report.pushed)}, unchanged {report.unchanged}, "
                f"conflicts {len(report.conflicts)}")
+    for line in report.notes:
+        click.echo(f"note: {line}")
     for line in report.conflicts:
         click.echo(f"conflict: {line}", err=True)
     if report.conflicts:
-        raise InputError(f"{len(report.conflicts)} handoff(s) changed on both sides",
+        raise InputError(f"{len(report.conflicts)} record(s) changed on both sides",
                          hint="compare with `git log refs/laneguard/handoffs/<id> "
-                              f"refs/laneguard-sync/{remote}/<id>`, then transition one side again")
+                              f"refs/laneguard-sync/{remote}/handoffs/<id>`, then transition one side again")
     return 0
