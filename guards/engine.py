@@ -204,6 +204,8 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
             moment = at or datetime.datetime.now(datetime.timezone.utc)
             items = in_force(overrides(), worker, changeset.diff_sha256, moment)
             used = scope.apply_overrides(ctx, items) if items else []
+        if loaded.policy.shared.append_only and scope.needs_override(ctx):
+            scope.apply_shared(ctx)
     except Exception as exc:  # noqa: BLE001 - fail closed, never accept
         votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
                           reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))

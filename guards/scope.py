@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from guards.changes import Change, Status
 from guards.context import GuardContext
 from guards.verdict import Vote, VoteValue
 from workers.ownership import PathClass, Standing
@@ -82,6 +83,67 @@ def apply_overrides(ctx: GuardContext, items: Sequence[Override]) -> list[str]:
                     used.append(item.id)
                 break
     return used
+
+
+_APPENDABLE_MODES = ("100644", "100755")
+
+
+def apply_shared(ctx: GuardContext) -> None:
+    """Lines added to a shared append-only file are open to every worker; nothing else about it is.
+
+    Decided from the real hunks of the change (read with unidiff): every hunk
+    must insert lines and remove none, on a file that stays where it is with
+    the same mode. Anything else keeps the worker's own class for the path
+    (out of scope, routed to the owner), with the reason.
+    """
+    from workers.pattern import compile_pattern
+
+    patterns = [compile_pattern(p) for p in ctx.loaded.policy.shared.append_only]
+    if not patterns:
+        return
+    candidates = [c for c in ctx.changes if ctx.standings[c.path].path_class in (PathClass.OUT_OF_SCOPE,
+                                                                                  PathClass.PROPOSE_ONLY)
+                  and any(p.matches(c.path) for p in patterns)]
+    if not candidates:
+        return
+    ctx.changeset.complete()  # the hunks are needed now
+    for change in candidates:
+        problem = _append_problem(change)
+        if problem is None:
+            ctx.standings[change.path] = Standing(PathClass.SHARED_APPEND, "shared append-only file", None)
+            ctx.routes.pop(change.path, None)
+            ctx.flag(change.path, f"shared append-only file: {change.added_lines} line(s) added, none changed")
+        else:
+            ctx.flag(change.path, f"shared append-only file: only added lines are open to every worker, "
+                                  f"but this change {problem}")
+
+
+def _append_problem(change: Change) -> str | None:
+    """Why the change is not a pure addition of lines, or None when it is."""
+    from unidiff.patch import PatchSet
+    from unidiff.errors import UnidiffParseError
+
+    if change.status is not Status.MODIFIED:
+        return {Status.DELETED: "deletes the file", Status.ADDED: "creates the file (a rename moves it)",
+                Status.UNTRACKED: "creates the file"}.get(change.status, f"is a {change.status.value} change")
+    if change.old_mode != change.new_mode or change.new_mode not in _APPENDABLE_MODES:
+        return f"changes its mode ({change.old_mode} -> {change.new_mode})"
+    if not change.hunks:
+        return "has no line changes to check"
+    text = b"--- a/f\n+++ b/f\n" + b"".join(h.lstrip(b"\n") + (b"" if h.endswith(b"\n") else b"\n")
+                                          for h in change.hunks)
+    try:
+        files = PatchSet(text.decode("utf-8", "surrogateescape"))
+    except UnidiffParseError as exc:
+        return f"has hunks that cannot be read ({exc}); refusing to guess"
+    hunks = [h for f in files for h in f]
+    removed = sum(h.removed for h in hunks)
+    added = sum(h.added for h in hunks)
+    if removed or any(h.source_length for h in hunks):
+        return f"deletes or alters {removed or 'existing'} line(s)"
+    if added != change.added_lines or added == 0:
+        return "has hunks that do not add up; refusing to guess"
+    return None
 
 
 def vote(ctx: GuardContext) -> Vote:

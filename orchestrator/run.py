@@ -177,8 +177,9 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
         _save_attempt(wt, ws)
         workspace.remove(git, ws, keep_branch=False)
         return _finish(ws, result, started, git, evidence_of)
-    kept = [c.path for c in verdict.changes if c.path_class in ("writable", "handoff_required")]
-    away = [c.path for c in verdict.changes if c.path_class not in ("writable", "handoff_required")]
+    stays = ("writable", "handoff_required", "shared_append")
+    kept = [c.path for c in verdict.changes if c.path_class in stays]
+    away = [c.path for c in verdict.changes if c.path_class not in stays]
     queued: list[Stored] = []
     queue = Queue(git)
     who = actor(git)[0]

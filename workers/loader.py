@@ -217,7 +217,8 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
 
 
 _KNOWN = {
-    (): ("version", "root", "workers", "contracts", "e2e", "reviewers"),
+    (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared"),
+    ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
                        "handoff_required_on", "budgets", "high_risk", "depends_on"),
     ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
@@ -250,6 +251,9 @@ def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
                     ["cwd is a folder, not a pattern"] if pattern.has_wildcard(cwd) else [])
                 for reason in bad:
                     b.problem(b.marks.at(("workers", wid, "cwd")), ("workers", wid, "cwd"), reason)
+    shared = data.get("shared")
+    if isinstance(shared, dict):
+        _check_list(b, ("shared", "append_only"), shared.get("append_only"))
     for section, fld in (("contracts", "paths"),):
         items = data.get(section)
         if isinstance(items, dict):

@@ -28,6 +28,7 @@ class PathClass(str, Enum):
     HANDOFF_REQUIRED = "handoff_required"
     OUT_OF_SCOPE = "out_of_scope"
     PROTECTED = "protected"
+    SHARED_APPEND = "shared_append"  # lines added to a shared append-only file: open to every worker
 
 
 # read_hints are indexed too (for lints and context packs); they never decide a class.

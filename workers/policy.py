@@ -63,6 +63,13 @@ class Suite:
 
 
 @dataclass(frozen=True)
+class Shared:
+    """Files every worker shares on fixed terms: ``append_only`` may only grow by added lines."""
+
+    append_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Reviewer:
     """An external reviewer command; it can only ever add a veto or an abstention."""
 
@@ -80,6 +87,7 @@ class Policy:
     contracts: dict[str, Contract] = field(default_factory=dict)
     e2e: dict[str, Suite] = field(default_factory=dict)
     reviewers: dict[str, Reviewer] = field(default_factory=dict)
+    shared: Shared = field(default_factory=Shared)
 
 
 class _Unsure(Exception):
@@ -121,7 +129,8 @@ def _count(value: Any) -> int | None:
     return value
 
 
-_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers"})
+_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared"})
+_SHARED = frozenset({"append_only"})
 _WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
 _BUDGETS = frozenset({"max_files", "max_lines", "timeout_s"})
@@ -182,7 +191,8 @@ def strict_policy(data: Any) -> Policy | None:
             reviewers[rid] = Reviewer(command=_strings(r["command"], non_empty=True), timeout_s=timeout,
                                       description=_text(r.get("description")),
                                       workers=_strings(r.get("workers", []), ids=True))
+        shared = _mapping(top.get("shared", {}), _SHARED)
         return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites,
-                      reviewers=reviewers)
+                      reviewers=reviewers, shared=Shared(append_only=_strings(shared.get("append_only", []))))
     except (_Unsure, TypeError):
         return None

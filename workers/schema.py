@@ -69,6 +69,14 @@ class Suite(_Model):
     results: StrictStr | None = None
 
 
+class Shared(_Model):
+    """Files every worker shares on fixed terms."""
+
+    append_only: Patterns = Field(
+        default=(), description="Files any worker may add lines to (a changelog); any other change is out of "
+                                "scope and goes to the owner.")
+
+
 class Reviewer(_Model):
     """An external reviewer: a command that reads the verdict JSON on stdin and answers JSON."""
 
@@ -89,6 +97,7 @@ class Policy(_Model):
     contracts: dict[Id, Contract] = {}
     e2e: dict[Id, Suite] = {}
     reviewers: dict[Id, Reviewer] = {}
+    shared: Shared = Shared()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -115,4 +124,5 @@ def to_policy(model: Policy) -> values.Policy:
         e2e={k: values.Suite(services=s.services, description=s.description, command=s.command,
                              results=s.results) for k, s in model.e2e.items()},
         reviewers={k: values.Reviewer(command=r.command, timeout_s=r.timeout_s, description=r.description,
-                                      workers=r.workers) for k, r in model.reviewers.items()})
+                                      workers=r.workers) for k, r in model.reviewers.items()},
+        shared=values.Shared(append_only=model.shared.append_only))
