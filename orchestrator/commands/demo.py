@@ -65,6 +65,53 @@ def _section(title: str) -> None:
     click.secho(f"== {title}", bold=True)
 
 
+# JUnit XML as an e2e run writes it: one suite passes, one fails; wallet-lifecycle never ran.
+_DEMO_RESULTS = {
+    "signing-flow": '<testsuites><testsuite name="signing-flow" tests="1" failures="0" errors="0">'
+                    '<testcase classname="signing_flow" name="test_threshold_signature_is_returned"/>'
+                    '</testsuite></testsuites>\n',
+    "key-rotation": '<testsuites><testsuite name="key-rotation" tests="1" failures="1" errors="0">'
+                    '<testcase classname="key_rotation" name="test_rotation_increments_version">'
+                    '<failure message="assert 1 == 2">key_version did not increase</failure></testcase>'
+                    '</testsuite></testsuites>\n',
+}
+
+
+def _reviews(git: Git) -> bool:
+    """Section 7: the root reviewer's desk after the dispatch; True when it decided as expected."""
+    from orchestrator import final, graph, html, impact, matrix, pages, report
+    from orchestrator.subject import collect
+
+    assert git.top is not None
+    _section("7. review contracts: what the open handoffs would change, and who moves with it")
+    subject = collect(git, base=None, head=None, handoffs=True)
+    g = graph.build(subject.loaded.policy)
+    contracts = impact.review(git, subject, g)
+    click.echo(report.to_text(pages.impact_doc(contracts, g)))
+
+    _section("8. review e2e: required suites and their results (e2e/results/*.xml, git-ignored)")
+    results = git.top / "e2e" / "results"
+    results.mkdir(parents=True, exist_ok=True)
+    for suite, xml in _DEMO_RESULTS.items():
+        (results / f"{suite}.xml").write_text(xml, encoding="utf-8")
+    mx = matrix.build(subject.loaded.policy, g, contracts.affected_services, results_dir=results)
+    click.echo(report.to_text(pages.matrix_doc(mx)))
+
+    _section("9. review final: every laneguard/* branch, conflicts, handoffs, contracts, e2e; one decision")
+    verdict = final.review(git, results_dir=results)
+    for vote in verdict.votes:
+        click.echo(f"  {vote.vote.value:8} {vote.guard}" + (f": {vote.reasons[0]}" if vote.reasons else "")
+                   + (f" (+{len(vote.reasons) - 1} more)" if len(vote.reasons) > 1 else ""))
+    click.echo(f"final decision: {verdict.decision.value} (exit {verdict.exit_code})")
+    page = git.common_dir / "laneguard" / "final-review.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(html.to_html(pages.final_doc(verdict)), encoding="utf-8")
+    click.echo(f"HTML report: {page}")
+    statuses = {r.suite: r.result.status for r in mx.rows if r.required}
+    return (statuses == {"signing-flow": "pass", "key-rotation": "fail", "wallet-lifecycle": "not-run"}
+            and verdict.exit_code == 1)
+
+
 @click.command("demo")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
               help="Build the demo repository here (default: a new temporary folder, kept afterwards).")
@@ -152,6 +199,7 @@ def command(folder: str | None) -> int:
         click.echo(f"  {t.worker:11} {r.outcome:8} commit {(r.commit or '-')[:12]} on {r.branch or '-'}; "
                    f"{len(r.handoffs)} handoff(s)")
     runs_ok = [t.result.outcome if t.result else "error" for t in tasks] == ["accepted", "split"]
+    reviews_ok = _reviews(git)
 
     _section("what happened")
     click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
@@ -163,5 +211,5 @@ def command(folder: str | None) -> int:
                "laneguard explain --worker wallet-api contracts/kms/kms.proto")
     click.echo("dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
                "committed, the rest handed off)")
-    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok
+    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok
     return 0 if expected else 4

@@ -1,0 +1,34 @@
+"""``laneguard plan --base REV``: the workers, contracts and e2e suites a range affects."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from orchestrator.options import format_option, open_repo, repo_option
+
+
+@click.command("plan")
+@repo_option
+@click.option("--base", required=True, help="The range is merge-base(BASE, HEAD)..HEAD; the policy comes from BASE.")
+@click.option("--head", help="The head of the range (default HEAD).")
+@format_option("text", "json", "markdown", "github-matrix")
+def command(repo: str | None, base: str, head: str | None, fmt: str) -> int:
+    """Which workers, contracts and e2e suites a range affects.
+
+    --format github-matrix prints {"include": [{"worker": ..., "cwd": ...}]}
+    on one line, for a job matrix with one job per affected worker.
+    """
+    from orchestrator import pages, report
+    from orchestrator.plan import plan
+
+    result = plan(open_repo(repo), base, head)
+    if fmt == "github-matrix":
+        click.echo(result.github_matrix())
+    elif fmt == "json":
+        click.echo(json.dumps(result.as_json(), indent=2))
+    elif fmt == "markdown":
+        click.echo(report.to_markdown(pages.plan_doc(result)).rstrip("\n"))
+    else:
+        click.echo(report.to_text(pages.plan_doc(result)))
+    return 0

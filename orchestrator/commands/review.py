@@ -1,0 +1,169 @@
+"""``laneguard review contracts|e2e|final``: the root reviewer's desk."""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from orchestrator.options import format_option, open_repo, repo_option
+from orchestrator.report import Document
+from workers.errors import InputError
+from workers.git import Git
+
+FORMATS = ("text", "json", "markdown", "html")
+
+
+@click.group("review")
+def command() -> None:
+    """Contract impact, the e2e matrix and the final decision over workers' changes and handoffs."""
+
+
+def _range_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--head", help="With --base: the head of the range (default HEAD).")(func)
+    func = click.option("--base", help="Review the range merge-base(BASE, HEAD)..HEAD; the policy comes from BASE.")(func)
+    return click.option("--handoffs/--no-handoffs", default=True, show_default=True,
+                        help="Include the open and accepted handoffs' proposed changes.")(func)
+
+
+def _results_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    func = click.option("--timeout", type=click.IntRange(min=1), default=None,
+                        help="With --run: stop a suite after this many seconds (it then fails).")(func)
+    func = click.option("--run", "run_suites", is_flag=True,
+                        help="Run the required suites' commands first and read the results they write.")(func)
+    return click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,
+                        help="A folder of JUnit XML files named <suite>.xml (default: each suite's `results`).")(func)
+
+
+def _output_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--output", "output", type=click.Path(dir_okay=False), default=None,
+                        help="Write the report to this file instead of standard output.")(func)
+
+
+def _emit(fmt: str, data: dict[str, Any], doc: Callable[[], Document], output: str | None) -> None:
+    if fmt == "json":
+        text = json.dumps(data, indent=2)
+    else:
+        from orchestrator import html, report
+
+        document = doc()
+        text = {"text": report.to_text, "markdown": report.to_markdown, "html": html.to_html}[fmt](document)
+    if output is None:
+        click.echo(text.rstrip("\n"))
+        return
+    try:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the report: {exc.strerror}") from None
+    click.echo(f"report written to {output}")
+
+
+def _echo_err(chunk: bytes) -> None:
+    click.echo(chunk, err=True, nl=False)
+
+
+def _results_dir(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_dir():
+        raise InputError(f"--results {value}: no such folder")
+    return path
+
+
+@command.command("contracts")
+@repo_option
+@_range_options
+@format_option(*FORMATS)
+@_output_option
+def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bool, fmt: str,
+              output: str | None) -> int:
+    """For every contract that changes or is proposed to change: who moves with it and what is at risk.
+
+    Exit 0, or 3 when a service's llm-context/contracts.md names a changed
+    contract and is not updated in the same change (stale mapping).
+    """
+    from orchestrator import graph, impact, pages
+    from orchestrator.subject import collect
+
+    git = open_repo(repo)
+    subject = collect(git, base=base, head=head, handoffs=handoffs)
+    g = graph.build(subject.loaded.policy)
+    result = impact.review(git, subject, g)
+    _emit(fmt, result.as_json(), lambda: pages.impact_doc(result, g), output)
+    return result.exit_code
+
+
+def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
+            run_suites: bool, timeout: int | None) -> tuple[Any, Any]:
+    from orchestrator import graph, impact, matrix
+    from orchestrator.subject import collect
+
+    folder = _results_dir(results_dir)
+    subject = collect(git, base=base, head=head, handoffs=handoffs)
+    policy = subject.loaded.policy
+    g = graph.build(policy)
+    review = impact.review(git, subject, g)
+    runner = None
+    if run_suites:
+        if git.top is None:
+            raise InputError("--run needs a work tree to run the suites in")
+        runner = matrix.runner(policy, git.top, git.common_dir / "laneguard" / "e2e", results_dir=folder,
+                               timeout=timeout, echo=_echo_err)
+    elif timeout is not None:
+        raise InputError("--timeout goes with --run")
+    return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner)
+
+
+@command.command("e2e")
+@repo_option
+@_range_options
+@_results_options
+@format_option(*FORMATS)
+@_output_option
+def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
+        run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
+    """The e2e suites (rows) by affected services (columns): which are required, and their status.
+
+    Status comes from JUnit XML (--results DIR, else each suite's `results`
+    path): pass, fail or not-run. A required suite that did not run is residual
+    risk. Exit 0 when every required suite passed, 1 when one failed, 3 when
+    one did not run.
+    """
+    from orchestrator import pages
+
+    review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout)
+    data = {"sources": list(review.sources), **mx.as_json()}
+    _emit(fmt, data, lambda: pages.matrix_doc(mx), output)
+    code: int = mx.exit_code
+    return code
+
+
+@command.command("final")
+@repo_option
+@click.option("--base", help="The branch the workers started from (default HEAD); the policy comes from it.")
+@click.option("--head", help="Review one range merge-base(BASE, HEAD)..HEAD instead of the worker branches.")
+@click.option("--worker", help="With --head: the worker whose lane the range is (else from a laneguard/<worker>/... name).")
+@_results_options
+@format_option(*FORMATS)
+@_output_option
+def final(repo: str | None, base: str | None, head: str | None, worker: str | None, results_dir: str | None,
+          run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
+    """Every worker branch (laneguard/*) guarded, their conflicts, open handoffs, contract impact,
+    the e2e matrix, and one decision by veto consensus.
+
+    Exit 0 accept, 1 reject (a lane rejected, a conflict, a failing suite),
+    3 revision (open handoffs, a stale mapping, residual risk, an abstention).
+    """
+    from orchestrator import final as final_review
+    from orchestrator import pages
+
+    if timeout is not None and not run_suites:
+        raise InputError("--timeout goes with --run")
+    result = final_review.review(open_repo(repo), base=base, head=head, worker=worker,
+                                 results_dir=_results_dir(results_dir), run=run_suites, timeout=timeout,
+                                 echo=_echo_err)
+    _emit(fmt, result.as_json(), lambda: pages.final_doc(result), output)
+    return result.exit_code

@@ -1,0 +1,233 @@
+"""The final diff review: every worker's lane, their overlaps, what is pending, and one decision.
+
+Over the worker branches (``refs/heads/laneguard/<worker>/...``) against the
+base they come from, or over one range for one worker. Each part votes and
+veto consensus decides (ARCHITECTURE sections 1 and 4):
+
+- each lane's guard verdict: accept approves, reject rejects, revision (or a
+  guard that could not run) abstains;
+- ``conflicts``: a path changed by more than one worker rejects;
+- ``handoffs``: open or accepted handoffs abstain (work is still pending);
+- ``contracts``: a stale ``llm-context/contracts.md`` mapping abstains;
+- ``e2e``: a required suite failing rejects; one that did not run abstains
+  (residual risk, never a pass).
+
+The policy comes from the base, for every lane alike.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from guards.engine import GuardRequest, guard_and_cut
+from guards.verdict import Decision, EXIT_CODES, Verdict, Vote, VoteValue, consensus
+from handoffs.record import Handoff
+from orchestrator import graph as g
+from orchestrator import impact, matrix
+from orchestrator.subject import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
+from workers.errors import InputError, LaneguardError
+from workers.git import Git
+from workers.loader import LoadedPolicy
+
+SCHEMA = "laneguard.final-review/1"
+BRANCH_PREFIX = "refs/heads/laneguard/"
+_VOTE_OF = {Decision.ACCEPT: VoteValue.APPROVE, Decision.REJECT: VoteValue.REJECT,
+            Decision.REVISION: VoteValue.ABSTAIN}
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One worker's change: a branch (or the range) guarded against the base."""
+
+    worker: str
+    branch: str | None
+    head: str
+    decision: Decision
+    verdict: Verdict | None = None
+    error: str | None = None
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(c.path for c in self.verdict.changes) if self.verdict else ()
+
+    def as_json(self) -> dict[str, Any]:
+        return {"worker": self.worker, "branch": self.branch, "head": self.head,
+                "decision": self.decision.value, "error": self.error, "paths": list(self.paths),
+                "verdict": self.verdict.as_json() if self.verdict else None}
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A path changed by more than one worker."""
+
+    path: str
+    workers: tuple[str, ...]
+    branches: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": self.path, "workers": list(self.workers), "branches": list(self.branches)}
+
+
+@dataclass(frozen=True)
+class FinalReview:
+    mode: str  # branches | range
+    base: str
+    policy_rev: str | None
+    policy_sha256: str
+    lanes: tuple[Lane, ...]
+    conflicts: tuple[Conflict, ...]
+    handoffs: tuple[Handoff, ...]
+    impact: impact.ImpactReview
+    matrix: matrix.Matrix
+    votes: tuple[Vote, ...]
+    notes: tuple[str, ...] = ()
+    graph: nx.DiGraph | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def decision(self) -> Decision:
+        return consensus(list(self.votes))
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.decision]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "decision": self.decision.value, "exit_code": self.exit_code,
+                "mode": self.mode, "base": self.base,
+                "policy": {"rev": self.policy_rev, "sha256": self.policy_sha256},
+                "votes": [{"guard": v.guard, "vote": v.vote.value, "reasons": list(v.reasons)} for v in self.votes],
+                "lanes": [lane.as_json() for lane in self.lanes],
+                "conflicts": [c.as_json() for c in self.conflicts],
+                "handoffs": [{"id": h.id, "status": h.status.value, "source_worker": h.source_worker,
+                              "target_worker": h.target_worker, "problem": h.problem,
+                              "paths": list(h.evidence.paths), "contracts": list(h.contracts)}
+                             for h in self.handoffs],
+                "contract_impact": self.impact.as_json(), "e2e": self.matrix.as_json(),
+                "notes": list(self.notes)}
+
+
+def worker_branches(git: Git) -> dict[str, tuple[str, str]]:
+    """branch name -> (worker, commit) for every ``laneguard/<worker>/<topic>`` branch."""
+    out = {}
+    for ref, commit in sorted(git.refs(BRANCH_PREFIX).items()):
+        name = ref.removeprefix("refs/heads/")
+        parts = name.split("/")
+        if len(parts) >= 3 and parts[1]:
+            out[name] = (parts[1], commit)
+    return out
+
+
+def worker_of(head: str | None) -> str | None:
+    """The worker a head named ``laneguard/<worker>/...`` belongs to."""
+    if head is None:
+        return None
+    name = head.removeprefix("refs/heads/")
+    parts = name.split("/")
+    return parts[1] if len(parts) >= 3 and parts[0] == "laneguard" and parts[1] else None
+
+
+def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
+    try:
+        verdict, _ = guard_and_cut(git, GuardRequest(mode="range", worker=worker, base=base, head=head),
+                                   cut=False, loaded=loaded)
+    except LaneguardError as exc:  # fail closed: a lane that cannot be guarded abstains
+        return Lane(worker, branch, head, Decision.REVISION, error=exc.message)
+    return Lane(worker, branch, head, verdict.decision, verdict=verdict)
+
+
+def conflicts_of(lanes: tuple[Lane, ...]) -> tuple[Conflict, ...]:
+    touched: dict[str, dict[str, list[str]]] = {}
+    for lane in lanes:
+        for path in lane.paths:
+            touched.setdefault(path, {}).setdefault(lane.worker, []).append(lane.branch or lane.head[:12])
+    return tuple(Conflict(path, tuple(sorted(by)), tuple(sorted(b for bs in by.values() for b in bs)))
+                 for path, by in sorted(touched.items()) if len(by) > 1)
+
+
+def _votes(lanes: tuple[Lane, ...], conflicts: tuple[Conflict, ...], handoffs: tuple[Handoff, ...],
+           review: impact.ImpactReview, mx: matrix.Matrix) -> list[Vote]:
+    votes = []
+    for lane in lanes:
+        if lane.verdict is None:
+            reasons: tuple[str, ...] = (f"the guard could not run: {lane.error}",)
+        else:
+            reasons = tuple(f"{v.guard}: {r}" for v in lane.verdict.votes if v.vote != VoteValue.APPROVE
+                            for r in v.reasons)
+        votes.append(Vote(f"lane {lane.worker}" + (f" ({lane.branch})" if lane.branch else ""),
+                          _VOTE_OF[lane.decision], reasons))
+    votes.append(Vote("conflicts", VoteValue.REJECT if conflicts else VoteValue.APPROVE,
+                      tuple(f"{c.path} changed by {', '.join(c.workers)}" for c in conflicts)))
+    votes.append(Vote("handoffs", VoteValue.ABSTAIN if handoffs else VoteValue.APPROVE,
+                      tuple(f"{h.id[:12]} {h.source_worker} -> {h.target_worker} ({h.status.value})"
+                            for h in handoffs)))
+    votes.append(Vote("contracts", VoteValue.ABSTAIN if review.stale else VoteValue.APPROVE,
+                      tuple(f"stale mapping {m.file} ({m.section})" for m in review.stale)))
+    e2e = {Decision.REJECT: VoteValue.REJECT, Decision.REVISION: VoteValue.ABSTAIN,
+           Decision.ACCEPT: VoteValue.APPROVE}[mx.decision]
+    votes.append(Vote("e2e", e2e, tuple([f"{r.suite} failed: {r.result.detail}" for r in mx.failed]
+                                        + [f"residual risk: {r.suite} did not run ({r.result.detail})"
+                                           for r in mx.residual])))
+    return votes
+
+
+def review(git: Git, *, base: str | None = None, head: str | None = None, worker: str | None = None,
+           results_dir: Path | None = None, run: bool = False, timeout: int | None = None,
+           echo: Callable[[bytes], None] = lambda b: None) -> FinalReview:
+    """The final review of the worker branches (no ``head``) or of one worker's range.
+
+    Returns data with ``decision`` and ``exit_code``; it never prints. This is
+    the function a ledger records.
+    """
+    if head is None and worker is not None:
+        raise InputError("--worker goes with --head (one worker's range); worker branches name their worker")
+    base_commit, loaded = trusted_policy(git, base or "HEAD")
+    policy = loaded.policy
+    notes: list[str] = []
+    lanes: list[Lane] = []
+    if head is not None:
+        who = worker or worker_of(head)
+        if who is None:
+            raise InputError(f"which worker made {head}?",
+                             hint="pass --worker ID, or review a branch named laneguard/<worker>/<topic>")
+        head_commit = git.resolve_commit(head, what="head revision")
+        lanes.append(_lane(git, loaded, who, head if worker_of(head) else None, base_commit, head_commit))
+        mode = "range"
+    else:
+        mode = "branches"
+        for branch, (who, commit) in worker_branches(git).items():
+            if git.is_ancestor(commit, base_commit):
+                notes.append(f"{branch} is already in the base {short(base_commit)}: not reviewed")
+                continue
+            lanes.append(_lane(git, loaded, who, branch, base_commit, commit))
+        if not lanes:
+            raise InputError(f"no worker branch (laneguard/<worker>/...) has commits beyond {short(base_commit)}",
+                             hint="pass --base with the branch the workers started from, "
+                                  "or --head REV [--worker ID] for one range")
+    lanes_t = tuple(lanes)
+    queued = tuple(pending_handoffs(git))
+    changes = [ChangeRef(c.path, "branch" if lane.branch else "range", lane.branch or short(lane.head),
+                         c.status, lane.worker) for lane in lanes_t if lane.verdict for c in lane.verdict.changes]
+    for h in queued:
+        changes += handoff_changes(h)
+    subject = Subject(loaded=loaded, base=base_commit, head=lanes_t[0].head if mode == "range" else None,
+                      mapping_rev=lanes_t[0].head if mode == "range" else base_commit, changes=tuple(changes),
+                      handoffs=queued, sources=(f"{len(lanes_t)} lane(s)", f"{len(queued)} open handoff(s)"))
+    graph = g.build(policy)
+    contract_review = impact.review(git, subject, graph)
+    runner = None
+    if run:
+        if git.top is None:
+            raise InputError("--run needs a work tree to run the suites in")
+        runner = matrix.runner(policy, git.top, git.common_dir / "laneguard" / "e2e",
+                               results_dir=results_dir, timeout=timeout, echo=echo)
+    mx = matrix.build(policy, graph, contract_review.affected_services, results_dir=results_dir,
+                      top=git.top, run=runner)
+    conflicts = conflicts_of(lanes_t)
+    votes = _votes(lanes_t, conflicts, queued, contract_review, mx)
+    return FinalReview(mode=mode, base=base_commit, policy_rev=loaded.rev, policy_sha256=loaded.sha256,
+                       lanes=lanes_t, conflicts=conflicts, handoffs=queued, impact=contract_review, matrix=mx,
+                       votes=tuple(votes), notes=tuple(notes), graph=graph)

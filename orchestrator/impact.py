@@ -1,0 +1,274 @@
+"""Contract impact: for each contract whose files change, who moves with it and what is at risk.
+
+A contract is in the review when one of its paths changes (in a range or on a
+worker branch) or is proposed to change (in a pending handoff). For each one:
+its producers and direct consumers, the services that depend on them
+(transitively, along ``depends_on``: one traversal for all contracts), the
+service mappings in ``<cwd>/llm-context/contracts.md`` that name it and are not
+updated in the same review (stale), the e2e suites that must run, and a risk
+level with its reasons.
+
+Contract chains are not followed: a consumer is not assumed to change the
+contracts it produces. If it does, that is a contract change of its own and
+appears in the review as such.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from orchestrator import graph as g
+from orchestrator.subject import ChangeRef, Subject
+from workers.git import Git
+from workers.ownership import OwnershipIndex
+from workers.pattern import Pattern, compile_pattern, directory_prefix
+from workers.policy import Policy
+
+SCHEMA = "laneguard.contract-impact/1"
+MAPPING_FILE = "llm-context/contracts.md"
+RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
+
+_HEADING = re.compile(r"^##\s+(.+?)\s*$")
+_FIELD = re.compile(r"^\s*[-*]\s*([A-Za-z ]+?)\s*:\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A section of a service's ``llm-context/contracts.md`` that names a contract."""
+
+    service: str
+    file: str
+    section: str
+    role: str | None
+    stale_when: str | None
+    updated: bool  # the file changes in the same review
+
+    def as_json(self) -> dict[str, Any]:
+        return {"service": self.service, "file": self.file, "section": self.section, "role": self.role,
+                "stale_when": self.stale_when, "updated": self.updated, "stale": not self.updated}
+
+
+@dataclass(frozen=True)
+class Validation:
+    suite: str
+    command: str | None
+    services: tuple[str, ...]  # the affected services it exercises
+
+    def as_json(self) -> dict[str, Any]:
+        return {"suite": self.suite, "command": self.command, "services": list(self.services)}
+
+
+@dataclass(frozen=True)
+class ContractImpact:
+    contract: str
+    changes: tuple[ChangeRef, ...]
+    producers: tuple[str, ...]
+    consumers: tuple[str, ...]
+    dependents: tuple[tuple[str, str], ...]  # (service, the service it depends on that brought it in)
+    mappings: tuple[Mapping, ...]
+    unmapped: tuple[str, ...]  # producers/consumers with no mapping section for this contract
+    validations: tuple[Validation, ...]
+    risk: str
+    risk_reasons: tuple[str, ...]
+
+    @property
+    def stale(self) -> tuple[Mapping, ...]:
+        return tuple(m for m in self.mappings if not m.updated)
+
+    @property
+    def services(self) -> tuple[str, ...]:
+        """Everything this change reaches: producers, consumers and dependents."""
+        return tuple(sorted({*self.producers, *self.consumers, *(d for d, _ in self.dependents)}))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "changes": [c.as_json() for c in self.changes],
+                "producers": list(self.producers), "consumers": list(self.consumers),
+                "dependents": [{"service": s, "via": v} for s, v in self.dependents],
+                "mappings": [m.as_json() for m in self.mappings],
+                "stale_mappings": [m.as_json() for m in self.stale], "unmapped": list(self.unmapped),
+                "validations": [v.as_json() for v in self.validations],
+                "risk": self.risk, "risk_reasons": list(self.risk_reasons)}
+
+
+@dataclass(frozen=True)
+class ImpactReview:
+    """The contract-impact review (``review contracts``)."""
+
+    policy_rev: str | None
+    base: str | None
+    head: str | None
+    sources: tuple[str, ...]
+    contracts: tuple[ContractImpact, ...]
+    changed_services: tuple[str, ...]  # owners of the changed paths
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def affected_services(self) -> tuple[str, ...]:
+        """Owners of changed paths plus every service a changed contract reaches."""
+        return tuple(sorted({*self.changed_services, *(s for c in self.contracts for s in c.services)}))
+
+    @property
+    def stale(self) -> tuple[Mapping, ...]:
+        return tuple(m for c in self.contracts for m in c.stale)
+
+    @property
+    def exit_code(self) -> int:
+        """3 (revision) while a mapping is stale: the services' context no longer matches."""
+        return 3 if self.stale else 0
+
+    def as_json(self) -> dict[str, Any]:
+        return {"schema": SCHEMA, "policy_rev": self.policy_rev, "base": self.base, "head": self.head,
+                "sources": list(self.sources), "changed_services": list(self.changed_services),
+                "affected_services": list(self.affected_services),
+                "contracts": [c.as_json() for c in self.contracts],
+                "stale_mappings": len(self.stale), "notes": list(self.notes), "exit_code": self.exit_code}
+
+
+def mapping_file(policy: Policy, service: str) -> str | None:
+    """Where a service keeps its contract map: ``<cwd>/llm-context/contracts.md`` (None without a cwd)."""
+    cwd = policy.workers[service].cwd
+    if not cwd:
+        return None
+    return f"{cwd.strip('/')}/{MAPPING_FILE}"
+
+
+def parse_mapping(text: str) -> list[tuple[str, dict[str, list[str]]]]:
+    """The ``## section`` headings of a mapping file with their ``- key: value`` fields."""
+    sections: list[tuple[str, dict[str, list[str]]]] = []
+    for line in text.splitlines():
+        heading = _HEADING.match(line)
+        if heading:
+            sections.append((heading.group(1).strip("` "), {}))
+            continue
+        found = _FIELD.match(line)
+        if found and sections:
+            sections[-1][1].setdefault(found.group(1).strip().lower(), []).append(found.group(2))
+    return sections
+
+
+def _names(policy: Policy, cid: str, section: str, fields: dict[str, list[str]]) -> bool:
+    """A section names a contract by its id as heading, or by a ``path:`` one of its patterns matches."""
+    if section == cid:
+        return True
+    patterns = [compile_pattern(p) for p in policy.contracts[cid].paths]
+    for value in fields.get("path", []) + fields.get("paths", []):
+        for part in value.replace("`", "").split(","):
+            if part.strip() and any(p.matches(part.strip()) for p in patterns):
+                return True
+    return False
+
+
+def read_mappings(git: Git, policy: Policy, rev: str | None, contracts: list[str],
+                  changed: frozenset[str]) -> dict[str, list[Mapping]]:
+    """contract -> the mapping sections naming it, read from ``rev`` with one ``cat-file``."""
+    files = {w: f for w in sorted(policy.workers) if (f := mapping_file(policy, w)) is not None}
+    out: dict[str, list[Mapping]] = {c: [] for c in contracts}
+    if rev is None or not files or not contracts:
+        return out
+    blobs = git.read_paths([f"{rev}:{path}" for path in files.values()])
+    for (service, path), blob in zip(files.items(), blobs):
+        if blob is None:
+            continue
+        for section, fields in parse_mapping(blob.decode("utf-8", "replace")):
+            for cid in contracts:
+                if _names(policy, cid, section, fields):
+                    role = next(iter(fields.get("role", [])), None)
+                    stale_when = next(iter(fields.get("stale when", [])), None)
+                    out[cid].append(Mapping(service, path, section, role, stale_when, path in changed))
+    return out
+
+
+def contracts_touched(policy: Policy, changes: tuple[ChangeRef, ...]) -> dict[str, list[ChangeRef]]:
+    """contract -> the changes to its paths (a path may belong to several contracts).
+
+    Patterns are filed under their wildcard-free directory prefix, so a path is
+    tested only against the contracts filed along its own folders (500
+    contracts cost a few pattern tests per path, not 500).
+    """
+    filed: dict[tuple[str, ...], list[tuple[str, Pattern]]] = {}
+    for cid, c in policy.contracts.items():
+        for text in c.paths:
+            filed.setdefault(directory_prefix(text), []).append((cid, compile_pattern(text)))
+    out: dict[str, list[ChangeRef]] = {}
+    for change in changes:
+        parts = change.path.split("/")
+        found: set[str] = set()
+        for depth in range(len(parts) + 1):
+            for cid, pattern in filed.get(tuple(parts[:depth]), ()):
+                if cid not in found and pattern.matches(change.path):
+                    found.add(cid)
+        for cid in sorted(found):
+            out.setdefault(cid, []).append(change)
+    return out
+
+
+def _risk(policy: Policy, cid: str, changes: list[ChangeRef], services: set[str],
+          consumers: tuple[str, ...], dependents: int, stale: int,
+          validations: list[Validation]) -> tuple[str, list[str]]:
+    reasons: list[tuple[str, str]] = []
+    deleted = sorted({c.path for c in changes if c.status == "deleted"})
+    if deleted:
+        reasons.append(("high", f"contract file(s) deleted: {', '.join(deleted)}"))
+    risky = sorted(s for s in services if s in policy.workers and policy.workers[s].high_risk)
+    if risky:
+        reasons.append(("high", f"reaches high-risk service(s): {', '.join(risky)}"))
+    tested = {s for v in validations for s in v.services}
+    untested = sorted(set(consumers) - tested)
+    if untested:
+        reasons.append(("high", f"no e2e suite exercises consumer(s) {', '.join(untested)}"))
+    if consumers:
+        reasons.append(("medium", f"{len(consumers)} consumer(s) must move with it"))
+    if dependents:
+        reasons.append(("medium", f"{dependents} transitive dependent(s)"))
+    if stale:
+        reasons.append(("medium", f"{stale} stale llm-context mapping(s)"))
+    if not reasons:
+        return "low", ["no consumers and no dependents: the change stays with its producers"]
+    level = max((r[0] for r in reasons), key=RISK_ORDER.__getitem__)
+    return level, [f"{lvl}: {text}" for lvl, text in reasons]
+
+
+def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None) -> ImpactReview:
+    """The contract-impact review of a subject (one dependents traversal for every contract)."""
+    policy = subject.loaded.policy
+    if graph is None:
+        graph = g.build(policy)
+    touched = contracts_touched(policy, subject.changes)
+    seeds: dict[str, set[str]] = {}
+    for cid in touched:
+        c = policy.contracts[cid]
+        for svc in (*c.producers, *c.consumers):
+            seeds.setdefault(g.node(g.SERVICE, svc), set()).add(cid)
+    reach = g.dependents(graph, seeds)
+    by_contract: dict[str, list[tuple[str, str]]] = {}
+    for key, labels in reach.items():
+        for cid, via in labels.items():
+            by_contract.setdefault(cid, []).append((g.split(key)[1], g.split(via)[1]))
+    mappings = read_mappings(git, policy, subject.mapping_rev, sorted(touched), subject.paths)
+    index = OwnershipIndex(policy)
+    changed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths})
+    suites = g.suite_map(graph)
+    impacts = []
+    for cid in sorted(touched):
+        c = policy.contracts[cid]
+        direct = {*c.producers, *c.consumers}
+        deps = tuple(sorted(d for d in by_contract.get(cid, []) if d[0] not in direct))
+        services = direct | {d for d, _ in deps}
+        validations = [Validation(sid, policy.e2e[sid].command, tuple(sorted(svcs)))
+                       for sid, svcs in sorted(g.suites_of(graph, services, suites).items())]
+        found = mappings[cid]
+        mapped = {m.service for m in found}
+        stale = [m for m in found if not m.updated]
+        risk, reasons = _risk(policy, cid, touched[cid], services, c.consumers, len(deps), len(stale),
+                              validations)
+        impacts.append(ContractImpact(
+            contract=cid, changes=tuple(touched[cid]), producers=c.producers, consumers=c.consumers,
+            dependents=deps, mappings=tuple(found), unmapped=tuple(sorted(direct - mapped)),
+            validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons)))
+    notes = [] if subject.changes else ["nothing changes and nothing is proposed: no contract is affected"]
+    return ImpactReview(policy_rev=subject.loaded.rev, base=subject.base, head=subject.head,
+                        sources=subject.sources, contracts=tuple(impacts),
+                        changed_services=tuple(changed_services), notes=tuple(notes))
