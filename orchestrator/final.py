@@ -231,3 +231,28 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     return FinalReview(mode=mode, base=base_commit, policy_rev=loaded.rev, policy_sha256=loaded.sha256,
                        lanes=lanes_t, conflicts=conflicts, handoffs=queued, impact=contract_review, matrix=mx,
                        votes=tuple(votes), notes=tuple(notes), graph=graph)
+
+
+def record_review(git: Git, result: FinalReview) -> None:
+    """Every lane's guard decision and the review's own decision go into the ledger."""
+    from guards.override import load
+    from guards.record import record
+    from workers.ledger import Kind, Ledger
+
+    overrides = load(git)
+    lanes = []
+    for lane in result.lanes:
+        seq = None
+        if lane.verdict is not None:
+            seq = record(git, lane.verdict, overrides=overrides,
+                         inputs={"review": "final", "branch": lane.branch})[0].seq
+        lanes.append({"worker": lane.worker, "branch": lane.branch, "decision": lane.decision.value,
+                      "guard_seq": seq, "error": lane.error})
+    Ledger(git).append(Kind.REVIEW, {
+        "review": "final", "mode": result.mode, "base": result.base,
+        "policy": {"rev": result.policy_rev, "sha256": result.policy_sha256},
+    }, {
+        "decision": result.decision.value, "exit_code": result.exit_code,
+        "votes": [{"guard": v.guard, "vote": v.vote.value} for v in result.votes], "lanes": lanes,
+        "conflicts": [c.path for c in result.conflicts], "handoffs": [h.id for h in result.handoffs],
+    })

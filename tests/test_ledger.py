@@ -326,3 +326,18 @@ def test_sync_moves_the_ledger_and_overrides_and_keeps_diverged_chains(repo: Pat
     result = laneguard("handoffs", "sync", "origin", "--repo", str(b))
     assert result.exit_code == 0 and "each keeps its own chain" in result.stdout
     assert _verify(b)[0] == 0 and _verify(a)[0] == 0
+
+
+def test_the_final_review_records_each_lane_and_its_decision(repo: Path) -> None:
+    git(repo, "switch", "-qc", "laneguard/wallet-api/t1")
+    _commit_change(repo, WALLET)
+    git(repo, "switch", "-q", "main")
+    result = laneguard("review", "final", "--repo", str(repo), "--base", "main", "--format", "json")
+    assert result.exit_code in (0, 3), result.output
+    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    review = shown[-1]
+    assert review["kind"] == "review" and review["outcome"]["decision"] == json.loads(result.stdout)["decision"]
+    lane = review["outcome"]["lanes"][0]
+    assert lane["worker"] == "wallet-api" and lane["decision"] == "accept"
+    assert laneguard("ledger", "replay", str(lane["guard_seq"]), "--repo", str(repo)).exit_code == 0
+    assert _verify(repo)[0] == 0

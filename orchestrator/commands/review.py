@@ -162,8 +162,10 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
 
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")
-    result = final_review.review(open_repo(repo), base=base, head=head, worker=worker,
+    git = open_repo(repo)
+    result = final_review.review(git, base=base, head=head, worker=worker,
                                  results_dir=_results_dir(results_dir), run=run_suites, timeout=timeout,
                                  echo=_echo_err)
+    final_review.record_review(git, result)
     _emit(fmt, result.as_json(), lambda: pages.final_doc(result), output)
     return result.exit_code
