@@ -99,6 +99,7 @@ def _reviews(git: Git) -> bool:
 
     _section("9. review final: every laneguard/* branch, conflicts, handoffs, contracts, e2e; one decision")
     verdict = final.review(git, results_dir=results)
+    final.record_review(git, verdict)
     for vote in verdict.votes:
         click.echo(f"  {vote.vote.value:8} {vote.guard}" + (f": {vote.reasons[0]}" if vote.reasons else "")
                    + (f" (+{len(vote.reasons) - 1} more)" if len(vote.reasons) > 1 else ""))
@@ -110,6 +111,52 @@ def _reviews(git: Git) -> bool:
     statuses = {r.suite: r.result.status for r in mx.rows if r.required}
     return (statuses == {"signing-flow": "pass", "key-rotation": "fail", "wallet-lifecycle": "not-run"}
             and verdict.exit_code == 1)
+
+
+def _ledger(git: Git) -> bool:
+    """Section 10: the ledger verifies, a decision replays, and an edited entry is caught."""
+    from guards.record import replay
+    from workers.ledger import ENTRY_FILE, REF, Ledger, canonical
+
+    _section("10. ledger: every decision, run, handoff step and review in a hash chain")
+    ledger = Ledger(git)
+    entries = ledger.entries()
+    kinds: dict[str, int] = {}
+    for entry in entries:
+        kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
+    click.echo(f"{len(entries)} entries: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
+    report = ledger.verify()
+    click.echo(f"laneguard ledger verify: {'ok' if report.ok else 'NOT ok'}; head {str(report.head)[:16]} "
+               "(publish it: laneguard ledger head)")
+    stray = next(e for e in entries if e.kind == "guard" and e.outcome.get("decision") == "reject")
+    again = replay(git, stray.seq)
+    click.echo(f"laneguard ledger replay {stray.seq}: the rejected stray change "
+               f"{'reproduces' if again.reproduced else 'does NOT reproduce'} ({again.replayed_decision})")
+    # Tamper the way someone with write access could: rewrite the entry's commit and those after it.
+    head = git.ref_value(REF)
+    assert head is not None
+    commits = ledger.commits()
+    parent: str | None = None
+    for commit in commits:
+        blobs = {}
+        for line in git.run(["ls-tree", commit]).decode().splitlines():
+            meta, _, name = line.partition("\t")
+            blobs[name] = meta.split()[2]
+        files: dict[str, bytes] = {}
+        if commit == stray.commit:
+            files[ENTRY_FILE] = canonical({**stray.body(), "hash": stray.hash,
+                                           "outcome": {**stray.outcome, "decision": "accept"}}) + b"\n"
+            blobs.pop(ENTRY_FILE)
+        tree = git.make_tree(files, blobs)
+        parent = git.commit_tree(tree, [parent] if parent else [], "edited\n", ("mallory", "m@example.com"))
+    assert parent is not None
+    git.run(["update-ref", REF, parent])
+    tampered = ledger.verify()
+    for problem in tampered.problems:
+        click.echo(f"after turning entry {stray.seq}'s reject into an accept: {problem.violation.value}: "
+                   f"{problem.message}")
+    git.run(["update-ref", REF, head])  # put the real chain back
+    return report.ok and again.reproduced and [p.violation.value for p in tampered.problems] == ["HASH_MISMATCH"]
 
 
 @click.command("demo")
@@ -159,7 +206,7 @@ def command(folder: str | None) -> int:
     _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
     git.commit_all("wallet-api: sign with key versions (touches kms-api and the contract)")
     stray, queued = record_verdict(git, GuardRequest(mode="range", worker="wallet-api", base=base),
-                                   task="sign with key versions")
+                                   task="sign with key versions", ledger=True)
     click.echo(to_text(stray))
     git.run(["checkout", "-q", "main"])
 
@@ -200,6 +247,7 @@ def command(folder: str | None) -> int:
                    f"{len(r.handoffs)} handoff(s)")
     runs_ok = [t.result.outcome if t.result else "error" for t in tasks] == ["accepted", "split"]
     reviews_ok = _reviews(git)
+    ledger_ok = _ledger(git)
 
     _section("what happened")
     click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
@@ -211,5 +259,7 @@ def command(folder: str | None) -> int:
                "laneguard explain --worker wallet-api contracts/kms/kms.proto")
     click.echo("dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
                "committed, the rest handed off)")
-    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok
+    click.echo(f"ledger: every decision recorded and verified; an edited entry was caught "
+               f"(laneguard ledger verify --repo {dest})")
+    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok and ledger_ok
     return 0 if expected else 4
