@@ -116,6 +116,8 @@ def _blocks(blocks: tuple[Block, ...]) -> list[str]:
         if isinstance(b, Heading):
             level = min(b.level, 6)
             out.append(f"<h{level}>{_e(b.text)}</h{level}>")
+        elif isinstance(b, Para) and b.code:
+            out.append(f"<pre>{_e(b.text)}</pre>")
         elif isinstance(b, Para):
             out.append(f'<p class="{_e(b.tone)}">{_e(b.text)}</p>' if b.tone else f"<p>{_e(b.text)}</p>")
         elif isinstance(b, Items):

@@ -22,6 +22,8 @@ import networkx as nx
 
 from orchestrator import graph as g
 from orchestrator.subject import ChangeRef, Subject
+from workers.consumers import Consumer
+from workers.copies import Copy
 from workers.git import Git
 from workers.ownership import OwnershipIndex
 from workers.pattern import Pattern, compile_pattern, directory_prefix
@@ -73,6 +75,7 @@ class ContractImpact:
     validations: tuple[Validation, ...]
     risk: str
     risk_reasons: tuple[str, ...]
+    copies: tuple[Copy, ...] = ()  # copies of its files kept inside services
 
     @property
     def stale(self) -> tuple[Mapping, ...]:
@@ -90,7 +93,8 @@ class ContractImpact:
                 "mappings": [m.as_json() for m in self.mappings],
                 "stale_mappings": [m.as_json() for m in self.stale], "unmapped": list(self.unmapped),
                 "validations": [v.as_json() for v in self.validations],
-                "risk": self.risk, "risk_reasons": list(self.risk_reasons)}
+                "risk": self.risk, "risk_reasons": list(self.risk_reasons),
+                "copies": [c.as_json() for c in self.copies]}
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class ImpactReview:
     contracts: tuple[ContractImpact, ...]
     changed_services: tuple[str, ...]  # owners of the changed paths
     notes: tuple[str, ...] = field(default=())
+    copies: tuple[Copy, ...] = ()  # every copy of every contract, identical or drifted
+    inferred: tuple[Consumer, ...] | None = None  # with --infer: consumers found in the tree
 
     @property
     def affected_services(self) -> tuple[str, ...]:
@@ -124,7 +130,9 @@ class ImpactReview:
                 "sources": list(self.sources), "changed_services": list(self.changed_services),
                 "affected_services": list(self.affected_services),
                 "contracts": [c.as_json() for c in self.contracts],
-                "stale_mappings": len(self.stale), "notes": list(self.notes), "exit_code": self.exit_code}
+                "stale_mappings": len(self.stale), "notes": list(self.notes), "exit_code": self.exit_code,
+                "copies": [c.as_json() for c in self.copies],
+                "inferred_consumers": None if self.inferred is None else [c.as_json() for c in self.inferred]}
 
 
 def mapping_file(policy: Policy, service: str) -> str | None:
@@ -207,8 +215,16 @@ def contracts_touched(policy: Policy, changes: tuple[ChangeRef, ...]) -> dict[st
 
 def _risk(policy: Policy, cid: str, changes: list[ChangeRef], services: set[str],
           consumers: tuple[str, ...], dependents: int, stale: int,
-          validations: list[Validation]) -> tuple[str, list[str]]:
+          validations: list[Validation], copies: list[Copy]) -> tuple[str, list[str]]:
     reasons: list[tuple[str, str]] = []
+    copy_paths = {c.path for c in copies}
+    forked = sorted({c.path for c in changes if c.path in copy_paths})
+    if forked:
+        reasons.append(("high", f"a service's copy of the contract changed ({', '.join(forked)}): the "
+                                "contract folder is the single source of truth"))
+    drifted = [c.path for c in copies if not c.identical]
+    if drifted:
+        reasons.append(("medium", f"{len(drifted)} copy(ies) drifted from the contract: {', '.join(drifted)}"))
     deleted = sorted({c.path for c in changes if c.status == "deleted"})
     if deleted:
         reasons.append(("high", f"contract file(s) deleted: {', '.join(deleted)}"))
@@ -231,12 +247,27 @@ def _risk(policy: Policy, cid: str, changes: list[ChangeRef], services: set[str]
     return level, [f"{lvl}: {text}" for lvl, text in reasons]
 
 
-def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None) -> ImpactReview:
-    """The contract-impact review of a subject (one dependents traversal for every contract)."""
+def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer: bool = False) -> ImpactReview:
+    """The contract-impact review of a subject (one dependents traversal for every contract).
+
+    Copies of contracts inside services are found in the reviewed tree; a
+    change to a copy counts as a change to its contract. With ``infer`` the
+    consumers evident in the tree are listed too (workers/consumers.py).
+    """
+    from workers.consumers import infer as infer_consumers
+    from workers.copies import find_copies, tree_files
+
     policy = subject.loaded.policy
     if graph is None:
         graph = g.build(policy)
     touched = contracts_touched(policy, subject.changes)
+    files = tree_files(git, subject.mapping_rev) if subject.mapping_rev else []
+    copies = find_copies(git, policy, files) if files else []
+    copy_of = {c.path: c.contract for c in copies}
+    for change in subject.changes:
+        cid = copy_of.get(change.path)
+        if cid is not None and change not in touched.setdefault(cid, []):
+            touched[cid].append(change)
     seeds: dict[str, set[str]] = {}
     for cid in touched:
         c = policy.contracts[cid]
@@ -262,13 +293,16 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None) -> Impac
         found = mappings[cid]
         mapped = {m.service for m in found}
         stale = [m for m in found if not m.updated]
+        own_copies = [cp for cp in copies if cp.contract == cid]
         risk, reasons = _risk(policy, cid, touched[cid], services, c.consumers, len(deps), len(stale),
-                              validations)
+                              validations, own_copies)
         impacts.append(ContractImpact(
             contract=cid, changes=tuple(touched[cid]), producers=c.producers, consumers=c.consumers,
             dependents=deps, mappings=tuple(found), unmapped=tuple(sorted(direct - mapped)),
-            validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons)))
+            validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons), copies=tuple(own_copies)))
     notes = [] if subject.changes else ["nothing changes and nothing is proposed: no contract is affected"]
+    inferred = tuple(infer_consumers(git, policy, files, copies)) if infer and files else (() if infer else None)
     return ImpactReview(policy_rev=subject.loaded.rev, base=subject.base, head=subject.head,
                         sources=subject.sources, contracts=tuple(impacts),
-                        changed_services=tuple(changed_services), notes=tuple(notes))
+                        changed_services=tuple(changed_services), notes=tuple(notes), copies=tuple(copies),
+                        inferred=inferred)

@@ -58,11 +58,40 @@ def _contract_details(c: ContractImpact) -> Details:
                    tuple(blocks))
 
 
+def _copies_blocks(review: ImpactReview) -> list[Block]:
+    if not review.copies:
+        return []
+    rows = tuple((cell(c.path, code=True), cell(c.contract, code=True), cell(c.canonical, code=True),
+                  cell("identical", "ok") if c.identical else cell(f"DRIFTED ({c.similarity:.0%} alike)", "bad"))
+                 for c in review.copies)
+    blocks: list[Block] = [Heading("contract copies inside services"),
+                           Table(("copy", "contract", "canonical file", "state"), rows)]
+    for c in review.copies:
+        if c.diff:
+            blocks.append(Details(f"drift of {c.path}", (Para(c.diff, code=True),)))
+    return blocks
+
+
+def _inferred_blocks(review: ImpactReview) -> list[Block]:
+    if review.inferred is None:
+        return []
+    rows = tuple((cell(c.contract, code=True), cell(c.service),
+                  cell(c.confidence, {"high": "ok", "medium": "", "low": "warn"}[c.confidence]),
+                  cell("possibly stale", "warn") if c.possibly_stale else cell(""),
+                  cell("yes" if c.declared else "NO: not in the policy", "" if c.declared else "warn"),
+                  cell("; ".join(f"{e.kind}: {e.path} ({e.detail})" for e in c.evidence)))
+                 for c in review.inferred)
+    return [Heading("consumers inferred from the tree"),
+            Table(("contract", "service", "confidence", "", "declared", "evidence"), rows)
+            if rows else Para("no evidence of any consumer")]
+
+
 def impact_blocks(review: ImpactReview) -> list[Block]:
     blocks: list[Block] = [Para(f"{'; '.join(review.sources)} · policy from {short(review.policy_rev)} · "
                                 f"changed services: {_names(review.changed_services)}")]
+    extra = _copies_blocks(review) + _inferred_blocks(review)
     if not review.contracts:
-        return blocks + [Para("no contract changes or is proposed to change", "ok")]
+        return blocks + [Para("no contract changes or is proposed to change", "ok")] + extra
     blocks.append(Table(
         ("contract", "risk", "changes", "producers", "direct consumers", "transitive dependents",
          "stale mappings", "required e2e"),
@@ -74,7 +103,7 @@ def impact_blocks(review: ImpactReview) -> list[Block]:
               for c in review.contracts)))
     blocks += [_contract_details(c) for c in review.contracts]
     blocks += [Para(n) for n in review.notes]
-    return blocks
+    return blocks + extra
 
 
 def _status_cell(r: Row) -> Cell:

@@ -34,6 +34,7 @@ class Heading:
 class Para:
     text: str
     tone: str = ""
+    code: bool = False  # preformatted (a diff): kept verbatim
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ def _text_blocks(blocks: tuple[Block, ...], indent: str = "") -> list[str]:
         if isinstance(b, Heading):
             out += ["", indent + ("== " if b.level <= 2 else "-- ") + b.text]
         elif isinstance(b, Para):
-            out.append(indent + b.text)
+            out.extend(indent + line for line in b.text.splitlines()) if b.code else out.append(indent + b.text)
         elif isinstance(b, Items):
             out += [indent + "  - " + item for item in b.items]
         elif isinstance(b, Table):
@@ -133,6 +134,9 @@ def _md_blocks(blocks: tuple[Block, ...]) -> list[str]:
     for b in blocks:
         if isinstance(b, Heading):
             out += ["#" * min(b.level + 1, 6) + " " + md_escape(b.text), ""]
+        elif isinstance(b, Para) and b.code:
+            fence = "~~~~" if "```" in b.text else "```"
+            out += [fence + "diff", b.text.replace("~~~~", "~ ~~~"), fence, ""]
         elif isinstance(b, Para):
             mark = _MARK.get(b.tone, "")
             out += [(mark + " " if mark else "") + md_escape(b.text), ""]

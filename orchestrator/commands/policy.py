@@ -6,7 +6,9 @@ import json
 import click
 
 from orchestrator.options import format_option, open_repo, policy_from, repo_option, tracked_files
-from workers.lint import lint
+from workers.git import Git
+from workers.lint import Finding, lint
+from workers.loader import LoadedPolicy
 from workers.schema import Policy
 
 
@@ -31,7 +33,7 @@ def check(repo: str | None, policy_file: str | None, rev: str | None, strict: bo
     """
     git = open_repo(repo)
     loaded = policy_from(git, policy_file=policy_file, rev=rev)
-    findings = lint(loaded, tracked_files(git, rev))
+    findings = lint(loaded, tracked_files(git, rev)) + _copy_findings(git, loaded, rev)
     policy = loaded.policy
     if fmt == "json":
         click.echo(json.dumps({
@@ -49,6 +51,23 @@ def check(repo: str | None, policy_file: str | None, rev: str | None, strict: bo
         click.echo("error: --strict: lint warnings count as errors", err=True)
         return 2
     return 0
+
+
+def _copy_findings(git: Git, loaded: LoadedPolicy, rev: str | None) -> list[Finding]:
+    """Copies of contracts inside services: a second source of truth that drifts."""
+    from workers.copies import find_copies, tree_files
+
+    commit = rev or git.head_commit()
+    if commit is None or not loaded.policy.contracts:
+        return []
+    out = []
+    for copy in find_copies(git, loaded.policy, tree_files(git, commit)):
+        state = "an identical copy" if copy.identical else f"a DRIFTED copy ({copy.similarity:.0%} alike)"
+        out.append(Finding("contract_copy", loaded.where("contracts", copy.contract),
+                           f"{copy.path} is {state} of contract {copy.contract!r} ({copy.canonical}): the "
+                           "contract folder is the single source of truth; keep a mapping in the service's "
+                           "llm-context/contracts.md instead (laneguard review contracts shows the drift)"))
+    return out
 
 
 @command.command("schema")

@@ -76,9 +76,12 @@ def _results_dir(value: str | None) -> Path | None:
 @command.command("contracts")
 @repo_option
 @_range_options
+@click.option("--infer", is_flag=True,
+              help="Also list the consumers evident in the tree (generated code, build files, copies, "
+                   "generator scripts, ignore entries), each with its evidence and confidence.")
 @format_option(*FORMATS)
 @_output_option
-def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bool, fmt: str,
+def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bool, infer: bool, fmt: str,
               output: str | None) -> int:
     """For every contract that changes or is proposed to change: who moves with it and what is at risk.
 
@@ -91,7 +94,7 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     git = open_repo(repo)
     subject = collect(git, base=base, head=head, handoffs=handoffs)
     g = graph.build(subject.loaded.policy)
-    result = impact.review(git, subject, g)
+    result = impact.review(git, subject, g, infer=infer)
     _emit(fmt, result.as_json(), lambda: pages.impact_doc(result, g), output)
     return result.exit_code
 

@@ -1,0 +1,140 @@
+"""Which services consume a contract, inferred from the evidence in the tree.
+
+The policy's ``consumers`` lists are written by people and go stale. The tree
+holds evidence of who really uses a contract, spread over several kinds of
+file, some of it stale itself:
+
+- ``generated``: generated code inside the service that names the contract
+  (``source: demo.proto``, its proto package, ``demo_pb2``);
+- ``build-copy``: a build file or Dockerfile of the service that names the
+  contract's path (it copies or compiles it);
+- ``vendored-copy``: a copy of the contract inside the service (workers/copies.py);
+- ``generator-script``: a script elsewhere that names the contract and the
+  service's folder;
+- ``ignore-entry``: an ignore file of the service that lists the contract's
+  file name (a copy made at build time).
+
+The first three are strong. Evidence of a single weak kind is reported as
+"possibly stale" and never trusted silently: a generator script that still
+mentions a service which stopped using the proto is exactly that.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workers.copies import Copy, TreeFile, contract_files
+from workers.git import Git
+from workers.ownership import OwnershipIndex
+from workers.policy import Policy
+
+STRONG = ("generated", "build-copy", "vendored-copy")
+WEAK = ("generator-script", "ignore-entry")
+
+_GENERATED = re.compile(r"(\.pb\.go|_pb2\.py|_pb2_grpc\.py|\.pb\.cc|\.pb\.h|_pb\.js|_pb\.d\.ts|\.pb\.ts|"
+                        r"_grpc\.pb\.go|\.pb\.swift|Grpc\.java|\.g\.dart|\.generated\.\w+)$")
+_BUILD = re.compile(r"(^|/)(Dockerfile[^/]*|Makefile|[^/]*\.mk|package\.json|Cargo\.toml|build\.rs|go\.mod|"
+                    r"pyproject\.toml|setup\.py|build\.gradle(\.kts)?|pom\.xml|CMakeLists\.txt|BUILD(\.bazel)?|"
+                    r"buf\.gen\.yaml|buf\.yaml|docker-compose[^/]*\.ya?ml)$")
+_SCRIPT = re.compile(r"(\.sh|\.bash|\.py|\.mk)$|(^|/)(scripts?|tools|hack|bin)/")
+_IGNORE = re.compile(r"(^|/)\.(git|docker)ignore$")
+_PACKAGE = re.compile(rb"^\s*package\s+([A-Za-z0-9_.]+)\s*;", re.MULTILINE)
+_GO_PACKAGE = re.compile(rb'option\s+go_package\s*=\s*"([^"]+)"')
+
+
+@dataclass(frozen=True)
+class Evidence:
+    kind: str
+    path: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Consumer:
+    contract: str
+    service: str
+    evidence: tuple[Evidence, ...]
+    declared: bool  # listed in the policy's consumers
+
+    @property
+    def kinds(self) -> list[str]:
+        return sorted({e.kind for e in self.evidence})
+
+    @property
+    def confidence(self) -> str:
+        strong = [k for k in self.kinds if k in STRONG]
+        if len(strong) >= 2 or (strong and len(self.kinds) >= 2):
+            return "high"
+        if strong:
+            return "medium"
+        return "low"
+
+    @property
+    def possibly_stale(self) -> bool:
+        return len(self.kinds) == 1 and self.kinds[0] in WEAK
+
+    def as_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "service": self.service, "confidence": self.confidence,
+                "possibly_stale": self.possibly_stale, "declared": self.declared,
+                "evidence": [{"kind": e.kind, "path": e.path, "detail": e.detail} for e in self.evidence]}
+
+
+def _markers(path: str, text: bytes) -> list[bytes]:
+    """Words that name a contract file in code generated from it or in files that copy it."""
+    name = posixpath.basename(path).encode()
+    stem = name.rsplit(b".", 1)[0]
+    out = [b"source: " + name, stem + b"_pb2", stem + b"_pb.", stem + b".pb."]
+    for regex in (_PACKAGE, _GO_PACKAGE):
+        for found in regex.findall(text):
+            if found:
+                out.append(b"package " + found.rsplit(b"/", 1)[-1].split(b";")[0])
+    return out
+
+
+def infer(git: Git, policy: Policy, files: Sequence[TreeFile], copies: Sequence[Copy] = ()) -> list[Consumer]:
+    """Every (contract, service) pair with evidence, strongest first; producers are left out."""
+    index = OwnershipIndex(policy)
+    by_contract = contract_files(policy, files)
+    contract_paths = {f.path for fs in by_contract.values() for f in fs}
+    readers = [f for f in files if f.path not in contract_paths and (
+        _GENERATED.search(f.path) or _BUILD.search(f.path) or _SCRIPT.search(f.path) or _IGNORE.search(f.path))]
+    blobs = git.read_blobs(sorted({f.oid for f in readers} | {f.oid for fs in by_contract.values() for f in fs}))
+    folders = {wid: (w.cwd or "").rstrip("/") for wid, w in policy.workers.items() if w.cwd}
+    found: dict[tuple[str, str], list[Evidence]] = {}
+
+    def add(cid: str, service: str | None, kind: str, path: str, detail: str) -> None:
+        if service is None or service == policy.root or service in policy.contracts[cid].producers:
+            return
+        items = found.setdefault((cid, service), [])
+        if not any(e.kind == kind and e.path == path for e in items):
+            items.append(Evidence(kind, path, detail))
+
+    for cid, cfiles in sorted(by_contract.items()):
+        for src in cfiles:
+            name = posixpath.basename(src.path)
+            markers = _markers(src.path, blobs.get(src.oid, b""))
+            for f in readers:
+                text = blobs.get(f.oid, b"")
+                owner = index.owner(f.path)
+                if _GENERATED.search(f.path):
+                    hit = next((m for m in markers if m in text), None)
+                    if hit is not None:
+                        add(cid, owner, "generated", f.path, f"names {hit.decode('utf-8', 'replace')!r}")
+                if _BUILD.search(f.path) and src.path.encode() in text:
+                    add(cid, owner, "build-copy", f.path, f"names {src.path}")
+                if _IGNORE.search(f.path) and any(ln.strip().endswith(name.encode()) for ln in text.splitlines()):
+                    add(cid, owner, "ignore-entry", f.path, f"ignores a copy of {name}")
+                if _SCRIPT.search(f.path) and not _BUILD.search(f.path) and src.path.encode() in text:
+                    for wid, folder in folders.items():
+                        if folder and (folder + "/").encode() in text and not f.path.startswith(folder + "/"):
+                            add(cid, wid, "generator-script", f.path, f"names {src.path} and {folder}/")
+    for copy in copies:
+        add(copy.contract, index.owner(copy.path), "vendored-copy", copy.path,
+            "identical copy" if copy.identical else f"drifted copy ({copy.similarity:.0%} alike)")
+    out = [Consumer(cid, service, tuple(ev), service in policy.contracts[cid].consumers)
+           for (cid, service), ev in found.items()]
+    rank = {"high": 0, "medium": 1, "low": 2}
+    return sorted(out, key=lambda c: (c.contract, rank[c.confidence], c.service))

@@ -1,0 +1,112 @@
+"""Copies of contracts kept inside services, and how far each has drifted.
+
+The contract folder is the single source of truth (ARCHITECTURE section 1). A
+service that keeps its own copy of a contract (a vendored ``demo.proto``) has
+a second truth that drifts: in GoogleCloudPlatform/microservices-demo three
+services keep copies of the shared proto and all three differ from it. A copy
+is a tracked file outside the contract's paths that is byte-equal to a
+contract file, or has the same name and largely the same content.
+"""
+from __future__ import annotations
+
+import difflib
+import posixpath
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from workers.git import Git, fsdecode, split_z
+from workers.pattern import compile_pattern
+from workers.policy import Policy
+
+SIMILAR = 0.6  # line similarity above which a same-named file counts as a copy
+MAX_DIFF_LINES = 200
+
+
+@dataclass(frozen=True)
+class TreeFile:
+    path: str
+    oid: str
+
+
+@dataclass(frozen=True)
+class Copy:
+    contract: str
+    canonical: str
+    path: str
+    identical: bool
+    similarity: float
+    diff: str  # unified diff canonical -> copy ("" when identical)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"contract": self.contract, "canonical": self.canonical, "path": self.path,
+                "identical": self.identical, "similarity": round(self.similarity, 3), "diff": self.diff}
+
+
+def tree_files(git: Git, rev: str) -> list[TreeFile]:
+    """Every regular file of a revision with its blob id (reads trees only, no blobs)."""
+    out = git.run(["ls-tree", "-r", "-z", "--full-tree", rev])
+    files = []
+    for item in split_z(out):
+        meta, _, name = item.partition(b"\t")
+        mode, kind, oid = meta.decode().split()
+        if kind == "blob" and mode in ("100644", "100755"):
+            files.append(TreeFile(fsdecode(name), oid))
+    return files
+
+
+def contract_files(policy: Policy, files: Sequence[TreeFile]) -> dict[str, list[TreeFile]]:
+    """contract id -> its tracked files."""
+    out: dict[str, list[TreeFile]] = {}
+    for cid, contract in policy.contracts.items():
+        patterns = [compile_pattern(p) for p in contract.paths]
+        out[cid] = [f for f in files if any(p.matches(f.path) for p in patterns)]
+    return out
+
+
+def _similarity(a: bytes, b: bytes) -> float:
+    left = a.decode("utf-8", "replace").splitlines()
+    right = b.decode("utf-8", "replace").splitlines()
+    return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio()
+
+
+def find_copies(git: Git, policy: Policy, files: Sequence[TreeFile]) -> list[Copy]:
+    """Every copy of every contract file, identical or drifted, with the drift as a diff."""
+    by_contract = contract_files(policy, files)
+    canonical = {f.path: cid for cid, fs in by_contract.items() for f in fs}
+    wanted_names = {posixpath.basename(f.path) for fs in by_contract.values() for f in fs}
+    wanted_oids = {f.oid for fs in by_contract.values() for f in fs}
+    candidates = [f for f in files if f.path not in canonical
+                  and (f.oid in wanted_oids or posixpath.basename(f.path) in wanted_names)]
+    if not candidates:
+        return []
+    blobs = git.read_blobs(sorted({f.oid for f in candidates} | wanted_oids))
+    copies: list[Copy] = []
+    for cand in candidates:
+        best: tuple[float, str, TreeFile] | None = None
+        for cid, fs in sorted(by_contract.items()):
+            for src in fs:
+                if src.oid == cand.oid:
+                    score = 1.0
+                elif posixpath.basename(src.path) == posixpath.basename(cand.path):
+                    score = _similarity(blobs.get(src.oid, b""), blobs.get(cand.oid, b""))
+                else:
+                    continue
+                if best is None or score > best[0]:
+                    best = (score, cid, src)
+        if best is None or best[0] < SIMILAR:
+            continue
+        score, cid, src = best
+        identical = src.oid == cand.oid
+        diff = "" if identical else _diff(src.path, cand.path, blobs.get(src.oid, b""), blobs.get(cand.oid, b""))
+        copies.append(Copy(cid, src.path, cand.path, identical, score, diff))
+    return sorted(copies, key=lambda c: (c.contract, c.path))
+
+
+def _diff(a_path: str, b_path: str, a: bytes, b: bytes) -> str:
+    lines = list(difflib.unified_diff(a.decode("utf-8", "replace").splitlines(),
+                                      b.decode("utf-8", "replace").splitlines(),
+                                      fromfile=a_path, tofile=b_path, lineterm=""))
+    if len(lines) > MAX_DIFF_LINES:
+        lines = lines[:MAX_DIFF_LINES] + [f"... {len(lines) - MAX_DIFF_LINES} more diff lines"]
+    return "\n".join(lines)
