@@ -72,7 +72,7 @@ def _copies_blocks(review: ImpactReview) -> list[Block]:
     return blocks
 
 
-def _inferred_blocks(review: ImpactReview) -> list[Block]:
+def inferred_blocks(review: ImpactReview) -> list[Block]:
     if review.inferred is None:
         return []
     rows = tuple((cell(c.contract, code=True), cell(c.service),
@@ -89,7 +89,7 @@ def _inferred_blocks(review: ImpactReview) -> list[Block]:
 def impact_blocks(review: ImpactReview) -> list[Block]:
     blocks: list[Block] = [Para(f"{'; '.join(review.sources)} · policy from {short(review.policy_rev)} · "
                                 f"changed services: {_names(review.changed_services)}")]
-    extra = _copies_blocks(review) + _inferred_blocks(review)
+    extra = _copies_blocks(review) + inferred_blocks(review)
     if not review.contracts:
         return blocks + [Para("no contract changes or is proposed to change", "ok")] + extra
     blocks.append(Table(

@@ -43,14 +43,14 @@ def fixture_folder(name: str = SCENARIO) -> Path:
         return folder
 
 
-def materialise(dest: Path) -> Git:
+def materialise(dest: Path, scenario: str = SCENARIO) -> Git:
     """Copy the fixture into ``dest`` and commit it on ``main``."""
     if dest.exists() and any(dest.iterdir()):
         raise InputError(f"{dest} is not empty", hint="pass --dir with a new or empty folder")
-    shutil.copytree(fixture_folder(), dest, dirs_exist_ok=True,
+    shutil.copytree(fixture_folder(scenario), dest, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     git = Git.init(dest)
-    git.commit_all("wallet platform: initial import")
+    git.commit_all(f"{scenario}: initial import")
     return git
 
 
@@ -159,6 +159,42 @@ def _ledger(git: Git) -> bool:
     return report.ok and again.reproduced and [p.violation.value for p in tampered.problems] == ["HASH_MISMATCH"]
 
 
+def _shop(dest: Path) -> bool:
+    """Section 11: a monorepo shaped like public ones: a shared changelog, a vendored drifted proto."""
+    from orchestrator import graph, impact, pages, report
+    from orchestrator.subject import collect
+
+    _section(f"11. a second monorepo shaped like public demos ({dest})")
+    git = materialise(dest, "telemetry-shop")
+    log = "CHANGELOG.md"
+    assert git.top is not None
+    text = (git.top / log).read_text(encoding="utf-8")
+    (git.top / log).write_text(text.replace("## Unreleased\n\n", "## Unreleased\n\n* [checkout] faster quotes\n"),
+                               encoding="utf-8")
+    _append(git, "services/checkout/cmd/main.go", "// faster quotes\n")
+    git.commit_all("checkout: faster quotes")
+    added = guard(git, GuardRequest(mode="range", worker="checkout", base="HEAD~1"))
+    click.echo(f"checkout adds a CHANGELOG.md entry (shared.append_only): {added.decision.value}; "
+               f"{log} is {next(c.path_class for c in added.changes if c.path == log)}")
+    (git.top / log).write_text(text.replace("retry payment once", "retry payment twice"), encoding="utf-8")
+    git.commit_all("checkout: rewrites an old changelog entry")
+    edited = guard(git, GuardRequest(mode="range", worker="checkout", base="HEAD~1"))
+    entry = next(c for c in edited.changes if c.path == log)
+    click.echo(f"checkout rewrites an existing entry: {edited.decision.value}; {log} is {entry.path_class}, "
+               f"routed to {entry.route_to}")
+    subject = collect(git, base="HEAD~1", head=None, handoffs=False)
+    review = impact.review(git, subject, graph.build(subject.loaded.policy), infer=True)
+    for copy in review.copies:
+        state = "identical" if copy.identical else f"drifted, {copy.similarity:.0%} alike"
+        click.echo(f"copy of contract {copy.contract}: {copy.path} ({state}); first lines of the drift:")
+        click.echo("\n".join("    " + line for line in copy.diff.splitlines()[2:8]))
+    click.echo(report.to_text(report.Document("consumers inferred from the tree (review contracts --infer)",
+                                              tuple(pages.inferred_blocks(review)[1:]))))
+    stale = [c.service for c in review.inferred or () if c.possibly_stale]
+    return (added.exit_code == 0 and edited.exit_code == 1 and entry.route_to == "root"
+            and any(not c.identical for c in review.copies) and stale == ["ad"])
+
+
 @click.command("demo")
 @click.option("--dir", "folder", type=click.Path(file_okay=False), default=None,
               help="Build the demo repository here (default: a new temporary folder, kept afterwards).")
@@ -248,6 +284,7 @@ def command(folder: str | None) -> int:
     runs_ok = [t.result.outcome if t.result else "error" for t in tasks] == ["accepted", "split"]
     reviews_ok = _reviews(git)
     ledger_ok = _ledger(git)
+    shop_ok = _shop(dest.parent / f"{dest.name}-telemetry-shop")
 
     _section("what happened")
     click.echo(f"in-lane change: {ok.decision.value} (exit {ok.exit_code}); "
@@ -261,5 +298,5 @@ def command(folder: str | None) -> int:
                "committed, the rest handed off)")
     click.echo(f"ledger: every decision recorded and verified; an edited entry was caught "
                f"(laneguard ledger verify --repo {dest})")
-    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok and ledger_ok
+    expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok and ledger_ok and shop_ok
     return 0 if expected else 4
