@@ -21,6 +21,11 @@ from workers.schema import Policy as Schema
 from workers.schema import to_policy
 
 FIXTURE = yaml.safe_load((FIXTURES / "wallet-platform" / "laneguard.yaml").read_text())
+SHOP = yaml.safe_load((FIXTURES / "telemetry-shop" / "laneguard.yaml").read_text())
+# Every optional section at once: reviewers, shared files, depends_on.
+RICH = {**FIXTURE, "shared": {"append_only": ["CHANGELOG.md", "docs/*.md"]},
+        "reviewers": {"llm": {"command": ["review", "--strict"], "timeout_s": 5, "workers": ["wallet-api"]},
+                      "plain": {"command": ["check"], "description": "d"}}}
 
 
 def _schema(data: Any) -> Any:
@@ -39,10 +44,11 @@ def _agree(data: Any) -> None:
     # The fast check may pass a document to pydantic (None) even when it is valid: never the reverse.
 
 
-def test_fixture_policy_takes_the_fast_path_and_matches() -> None:
-    fast = strict_policy(FIXTURE)
+@pytest.mark.parametrize("doc", [FIXTURE, SHOP, RICH], ids=["wallet", "shop", "rich"])
+def test_fixture_policy_takes_the_fast_path_and_matches(doc: Any) -> None:
+    fast = strict_policy(doc)
     assert fast is not None
-    assert fast == _schema(FIXTURE)
+    assert fast == _schema(doc)
 
 
 def _leaves(node: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -84,7 +90,7 @@ def _mutate(rng: random.Random, data: Any) -> Any:
 def test_fuzzed_policies_agree(seed: int) -> None:
     rng = random.Random(20261121 + seed)
     for _ in range(600):
-        doc = FIXTURE
+        doc = rng.choice([FIXTURE, SHOP, RICH])
         for _ in range(rng.randint(1, 3)):
             doc = _mutate(rng, doc)
         _agree(doc)
