@@ -73,6 +73,24 @@ def record(git: Git, verdict: Verdict, *, kind: Kind = Kind.GUARD, change: bytes
     return entries
 
 
+def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
+    """The request with what a recorded decision needs: the change itself and the overrides, read once."""
+    from dataclasses import replace
+
+    from guards.override import load
+
+    return replace(req, keep_change=req.mode != "range",
+                   overrides=req.overrides if req.overrides is not None else load(git))
+
+
+def guard_and_record(git: Git, req: GuardRequest, task: str | None = None) -> Verdict:
+    """Guard a change and record the decision in the ledger (no handoffs queued)."""
+    req = for_ledger(git, req)
+    verdict, patches = guard_and_cut(git, req, cut=False)
+    record(git, verdict, change=change_patch(patches), overrides=req.overrides or (), inputs={"task": task})
+    return verdict
+
+
 def _authors(git: Git, verdict: Verdict) -> list[str]:
     """Who changed the policy: the authors of the range's commits that touch it, else the recorder."""
     if verdict.mode == "range" and verdict.base and verdict.head:

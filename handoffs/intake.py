@@ -82,7 +82,9 @@ def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
     """
     loaded = policy_for(git, req)
     if ledger:
-        req = _for_ledger(git, req)
+        from guards.record import for_ledger
+
+        req = for_ledger(git, req)
     verdict, patches = guard_and_cut(git, req, loaded=loaded)
     queue = Queue(git)
     who = actor(git)[0]
@@ -94,23 +96,3 @@ def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
         record(git, verdict, change=change_patch(patches), overrides=req.overrides or (),
                handoff_ids=[s.handoff.id for s, _ in queued], inputs={"task": task})
     return verdict, queued
-
-
-def _for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
-    """The request with what a recorded decision needs: the change itself and the overrides read once."""
-    from dataclasses import replace
-
-    from guards.override import load
-
-    return replace(req, keep_change=req.mode != "range",
-                   overrides=req.overrides if req.overrides is not None else load(git))
-
-
-def guard_recorded(git: Git, req: GuardRequest, task: str | None = None) -> Verdict:
-    """Guard a change and record the decision in the ledger (no handoffs queued)."""
-    from guards.record import change_patch, record
-
-    req = _for_ledger(git, req)
-    verdict, patches = guard_and_cut(git, req, cut=False)
-    record(git, verdict, change=change_patch(patches), overrides=req.overrides or (), inputs={"task": task})
-    return verdict

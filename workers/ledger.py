@@ -136,6 +136,8 @@ class Ledger:
     def __init__(self, git: Git, ref: str = REF) -> None:
         self.git = git
         self.ref = ref
+        self._head: tuple[str, Entry] | None = None  # the head this object last wrote: saves a read
+        self._who: tuple[str, str] | None = None
 
     # -- writing -----------------------------------------------------------
     def append(self, kind: Kind, inputs: dict[str, Any], outcome: dict[str, Any], *,
@@ -146,32 +148,44 @@ class Ledger:
         ``keep`` names commits the entry is about; they become extra parents so a
         replay still finds them after their branches are deleted.
         """
-        who = who or actor(self.git)
+        if who is None:
+            self._who = who = self._who or actor(self.git)
         files = attachments or {}
         blobs = {name: self.git.write_blob(data) for name, data in files.items()}
         sums = {name: digest(data) for name, data in files.items()}
         extra = [c for c in dict.fromkeys(keep) if c and is_object_id(c)]
         for attempt in range(RETRIES):
-            old = self.git.ref_value(self.ref)
-            if old is None:
-                # The chain starts with a parentless genesis entry, so the first-parent
-                # line never runs into the commits a later entry keeps as evidence.
-                self._start(who)
-                continue
-            head = self._entry_at(old)
+            head: Entry | str
+            old: str | None
+            if self._head is not None and attempt == 0:
+                old, head = self._head  # optimistic: the compare-and-swap tells if it moved
+            else:
+                old = self.git.ref_value(self.ref)
+                if old is None:
+                    # The chain starts with a parentless genesis entry, so the first-parent
+                    # line never runs into the commits a later entry keeps as evidence.
+                    self._start(who)
+                    continue
+                head = self._entry_at(old)
             if isinstance(head, str):
                 raise InputError(f"the ledger head is damaged: {head}; nothing more can be recorded",
-                                     hint="run `laneguard ledger verify` and restore the ledger ref")
+                                 hint="run `laneguard ledger verify` and restore the ledger ref")
             draft = Entry(seq=head.seq + 1, time=now(), kind=kind.value, actor=f"{who[0]} <{who[1]}>",
                           inputs=inputs, outcome=outcome, prev=head.hash, hash="", attachments=sums)
             entry = replace(draft, hash=draft.computed_hash())
+            assert old is not None
             commit = self._commit(entry, blobs, [old, *[c for c in extra if c != old]], who)
             if self.git.update_ref(self.ref, commit, old):
-                return replace(entry, commit=commit)
+                stored = replace(entry, commit=commit)
+                self._head = (commit, stored)
+                return stored
+            optimistic, self._head = self._head is not None, None
+            if optimistic and attempt == 0:
+                continue  # our cached head was stale: read the real one at once
             # Lost the race: back off a little, more each time, so 8 writers spread out.
             time.sleep(random.uniform(0, 0.002 * (1 + min(attempt, 25))))
         raise InputError(f"could not append to {self.ref}: {RETRIES} concurrent updates in a row",
-                             hint="try again; if it persists, look for a process rewriting the ledger")
+                         hint="try again; if it persists, look for a process rewriting the ledger")
 
     def _commit(self, entry: Entry, blobs: dict[str, str], parents: list[str], who: tuple[str, str]) -> str:
         text = canonical({**entry.body(), "hash": entry.hash})
@@ -214,6 +228,13 @@ class Ledger:
         return [e for _, e in self.read() if isinstance(e, Entry)]
 
     def get(self, seq: int) -> Entry:
+        head = self.head()
+        if head is not None and 0 <= seq <= head.seq:
+            # An intact chain holds entry SEQ exactly head.seq - SEQ first parents back.
+            code, out, _ = self.git.run_rc(["rev-parse", "--verify", "-q", f"{self.ref}~{head.seq - seq}"])
+            found = self._entry_at(out.decode().strip()) if code == 0 else None
+            if isinstance(found, Entry) and found.seq == seq:
+                return found
         for entry in self.entries():
             if entry.seq == seq:
                 return entry

@@ -88,9 +88,9 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     task = task or os.environ.get("LANEGUARD_TASK")
     if not record_handoffs:
         if record:
-            from handoffs.intake import guard_recorded
+            from guards.record import guard_and_record
 
-            verdict = guard_recorded(git, request, task)
+            verdict = guard_and_record(git, request, task)
         else:
             verdict = guard(git, request)
         click.echo(RENDERERS[fmt](verdict))
