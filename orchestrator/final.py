@@ -218,12 +218,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                       handoffs=queued, sources=(f"{len(lanes_t)} lane(s)", f"{len(queued)} open handoff(s)"))
     graph = g.build(policy)
     contract_review = impact.review(git, subject, graph)
-    runner = None
-    if run:
-        if git.top is None:
-            raise InputError("--run needs a work tree to run the suites in")
-        runner = matrix.runner(policy, git.top, git.common_dir / "laneguard" / "e2e",
-                               results_dir=results_dir, timeout=timeout, echo=echo)
+    runner = matrix.runner_for(git, policy, run=run, results_dir=results_dir, timeout=timeout, echo=echo)
     mx = matrix.build(policy, graph, contract_review.affected_services, results_dir=results_dir,
                       top=git.top, run=runner)
     conflicts = conflicts_of(lanes_t)

@@ -21,6 +21,8 @@ import networkx as nx
 from guards.verdict import Decision, EXIT_CODES
 from orchestrator import graph as g
 from orchestrator import process
+from workers.errors import InputError
+from workers.git import Git
 from workers.policy import Policy
 
 SCHEMA = "laneguard.e2e-matrix/1"
@@ -207,6 +209,17 @@ def combine(exit_code: int | None, parsed: Result, log: str) -> Result:
         return Result(FAIL, f"the command exited {exit_code}; results: {parsed.detail}", log,
                       parsed.tests, parsed.failures, parsed.skipped)
     return replace(parsed, detail=f"exit 0; {parsed.detail}")
+
+
+def runner_for(git: Git, policy: Policy, *, run: bool, results_dir: Path | None, timeout: int | None,
+               echo: Callable[[bytes], None]) -> Runner | None:
+    """The suite runner for ``--run`` (logs under .git/laneguard/e2e), or None without it."""
+    if not run:
+        return None
+    if git.top is None:
+        raise InputError("--run needs a work tree to run the suites in")
+    return runner(policy, git.top, git.common_dir / "laneguard" / "e2e", results_dir=results_dir,
+                  timeout=timeout, echo=echo)
 
 
 def runner(policy: Policy, top: Path, log_dir: Path, *, results_dir: Path | None = None,

@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator import graph as g
 from orchestrator import impact
+from orchestrator.impact import Validation
 from orchestrator.subject import collect
 from workers.git import Git
 from workers.ownership import OwnershipIndex
@@ -31,23 +32,13 @@ class PlannedWorker:
 
 
 @dataclass(frozen=True)
-class PlannedSuite:
-    suite: str
-    command: str | None
-    services: tuple[str, ...]  # the affected services it exercises
-
-    def as_json(self) -> dict[str, Any]:
-        return {"suite": self.suite, "command": self.command, "services": list(self.services)}
-
-
-@dataclass(frozen=True)
 class Plan:
     base: str | None
     head: str | None
     paths: int
     workers: tuple[PlannedWorker, ...]
     contracts: tuple[str, ...]
-    suites: tuple[PlannedSuite, ...]
+    suites: tuple[Validation, ...]
 
     def as_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "base": self.base, "head": self.head, "changed_paths": self.paths,
@@ -81,7 +72,7 @@ def plan(git: Git, base: str, head: str | None = None) -> Plan:
     workers = tuple(PlannedWorker(w, policy.workers[w].cwd if w in policy.workers else None,
                                   tuple(dict.fromkeys(rs)))
                     for w, rs in sorted(reasons.items()))
-    suites = tuple(PlannedSuite(sid, policy.e2e[sid].command, tuple(sorted(svcs)))
+    suites = tuple(Validation(sid, policy.e2e[sid].command, tuple(sorted(svcs)))
                    for sid, svcs in sorted(g.suites_of(graph, review.affected_services).items()))
     return Plan(base=subject.base, head=subject.head, paths=len(subject.paths), workers=workers,
                 contracts=tuple(c.contract for c in review.contracts), suites=suites)

@@ -21,7 +21,7 @@ from typing import Any
 
 from guards import override
 from guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
-from guards.record import record
+from guards.record import record as record_decision
 from guards.verdict import Decision, Verdict, VoteValue
 from handoffs import build
 from handoffs.queue import Queue, Stored, actor
@@ -311,7 +311,7 @@ def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git
     """Write the run's state and its ledger entry (with the change, so it can be replayed)."""
     if result.verdict is not None:
         state = json.loads(ws.state_file.read_text())
-        record(git, result.verdict, kind=Kind.RUN, change=evidence["change"], overrides=evidence["overrides"],
+        record_decision(git, result.verdict, kind=Kind.RUN, change=evidence["change"], overrides=evidence["overrides"],
                handoff_ids=result.handoffs, keep=tuple(c for c in (result.commit,) if c),
                inputs={"run_id": ws.run_id, "task": state.get("task"), "context_hash": state.get("context_hash"),
                        "branch": ws.branch},

@@ -109,14 +109,9 @@ def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, result
     policy = subject.loaded.policy
     g = graph.build(policy)
     review = impact.review(git, subject, g)
-    runner = None
-    if run_suites:
-        if git.top is None:
-            raise InputError("--run needs a work tree to run the suites in")
-        runner = matrix.runner(policy, git.top, git.common_dir / "laneguard" / "e2e", results_dir=folder,
-                               timeout=timeout, echo=_echo_err)
-    elif timeout is not None:
+    if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")
+    runner = matrix.runner_for(git, policy, run=run_suites, results_dir=folder, timeout=timeout, echo=_echo_err)
     return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner)
 
 
