@@ -311,12 +311,13 @@ def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git
     """Write the run's state and its ledger entry (with the change, so it can be replayed)."""
     if result.verdict is not None:
         state = json.loads(ws.state_file.read_text())
-        record_decision(git, result.verdict, kind=Kind.RUN, change=evidence["change"], overrides=evidence["overrides"],
-               handoff_ids=result.handoffs, keep=tuple(c for c in (result.commit,) if c),
-               inputs={"run_id": ws.run_id, "task": state.get("task"), "context_hash": state.get("context_hash"),
-                       "branch": ws.branch},
-               outcome={"outcome": result.outcome, "run_exit_code": result.exit_code, "commit": result.commit,
-                        "reasons": result.reasons})
+        record_decision(git, result.verdict, kind=Kind.RUN, change=evidence["change"],
+                        overrides=evidence["overrides"], handoff_ids=result.handoffs,
+                        keep=tuple(c for c in (result.commit,) if c),
+                        inputs={"run_id": ws.run_id, "task": state.get("task"),
+                                "context_hash": state.get("context_hash"), "branch": ws.branch},
+                        outcome={"outcome": result.outcome, "run_exit_code": result.exit_code,
+                                 "commit": result.commit, "reasons": result.reasons})
     result.seconds = time.monotonic() - started
     workspace.write_state(ws, status=result.outcome, outcome=result.outcome, commit=result.commit,
                           handoffs=result.handoffs, reasons=result.reasons, notes=result.notes,
