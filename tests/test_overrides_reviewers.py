@@ -360,3 +360,13 @@ def test_policy_diff_of_an_invalid_new_policy_is_named(repo: Path) -> None:
     assert code == 1 and "not a valid policy" in verdict["policy_diff"]["error"]
     bad = laneguard("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo))
     assert bad.exit_code == 2 and "HEAD:laneguard.yaml" in bad.stderr
+
+
+def test_a_billion_laughs_policy_in_the_change_is_refused_not_expanded(repo: Path) -> None:
+    levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
+    for name, prev in zip("bcdefg", "abcdef"):
+        levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 10)}]")
+    (repo / "laneguard.yaml").write_text("version: 1\nroot: r\n" + "\n".join(levels) + "\nworkers: {r: {allow: [x]}}\n")
+    git(repo, "commit", "-qam", "a policy that expands to 10 million values")
+    code, verdict = _guard(repo, "--base", "HEAD~1")
+    assert code == 1 and "expands to more than" in verdict["policy_diff"]["error"]

@@ -81,12 +81,22 @@ def _key_text(loc: Loc) -> str:
     return out
 
 
+# YAML aliases can make a short file expand into billions of values ("billion laughs"); the
+# guard parses the policy of a change under test, so the expansion is capped.
+MAX_VALUES = 200_000
+
+
+class _TooLarge(Exception):
+    pass
+
+
 class _Builder:
     def __init__(self, source: str) -> None:
         self.source = source
         self.marks = _Marks()
         self.problems: list[PolicyProblem] = []
         self._constructor = yaml.SafeLoader("")
+        self._values = 0
 
     def problem(self, pos: tuple[int, int], loc: Loc, message: str) -> None:
         found = PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message)
@@ -94,6 +104,9 @@ class _Builder:
             self.problems.append(found)
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
+        self._values += 1
+        if self._values > MAX_VALUES:
+            raise _TooLarge
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.marks.value[loc] = pos
         if isinstance(node, yaml.MappingNode):
@@ -161,7 +174,11 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
         raise PolicyError([PolicyProblem(source, 1, 1, "", f"YAML error: {exc}")]) from None
     if node is None:
         raise PolicyError([PolicyProblem(source, 1, 1, "", "the policy file is empty; start from `laneguard init`")])
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except (_TooLarge, RecursionError):
+        raise PolicyError([PolicyProblem(source, 1, 1, "", f"the policy expands to more than {MAX_VALUES} values "
+                                         "(YAML aliases?); a policy needs no aliases")]) from None
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
