@@ -1,0 +1,60 @@
+"""Claude Code permission rules for one worker (``laneguard export claude WORKER``).
+
+Output is a ``.claude/settings.json``-shaped document: ``{"permissions":
+{"allow": [...], "deny": [...]}}`` with ``Edit(...)`` rules. Claude Code applies
+Edit rules to every built-in tool that edits files (Write and MultiEdit
+included), and checks deny before allow. A rule path starting with a single
+``/`` is read from the project root (the folder holding ``.claude/``), so the
+file belongs at the repository root; ``//`` would be an absolute path.
+
+This is defence in depth at tool-call time. It cannot see shell commands that
+write files, and Claude Code reads rules the gitignore way (a pattern also
+covers what lies below a matching folder), so the diff guard stays the
+authority on what lands.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from workers.layout import POLICY_FILE
+from workers.pattern import has_wildcard
+from workers.policy import Worker
+
+# Always denied: the policy itself, git's own files, and submodule wiring (the guard's protected set).
+PROTECTED = (f"/{POLICY_FILE}", "/.gitmodules", "/.git/**", "/**/.git", "/**/.git/**")
+
+
+@dataclass(frozen=True)
+class ClaudeExport:
+    text: str
+    notes: tuple[str, ...]
+
+
+def rule_paths(pattern: str) -> list[str]:
+    """Claude Code path patterns (root-relative) covering what ``pattern`` covers."""
+    if pattern.endswith("/"):
+        return [f"/{pattern}**"]
+    if not has_wildcard(pattern):
+        return [f"/{pattern}", f"/{pattern}/**"]  # a literal covers the path and everything below it
+    return [f"/{pattern}"]
+
+
+def export(worker_id: str, worker: Worker) -> ClaudeExport:
+    """The settings JSON text for ``worker`` and notes on where Claude Code reads it more widely."""
+    allow: list[str] = []
+    deny: list[str] = []
+    notes: list[str] = []
+    for pattern in worker.allow:
+        allow += [f"Edit({p})" for p in rule_paths(pattern)]
+        last = pattern.rstrip("/").rpartition("/")[2]
+        if has_wildcard(pattern) and last != "**":
+            notes.append(f"allow {pattern!r}: Claude Code also allows what lies below a folder it matches; "
+                         "the diff guard still rejects those paths")
+    for pattern in (*worker.deny, *worker.propose_only):
+        deny += [f"Edit({p})" for p in rule_paths(pattern)]
+    deny += [f"Edit({p})" for p in PROTECTED]
+    doc = {"permissions": {"allow": list(dict.fromkeys(allow)), "deny": list(dict.fromkeys(deny))}}
+    if not allow:
+        notes.append(f"{worker_id} may not write anything: every edit will ask (or be refused in -p mode)")
+    return ClaudeExport(json.dumps(doc, indent=2) + "\n", tuple(notes))

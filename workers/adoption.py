@@ -1,0 +1,142 @@
+"""Turn what ``laneguard init`` found (discovery or a CODEOWNERS import) into a draft policy."""
+from __future__ import annotations
+
+import re
+
+from workers.codeowners import Imported
+from workers.discovery import Found
+from workers.draft import DraftContract, DraftWorker, render
+from workers.pattern import directory_prefix
+
+ROOT = "root"
+CONTRACTS = "contracts"
+_HEADER = [
+    "laneguard policy: a DRAFT written by `laneguard init`. Review it before you commit it:",
+    "allow minus deny is what each worker (agent) may write; everything else is out of its lane.",
+    "Patterns are git glob pathspecs anchored at the repository root (docs/policy.md); quote them.",
+    "Check it with `laneguard policy check`; see who owns a path with `laneguard explain PATH`.",
+]
+_BUDGETS = "budgets: {max_files: 40, max_lines: 2000, timeout_s: 900}   # limits per change and run"
+
+
+def _clean(text: str) -> str:
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:90]
+    return out or "service"
+
+
+def unique_ids(folders: list[str], taken: set[str]) -> dict[str, str]:
+    """Worker ids from folder names; folders sharing a name get their whole path as id."""
+    names = [_clean(f.rpartition("/")[2]) for f in folders]
+    out: dict[str, str] = {}
+    for folder, name in zip(folders, names):
+        wanted = name if names.count(name) == 1 and name not in taken else _clean(folder.replace("/", "-"))
+        candidate, n = wanted, 2
+        while candidate in taken:
+            candidate, n = f"{wanted}-{n}", n + 1
+        taken.add(candidate)
+        out[folder] = candidate
+    return out
+
+
+def _below(folder: str) -> str:
+    return f"{folder}/**"
+
+
+def from_discovery(found: Found) -> tuple[str, dict[str, str]]:
+    """The draft text and the worker id chosen for each service folder."""
+    ids = unique_ids([s.folder for s in found.services], {ROOT, CONTRACTS})
+    contract_patterns = [_below(g.folder) if g.folder else p for g in found.contracts
+                         for p in ([g.folder] if g.folder else [path for items in g.items.values()
+                                                                 for path, _ in items])]
+    workers: list[DraftWorker] = []
+    for svc in found.services:
+        worker = DraftWorker(ids[svc.folder], cwd=svc.folder,
+                             comments=[f"found {r}" for r in svc.reasons[:6]])
+        worker.patterns["allow"] = [(_below(svc.folder), None)]
+        if contract_patterns:
+            worker.patterns["read_hints"] = [(p, None) for p in contract_patterns]
+            worker.patterns["propose_only"] = [(p, "contracts change through a handoff to 'contracts'")
+                                               for p in contract_patterns]
+        worker.commented.append(_BUDGETS)
+        workers.append(worker)
+    if found.contracts:
+        folders = [g.folder for g in found.contracts if g.folder]
+        worker = DraftWorker(CONTRACTS, cwd=folders[0] if len(folders) == 1 else None,
+                             comments=["the single source of truth for shared APIs and schemas"])
+        worker.patterns["allow"] = [(p, None) for p in contract_patterns]
+        workers.append(worker)
+    root = DraftWorker(ROOT, comments=["integration: e2e, docs and repository-wide files; receives unowned paths"])
+    allow: list[tuple[str, str | None]] = [(_below(e), "e2e suites") for e in found.e2e]
+    allow += [(_below(d), "documentation") for d in found.docs]
+    allow += [(f"{w}/*", f"workspace manifest: {what}") for w, what in sorted(found.workspace_roots.items()) if w]
+    if found.root_files:
+        allow.append(("*", "files at the repository root"))
+    root.patterns["allow"] = allow
+    workers.append(root)
+    contracts: list[DraftContract] = []
+    taken: set[str] = set()
+    for group in found.contracts:
+        for cid, files in sorted(group.items.items()):
+            name = _clean(cid)
+            candidate, n = name, 2
+            while candidate in taken:
+                candidate, n = f"{name}-{n}", n + 1
+            taken.add(candidate)
+            sub = f"{group.folder}/{cid}" if group.folder else cid
+            is_folder = any(p.startswith(sub + "/") for p, _ in files)
+            kinds = sorted({k for _, k in files})
+            shown = ", ".join(p for p, _ in files[:3]) + (", ..." if len(files) > 3 else "")
+            contracts.append(DraftContract(
+                candidate, [_below(sub)] if is_folder else [p for p, _ in files],
+                comments=[f"{', '.join(kinds)}: {shown}", "fill in producers and consumers (worker ids)"]))
+    trailer: list[str] = []
+    for folder, suites in found.e2e.items():
+        trailer += ["", f"e2e suites found in {folder}/: say which services each exercises and how it runs,",
+                    "then uncomment (services take worker ids):", "e2e:"]
+        for suite in suites or [folder.rpartition("/")[2]]:
+            trailer += [f"  {_clean(suite)}:", "    services: []", f'    command: "make -C {folder} {suite}"']
+    if found.unowned:
+        trailer += ["", "nobody owns these folders yet (their changes route to root): "
+                    + ", ".join(f"{u}/" for u in found.unowned)]
+    return render(_HEADER, ROOT, workers, contracts, trailer), ids
+
+
+def _cwd(patterns: list[str], dirs: set[str]) -> str | None:
+    keys = [directory_prefix(p) for p in patterns]
+    common: list[str] = []
+    for parts in zip(*keys):
+        if len(set(parts)) != 1:
+            break
+        common.append(parts[0])
+    while common and "/".join(common) not in dirs:
+        common.pop()  # a literal file pattern: its folder is the place to start
+    return "/".join(common) or None
+
+
+def from_codeowners(imported: Imported, dirs: set[str]) -> str:
+    """The draft text for a CODEOWNERS import (one worker per owner and lane, plus root)."""
+    header = [*_HEADER, "",
+              f"Imported from {imported.source}: {len(imported.rules)} rules, {len(imported.lanes)} workers.",
+              "Last match wins in CODEOWNERS: a later line that takes paths from an earlier owner is a deny",
+              "of that owner here. Comments name the CODEOWNERS line of each pattern."]
+    skipped = imported.skipped
+    if skipped:
+        header += ["", f"{len(skipped)} line(s) NOT translated (left out; their paths keep earlier owners):"]
+        header += [str(i) for i in skipped[:50]]
+        if len(skipped) > 50:
+            header.append(f"... and {len(skipped) - 50} more: see the output of `laneguard init`")
+    workers: list[DraftWorker] = []
+    for lane in imported.lanes:
+        owner = imported.spelling.get(lane.owner, lane.owner)
+        lines = ", ".join(map(str, lane.lines[:20])) + (", ..." if len(lane.lines) > 20 else "")
+        comments = [f"{owner}: CODEOWNERS line(s) {lines}"]
+        if lane.number > 1:
+            comments.append(f"lane {lane.number} of {owner}: these lines give back paths that a later carve-out "
+                            "took from its other lane (one worker has one deny list)")
+        worker = DraftWorker(lane.worker_id, description=owner, cwd=_cwd(lane.allow, dirs), comments=comments)
+        worker.patterns["allow"] = [(p, f"CODEOWNERS:{n}") for p, n in zip(lane.allow, lane.allow_lines)]
+        worker.patterns["deny"] = [(p, f"CODEOWNERS:{n} takes it") for p, n in zip(lane.deny, lane.deny_lines)]
+        workers.append(worker)
+    root = DraftWorker(ROOT, comments=["paths no CODEOWNERS line owns (or a line without owners) route here"])
+    workers.append(root)
+    return render(header, ROOT, workers, [], [])

@@ -1,0 +1,253 @@
+"""Find the services, contracts and e2e suites of an existing monorepo, with the reason for each.
+
+Works on the tracked file list (``git ls-files``), so build output, vendored
+and ignored files never become services. A *service* is a folder with its own
+build file (package.json, pyproject.toml, go.mod, Cargo.toml, pom.xml, ...) or
+a member of a declared workspace (npm/yarn ``workspaces``, pnpm-workspace.yaml,
+a Cargo ``[workspace]``, go.work). The folder declaring a workspace is not a
+service itself; a build file nested inside a service belongs to that service.
+*Contracts* are .proto, GraphQL, Avro, Thrift, JSON Schema and OpenAPI/AsyncAPI
+files outside the services. Nothing here decides anything for good: it feeds a
+commented draft that a person reviews.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+import yaml
+
+from workers.pattern import compile_pattern, problems
+
+BUILD_FILES = {
+    "package.json": "npm package", "pyproject.toml": "Python project", "setup.py": "Python project",
+    "setup.cfg": "Python project", "go.mod": "Go module", "Cargo.toml": "Rust crate", "pom.xml": "Maven project",
+    "build.gradle": "Gradle project", "build.gradle.kts": "Gradle project", "Dockerfile": "Dockerfile",
+    "Gemfile": "Ruby project", "composer.json": "PHP project", "mix.exs": "Elixir project",
+    "Package.swift": "Swift package", "pubspec.yaml": "Dart package", "deno.json": "Deno project",
+}
+BUILD_SUFFIXES = {".csproj": ".NET project", ".fsproj": ".NET project"}
+SKIP_DIRS = frozenset({"node_modules", "vendor", "third_party", "third-party", "testdata", "__fixtures__"})
+CONTRACT_SUFFIXES = {".proto": "protobuf", ".graphql": "GraphQL", ".graphqls": "GraphQL", ".gql": "GraphQL",
+                     ".avsc": "Avro schema", ".thrift": "Thrift IDL"}
+_SPEC_NAME = re.compile(r"(^|[._-])(openapi|swagger|asyncapi)([._-]|$)", re.IGNORECASE)
+_SPEC_TEXT = re.compile(rb"""^\s*["']?(openapi|swagger|asyncapi)["']?\s*:""", re.MULTILINE)
+E2E_NAMES = frozenset({"e2e", "e2e-tests", "end-to-end", "integration-tests", "acceptance-tests", "system-tests"})
+DOC_NAMES = frozenset({"docs", "doc", "documentation"})
+
+Reader = Callable[[str], "bytes | None"]
+
+
+@dataclass
+class Service:
+    folder: str
+    reasons: list[str] = field(default_factory=list)
+    build_files: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ContractGroup:
+    """Contract files under one shared folder (the ``contracts`` worker owns ``folder``)."""
+
+    folder: str  # '' for contract files at the repository root
+    items: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # contract id -> [(path, kind)]
+
+
+@dataclass
+class Found:
+    services: list[Service]
+    contracts: list[ContractGroup]
+    e2e: dict[str, list[str]]  # e2e folder -> suite sub-folders
+    docs: list[str]
+    workspace_roots: dict[str, str]  # folder -> what declares it
+    root_files: bool
+    unowned: list[str]
+    notes: list[str]
+    dirs: set[str]
+
+
+def _skipped(path: str) -> bool:
+    return any(part.startswith(".") or part in SKIP_DIRS for part in path.split("/")[:-1])
+
+
+def _parent(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _load_toml(data: bytes) -> dict[str, Any] | None:
+    try:
+        tomllib: Any = importlib.import_module("tomllib")  # Python 3.11+
+    except ModuleNotFoundError:
+        return None
+    try:
+        parsed: dict[str, Any] = tomllib.loads(data.decode("utf-8"))
+        return parsed
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _workspace_members(path: str, data: bytes) -> tuple[str, list[str]] | None:
+    """(what declares it, member globs relative to its folder) for a workspace manifest."""
+    name = path.rpartition("/")[2]
+    try:
+        if name in ("package.json", "lerna.json"):
+            doc = json.loads(data)
+            members = doc.get("workspaces") if name == "package.json" else doc.get("packages")
+            if isinstance(members, dict):
+                members = members.get("packages")
+            kind = "npm workspaces" if name == "package.json" else "lerna packages"
+        elif name == "pnpm-workspace.yaml":
+            members, kind = (yaml.safe_load(data) or {}).get("packages"), "pnpm workspace"
+        elif name == "Cargo.toml":
+            doc = _load_toml(data)
+            if doc is not None:
+                members = (doc.get("workspace") or {}).get("members")
+            else:  # Python 3.10: just the members array of [workspace]
+                found = re.search(rb"\[workspace\][^\[]*?members\s*=\s*\[([^\]]*)\]", data, re.S)
+                members = re.findall(r'"([^"]+)"', found.group(1).decode()) if found else None
+            kind = "Cargo workspace"
+        elif name == "go.work":
+            text = data.decode("utf-8", "replace")
+            block = re.search(r"^use\s*\((.*?)\)", text, re.M | re.S)
+            members = block.group(1).split() if block else re.findall(r"^use\s+(\S+)", text, re.M)
+            kind = "go.work"
+        else:
+            return None
+    except (ValueError, AttributeError, yaml.YAMLError):
+        return None
+    if not isinstance(members, list) or not all(isinstance(m, str) for m in members):
+        return None
+    return kind, [m for m in members if isinstance(m, str)]
+
+
+def _expand(base: str, member: str, dirs: set[str], notes: list[str], where: str) -> list[str]:
+    member = member.strip()
+    while member.startswith("./"):
+        member = member[2:]
+    member = member.rstrip("/")
+    if not member or member.startswith("!"):
+        return []  # exclusions only narrow the member list; we never add what they remove
+    full = f"{base}/{member}" if base else member
+    bad = problems(full)
+    if bad:
+        notes.append(f"{where}: workspace member {member!r} ignored: {bad[0]}")
+        return []
+    pattern = compile_pattern(full)
+    return sorted(d for d in dirs if pattern.matches(d) and (d == full or "*" in full or "?" in full))
+
+
+def discover(files: list[str], read: Reader) -> Found:
+    """Everything ``laneguard init`` proposes, from the tracked files."""
+    dirs = {str(p) for f in files for p in PurePosixPath(f).parents if str(p) != "."}
+    notes: list[str] = []
+    candidates: dict[str, Service] = {}
+    workspace_roots: dict[str, str] = {}
+    for path in files:
+        if _skipped(path):
+            continue
+        name = path.rpartition("/")[2]
+        folder = _parent(path)
+        if name in ("package.json", "pnpm-workspace.yaml", "Cargo.toml", "go.work", "lerna.json"):
+            data = read(path)
+            declared = _workspace_members(path, data) if data is not None else None
+            if declared is not None:
+                kind, members = declared
+                seen = workspace_roots.get(folder)
+                workspace_roots[folder] = f"{seen}; {path} ({kind})" if seen else f"{path} ({kind})"
+                for member in members:
+                    for d in _expand(folder, member, dirs, notes, path):
+                        svc = candidates.setdefault(d, Service(d))
+                        svc.reasons.append(f"member {member!r} of the {kind} in {path}")
+        kind_name = BUILD_FILES.get(name) or next((k for s, k in BUILD_SUFFIXES.items() if name.endswith(s)), None)
+        if kind_name is not None and folder:
+            svc = candidates.setdefault(folder, Service(folder))
+            svc.build_files.append(path)
+            svc.reasons.append(f"{path} ({kind_name})")
+    for root in workspace_roots:
+        candidates.pop(root, None)  # a workspace root is the frame, its members are the services
+    services: list[Service] = []
+    for folder in sorted(candidates, key=lambda f: (f.count("/"), f)):
+        outer = next((s for s in services if folder.startswith(s.folder + "/")), None)
+        if outer is not None:
+            outer.reasons.extend(f"{r} (inside {outer.folder})" for r in candidates[folder].reasons
+                                 if "member " not in r)
+            continue
+        services.append(candidates[folder])
+    services.sort(key=lambda s: s.folder)
+    in_service = _owner_of(services)
+    contracts = _contracts(files, read, in_service, notes)
+    e2e: dict[str, list[str]] = {}
+    for d in sorted(dirs, key=lambda x: (x.count("/"), x)):
+        if d.rpartition("/")[2].lower() in E2E_NAMES and in_service(d + "/x") is None and not _skipped(d + "/x") \
+                and not any(d.startswith(e + "/") for e in e2e):
+            e2e[d] = sorted({f[len(d) + 1:].split("/")[0] for f in files
+                             if f.startswith(d + "/") and f.count("/") > d.count("/") + 1})
+    docs = sorted(d for d in dirs if "/" not in d and d.lower() in DOC_NAMES)
+    claimed = [s.folder for s in services] + [g.folder for g in contracts if g.folder] + list(e2e) + docs \
+        + list(workspace_roots)
+    tops = {f.split("/")[0] for f in files if "/" in f and not _skipped(f)}
+    unowned = sorted(t for t in tops if not any(c == t or c.startswith(t + "/") for c in claimed if c))
+    return Found(services=services, contracts=contracts, e2e=e2e, docs=docs, workspace_roots=workspace_roots,
+                 root_files=any("/" not in f for f in files), unowned=unowned, notes=notes, dirs=dirs)
+
+
+def _owner_of(services: list[Service]) -> Callable[[str], str | None]:
+    folders = {s.folder for s in services}
+
+    def owner(path: str) -> str | None:
+        for p in PurePosixPath(path).parents:
+            if str(p) in folders:
+                return str(p)
+        return None
+    return owner
+
+
+def contract_kind(path: str, read: Reader) -> str | None:
+    """What kind of contract file ``path`` is, or None."""
+    name = path.rpartition("/")[2]
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix in CONTRACT_SUFFIXES:
+        return CONTRACT_SUFFIXES[suffix]
+    if suffix in (".json", ".yaml", ".yml"):
+        if name.lower().endswith((".schema.json", ".schema.yaml", ".schema.yml")):
+            return "JSON Schema"
+        if _SPEC_NAME.search(PurePosixPath(name).stem):
+            return "OpenAPI/AsyncAPI"
+        head = (read(path) or b"")[:4096]
+        spec = _SPEC_TEXT.search(head)
+        if spec:
+            return "AsyncAPI" if spec.group(1) == b"asyncapi" else "OpenAPI"
+        if b'"$schema"' in head and b"json-schema.org" in head:
+            return "JSON Schema"
+    return None
+
+
+def _contracts(files: list[str], read: Reader, in_service: Callable[[str], str | None],
+               notes: list[str]) -> list[ContractGroup]:
+    groups: dict[str, ContractGroup] = {}
+    inside: dict[str, int] = {}
+    for path in files:
+        if _skipped(path):
+            continue
+        kind = contract_kind(path, read)
+        if kind is None:
+            continue
+        service = in_service(path)
+        if service is not None:
+            inside[service] = inside.get(service, 0) + 1
+            continue
+        top = path.split("/")[0] if "/" in path else ""
+        if top.lower() in E2E_NAMES | DOC_NAMES:
+            top = _parent(path)  # a spec inside docs/ or e2e/: own its folder, not all of docs
+        group = groups.setdefault(top, ContractGroup(top))
+        rest = path[len(top) + 1:] if top else path
+        cid = rest.split("/")[0] if "/" in rest else PurePosixPath(rest).stem.split(".")[0]
+        group.items.setdefault(cid, []).append((path, kind))
+    for service, count in sorted(inside.items()):
+        notes.append(f"{count} contract-like file(s) inside {service} are left to that service")
+    return [groups[k] for k in sorted(groups)]
