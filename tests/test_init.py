@@ -179,3 +179,24 @@ def test_clear_errors_without_files_or_work_tree(tmp_path: Path, setup: str) -> 
     git(repo, "init", "-q", *(["--bare"] if setup == "bare" else []))
     result = laneguard("init", "--repo", str(repo))
     assert result.exit_code == 2 and ("tracks no files" in result.stderr or "work tree" in result.stderr)
+
+
+def test_init_infers_consumers_and_leaves_weak_evidence_as_a_comment(make_repo: Any) -> None:
+    shop = make_repo("telemetry-shop")
+    git(shop, "rm", "-q", "laneguard.yaml")
+    git(shop, "commit", "-qm", "start over without a policy")
+    result = laneguard("init", "--repo", str(shop), "--format", "json")
+    assert result.exit_code == 0, result.output
+    draft_text = (shop / "laneguard.yaml").read_text()
+    draft = yaml.safe_load(draft_text)
+    [contract] = draft["contracts"].values()
+    assert contract["consumers"] == ["checkout", "recommendation", "shipping"]
+    assert "# consumer ad: possibly stale: generator-script tools/gen-protos.sh (not added: check it)" in draft_text
+    report = json.loads(result.stdout)
+    assert {svc for svc, _, _ in report["inferred_consumers"]["demo"]} == {"checkout", "recommendation",
+                                                                           "shipping", "ad"}
+    assert laneguard("policy", "check", "--repo", str(shop)).exit_code == 0
+    (shop / "laneguard.yaml").unlink()
+    plain = laneguard("init", "--repo", str(shop), "--no-infer")
+    assert plain.exit_code == 0
+    assert yaml.safe_load((shop / "laneguard.yaml").read_text())["contracts"]["demo"]["consumers"] == []

@@ -42,8 +42,15 @@ def _below(folder: str) -> str:
     return f"{folder}/**"
 
 
-def from_discovery(found: Found) -> tuple[str, dict[str, str]]:
-    """The draft text and the worker id chosen for each service folder."""
+Inferred = dict[str, list[tuple[str, bool, str]]]  # contract id -> (service, trusted, evidence note)
+
+
+def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str, dict[str, str]]:
+    """The draft text and the worker id chosen for each service folder.
+
+    ``inferred`` (from workers/consumers.py, keyed by the draft's contract ids)
+    fills in consumers with strong evidence and leaves the rest as comments.
+    """
     ids = unique_ids([s.folder for s in found.services], {ROOT, CONTRACTS})
     contract_patterns = [_below(g.folder) if g.folder else p for g in found.contracts
                          for p in ([g.folder] if g.folder else [path for items in g.items.values()
@@ -86,9 +93,15 @@ def from_discovery(found: Found) -> tuple[str, dict[str, str]]:
             is_folder = any(p.startswith(sub + "/") for p, _ in files)
             kinds = sorted({k for _, k in files})
             shown = ", ".join(p for p, _ in files[:3]) + (", ..." if len(files) > 3 else "")
+            evidence = (inferred or {}).get(candidate, [])
+            notes = [f"consumer {svc}: {note}" + ("" if ok else " (not added: check it)")
+                     for svc, ok, note in evidence]
             contracts.append(DraftContract(
                 candidate, [_below(sub)] if is_folder else [p for p, _ in files],
-                comments=[f"{', '.join(kinds)}: {shown}", "fill in producers and consumers (worker ids)"]))
+                comments=[f"{', '.join(kinds)}: {shown}", *notes,
+                          "fill in producers" + (" and consumers" if not evidence else "; check the consumers")
+                          + " (worker ids)"],
+                consumers=[svc for svc, ok, _ in evidence if ok]))
     trailer: list[str] = []
     for folder, suites in found.e2e.items():
         trailer += ["", f"e2e suites found in {folder}/: say which services each exercises and how it runs,",

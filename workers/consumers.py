@@ -105,8 +105,12 @@ def infer(git: Git, policy: Policy, files: Sequence[TreeFile], copies: Sequence[
     folders = {wid: (w.cwd or "").rstrip("/") for wid, w in policy.workers.items() if w.cwd}
     found: dict[tuple[str, str], list[Evidence]] = {}
 
+    owners = {cid: {index.owner(f.path) for f in fs} for cid, fs in by_contract.items()}
+
     def add(cid: str, service: str | None, kind: str, path: str, detail: str) -> None:
-        if service is None or service == policy.root or service in policy.contracts[cid].producers:
+        # The contract's own writers (producers, the contract folder's owner) are not consumers.
+        if service is None or service == policy.root or service in policy.contracts[cid].producers \
+                or service in owners.get(cid, ()):
             return
         items = found.setdefault((cid, service), [])
         if not any(e.kind == kind and e.path == path for e in items):

@@ -139,6 +139,23 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
     say(f"next: {report['next']}")
 
 
+def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
+    """contract -> (service, trusted, evidence) from the committed tree; nothing before the first commit."""
+    from workers.consumers import infer
+    from workers.copies import find_copies, tree_files
+
+    head = git.head_commit()
+    if head is None or not draft.contracts:
+        return {}
+    files = tree_files(git, head)
+    out: dict[str, list[tuple[str, bool, str]]] = {}
+    for c in infer(git, draft, files, find_copies(git, draft, files)):
+        kinds = ", ".join(f"{e.kind} {e.path}" for e in c.evidence[:3])
+        label = "possibly stale" if c.possibly_stale else f"{c.confidence} confidence"
+        out.setdefault(c.contract, []).append((c.service, c.confidence != "low", f"{label}: {kinds}"))
+    return out
+
+
 @click.command("init")
 @repo_option
 @click.option("--from-codeowners", "codeowners", is_flag=False, flag_value="", default=None, metavar="[PATH]",
@@ -148,9 +165,12 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing policy file.")
 @click.option("--output", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               help=f"Write the draft here ('-' for stdout) instead of {POLICY_FILE} at the repository root.")
+@click.option("--infer/--no-infer", default=True, show_default=True,
+              help="Fill in each contract's consumers from the evidence in the committed tree "
+                   "(generated code, build files, vendored copies); weak evidence stays a comment.")
 @format_option("text", "json")
 def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, output: str | None,
-            fmt: str) -> int:
+            infer: bool, fmt: str) -> int:
     """Write a commented laneguard.yaml draft for this repository and say what was found and why."""
     git: Git = open_repo(repo)
     if git.top is None:
@@ -184,6 +204,10 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
         else:
             found = discover(files, _reader(top))
             draft, ids = from_discovery(found)
+            inferred = _infer(git, validate(draft, str(target))) if infer else {}
+            if inferred:
+                draft, ids = from_discovery(found, inferred)
+                report["inferred_consumers"] = inferred
         policy = validate(draft, str(target))
         if to_stdout:
             sys.stdout.write(draft)
