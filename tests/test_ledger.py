@@ -341,3 +341,17 @@ def test_the_final_review_records_each_lane_and_its_decision(repo: Path) -> None
     assert lane["worker"] == "wallet-api" and lane["decision"] == "accept"
     assert laneguard("ledger", "replay", str(lane["guard_seq"]), "--repo", str(repo)).exit_code == 0
     assert _verify(repo)[0] == 0
+
+
+def test_a_run_whose_agent_rewrites_the_ledger_is_rolled_back(repo: Path) -> None:
+    _record_some(repo)
+    before = git(repo, "rev-parse", REF).strip()
+    script = ("echo '# x' >> NOTES.md && "
+              f"git update-ref {REF} $(git commit-tree $(git mktree </dev/null) -m forged)")
+    result = laneguard("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    assert result.exit_code == 1, result.output
+    assert "the ledger was rewritten during the run" in result.output
+    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    assert shown[-2]["commit"] == before  # the chain was put back, then the rejected run recorded
+    assert shown[-1]["kind"] == "run" and shown[-1]["outcome"]["outcome"] == "rejected"
+    assert _verify(repo)[0] == 0
