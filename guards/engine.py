@@ -17,7 +17,7 @@ from guards import budget, protected, scope, secrets, source
 from guards.changes import ChangeSet, Status
 from guards.context import GuardContext
 from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git
 from workers.layout import POLICY_FILE
 from workers.ownership import OwnershipIndex, PathClass
@@ -124,7 +124,7 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
                 raise InputError("no worker given")
             if worker not in loaded.policy.workers:
                 raise InputError(f"unknown worker {worker!r} in {loaded.source}",
-                                 hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+                                 hint=unknown_worker_hint(worker, loaded.policy.workers))
         finally:
             reader.join()
         if "error" in box:

@@ -9,7 +9,7 @@ from guards.verdict import Verdict
 from handoffs import build
 from handoffs.queue import Queue, Stored, actor
 from handoffs.routing import route
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git
 from workers.loader import LoadedPolicy
 from workers.ownership import OwnershipIndex
@@ -37,7 +37,7 @@ def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, b
     for who, role in ((p.source, "source worker"), (p.target, "--to")):
         if who is not None and who not in policy.workers:
             raise InputError(f"unknown worker {who!r} ({role})",
-                             hint=f"workers: {', '.join(sorted(policy.workers))}")
+                             hint=unknown_worker_hint(who, policy.workers))
     patch_paths: list[str] = []
     cut: dict[str, bytes] = {}
     base_commit = git.resolve_commit(p.base or "HEAD", what="base revision")

@@ -28,7 +28,7 @@ from handoffs.queue import Queue, Stored, actor
 from handoffs.record import Status
 from orchestrator import process
 from workers import workspace
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git, fsencode
 from workers.ledger import REF as LEDGER_REF
 from workers.ledger import Kind, Ledger
@@ -80,7 +80,7 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
     base_commit = git.resolve_commit(base or "HEAD", what="base revision")
     loaded = load_revision(git, base_commit)
     if worker not in loaded.policy.workers:
-        raise InputError(f"unknown worker {worker!r}", hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+        raise InputError(f"unknown worker {worker!r}", hint=unknown_worker_hint(worker, loaded.policy.workers))
     ws = workspace.create(git, loaded, worker, base_commit)
     started = time.monotonic()
     pack = workspace.context_pack(git, loaded, ws, task, _open_handoffs(git, worker))

@@ -70,3 +70,16 @@ class PolicyProblem:
 
     def __repr__(self) -> str:
         return f"PolicyProblem({str(self)!r})"
+
+
+def unknown_worker_hint(worker: str, known: object, where: str = "") -> str:
+    """A hint for an unknown worker id: the closest ids, then a few more, never hundreds."""
+    import difflib
+
+    names = sorted(str(k) for k in known)  # type: ignore[attr-defined]
+    close = difflib.get_close_matches(worker, names, n=3)
+    shown = close + [n for n in names if n not in close][:max(0, 10 - len(close))]
+    more = f" and {len(names) - len(shown)} more" if len(names) > len(shown) else ""
+    lead = f"did you mean {close[0]!r}? " if close else ""
+    return f"{lead}workers{' in ' + where if where else ''}: {', '.join(shown)}{more}"
+

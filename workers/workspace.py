@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git
 from workers.layout import BRANCH_PREFIX, POLICY_FILE
 
@@ -95,7 +95,7 @@ def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
     """A new worktree and branch ``laneguard/<worker>/<run-id>`` at ``base``."""
     if worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
-                         hint=f"workers: {', '.join(sorted(loaded.policy.workers))}")
+                         hint=unknown_worker_hint(worker, loaded.policy.workers))
     run_id = new_run_id()
     branch = f"{BRANCH_PREFIX}{worker}/{run_id}"
     folder = runs_root(git) / run_id

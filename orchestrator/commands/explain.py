@@ -8,7 +8,7 @@ import sys
 import click
 
 from orchestrator.options import format_option, open_repo, policy_from, repo_option
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git
 from workers.ownership import OwnershipIndex
 
@@ -43,7 +43,7 @@ def command(paths: tuple[str, ...], repo: str | None, worker: str | None, rev: s
     loaded = policy_from(git, policy_file=policy_file, rev=rev)
     if worker is not None and worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
-                         hint=f"workers in {loaded.source}: {', '.join(sorted(loaded.policy.workers))}")
+                         hint=unknown_worker_hint(worker, loaded.policy.workers, loaded.source))
     if paths == ("-",):
         items = [line for line in sys.stdin.read().splitlines() if line]
     else:

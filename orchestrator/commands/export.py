@@ -13,7 +13,7 @@ import click
 
 from orchestrator import export_claude, export_codex
 from orchestrator.options import open_repo, policy_from, repo_option, tracked_files
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.git import Git
 from workers.loader import LoadedPolicy
 
@@ -22,7 +22,7 @@ def _worker(git: Git, worker: str, policy_file: str | None, rev: str | None) -> 
     loaded = policy_from(git, policy_file=policy_file, rev=rev)
     if worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
-                         hint=f"workers in {loaded.source}: {', '.join(sorted(loaded.policy.workers))}")
+                         hint=unknown_worker_hint(worker, loaded.policy.workers, loaded.source))
     return loaded
 
 

@@ -8,7 +8,7 @@ import click
 
 from guards.override import Overrides, Scope, parse_ttl
 from orchestrator.options import format_option, open_repo, repo_option
-from workers.errors import InputError
+from workers.errors import InputError, unknown_worker_hint
 from workers.ledger import Kind, Ledger
 
 
@@ -49,7 +49,7 @@ def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, 
     policy = load_revision(git, "HEAD").policy
     if worker not in policy.workers:
         raise InputError(f"unknown worker {worker!r} in HEAD:laneguard.yaml",
-                         hint=f"workers: {', '.join(sorted(policy.workers))}")
+                         hint=unknown_worker_hint(worker, policy.workers))
     patterns = [p for chunk in paths for p in chunk.split()]
     stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256)
     item = stored.override
