@@ -168,13 +168,7 @@ class Overrides:
         return Stored(item, commit)
 
     def resolve(self, prefix: str) -> str:
-        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
-            raise InputError(f"{prefix!r} is not an override id", hint="ids are hex; see laneguard override list")
-        matches = [r[len(PREFIX):] for r in self.git.refs(PREFIX) if r[len(PREFIX):].startswith(prefix)]
-        if len(matches) != 1:
-            raise InputError(f"no override {prefix!r}" if not matches else f"override id {prefix!r} is ambiguous",
-                             hint="see laneguard override list")
-        return matches[0]
+        return self.git.resolve_id(PREFIX, prefix, noun="an override", listing="laneguard override list")
 
     def get(self, prefix: str) -> Stored:
         oid = self.resolve(prefix)

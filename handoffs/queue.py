@@ -59,15 +59,8 @@ class Queue:
 
     def resolve(self, prefix: str) -> str:
         """A full id from an abbreviation, like git's: unique or an error."""
-        if not prefix or any(c not in "0123456789abcdef" for c in prefix):
-            raise InputError(f"{prefix!r} is not a handoff id", hint="ids are hex; see laneguard handoffs list")
-        matches = [ref[len(PREFIX):] for ref in self.git.refs(PREFIX) if ref[len(PREFIX):].startswith(prefix)]
-        if not matches:
-            raise InputError(f"no handoff {prefix!r}", hint="see laneguard handoffs list (or sync first)")
-        if len(matches) > 1:
-            raise InputError(f"handoff id {prefix!r} is ambiguous: {', '.join(sorted(matches)[:5])}",
-                             hint="type more characters of the id")
-        return matches[0]
+        return self.git.resolve_id(PREFIX, prefix, noun="a handoff",
+                                   listing="laneguard handoffs list (or sync first)")
 
     def get(self, prefix: str) -> Stored:
         hid = self.resolve(prefix)

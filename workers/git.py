@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from workers.errors import GitError, NotARepositoryError, RevisionError
+from workers.errors import GitError, InputError, NotARepositoryError, RevisionError
 
 # Settings that can hide a change or run code, pinned to safe values.
 _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
@@ -476,6 +476,20 @@ class Git:
             oid, _, name = line.partition(" ")
             refs[name] = oid
         return refs
+
+    def resolve_id(self, ref_prefix: str, abbrev: str, *, noun: str, listing: str) -> str:
+        """The full id of the one ref under ``ref_prefix`` that starts with ``abbrev`` (like git's
+        abbreviated object names): unique, or an InputError that says what to do."""
+        if not abbrev or any(c not in "0123456789abcdef" for c in abbrev):
+            raise InputError(f"{abbrev!r} is not {noun} id", hint=f"ids are hex; see {listing}")
+        ids = [ref[len(ref_prefix):] for ref in self.refs(ref_prefix)]
+        matches = [i for i in ids if i.startswith(abbrev)]
+        if not matches:
+            raise InputError(f"no {noun.split()[-1]} {abbrev!r}", hint=f"see {listing}")
+        if len(matches) > 1:
+            raise InputError(f"{noun.split()[-1]} id {abbrev!r} is ambiguous: {', '.join(sorted(matches)[:5])}",
+                             hint="type more characters of the id")
+        return matches[0]
 
     def read_paths(self, specs: Sequence[str]) -> list[bytes | None]:
         """Contents of many ``<rev>:<path>`` objects with one ``cat-file --batch``."""
