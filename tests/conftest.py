@@ -88,3 +88,10 @@ def laneguard(*args: str, input: str | bytes | None = None) -> Result:
     from orchestrator.cli import cli
 
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+def expect(result: Result, code: int = 0) -> Result:
+    """Assert an exit code and show both streams when it is wrong."""
+    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    return result
+

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import git, git_env, laneguard
+from conftest import expect as _ok, git, git_env, laneguard
 
 from handoffs.queue import PREFIX, Queue
 from handoffs.record import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
@@ -35,12 +35,6 @@ HD_MAIN = "services/hd-manager/cmd/hd-manager/main.go"
 
 
 # -- helpers -----------------------------------------------------------------
-
-def _ok(result: Any, code: int = 0) -> Any:
-    """Assert an exit code and show both streams when it is wrong."""
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
 
 def _touch(repo: Path, path: str, line: str) -> None:
     """Append a line, so every edit is a small, well-defined hunk."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, laneguard
+from conftest import expect as _ok, git, laneguard
 
 from orchestrator import graph as graph_module
 from orchestrator.html import to_html
@@ -39,11 +39,6 @@ def _actor(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # -- helpers -----------------------------------------------------------------
-
-def _ok(result: Any, code: int = 0) -> Any:
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
-
 
 def _json(result: Any, code: int = 0) -> Any:
     return json.loads(_ok(result, code).stdout)

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES, git, laneguard
+from conftest import expect as _ok, FIXTURES, git, laneguard
 
 AGENTS = FIXTURES / "agents"
 WALLET_SIGNING = "services/wallet-api/src/wallet_api/signing.py"
@@ -37,12 +37,6 @@ KMS_AUDIT = "services/kms-api/src/kms_api/audit.py"
 def _actor(monkeypatch: pytest.MonkeyPatch) -> None:
     # Handoffs and commits record who ran them; pin it so no git identity is needed.
     monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
-
-
-def _ok(result: Any, code: int = 0) -> Any:
-    """Assert an exit code and show both streams when it is wrong."""
-    assert result.exit_code == code, f"exit {result.exit_code}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    return result
 
 
 def agent(name: str, *args: str) -> list[str]:
