@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""CODEOWNERS import and routing benchmark: `laneguard init --from-codeowners` on a
-16,700-rule CODEOWNERS, then `laneguard explain -` on 16,000 changed paths.
+"""CODEOWNERS import and routing benchmark: `lanewarden init --from-codeowners` on a
+16,700-rule CODEOWNERS, then `lanewarden explain -` on 16,000 changed paths.
 
 What it measures (wall time, best of --repeat after one warm-up, same run):
 
-  (a) import    laneguard init --from-codeowners CODEOWNERS --force
+  (a) import    lanewarden init --from-codeowners CODEOWNERS --force
                 (parse, translate, carve-outs, render, validate, write the draft)
-  (b) routing   laneguard explain --format json - < paths   (16,000 paths)
+  (b) routing   lanewarden explain --format json - < paths   (16,000 paths)
   (c) baseline  the brute force: every path checked against every CODEOWNERS
                 pattern with pathspec's GitIgnoreSpec (last match wins), on a
                 sample of paths, extrapolated to all paths (the full run takes
@@ -18,7 +18,7 @@ the sample, so a fast wrong answer exits non-zero.
 
 The generator is shared with tests/test_codeowners.py, which checks on a
 smaller file that the translation gives every path the owner CODEOWNERS does.
-Standard library only, except the baseline, which needs pathspec (laneguard's
+Standard library only, except the baseline, which needs pathspec (lanewarden's
 own dependency).
 """
 from __future__ import annotations
@@ -119,9 +119,9 @@ def generate_paths(components: list[str], count: int, seed: int = 9) -> list[str
     return sorted(out)
 
 
-def _laneguard() -> list[str]:
-    from benchenv import laneguard_argv
-    return laneguard_argv()
+def _lanewarden() -> list[str]:
+    from benchenv import lanewarden_argv
+    return lanewarden_argv()
 
 
 def _time(argv: list[str], repo: Path, stdin: bytes | None, repeat: int) -> tuple[float, bytes]:
@@ -186,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "codeowners"]):
         subprocess.run(["git", "-c", "init.defaultBranch=main", *cmd], cwd=repo, env=git_env(), check=True)
     rules = sum(1 for ln in text.splitlines() if ln.strip() and not ln.startswith("#"))
-    lg = _laneguard()
+    lg = _lanewarden()
     t_import, _ = _time([*lg, "init", "--from-codeowners", "--force", "--format", "json"], repo, None, args.repeat)
-    policy_lines = (repo / "laneguard.yaml").read_text().count("\n")
+    policy_lines = (repo / "lanewarden.yaml").read_text().count("\n")
     t_route, out = _time([*lg, "explain", "--format", "json", "-"], repo, "\n".join(paths).encode(), args.repeat)
     routed = [json.loads(line) for line in out.splitlines()]
     if len(routed) != len(paths):
@@ -200,11 +200,11 @@ def main(argv: list[str] | None = None) -> int:
              if want and descriptions.get(routed[i]["owner"], "") not in want.split(",")
              or not want and routed[i]["owner"] != "root"]
     if wrong:
-        raise SystemExit(f"laneguard routed {len(wrong)} sampled paths differently from CODEOWNERS, e.g. {wrong[:3]}")
+        raise SystemExit(f"lanewarden routed {len(wrong)} sampled paths differently from CODEOWNERS, e.g. {wrong[:3]}")
     t_brute = t_sample / len(sample) * len(paths)
     print(f"CODEOWNERS: {rules} rules; draft: {policy_lines} lines; {len(paths)} paths")
-    print(f"(a) import   laneguard init --from-codeowners      {t_import:8.2f} s")
-    print(f"(b) routing  laneguard explain - ({len(paths)} paths)  {t_route:8.2f} s")
+    print(f"(a) import   lanewarden init --from-codeowners      {t_import:8.2f} s")
+    print(f"(b) routing  lanewarden explain - ({len(paths)} paths)  {t_route:8.2f} s")
     print(f"(c) baseline pathspec, every path x every pattern  {t_brute:8.1f} s "
           f"(extrapolated from {len(sample)} paths: {t_sample:.2f} s)")
     print(f"(c) / (b) = {t_brute / t_route:.0f}x   (target: >= 100x); sampled owners agree")
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _workers(repo: Path) -> list[dict[str, str]]:
     """Worker id -> CODEOWNERS owner, read back from the draft's description lines."""
-    text = (repo / "laneguard.yaml").read_text()
+    text = (repo / "lanewarden.yaml").read_text()
     return [{"id": m.group(1).strip('"'), "owner": json.loads(m.group(2))}
             for m in re.finditer(r"^  (\S+):\n    description: (\".*\")$", text, re.M)]
 

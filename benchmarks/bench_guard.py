@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Large-range benchmark: `laneguard guard` on a 10,000-path change in a 50,000-file monorepo.
+"""Large-range benchmark: `lanewarden guard` on a 10,000-path change in a 50,000-file monorepo.
 
 What it compares (wall time, best of --repeat after one warm-up):
 
@@ -7,18 +7,18 @@ What it compares (wall time, best of --repeat after one warm-up):
                 git diff -U0 --no-renames BASE HEAD, one after the other:
                 the paths, modes and added lines that any guard has to read.
   (b) floor     python -c "import yaml, pathspec, pydantic, click":
-                the interpreter plus laneguard's unavoidable imports.
-  (c) laneguard laneguard guard --format json --worker svc-0001 --base BASE --head HEAD
+                the interpreter plus lanewarden's unavoidable imports.
+  (c) lanewarden lanewarden guard --format json --worker svc-0001 --base BASE --head HEAD
 
 and prints (c - b) / a (guard work net of start-up, against git reading the
 change once; target <= 1.5) and c / (a + b).
 
 This is a measuring tool, not a test: it never fails because something is slow.
 It only exits non-zero when a command does not do what it is supposed to
-(e.g. laneguard's JSON does not parse or reports too few changes), because
+(e.g. lanewarden's JSON does not parse or reports too few changes), because
 then the figures would be meaningless.
 
-Standard library only; git, python and laneguard run as subprocesses.
+Standard library only; git, python and lanewarden run as subprocesses.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchenv import git_env, laneguard_argv
+from benchenv import git_env, lanewarden_argv
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_WORKDIR = HERE / ".work"  # git-ignored (see the top-level .gitignore)
@@ -105,7 +105,7 @@ def policy_yaml(workers: int) -> str:
     every fifth a propose_only on contracts, every tenth a deny carve-out,
     and every 20th (svc-0007, svc-0027, ...) a `**/*.py` glob instead.
     """
-    lines = ["# laneguard policy for the generated benchmark monorepo.",
+    lines = ["# lanewarden policy for the generated benchmark monorepo.",
              "version: 1", "root: root", "workers:"]
     for i in range(1, workers + 1):
         sid = service_id(i)
@@ -183,7 +183,7 @@ def generate(repo: Path, layout: Layout) -> tuple[str, str]:
 
     paths = base_paths(layout)
     files = {p: content(p, n) for p, n in paths.items()}
-    files["laneguard.yaml"] = policy_yaml(layout.workers)
+    files["lanewarden.yaml"] = policy_yaml(layout.workers)
     files["README.md"] = "# bench monorepo\n"
     write_files(repo, files)
     git(repo, "add", "-A")
@@ -259,7 +259,7 @@ Runner = Callable[[], None]
 
 
 def run(argv: Sequence[str], cwd: Path, ok: Sequence[int] = (0,)) -> subprocess.CompletedProcess[bytes]:
-    # Output is captured (not discarded) on every side: laneguard has to read
+    # Output is captured (not discarded) on every side: lanewarden has to read
     # all of git's output, so the baseline must too.
     proc = subprocess.run(list(argv), cwd=cwd, env=git_env(), capture_output=True, check=False)
     if proc.returncode not in ok:
@@ -299,9 +299,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     layout = Layout(args.files, args.changed, args.workers)
     repo, base, head = prepare(args.workdir.resolve(), layout)
     tracked = run(["git", "ls-tree", "-r", "-z", "--name-only", base], repo).stdout.count(b"\0")
-    lg = laneguard_argv()
+    lg = lanewarden_argv()
     print(f"repo: {repo}\n  base {base[:12]}  head {head[:12]}  tracked files at base: {tracked}")
-    print(f"laneguard: {' '.join(lg)}\npython: {sys.executable}\n")
+    print(f"lanewarden: {' '.join(lg)}\npython: {sys.executable}\n")
 
     git_raw = ["git", "diff", "--raw", "-z", "--no-renames", base, head]
     git_patch = ["git", "diff", "-U0", "--no-renames", base, head]
@@ -316,12 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         verdict = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"laneguard did not print JSON ({exc}):\n{proc.stdout[:500]!r}")
+        raise SystemExit(f"lanewarden did not print JSON ({exc}):\n{proc.stdout[:500]!r}")
     n_changes = len(verdict.get("changes", []))
-    print(f"git reports {git_paths} changed paths; laneguard reports {n_changes} changes, "
+    print(f"git reports {git_paths} changed paths; lanewarden reports {n_changes} changes, "
           f"decision {verdict.get('decision')!r} (exit {proc.returncode})")
     if n_changes < min(args.changed, 10_000) or n_changes != git_paths:
-        raise SystemExit(f"laneguard reported {n_changes} changes, expected {git_paths}")
+        raise SystemExit(f"lanewarden reported {n_changes} changes, expected {git_paths}")
 
     def baseline() -> None:
         run(git_raw, repo)
@@ -332,18 +332,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     def import_floor() -> None:
         run(floor, repo)
 
-    def laneguard_guard() -> None:
+    def lanewarden_guard() -> None:
         run(guard, repo, ok=(0, 1))
 
     empty = [*lg, "guard", "--repo", str(repo), "--format", "json",
              "--worker", args.worker, "--base", base, "--head", base]
 
-    def laneguard_startup() -> None:
+    def lanewarden_startup() -> None:
         run(empty, repo, ok=(0,))
 
     b, b_s = best_of(import_floor, args.repeat)
-    c, c_s = best_of(laneguard_guard, args.repeat)
-    d, d_s = best_of(laneguard_startup, args.repeat)
+    c, c_s = best_of(lanewarden_guard, args.repeat)
+    d, d_s = best_of(lanewarden_startup, args.repeat)
 
     def row(label: str, best: float, samples: list[float]) -> str:
         spread = ", ".join(f"{s:.3f}" for s in samples)
@@ -352,14 +352,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n  {'measurement':<46} {'best':>8}     samples")
     print(row("(a) git diff --raw -z, then git diff -U0", a, a_s))
     print(row("(b) python -c 'import yaml, pathspec, ...'", b, b_s))
-    print(row("(c) laneguard guard --format json (range)", c, c_s))
-    print(row("(d) laneguard guard on an empty range (start-up)", d, d_s))
+    print(row("(c) lanewarden guard --format json (range)", c, c_s))
+    print(row("(d) lanewarden guard on an empty range (start-up)", d, d_s))
     own = (c - d) / a
     net = (c - b) / a
     total = c / (a + b)
-    # laneguard's own start-up (d): interpreter, imports, the 200-worker policy, git
+    # lanewarden's own start-up (d): interpreter, imports, the 200-worker policy, git
     # processes; what is left, c - d, is the cost of the change itself.
-    print(f"\n  (c - d) / a   = {own:.2f}   the change's cost over laneguard's own start-up vs git reading "
+    print(f"\n  (c - d) / a   = {own:.2f}   the change's cost over lanewarden's own start-up vs git reading "
           f"it once (target <= 1.5: {'met' if own <= 1.5 else 'NOT met'})")
     print(f"  (c - b) / a   = {net:.2f}   the same over the bare import floor (stricter)")
     print(f"  c / (a + b)   = {total:.2f}")

@@ -1,4 +1,4 @@
-"""Benchmark: `laneguard handoffs list` on a queue of 10,000 handoffs.
+"""Benchmark: `lanewarden handoffs list` on a queue of 10,000 handoffs.
 
 Builds the queue with one `git fast-import` stream (a real queue: one ref and
 one commit per handoff, `handoff.json` in its tree), then times the listing
@@ -17,10 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchenv import git_env, laneguard_argv
+from benchenv import git_env, lanewarden_argv
 
 ENV = git_env()
-PREFIX = "refs/laneguard/handoffs/"
+PREFIX = "refs/lanewarden/handoffs/"
 TARGETS = ("kms-api", "contracts", "hd-manager", "root", "party-node-rs", "mpc-manager-rs", "wallet-api")
 STATUSES = ("open", "accepted", "applied", "rejected", "superseded")
 
@@ -28,7 +28,7 @@ STATUSES = ("open", "accepted", "applied", "rejected", "superseded")
 def record(i: int) -> dict[str, object]:
     target = TARGETS[i % len(TARGETS)]
     hid = f"{i:020x}"
-    return {"schema": "laneguard.handoff/1", "id": hid, "status": STATUSES[i % len(STATUSES)],
+    return {"schema": "lanewarden.handoff/1", "id": hid, "status": STATUSES[i % len(STATUSES)],
             "source_worker": "wallet-api" if target != "wallet-api" else "kms-api", "task": f"task {i}",
             "source_scope": {"allow": ["services/wallet-api/**"], "deny": []}, "target_worker": target,
             "routing_reason": f"owned by {target}", "problem": f"finding number {i} needs {target}",
@@ -65,25 +65,25 @@ def best(argv: list[str], cwd: Path, repeat: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="laneguard handoffs list on a large queue")
+    ap = argparse.ArgumentParser(description="lanewarden handoffs list on a large queue")
     ap.add_argument("--count", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
-    laneguard = laneguard_argv()
-    with tempfile.TemporaryDirectory(prefix="laneguard-bench-") as tmp:
+    lanewarden = lanewarden_argv()
+    with tempfile.TemporaryDirectory(prefix="lanewarden-bench-") as tmp:
         repo = Path(tmp) / "repo"
         t0 = time.perf_counter()
         build(repo, args.count)
         print(f"queue of {args.count} handoffs built in {time.perf_counter() - t0:.1f}s")
         floor = best(["git", "for-each-ref", PREFIX], repo, args.repeat)
-        listing = best([*laneguard, "handoffs", "list", "--format", "json"], repo, args.repeat)
-        text = best([*laneguard, "handoffs", "list", "--target", "kms-api"], repo, args.repeat)
-        out = subprocess.run([*laneguard, "handoffs", "list", "--format", "json"], cwd=repo, env=ENV,
+        listing = best([*lanewarden, "handoffs", "list", "--format", "json"], repo, args.repeat)
+        text = best([*lanewarden, "handoffs", "list", "--target", "kms-api"], repo, args.repeat)
+        out = subprocess.run([*lanewarden, "handoffs", "list", "--format", "json"], cwd=repo, env=ENV,
                              capture_output=True, check=True).stdout
         assert len(json.loads(out)) == args.count
         print(f"  git for-each-ref (floor)                  {floor:7.3f} s")
-        print(f"  laneguard handoffs list --format json     {listing:7.3f} s   ({listing / floor:.0f}x the floor)")
-        print(f"  laneguard handoffs list --target kms-api  {text:7.3f} s")
+        print(f"  lanewarden handoffs list --format json     {listing:7.3f} s   ({listing / floor:.0f}x the floor)")
+        print(f"  lanewarden handoffs list --target kms-api  {text:7.3f} s")
     return 0
 
 

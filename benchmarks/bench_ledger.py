@@ -25,10 +25,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchenv import git_env, laneguard_argv  # noqa: E402
+from benchenv import git_env, lanewarden_argv  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**git_env(), "LANEGUARD_ACTOR": "bench"}
+ENV = {**git_env(), "LANEWARDEN_ACTOR": "bench"}
 
 
 def run(argv: Sequence[str], cwd: Path, ok: Sequence[int] = (0,), data: bytes | None = None) -> bytes:
@@ -52,8 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--entries", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
-    lg = laneguard_argv()
-    with tempfile.TemporaryDirectory(prefix="laneguard-bench-ledger-") as tmp:
+    lg = lanewarden_argv()
+    with tempfile.TemporaryDirectory(prefix="lanewarden-bench-ledger-") as tmp:
         repo = Path(tmp) / "repo"
         shutil.copytree(ROOT / "fixtures" / "wallet-platform", repo)
         run(["git", "init", "-q", "-b", "main"], repo)
@@ -76,11 +76,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         run([sys.executable, "-c", script, str(repo), str(args.entries)], repo)
         appended = time.perf_counter() - start
 
-        commits = run(["git", "rev-list", "--first-parent", "refs/laneguard/ledger"], repo).decode().split()
+        commits = run(["git", "rev-list", "--first-parent", "refs/lanewarden/ledger"], repo).decode().split()
         specs = "".join(f"{c}:entry.json\n" for c in commits).encode()
         start = time.perf_counter()
         for _ in range(args.repeat):
-            run(["git", "rev-list", "--first-parent", "--reverse", "refs/laneguard/ledger"], repo)
+            run(["git", "rev-list", "--first-parent", "--reverse", "refs/lanewarden/ledger"], repo)
             run(["git", "cat-file", "--batch"], repo, data=specs)
         read_floor = (time.perf_counter() - start) / args.repeat
         verify = best([*lg, "ledger", "verify"], repo, args.repeat)
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay = best([*lg, "ledger", "replay", str(seq)], repo, args.repeat)
 
     entries = len(commits)
-    print(f"laneguard ledger benchmark (best of {args.repeat})")
+    print(f"lanewarden ledger benchmark (best of {args.repeat})")
     print(f"  git rev-parse (one git process)            {floor:.3f}s")
     print(f"  guard --staged                             {plain:.3f}s")
     print(f"  guard --staged --record                    {recorded:.3f}s   "

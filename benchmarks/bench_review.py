@@ -16,7 +16,7 @@ and prints (b) / (c) (the single traversal against per-node traversals),
 (a + b) / d and the number of affected services, contracts and suites, so the
 answers of (b) and (c) can be checked to agree (exit 1 when they do not).
 
-The policy is built as laneguard's own frozen values (no YAML), with a fixed seed;
+The policy is built as lanewarden's own frozen values (no YAML), with a fixed seed;
 the llm-context mappings are not read (in a review that is one `git cat-file --batch`).
 """
 from __future__ import annotations
@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import networkx as nx  # noqa: E402
 
 from benchenv import git_env  # noqa: E402
-from orchestrator import graph, impact, matrix  # noqa: E402
-from orchestrator.subject import ChangeRef, Subject  # noqa: E402
-from workers.loader import LoadedPolicy  # noqa: E402
-from workers.policy import Contract, Policy, Suite, Worker  # noqa: E402
+from lanewarden.orchestrator import graph, impact, matrix  # noqa: E402
+from lanewarden.orchestrator.subject import ChangeRef, Subject  # noqa: E402
+from lanewarden.workers.loader import LoadedPolicy  # noqa: E402
+from lanewarden.workers.policy import Contract, Policy, Suite, Worker  # noqa: E402
 
 
 def svc(i: int) -> str:
@@ -105,7 +105,7 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description="laneguard review on a large synthetic policy")
+    ap = argparse.ArgumentParser(description="lanewarden review on a large synthetic policy")
     ap.add_argument("--services", type=int, default=2000)
     ap.add_argument("--contracts", type=int, default=500)
     ap.add_argument("--suites", type=int, default=100)

@@ -1,12 +1,12 @@
 #!/usr/bin/env python3
-"""Start-up benchmark: `laneguard guard --staged` on a one-file change, the pre-commit case.
+"""Start-up benchmark: `lanewarden guard --staged` on a one-file change, the pre-commit case.
 
 A pre-commit hook runs on every commit, so what matters there is the fixed
 cost: interpreter, imports, policy load and a handful of git processes.
 This compares (wall time, best of --repeat after one warm-up):
 
   floor     python -c "import yaml, pathspec, pydantic, click"
-  laneguard laneguard guard --staged --worker wallet-api
+  lanewarden lanewarden guard --staged --worker wallet-api
 
 in a fresh git copy of fixtures/wallet-platform with one staged edit, and
 prints the ratio (target <= 1.5). It then runs the same guard under
@@ -15,7 +15,7 @@ prints the ratio (target <= 1.5). It then runs the same guard under
 
 A measuring tool, not a test: it never fails because something is slow,
 only when the guard itself does not behave (e.g. does not accept the edit).
-Standard library only; git, python and laneguard run as subprocesses.
+Standard library only; git, python and lanewarden run as subprocesses.
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from benchenv import git_env, laneguard_argv
+from benchenv import git_env, lanewarden_argv
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "wallet-platform"
@@ -37,7 +37,7 @@ IMPORT_FLOOR = "import yaml, pathspec, pydantic, click"
 # `import pydantic` is lazy: BaseModel, the schema generator and the plugin
 # scan (importlib.metadata over site-packages) load only when the first model
 # class is defined. This second, informational floor pays for that once, to
-# show how much of laneguard's start-up is pydantic rather than laneguard.
+# show how much of lanewarden's start-up is pydantic rather than lanewarden.
 MODEL_FLOOR = IMPORT_FLOOR + "\nfrom pydantic import BaseModel\nclass M(BaseModel):\n    x: int"
 WORKER = "wallet-api"
 # Inside the worker's lane and outside api/ (handoff_required_on) and
@@ -95,8 +95,8 @@ def heavy_imports(repo: Path) -> tuple[list[str], float | None]:
     The guard is run in-process via orchestrator.cli.main so importtime sees
     exactly the modules the console script would load.
     """
-    code = ("from orchestrator.cli import main; import sys; "
-            f"sys.argv=['laneguard','guard','--staged','--worker',{WORKER!r},'--repo',{str(repo)!r}]; "
+    code = ("from lanewarden.orchestrator.cli import main; import sys; "
+            f"sys.argv=['lanewarden','guard','--staged','--worker',{WORKER!r},'--repo',{str(repo)!r}]; "
             "main()")
     proc = run([sys.executable, "-X", "importtime", "-c", code], repo, ok=(0,))
     hits: list[str] = []
@@ -128,9 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = args.workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     repo = make_repo(workdir)
-    lg = laneguard_argv()
+    lg = lanewarden_argv()
     print(f"repo: {repo} (fixtures/wallet-platform, one staged edit to {EDITED})")
-    print(f"laneguard: {' '.join(lg)}\npython: {sys.executable}\n")
+    print(f"lanewarden: {' '.join(lg)}\npython: {sys.executable}\n")
 
     guard = [*lg, "guard", "--staged", "--worker", WORKER, "--repo", str(repo)]
     floor = [sys.executable, "-c", IMPORT_FLOOR]
@@ -155,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\n  {'measurement':<52} {'best':>8}")
     print(row("python -c 'import yaml, pathspec, pydantic, click'", f_best, f_s))
     print(row("  same + one pydantic BaseModel subclass (info)", m_best, m_s))
-    print(row(f"laneguard guard --staged --worker {WORKER}", g_best, g_s))
+    print(row(f"lanewarden guard --staged --worker {WORKER}", g_best, g_s))
     ratio = g_best / f_best
     print(f"\n  guard / floor = {ratio:.2f}   (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
     print(f"  guard / (floor + one pydantic model) = {g_best / m_best:.2f}   (information only)")

@@ -1,4 +1,4 @@
-"""The environment every benchmark runs git and laneguard with.
+"""The environment every benchmark runs git and lanewarden with.
 
 No user or system git configuration (a ~/.gitconfig could turn on diff drivers,
 colour, external diff tools or fsmonitor and distort the baseline), a pinned
@@ -20,10 +20,10 @@ def git_env() -> dict[str, str]:
     env.update({
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_CONFIG_NOSYSTEM": "1",
-        "GIT_AUTHOR_NAME": "laneguard-bench",
-        "GIT_AUTHOR_EMAIL": "bench@laneguard.invalid",
-        "GIT_COMMITTER_NAME": "laneguard-bench",
-        "GIT_COMMITTER_EMAIL": "bench@laneguard.invalid",
+        "GIT_AUTHOR_NAME": "lanewarden-bench",
+        "GIT_AUTHOR_EMAIL": "bench@lanewarden.invalid",
+        "GIT_COMMITTER_NAME": "lanewarden-bench",
+        "GIT_COMMITTER_EMAIL": "bench@lanewarden.invalid",
         "GIT_AUTHOR_DATE": PINNED_DATE,
         "GIT_COMMITTER_DATE": PINNED_DATE,
         "LC_ALL": "C",
@@ -31,17 +31,17 @@ def git_env() -> dict[str, str]:
     return env
 
 
-def laneguard_argv() -> list[str]:
-    """How to start laneguard, preferring the one installed next to this interpreter.
+def lanewarden_argv() -> list[str]:
+    """How to start lanewarden, preferring the one installed next to this interpreter.
 
-    The import floor is measured with sys.executable, so the laneguard being
-    compared must run on the same interpreter and site-packages; a laneguard
+    The import floor is measured with sys.executable, so the lanewarden being
+    compared must run on the same interpreter and site-packages; a lanewarden
     found first on PATH could belong to another environment.
     """
-    sibling = Path(sys.executable).parent / "laneguard"
+    sibling = Path(sys.executable).parent / "lanewarden"
     if sibling.is_file() and os.access(sibling, os.X_OK):
         return [str(sibling)]
-    found = shutil.which("laneguard")
+    found = shutil.which("lanewarden")
     if found:
         return [found]
-    return [sys.executable, "-c", "from orchestrator.cli import main; main()"]
+    return [sys.executable, "-c", "from lanewarden.orchestrator.cli import main; main()"]

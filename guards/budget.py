@@ -1,8 +1,8 @@
 """The budget guard: more files or lines than the worker's budget asks for revision."""
 from __future__ import annotations
 
-from guards.context import GuardContext
-from guards.verdict import Vote, VoteValue
+from lanewarden.guards.context import GuardContext
+from lanewarden.guards.verdict import Vote, VoteValue
 
 NAME = "budget"
 

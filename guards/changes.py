@@ -13,8 +13,8 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
-from workers.errors import LaneguardError
-from workers.git import Git, fsdecode, split_z
+from lanewarden.workers.errors import LanewardenError
+from lanewarden.workers.git import Git, fsdecode, split_z
 
 ZERO_MODE = "000000"
 GITLINK = "160000"
@@ -66,7 +66,7 @@ class PendingPatch:
 
     def _read(self, git: Git, args: list[str], env: dict[str, str] | None) -> None:
         try:
-            with tempfile.TemporaryFile(prefix="laneguard-patch-") as out:
+            with tempfile.TemporaryFile(prefix="lanewarden-patch-") as out:
                 git.run_to_file(args, out, env=env)
                 out.seek(0)
                 self._out = out.read()
@@ -115,19 +115,19 @@ def _status(letter: str, old_mode: str, new_mode: str, old_oid: str, new_oid: st
             return Status.MODE_CHANGED
         return Status.MODIFIED
     # U (unmerged), X (unknown) and anything new: refuse rather than guess.
-    raise LaneguardError(f"git reported change status {letter!r}, which laneguard does not know")
+    raise LanewardenError(f"git reported change status {letter!r}, which lanewarden does not know")
 
 
 def parse_raw(raw: bytes) -> list[Change]:
     """Parse ``--raw -z --no-renames`` output."""
     fields = split_z(raw)
     if len(fields) % 2:
-        raise LaneguardError("truncated git diff output; refusing to guess")
+        raise LanewardenError("truncated git diff output; refusing to guess")
     changes: list[Change] = []
     for meta_raw, path_raw in zip(fields[::2], fields[1::2]):
         meta = meta_raw.decode("ascii")
         if not meta.startswith(":"):
-            raise LaneguardError(f"unexpected git diff output near {meta[:40]!r}")
+            raise LanewardenError(f"unexpected git diff output near {meta[:40]!r}")
         old_mode, new_mode, old_oid, new_oid, letter = meta[1:].split(" ")
         old_none = old_oid.count("0") == len(old_oid)
         new_none = new_oid.count("0") == len(new_oid)
@@ -208,10 +208,10 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     head = b"diff --git "
     if not patch:
         if changes:
-            raise LaneguardError("git produced no patch for a non-empty change; refusing to guess")
+            raise LanewardenError("git produced no patch for a non-empty change; refusing to guess")
         return
     if not patch.startswith(head):
-        raise LaneguardError("unexpected patch output from git; refusing to guess")
+        raise LanewardenError("unexpected patch output from git; refusing to guess")
     by_path = {ch.path: ch for ch in changes}
     seen: set[str] = set()
     for section in patch[len(head):].split(b"\n" + head):
@@ -219,7 +219,7 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
         header = head + (section if nl < 0 else section[:nl])
         change = by_path.get(_header_path(header))
         if change is None:
-            raise LaneguardError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
+            raise LanewardenError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
         seen.add(change.path)
         at = section.find(b"\n@@")
         if at < 0:
@@ -232,7 +232,7 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     missing = [ch.path for ch in changes if ch.path not in seen]
     if missing:
         # A path without a patch section would hide its added lines from the secrets scan.
-        raise LaneguardError(f"git's patch leaves out {len(missing)} changed path(s), e.g. {missing[0]!r}; "
+        raise LanewardenError(f"git's patch leaves out {len(missing)} changed path(s), e.g. {missing[0]!r}; "
                              "refusing to guess")
 
 
@@ -262,7 +262,7 @@ def read_changes(git: Git, base_tree: str, head_tree: str, *,
     patch_cmd = ["diff", *_DIFF_FLAGS, "--no-relative", "-p", "-U0", "--inter-hunk-context=0", "--text",
                  "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree]
     pending = PendingPatch(git, patch_cmd, env)
-    with tempfile.TemporaryFile(prefix="laneguard-raw-") as out:
+    with tempfile.TemporaryFile(prefix="lanewarden-raw-") as out:
         git.run_to_file(raw_cmd, out, env=env)  # no pipe for the GIL to starve
         out.seek(0)
         raw = out.read()

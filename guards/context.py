@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 
 from typing import TYPE_CHECKING
 
-from guards.changes import Change, ChangeSet
-from workers.layout import POLICY_FILE
-from workers.ownership import OwnershipIndex, Standing
+from lanewarden.guards.changes import Change, ChangeSet
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.ownership import OwnershipIndex, Standing
 
 if TYPE_CHECKING:
-    from workers.loader import LoadedPolicy
-    from workers.policy import Worker
+    from lanewarden.workers.loader import LoadedPolicy
+    from lanewarden.workers.policy import Worker
 
 
 @dataclass

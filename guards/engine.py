@@ -13,18 +13,18 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from guards import budget, protected, scope, secrets, source
-from guards.changes import ChangeSet, Status
-from guards.context import GuardContext
-from guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
-from workers.errors import InputError, unknown_worker_hint
-from workers.git import Git
-from workers.layout import POLICY_FILE
-from workers.ownership import OwnershipIndex, PathClass
+from lanewarden.guards import budget, protected, scope, secrets, source
+from lanewarden.guards.changes import ChangeSet, Status
+from lanewarden.guards.context import GuardContext
+from lanewarden.guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.ownership import OwnershipIndex, PathClass
 
 if TYPE_CHECKING:
-    from guards.override import Override
-    from workers.loader import LoadedPolicy
+    from lanewarden.guards.override import Override
+    from lanewarden.workers.loader import LoadedPolicy
 
 FULL_CHANGE = "*"  # key of the whole change's patch in guard_and_cut's patches (no worker id has '*')
 
@@ -61,11 +61,11 @@ class GuardRequest:
     patch: bytes | None = None
     policy_file: Path | None = None
     index_file: Path | None = None
-    # Work-tree mode inside a sparse worktree made by laneguard: only files outside these
+    # Work-tree mode inside a sparse worktree made by lanewarden: only files outside these
     # patterns may be absent without counting as deleted. None: trust the index's
     # skip-worktree flags for absent files (a sparse checkout the user made).
     sparse_set: tuple[str, ...] | None = None
-    # Overrides to honour; None reads them from refs/laneguard/overrides when a path needs one.
+    # Overrides to honour; None reads them from refs/lanewarden/overrides when a path needs one.
     # Worker runs pass the set that existed before the agent started, so an agent cannot forge one.
     overrides: tuple[Override, ...] | None = None
     at: str | None = None  # the moment overrides are judged at (replays pass the recorded time)
@@ -88,7 +88,7 @@ def policy_for(git: Git, req: GuardRequest) -> LoadedPolicy:
     """``--policy FILE`` for a dry run, else the policy committed in the trusted revision."""
     # Imported here: pydantic's first model costs tens of milliseconds, which
     # guard_and_cut spends while git is already reading the change.
-    from workers.loader import load_file, load_revision
+    from lanewarden.workers.loader import load_file, load_revision
 
     if req.policy_file is not None:
         return load_file(req.policy_file)
@@ -184,7 +184,7 @@ def _moment(at: str | None) -> datetime.datetime:
 def _overrides(git: Git, req: GuardRequest) -> Sequence[Override]:
     if req.overrides is not None:
         return req.overrides
-    from guards.override import load
+    from lanewarden.guards.override import load
 
     return load(git)
 
@@ -199,7 +199,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
     try:
         scope.classify(ctx)  # needs only the paths: runs while git still writes the patch
         if overrides is not None and scope.needs_override(ctx):
-            from guards.override import in_force
+            from lanewarden.guards.override import in_force
 
             moment = at or datetime.datetime.now(datetime.timezone.utc)
             items = in_force(overrides(), worker, changeset.diff_sha256, moment)
@@ -236,10 +236,10 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
 
 def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree: str) -> dict[str, object]:
     """What the change does to the policy, judged against the trusted one (never adopted)."""
-    from workers.errors import PolicyError
-    from workers.git import fsdecode, split_z
-    from workers.loader import parse
-    from workers.policydiff import compare
+    from lanewarden.workers.errors import PolicyError
+    from lanewarden.workers.git import fsdecode, split_z
+    from lanewarden.workers.loader import parse
+    from lanewarden.workers.policydiff import compare
 
     code, text, _ = git.run_rc(["cat-file", "blob", f"{head_tree}:{POLICY_FILE}"], env=env)
     if code != 0:
@@ -256,7 +256,7 @@ def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree:
 
 def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
     """Ask the policy's external reviewers; their votes join the deterministic ones."""
-    from guards import reviewer
+    from lanewarden.guards import reviewer
 
     votes = list(verdict.votes)
     changed = [c.path for c in verdict.changes]

@@ -7,7 +7,7 @@ requester, given before it expires; scope ``change`` binds it to one
 rule ``override ID``. It never touches the protected-path or secrets guards:
 those vote on their own, and their reject stands.
 
-Each override is ``refs/laneguard/overrides/<id>``, one commit per state (the
+Each override is ``refs/lanewarden/overrides/<id>``, one commit per state (the
 request, then each approval), updated with compare-and-swap like the handoff
 queue.
 """
@@ -22,15 +22,15 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from workers.errors import InputError
-from workers.git import Git
-from workers.identity import actor, now, parse_time, same_identity
-from workers.layout import POLICY_FILE
-from workers.pattern import compile_pattern, problems
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.identity import actor, now, parse_time, same_identity
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.pattern import compile_pattern, problems
 
-PREFIX = "refs/laneguard/overrides/"
+PREFIX = "refs/lanewarden/overrides/"
 FILE = "override.json"
-SCHEMA = "laneguard.override/1"
+SCHEMA = "lanewarden.override/1"
 APPROVALS_NEEDED = 2
 MAX_TTL = datetime.timedelta(days=7)
 RETRIES = 50
@@ -145,13 +145,13 @@ class Overrides:
         touching = [p for p in paths if compile_pattern(p).matches(POLICY_FILE)]
         if touching:
             raise InputError(f"{', '.join(touching)} covers the policy file {POLICY_FILE}: no override can",
-                             hint="policy changes go to the root through review (laneguard policy diff)")
+                             hint="policy changes go to the root through review (lanewarden policy diff)")
         if not reason.strip():
             raise InputError("an override needs a --reason that reviewers can judge")
         if scope is Scope.CHANGE:
             if not diff_sha256 or not re.fullmatch(r"[0-9a-f]{64}", diff_sha256):
                 raise InputError("scope 'change' binds the override to one change: pass --diff-sha256",
-                                 hint="take diff_sha256 from the verdict (laneguard guard --format json), "
+                                 hint="take diff_sha256 from the verdict (lanewarden guard --format json), "
                                       "or use --scope window")
         elif diff_sha256:
             raise InputError("--diff-sha256 goes with --scope change")
@@ -164,11 +164,11 @@ class Overrides:
                         requested_at=requested, expires_at=expires, scope=scope, diff_sha256=diff_sha256)
         commit = self._write(item, None, f"override {oid}: requested by {who[0]}\n\n{reason}\n", who)
         if not self.git.update_ref(PREFIX + oid, commit, None):
-            raise InputError(f"override {oid} already exists", hint="see laneguard override list")
+            raise InputError(f"override {oid} already exists", hint="see lanewarden override list")
         return Stored(item, commit)
 
     def resolve(self, prefix: str) -> str:
-        return self.git.resolve_id(PREFIX, prefix, noun="an override", listing="laneguard override list")
+        return self.git.resolve_id(PREFIX, prefix, noun="an override", listing="lanewarden override list")
 
     def get(self, prefix: str) -> Stored:
         oid = self.resolve(prefix)

@@ -10,11 +10,11 @@ from __future__ import annotations
 import posixpath
 import re
 
-from guards.changes import SYMLINK
-from guards.context import GuardContext
-from guards.verdict import Vote, VoteValue
-from workers.git import fsdecode
-from workers.ownership import PathClass
+from lanewarden.guards.changes import SYMLINK
+from lanewarden.guards.context import GuardContext
+from lanewarden.guards.verdict import Vote, VoteValue
+from lanewarden.workers.git import fsdecode
+from lanewarden.workers.ownership import PathClass
 
 NAME = "protected"
 _ALWAYS = (".gitmodules",)

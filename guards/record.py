@@ -15,14 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from guards.engine import FULL_CHANGE, GuardRequest, guard_and_cut
-from guards.override import Override
-from guards.reviewer import PREFIX as REVIEWER
-from guards.verdict import Verdict, Vote, VoteValue, consensus
-from workers.errors import InputError
-from workers.git import Git
-from workers.layout import POLICY_FILE
-from workers.ledger import Entry, Kind, Ledger, canonical, digest
+from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard_and_cut
+from lanewarden.guards.override import Override
+from lanewarden.guards.reviewer import PREFIX as REVIEWER
+from lanewarden.guards.verdict import Verdict, Vote, VoteValue, consensus
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.ledger import Entry, Kind, Ledger, canonical, digest
 
 VERDICT_FILE = "verdict.json"
 CHANGE_FILE = "change.diff"
@@ -77,7 +77,7 @@ def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
     """The request with what a recorded decision needs: the change itself and the overrides, read once."""
     from dataclasses import replace
 
-    from guards.override import load
+    from lanewarden.guards.override import load
 
     return replace(req, keep_change=req.mode != "range",
                    overrides=req.overrides if req.overrides is not None else load(git))
@@ -98,7 +98,7 @@ def _authors(git: Git, verdict: Verdict) -> list[str]:
         names = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
         if names:
             return names
-    from workers.identity import actor
+    from lanewarden.workers.identity import actor
 
     name, email = actor(git)
     return [f"{name} <{email}> (uncommitted change)"]
@@ -129,7 +129,7 @@ def _deterministic(votes: list[dict[str, Any]]) -> dict[str, str]:
 
 def replay(git: Git, seq: int) -> Replay:
     """Recompute a recorded guard decision from its recorded inputs."""
-    from workers.loader import load_revision
+    from lanewarden.workers.loader import load_revision
 
     ledger = Ledger(git)
     entry = ledger.get(seq)

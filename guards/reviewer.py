@@ -18,8 +18,8 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from guards.verdict import Vote, VoteValue
-from workers.policy import Reviewer
+from lanewarden.guards.verdict import Vote, VoteValue
+from lanewarden.workers.policy import Reviewer
 
 PREFIX = "reviewer:"
 _MAX_ANSWER = 1 << 20

@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from guards.changes import Change, Status
-from guards.context import GuardContext
-from guards.verdict import Vote, VoteValue
-from workers.ownership import PathClass, Standing
+from lanewarden.guards.changes import Change, Status
+from lanewarden.guards.context import GuardContext
+from lanewarden.guards.verdict import Vote, VoteValue
+from lanewarden.workers.ownership import PathClass, Standing
 
 if TYPE_CHECKING:
-    from guards.override import Override
+    from lanewarden.guards.override import Override
 
 NAME = "scope"
 _WRITABLE, _HANDOFF_REQUIRED = PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED  # enum lookups are slow
@@ -96,7 +96,7 @@ def apply_shared(ctx: GuardContext) -> None:
     the same mode. Anything else keeps the worker's own class for the path
     (out of scope, routed to the owner), with the reason.
     """
-    from workers.pattern import compile_pattern
+    from lanewarden.workers.pattern import compile_pattern
 
     patterns = [compile_pattern(p) for p in ctx.loaded.policy.shared.append_only]
     if not patterns:
@@ -157,7 +157,7 @@ def vote(ctx: GuardContext) -> Vote:
         strays = [c.path for c in ctx.changes if ctx.standings[c.path].path_class == PathClass.OUT_OF_SCOPE]
         return Vote(guard=NAME, vote=VoteValue.REJECT, reasons=(
             f"{stray} path(s) outside the write scope of {ctx.worker_id}: {_sample(strays)}",
-            "hand these changes to their owners (laneguard handoff propose) instead of editing them"))
+            "hand these changes to their owners (lanewarden handoff propose) instead of editing them"))
     if handoff:
         return Vote(guard=NAME, vote=VoteValue.ABSTAIN, reasons=(
             f"{handoff} path(s) need a handoff: propose-only or root review required",))

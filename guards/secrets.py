@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 
-from guards.changes import Status, added_lines
-from guards.context import GuardContext
-from guards.verdict import Vote, VoteValue
+from lanewarden.guards.changes import Status, added_lines
+from lanewarden.guards.context import GuardContext
+from lanewarden.guards.verdict import Vote, VoteValue
 
 NAME = "secrets"
 

@@ -15,16 +15,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from guards.changes import Change, ChangeSet, Status, read_changes
-from workers.errors import GitError, InputError, RevisionError
-from workers.git import Git, fsdecode, fsencode, split_z
-from workers.pattern import compile_pattern
+from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
+from lanewarden.workers.errors import GitError, InputError, RevisionError
+from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
+from lanewarden.workers.pattern import compile_pattern
 
 
 @contextmanager
 def scratch(git: Git) -> Iterator[dict[str, str]]:
     """A temporary index and object directory; the repository's objects stay readable."""
-    with tempfile.TemporaryDirectory(prefix="laneguard-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lanewarden-") as tmp:
         objects = Path(tmp) / "objects"
         objects.mkdir()
         yield {
@@ -115,7 +115,7 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
             # is an old trick to hide exactly that.
             sparse = set()
         if sparse_set is not None:
-            # Inside a laneguard sparse worktree only paths outside the sparse set were never
+            # Inside a lanewarden sparse worktree only paths outside the sparse set were never
             # checked out; a flagged file inside it that is gone was deleted by the agent.
             inside = [compile_pattern(p) for p in sparse_set]
             sparse = {p for p in sparse if not any(m.matches(p) for m in inside)}
@@ -191,7 +191,7 @@ def from_patch(git: Git, env: dict[str, str], patch: bytes, base: str | None) ->
     base_tree = git.tree_of(base_commit)
     if not patch.strip():
         raise InputError("the patch is empty", hint="pass a unified diff (git diff > change.patch)")
-    with tempfile.NamedTemporaryFile(prefix="laneguard-patch-") as fh:
+    with tempfile.NamedTemporaryFile(prefix="lanewarden-patch-") as fh:
         fh.write(patch)
         fh.flush()
         git.run(["read-tree", base_tree], env=env)

@@ -5,7 +5,7 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
-SCHEMA = "laneguard.verdict/1"
+SCHEMA = "lanewarden.verdict/1"
 
 
 class VoteValue(str, Enum):

@@ -4,12 +4,12 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 
-from guards.engine import GuardRequest, guard
-from guards.verdict import Decision, Verdict
-from handoffs.queue import Queue, Stored, actor
-from handoffs.record import Action, Status
-from workers.errors import InputError
-from workers.git import Git
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.verdict import Decision, Verdict
+from lanewarden.handoffs.queue import Queue, Stored, actor
+from lanewarden.handoffs.record import Action, Status
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def apply(git: Git, queue: Queue, prefix: str, *, branch: str | None = None,
     h = stored.handoff
     if h.status != Status.ACCEPTED:
         raise InputError(f"handoff {h.id[:12]} is {h.status.value}; only accepted handoffs are applied",
-                         hint=f"laneguard handoffs accept {h.id[:12]}")
+                         hint=f"lanewarden handoffs accept {h.id[:12]}")
     if not h.proposed_change:
         raise InputError(f"handoff {h.id[:12]} carries no patch to apply",
                          hint="the target worker makes the change itself; then reject or supersede it")
@@ -36,12 +36,12 @@ def apply(git: Git, queue: Queue, prefix: str, *, branch: str | None = None,
     verdict = guard(git, GuardRequest(mode="patch", worker=h.target_worker, patch=patch, base=base_commit))
     if verdict.decision != Decision.ACCEPT:
         return Applied(None, verdict, None, None)
-    name = branch or f"laneguard/{h.target_worker}/handoff-{h.id[:12]}"
+    name = branch or f"lanewarden/{h.target_worker}/handoff-{h.id[:12]}"
     ref = f"refs/heads/{name}"
     if git.ref_value(ref) is not None:
         raise InputError(f"branch {name} already exists", hint="pass --branch with a new name")
-    with tempfile.TemporaryDirectory(prefix="laneguard-apply-") as tmp, \
-            tempfile.NamedTemporaryFile(prefix="laneguard-patch-") as fh:
+    with tempfile.TemporaryDirectory(prefix="lanewarden-apply-") as tmp, \
+            tempfile.NamedTemporaryFile(prefix="lanewarden-patch-") as fh:
         fh.write(patch)
         fh.flush()
         env = {"GIT_INDEX_FILE": f"{tmp}/index"}
@@ -51,7 +51,7 @@ def apply(git: Git, queue: Queue, prefix: str, *, branch: str | None = None,
     if tree != verdict.head_tree:
         raise InputError(f"handoff {h.id[:12]}: the applied tree differs from the guarded one; nothing written")
     message = (f"{h.target_worker}: apply handoff {h.id[:12]} from {h.source_worker}\n\n{h.problem}\n\n"
-               f"Laneguard-Handoff: {h.id}\nLaneguard-Worker: {h.target_worker}\n")
+               f"Lanewarden-Handoff: {h.id}\nLanewarden-Worker: {h.target_worker}\n")
     commit = git.commit_tree(tree, [base_commit], message, actor(git))
     if not git.update_ref(ref, commit, None):
         raise InputError(f"branch {name} appeared meanwhile; nothing applied")

@@ -1,12 +1,12 @@
 """Handoffs from a guard verdict (with the out-of-scope patch cut per target) and from agents."""
 from __future__ import annotations
 
-from guards.verdict import Verdict
-from handoffs.queue import now
-from handoffs.record import Action, Evidence, Handoff, Scope, Transition, Validation, handoff_id
-from handoffs.routing import impact, route
-from workers.ownership import OwnershipIndex
-from workers.policy import Policy
+from lanewarden.guards.verdict import Verdict
+from lanewarden.handoffs.queue import now
+from lanewarden.handoffs.record import Action, Evidence, Handoff, Scope, Transition, Validation, handoff_id
+from lanewarden.handoffs.routing import impact, route
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.policy import Policy
 
 
 def _scope(policy: Policy, worker: str) -> Scope:

@@ -1,6 +1,6 @@
 """The handoff queue in git: one ref per handoff, one commit per state.
 
-``refs/laneguard/handoffs/<id>`` points at the handoff's newest state; each
+``refs/lanewarden/handoffs/<id>`` points at the handoff's newest state; each
 commit's tree holds ``handoff.json`` (and ``proposed.diff``) and its parent is
 the previous state, so the ref's history is the audit trail. Every worktree of
 a clone sees the queue at once, and ordinary fetch/push move it. Writers
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handoffs.record import Action, Handoff, Transition, next_status
-from workers.errors import InputError
-from workers.git import Git
-from workers.identity import actor, now
-from workers.ledger import Kind, Ledger
+from lanewarden.handoffs.record import Action, Handoff, Transition, next_status
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.identity import actor, now
+from lanewarden.workers.ledger import Kind, Ledger
 
 __all__ = ["PREFIX", "Queue", "Stored", "actor", "now"]
 
-PREFIX = "refs/laneguard/handoffs/"
+PREFIX = "refs/lanewarden/handoffs/"
 RETRIES = 50
 
 
@@ -60,7 +60,7 @@ class Queue:
     def resolve(self, prefix: str) -> str:
         """A full id from an abbreviation, like git's: unique or an error."""
         return self.git.resolve_id(PREFIX, prefix, noun="a handoff",
-                                   listing="laneguard handoffs list (or sync first)")
+                                   listing="lanewarden handoffs list (or sync first)")
 
     def get(self, prefix: str) -> Stored:
         hid = self.resolve(prefix)

@@ -1,4 +1,4 @@
-"""The handoff record (schema ``laneguard.handoff/1``) and its lifecycle.
+"""The handoff record (schema ``lanewarden.handoff/1``) and its lifecycle.
 
 A handoff is out-of-lane work, found by a worker or by the guard, routed to the
 worker that owns it. Its id is derived from the finding itself (source,
@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA = "laneguard.handoff/1"
+SCHEMA = "lanewarden.handoff/1"
 
 
 class Status(str, Enum):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workers.ownership import OwnershipIndex
-from workers.pattern import compile_pattern
-from workers.layout import POLICY_FILE
-from workers.policy import Policy
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.pattern import compile_pattern
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.policy import Policy
 
 
 @dataclass

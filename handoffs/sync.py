@@ -8,7 +8,7 @@ alone: never silently overwritten.
 
 The ledger is one hash chain per writer: it moves only when one side extends
 the other. Two clones that both recorded decisions keep their own chains (the
-remote's stays readable under ``refs/laneguard-sync/<remote>/ledger``), which
+remote's stays readable under ``refs/lanewarden-sync/<remote>/ledger``), which
 is noted, not an error; a single authoritative ledger has a single writer,
 the CI gate (docs/ledger.md).
 """
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from workers.errors import GitError
-from workers.git import Git
-from workers.layout import REF_ROOT
+from lanewarden.workers.errors import GitError
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import REF_ROOT
 
-MIRROR = "refs/laneguard-sync/"
-# Namespaces under refs/laneguard/ that sync moves; True: a divergence is a conflict.
+MIRROR = "refs/lanewarden-sync/"
+# Namespaces under refs/lanewarden/ that sync moves; True: a divergence is a conflict.
 SYNCED = (("handoffs/", True), ("overrides/", True), ("ledger", False))
 
 
@@ -35,7 +35,7 @@ class SyncReport:
 
 
 def _synced(name: str) -> bool | None:
-    """Whether divergence of this ref (relative to refs/laneguard/) is a conflict; None: not synced."""
+    """Whether divergence of this ref (relative to refs/lanewarden/) is a conflict; None: not synced."""
     for prefix, strict in SYNCED:
         if name == prefix or (prefix.endswith("/") and name.startswith(prefix)):
             return strict
@@ -84,6 +84,6 @@ def sync(git: Git, remote: str) -> SyncReport:
         code, _, err = git.run_rc(["push", "--porcelain", "--quiet", remote, *specs])
         if code != 0:
             raise GitError(f"git push to {remote} failed", stderr=err.decode("utf-8", "replace"),
-                           hint="someone pushed meanwhile: run laneguard handoffs sync again")
+                           hint="someone pushed meanwhile: run lanewarden handoffs sync again")
         report.pushed = to_push
     return report

@@ -1,4 +1,4 @@
 """Root/e2e integration: worker runs, reviews, ledger, reports and the CLI.
 
-Kept import-free so ``laneguard guard`` starts fast.
+Kept import-free so ``lanewarden guard`` starts fast.
 """

@@ -17,7 +17,7 @@ from typing import Any, Callable, NoReturn
 
 import click
 
-from workers.errors import LaneguardError, PolicyError
+from lanewarden.workers.errors import LanewardenError, PolicyError
 
 EXIT_INTERNAL = 4
 EXIT_USAGE = 2
@@ -25,18 +25,18 @@ EXIT_USAGE = 2
 
 def _log_dir() -> Path:
     base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "laneguard"
+    return Path(base) / "lanewarden"
 
 
 def write_crash_log(exc: BaseException) -> Path:
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    text = (f"laneguard crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
+    text = (f"lanewarden crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
             f"platform: {platform.platform()}\nversions: {_versions()}\n\n"
             + "".join(traceback.format_exception(exc)))
     for folder in (_log_dir(), Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"laneguard-crash-{stamp}.log"
+            path = folder / f"lanewarden-crash-{stamp}.log"
             path.write_text(text, encoding="utf-8")
             return path
         except OSError:
@@ -48,7 +48,7 @@ def _versions() -> str:
     from importlib import metadata
 
     out = []
-    for dist in ("laneguard", "pathspec", "pydantic", "pyyaml", "click"):
+    for dist in ("lanewarden", "pathspec", "pydantic", "pyyaml", "click"):
         try:
             out.append(f"{dist}={metadata.version(dist)}")
         except metadata.PackageNotFoundError:
@@ -56,7 +56,7 @@ def _versions() -> str:
     return " ".join(out)
 
 
-def report(exc: LaneguardError) -> None:
+def report(exc: LanewardenError) -> None:
     if isinstance(exc, PolicyError):
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -84,7 +84,7 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
     except click.ClickException as exc:
         exc.show()
         ctx.exit(EXIT_USAGE)
-    except LaneguardError as exc:
+    except LanewardenError as exc:
         if exc.exit_code == EXIT_INTERNAL:
             _crash(ctx, exc)
         report(exc)
@@ -106,6 +106,6 @@ def _crash(ctx: click.Context, exc: BaseException) -> NoReturn:
         path: Path | str = write_crash_log(exc)
     except Exception:  # noqa: BLE001
         path = "(no log: could not write one)"
-    click.echo(f"laneguard: internal error ({type(exc).__name__}: {exc}); "
+    click.echo(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
                f"this is a bug, traceback in {path}", err=True)
     ctx.exit(EXIT_INTERNAL)

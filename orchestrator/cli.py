@@ -1,6 +1,6 @@
-"""The ``laneguard`` command line.
+"""The ``lanewarden`` command line.
 
-Subcommands are imported only when used, so ``laneguard guard`` in a
+Subcommands are imported only when used, so ``lanewarden guard`` in a
 pre-commit hook pays for the guard's imports and nothing else (no networkx,
 no GitPython).
 """
@@ -11,26 +11,26 @@ import importlib
 
 import click
 
-from orchestrator import boundary
+from lanewarden.orchestrator import boundary
 
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("orchestrator.commands.demo", "Walk through laneguard on the embedded fixture monorepo."),
-    "dispatch": ("orchestrator.commands.dispatch", "Run a plan of worker tasks in parallel worktrees."),
-    "explain": ("orchestrator.commands.explain", "Who may write each path, who owns it, and why."),
-    "export": ("orchestrator.commands.export", "Export a worker's lane as Claude Code or Codex CLI settings."),
-    "graph": ("orchestrator.commands.graph", "The service, contract and e2e graph of the policy."),
-    "guard": ("orchestrator.commands.guard", "Check a change set against the trusted policy."),
-    "handoff": ("orchestrator.commands.handoff", "Propose a handoff of out-of-lane work (for agents)."),
-    "handoffs": ("orchestrator.commands.handoffs", "Read and work through the handoff queue."),
-    "hook": ("orchestrator.commands.hook", "Install or run the git hooks."),
-    "init": ("orchestrator.commands.init", "Draft a policy for this repository (or from CODEOWNERS); service packs."),
-    "ledger": ("orchestrator.commands.ledger", "Show, verify and replay the audit ledger."),
-    "override": ("orchestrator.commands.override", "Request, approve and list dual-control overrides."),
-    "plan": ("orchestrator.commands.plan", "Workers, contracts and e2e suites a range affects (CI matrix)."),
-    "policy": ("orchestrator.commands.policy", "Validate, lint and describe the policy file."),
-    "review": ("orchestrator.commands.review", "Contract impact, e2e matrix and the final review."),
-    "run": ("orchestrator.commands.run", "Run an agent as a worker in its own guarded worktree."),
-    "runs": ("orchestrator.commands.runs", "List, show and clean up worker runs."),
+    "demo": ("lanewarden.orchestrator.commands.demo", "Walk through lanewarden on the embedded fixture monorepo."),
+    "dispatch": ("lanewarden.orchestrator.commands.dispatch", "Run a plan of worker tasks in parallel worktrees."),
+    "explain": ("lanewarden.orchestrator.commands.explain", "Who may write each path, who owns it, and why."),
+    "export": ("lanewarden.orchestrator.commands.export", "Export a worker's lane as Claude Code or Codex CLI settings."),
+    "graph": ("lanewarden.orchestrator.commands.graph", "The service, contract and e2e graph of the policy."),
+    "guard": ("lanewarden.orchestrator.commands.guard", "Check a change set against the trusted policy."),
+    "handoff": ("lanewarden.orchestrator.commands.handoff", "Propose a handoff of out-of-lane work (for agents)."),
+    "handoffs": ("lanewarden.orchestrator.commands.handoffs", "Read and work through the handoff queue."),
+    "hook": ("lanewarden.orchestrator.commands.hook", "Install or run the git hooks."),
+    "init": ("lanewarden.orchestrator.commands.init", "Draft a policy for this repository (or from CODEOWNERS); service packs."),
+    "ledger": ("lanewarden.orchestrator.commands.ledger", "Show, verify and replay the audit ledger."),
+    "override": ("lanewarden.orchestrator.commands.override", "Request, approve and list dual-control overrides."),
+    "plan": ("lanewarden.orchestrator.commands.plan", "Workers, contracts and e2e suites a range affects (CI matrix)."),
+    "policy": ("lanewarden.orchestrator.commands.policy", "Validate, lint and describe the policy file."),
+    "review": ("lanewarden.orchestrator.commands.review", "Contract impact, e2e matrix and the final review."),
+    "run": ("lanewarden.orchestrator.commands.run", "Run an agent as a worker in its own guarded worktree."),
+    "runs": ("lanewarden.orchestrator.commands.runs", "List, show and clean up worker runs."),
 }
 
 
@@ -57,7 +57,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="laneguard", prog_name="laneguard")
+@click.version_option(package_name="lanewarden", prog_name="lanewarden")
 def cli() -> None:
     """Keep coding agents in their lane inside a monorepo.
 
@@ -70,4 +70,4 @@ def main() -> None:
     # A guard allocates a few objects per changed path and frees almost none before
     # exiting; collecting cycles every 700 allocations only costs time here.
     gc.set_threshold(50_000, 20, 20)
-    cli.main(prog_name="laneguard")
+    cli.main(prog_name="lanewarden")

@@ -1,4 +1,4 @@
-"""``laneguard dispatch PLAN.yaml``: several worker runs in parallel, one line each.
+"""``lanewarden dispatch PLAN.yaml``: several worker runs in parallel, one line each.
 
 Tasks of the same worker run one after the other (one lane, one writer);
 different workers run side by side in their own worktrees. The exit code is
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator.run import RunResult, execute
-from workers.errors import InputError, LaneguardError
-from workers.git import Git
+from lanewarden.orchestrator.run import RunResult, execute
+from lanewarden.workers.errors import InputError, LanewardenError
+from lanewarden.workers.git import Git
 
 SEVERITY = {0: 0, 3: 1, 2: 2, 4: 3, 1: 4}
 
@@ -106,7 +106,7 @@ def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
                 t.changed = t.result.changed_files
                 t.finished = time.monotonic()
                 set_state(t, t.result.outcome)
-            except LaneguardError as exc:
+            except LanewardenError as exc:
                 t.error = exc.message
                 t.error_code = exc.exit_code
                 t.finished = time.monotonic()

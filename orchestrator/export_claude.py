@@ -1,4 +1,4 @@
-"""Claude Code permission rules for one worker (``laneguard export claude WORKER``).
+"""Claude Code permission rules for one worker (``lanewarden export claude WORKER``).
 
 Output is a ``.claude/settings.json``-shaped document: ``{"permissions":
 {"allow": [...], "deny": [...]}}`` with ``Edit(...)`` rules. Claude Code applies
@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from workers.layout import POLICY_FILE
-from workers.pattern import has_wildcard
-from workers.policy import Worker
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.pattern import has_wildcard
+from lanewarden.workers.policy import Worker
 
 # Always denied: the policy itself, git's own files, and submodule wiring (the guard's protected set).
 PROTECTED = (f"/{POLICY_FILE}", "/.gitmodules", "/.git/**", "/**/.git", "/**/.git/**")

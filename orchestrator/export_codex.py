@@ -1,4 +1,4 @@
-"""Codex CLI sandbox settings for one worker (``laneguard export codex WORKER``).
+"""Codex CLI sandbox settings for one worker (``lanewarden export codex WORKER``).
 
 Output is TOML for ``~/.codex/config.toml`` (or a ``--profile``):
 ``sandbox_mode = "workspace-write"`` with ``[sandbox_workspace_write]
@@ -7,7 +7,7 @@ pattern becomes the absolute folder named by its literal prefix
 (``services/*/src/**`` -> ``services``), which may be wider than the pattern;
 single files and deny/propose-only carve-outs cannot be expressed and are
 listed in comments. Codex also lets a command write the folder it was started
-in and the temporary folders: start it in the worker's ``cwd`` (``laneguard
+in and the temporary folders: start it in the worker's ``cwd`` (``lanewarden
 run`` does). This is defence in depth; the diff guard stays the authority.
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from workers.pattern import directory_prefix
-from workers.policy import Worker
+from lanewarden.workers.pattern import directory_prefix
+from lanewarden.workers.policy import Worker
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,9 @@ def export(worker_id: str, worker: Worker, root: Path, *, is_file: set[str] | No
             if any(inside == k or inside.startswith(k + "/") or not inside for k in kept):
                 notes.append(f"{field} {pattern!r} lies inside a writable root: Codex cannot carve it out "
                              "(the diff guard rejects or hands off such edits)")
-    head = [f"# Codex CLI sandbox for laneguard worker {worker_id!r}, exported from laneguard.yaml"
+    head = [f"# Codex CLI sandbox for lanewarden worker {worker_id!r}, exported from lanewarden.yaml"
             + (f" (sha256 {policy_sha256[:12]})" if policy_sha256 else "") + ".",
-            "# Defence in depth only: `laneguard guard` on the diff stays the authority on what lands.",
+            "# Defence in depth only: `lanewarden guard` on the diff stays the authority on what lands.",
             "# Globs are narrowed to their literal directory; Codex may also write the folder it starts in",
             f"# (start it in {worker.cwd!r}) and the temporary folders." if worker.cwd else
             "# and the temporary folders."]

@@ -1,6 +1,6 @@
 """The final diff review: every worker's lane, their overlaps, what is pending, and one decision.
 
-Over the worker branches (``refs/heads/laneguard/<worker>/...``) against the
+Over the worker branches (``refs/heads/lanewarden/<worker>/...``) against the
 base they come from, or over one range for one worker. Each part votes and
 veto consensus decides (ARCHITECTURE sections 1 and 4):
 
@@ -23,18 +23,18 @@ from typing import Any
 
 import networkx as nx
 
-from guards.engine import GuardRequest, guard_and_cut
-from guards.verdict import Decision, EXIT_CODES, Verdict, Vote, VoteValue, consensus
-from handoffs.record import Handoff
-from orchestrator import graph as g
-from orchestrator import impact, matrix
-from orchestrator.subject import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
-from workers.errors import InputError, LaneguardError
-from workers.git import Git
-from workers.loader import LoadedPolicy
+from lanewarden.guards.engine import GuardRequest, guard_and_cut
+from lanewarden.guards.verdict import Decision, EXIT_CODES, Verdict, Vote, VoteValue, consensus
+from lanewarden.handoffs.record import Handoff
+from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator import impact, matrix
+from lanewarden.orchestrator.subject import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
+from lanewarden.workers.errors import InputError, LanewardenError
+from lanewarden.workers.git import Git
+from lanewarden.workers.loader import LoadedPolicy
 
-SCHEMA = "laneguard.final-review/1"
-BRANCH_PREFIX = "refs/heads/laneguard/"
+SCHEMA = "lanewarden.final-review/1"
+BRANCH_PREFIX = "refs/heads/lanewarden/"
 _VOTE_OF = {Decision.ACCEPT: VoteValue.APPROVE, Decision.REJECT: VoteValue.REJECT,
             Decision.REVISION: VoteValue.ABSTAIN}
 
@@ -111,7 +111,7 @@ class FinalReview:
 
 
 def worker_branches(git: Git) -> dict[str, tuple[str, str]]:
-    """branch name -> (worker, commit) for every ``laneguard/<worker>/<topic>`` branch."""
+    """branch name -> (worker, commit) for every ``lanewarden/<worker>/<topic>`` branch."""
     out = {}
     for ref, commit in sorted(git.refs(BRANCH_PREFIX).items()):
         name = ref.removeprefix("refs/heads/")
@@ -122,19 +122,19 @@ def worker_branches(git: Git) -> dict[str, tuple[str, str]]:
 
 
 def worker_of(head: str | None) -> str | None:
-    """The worker a head named ``laneguard/<worker>/...`` belongs to."""
+    """The worker a head named ``lanewarden/<worker>/...`` belongs to."""
     if head is None:
         return None
     name = head.removeprefix("refs/heads/")
     parts = name.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == "laneguard" and parts[1] else None
+    return parts[1] if len(parts) >= 3 and parts[0] == "lanewarden" and parts[1] else None
 
 
 def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
     try:
         verdict, _ = guard_and_cut(git, GuardRequest(mode="range", worker=worker, base=base, head=head),
                                    cut=False, loaded=loaded)
-    except LaneguardError as exc:  # fail closed: a lane that cannot be guarded abstains
+    except LanewardenError as exc:  # fail closed: a lane that cannot be guarded abstains
         return Lane(worker, branch, head, Decision.REVISION, error=exc.message)
     return Lane(worker, branch, head, verdict.decision, verdict=verdict)
 
@@ -192,7 +192,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
         who = worker or worker_of(head)
         if who is None:
             raise InputError(f"which worker made {head}?",
-                             hint="pass --worker ID, or review a branch named laneguard/<worker>/<topic>")
+                             hint="pass --worker ID, or review a branch named lanewarden/<worker>/<topic>")
         head_commit = git.resolve_commit(head, what="head revision")
         lanes.append(_lane(git, loaded, who, head if worker_of(head) else None, base_commit, head_commit))
         mode = "range"
@@ -204,7 +204,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                 continue
             lanes.append(_lane(git, loaded, who, branch, base_commit, commit))
         if not lanes:
-            raise InputError(f"no worker branch (laneguard/<worker>/...) has commits beyond {short(base_commit)}",
+            raise InputError(f"no worker branch (lanewarden/<worker>/...) has commits beyond {short(base_commit)}",
                              hint="pass --base with the branch the workers started from, "
                                   "or --head REV [--worker ID] for one range")
     lanes_t = tuple(lanes)
@@ -230,9 +230,9 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
 
 def record_review(git: Git, result: FinalReview) -> None:
     """Every lane's guard decision and the review's own decision go into the ledger."""
-    from guards.override import load
-    from guards.record import record
-    from workers.ledger import Kind, Ledger
+    from lanewarden.guards.override import load
+    from lanewarden.guards.record import record
+    from lanewarden.workers.ledger import Kind, Ledger
 
     overrides = load(git)
     lanes = []

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import json
 
-from guards.verdict import Decision, Verdict
+from lanewarden.guards.verdict import Decision, Verdict
 
 _NEXT = {
     Decision.ACCEPT: "nothing to do: every change stays in the worker's lane",
     Decision.REJECT: ("take the out-of-scope or protected changes out of this change set "
                       "(git restore / git rm --cached), and hand the needed work to its owner "
-                      "with `laneguard handoff propose --to OWNER --problem ...`"),
+                      "with `lanewarden handoff propose --to OWNER --problem ...`"),
     Decision.REVISION: ("the change needs review before it lands: open the listed handoffs for their "
                         "targets, bring the change within budget, or fix the guard that abstained"),
 }
@@ -35,7 +35,7 @@ def to_json(v: Verdict) -> str:
 def to_text(v: Verdict) -> str:
     policy = (f"{_short(v.policy.rev)}:{v.policy.path}" if v.policy.trusted
               else f"{v.policy.path}  [UNTRUSTED: dry run]")
-    lines = [f"laneguard guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
+    lines = [f"lanewarden guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
     if v.changes:
         rows = [("PATH", "STATUS", "CLASS", "ROUTE", "RULE")]
         for c in v.changes:
@@ -68,7 +68,7 @@ def _md_cell(text: str) -> str:
 
 def to_markdown(v: Verdict) -> str:
     mark = {Decision.ACCEPT: "✅", Decision.REJECT: "⛔", Decision.REVISION: "⚠️"}[v.decision]
-    out = [f"### {mark} laneguard: {v.decision.value} for `{v.worker}`", "",
+    out = [f"### {mark} lanewarden: {v.decision.value} for `{v.worker}`", "",
            f"{describe_source(v)} · policy `{_short(v.policy.rev) + ':' if v.policy.trusted else ''}{v.policy.path}`"
            + ("" if v.policy.trusted else " · **untrusted policy (dry run)**"), ""]
     if v.changes:
@@ -105,9 +105,9 @@ def to_github(v: Verdict) -> str:
         message = f"{c.path_class} for {v.worker} -> {c.route_to or 'root'}: {c.rule}"
         if c.reasons:
             message += "; " + "; ".join(c.reasons)
-        out.append(f"::{level} file={_gh_escape(c.path, True)},title=laneguard::{_gh_escape(message)}")
+        out.append(f"::{level} file={_gh_escape(c.path, True)},title=lanewarden::{_gh_escape(message)}")
     level = {Decision.ACCEPT: "notice", Decision.REJECT: "error", Decision.REVISION: "warning"}[v.decision]
-    out.append(f"::{level} title=laneguard::{_gh_escape(f'{v.decision.value} for {v.worker}: {_NEXT[v.decision]}')}")
+    out.append(f"::{level} title=lanewarden::{_gh_escape(f'{v.decision.value} for {v.worker}: {_NEXT[v.decision]}')}")
     return "\n".join(out)
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
-from workers.policy import Policy
+from lanewarden.workers.policy import Policy
 
 SERVICE, CONTRACT, SUITE = "service", "contract", "suite"
 KINDS = (SERVICE, CONTRACT, SUITE)
@@ -125,10 +125,10 @@ def suites_of(g: nx.DiGraph, services: Iterable[str],
 # -- rendering (pure text; the CLI prints it) ---------------------------------
 
 def as_json(g: nx.DiGraph) -> dict[str, object]:
-    """Nodes and edges, sorted, for tools (schema ``laneguard.graph/1``)."""
+    """Nodes and edges, sorted, for tools (schema ``lanewarden.graph/1``)."""
     nodes = [{"id": key, **{k: v for k, v in attrs.items()}} for key, attrs in sorted(g.nodes(data=True))]
     edges = [{"source": a, "target": b, "kind": attrs["kind"]} for a, b, attrs in sorted(g.edges(data=True))]
-    return {"schema": "laneguard.graph/1", "nodes": nodes, "edges": edges}
+    return {"schema": "lanewarden.graph/1", "nodes": nodes, "edges": edges}
 
 
 _MERMAID_SHAPE = {SERVICE: ('["', '"]'), CONTRACT: ('{{"', '"}}'), SUITE: ('(["', '"])')}
@@ -166,7 +166,7 @@ _DOT_SHAPE = {SERVICE: "box", CONTRACT: "hexagon", SUITE: "ellipse"}
 
 def to_dot(g: nx.DiGraph) -> str:
     """Graphviz DOT text of the whole graph."""
-    lines = ["digraph laneguard {", "  rankdir=LR;"]
+    lines = ["digraph lanewarden {", "  rankdir=LR;"]
     for key, attrs in sorted(g.nodes(data=True)):
         lines.append(f"  {_dot_quote(key)} [label={_dot_quote(attrs.get('name', key))}, "
                      f"shape={_DOT_SHAPE.get(attrs.get('kind', SERVICE), 'box')}];")

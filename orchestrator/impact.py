@@ -20,16 +20,16 @@ from typing import Any
 
 import networkx as nx
 
-from orchestrator import graph as g
-from orchestrator.subject import ChangeRef, Subject
-from workers.consumers import Consumer
-from workers.copies import Copy
-from workers.git import Git
-from workers.ownership import OwnershipIndex
-from workers.pattern import Pattern, compile_pattern, directory_prefix
-from workers.policy import Policy
+from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator.subject import ChangeRef, Subject
+from lanewarden.workers.consumers import Consumer
+from lanewarden.workers.copies import Copy
+from lanewarden.workers.git import Git
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.pattern import Pattern, compile_pattern, directory_prefix
+from lanewarden.workers.policy import Policy
 
-SCHEMA = "laneguard.contract-impact/1"
+SCHEMA = "lanewarden.contract-impact/1"
 MAPPING_FILE = "llm-context/contracts.md"
 RISK_ORDER = {"low": 0, "medium": 1, "high": 2}
 
@@ -254,8 +254,8 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
     change to a copy counts as a change to its contract. With ``infer`` the
     consumers evident in the tree are listed too (workers/consumers.py).
     """
-    from workers.consumers import infer as infer_consumers
-    from workers.copies import find_copies, tree_files
+    from lanewarden.workers.consumers import infer as infer_consumers
+    from lanewarden.workers.copies import find_copies, tree_files
 
     policy = subject.loaded.policy
     if graph is None:

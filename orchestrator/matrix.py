@@ -18,14 +18,14 @@ from typing import Any
 
 import networkx as nx
 
-from guards.verdict import Decision, EXIT_CODES
-from orchestrator import graph as g
-from orchestrator import process
-from workers.errors import InputError
-from workers.git import Git
-from workers.policy import Policy
+from lanewarden.guards.verdict import Decision, EXIT_CODES
+from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator import process
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.policy import Policy
 
-SCHEMA = "laneguard.e2e-matrix/1"
+SCHEMA = "lanewarden.e2e-matrix/1"
 PASS, FAIL, NOT_RUN = "pass", "fail", "not-run"
 STATUSES = (PASS, FAIL, NOT_RUN)
 
@@ -213,12 +213,12 @@ def combine(exit_code: int | None, parsed: Result, log: str) -> Result:
 
 def runner_for(git: Git, policy: Policy, *, run: bool, results_dir: Path | None, timeout: int | None,
                echo: Callable[[bytes], None]) -> Runner | None:
-    """The suite runner for ``--run`` (logs under .git/laneguard/e2e), or None without it."""
+    """The suite runner for ``--run`` (logs under .git/lanewarden/e2e), or None without it."""
     if not run:
         return None
     if git.top is None:
         raise InputError("--run needs a work tree to run the suites in")
-    return runner(policy, git.top, git.common_dir / "laneguard" / "e2e", results_dir=results_dir,
+    return runner(policy, git.top, git.common_dir / "lanewarden" / "e2e", results_dir=results_dir,
                   timeout=timeout, echo=echo)
 
 
@@ -237,7 +237,7 @@ def runner(policy: Policy, top: Path, log_dir: Path, *, results_dir: Path | None
         log = log_dir / f"{suite}.log"
         log.write_bytes(b"")
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-        env["LANEGUARD_E2E_SUITE"] = suite
+        env["LANEWARDEN_E2E_SUITE"] = suite
         try:
             code = process.run_agent(["sh", "-c", command], cwd=top, env=env, log=log, echo=echo,
                                      timeout=timeout)

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 import click
 
-from workers.errors import InputError
-from workers.git import Git
-from workers.layout import POLICY_FILE
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
 
 if TYPE_CHECKING:
-    from workers.loader import LoadedPolicy
+    from lanewarden.workers.loader import LoadedPolicy
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,7 +34,7 @@ def open_repo(repo: str | None) -> Git:
 
 def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> LoadedPolicy:
     """``--policy FILE`` or ``--rev REV``, else the policy file in the work tree."""
-    from workers.loader import load_file, load_revision
+    from lanewarden.workers.loader import load_file, load_revision
 
     if policy_file is not None and rev is not None:
         raise InputError("--policy and --rev are exclusive: pick the file or the revision")
@@ -49,7 +49,7 @@ def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> Loaded
 
 def tracked_files(git: Git, rev: str | None) -> list[str]:
     """Tracked paths: in ``rev`` when given, else in the index."""
-    from workers.git import fsdecode, split_z
+    from lanewarden.workers.git import fsdecode, split_z
 
     if rev is not None:
         commit = git.resolve_commit(rev)

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import networkx as nx
 
-from guards.verdict import Decision, VoteValue
-from orchestrator import graph as g
-from orchestrator.final import FinalReview
-from orchestrator.impact import ContractImpact, ImpactReview
-from orchestrator.matrix import FAIL, PASS, Matrix, Row
-from orchestrator.plan import Plan
-from orchestrator.report import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table, cell
-from orchestrator.subject import short
+from lanewarden.guards.verdict import Decision, VoteValue
+from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator.final import FinalReview
+from lanewarden.orchestrator.impact import ContractImpact, ImpactReview
+from lanewarden.orchestrator.matrix import FAIL, PASS, Matrix, Row
+from lanewarden.orchestrator.plan import Plan
+from lanewarden.orchestrator.report import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table, cell
+from lanewarden.orchestrator.subject import short
 
 DECISION_TONE = {Decision.ACCEPT: "ok", Decision.REJECT: "bad", Decision.REVISION: "warn"}
 _VOTE_TONE = {VoteValue.APPROVE: "ok", VoteValue.REJECT: "bad", VoteValue.ABSTAIN: "warn"}
@@ -144,12 +144,12 @@ def matrix_blocks(mx: Matrix) -> list[Block]:
 def impact_doc(review: ImpactReview, graph: nx.DiGraph) -> Document:
     nodes, changed = impacted_nodes(review, None)
     tone = "warn" if review.stale else "ok"
-    return Document("laneguard: contract impact", (*impact_blocks(review), Diagram(graph, nodes, changed)),
+    return Document("lanewarden: contract impact", (*impact_blocks(review), Diagram(graph, nodes, changed)),
                     tone=tone)
 
 
 def matrix_doc(mx: Matrix) -> Document:
-    return Document("laneguard: e2e matrix", (Para(f"exit {mx.exit_code}"), *matrix_blocks(mx)),
+    return Document("lanewarden: e2e matrix", (Para(f"exit {mx.exit_code}"), *matrix_blocks(mx)),
                     decision=mx.decision.value,
                     tone=DECISION_TONE[mx.decision])
 
@@ -191,11 +191,11 @@ def final_doc(fr: FinalReview) -> Document:
                       for c in lane.verdict.changes)),)))
     if fr.notes:
         blocks.append(Items(fr.notes))
-    return Document("laneguard: final review", tuple(blocks), decision=d.value, tone=DECISION_TONE[d])
+    return Document("lanewarden: final review", tuple(blocks), decision=d.value, tone=DECISION_TONE[d])
 
 
 def plan_doc(p: Plan) -> Document:
-    return Document("laneguard: plan", (
+    return Document("lanewarden: plan", (
         Para(f"range {short(p.base)}..{short(p.head)}: {p.paths} changed path(s)"),
         Heading("Workers"),
         Table(("worker", "cwd", "why"), tuple((cell(w.worker), cell(w.cwd or ".", code=True),

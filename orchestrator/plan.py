@@ -11,14 +11,14 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator import graph as g
-from orchestrator import impact
-from orchestrator.impact import Validation
-from orchestrator.subject import collect
-from workers.git import Git
-from workers.ownership import OwnershipIndex
+from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator import impact
+from lanewarden.orchestrator.impact import Validation
+from lanewarden.orchestrator.subject import collect
+from lanewarden.workers.git import Git
+from lanewarden.workers.ownership import OwnershipIndex
 
-SCHEMA = "laneguard.plan/1"
+SCHEMA = "lanewarden.plan/1"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from orchestrator import graph as g
+from lanewarden.orchestrator import graph as g
 
 TONES = ("", "ok", "warn", "bad")
 _MARK = {"ok": "✅", "warn": "⚠️", "bad": "⛔"}
@@ -106,7 +106,7 @@ def _text_blocks(blocks: tuple[Block, ...], indent: str = "") -> list[str]:
                 continue
             out.append(indent + b.summary + ":")
             out += _text_blocks(b.blocks, indent + "    ")
-        # A Diagram has no text form: `laneguard graph` prints the graph itself.
+        # A Diagram has no text form: `lanewarden graph` prints the graph itself.
     return out
 
 

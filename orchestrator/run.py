@@ -1,6 +1,6 @@
-"""``laneguard run``: any agent command in its own worktree, guarded, split or rolled back.
+"""``lanewarden run``: any agent command in its own worktree, guarded, split or rolled back.
 
-The agent works in a fresh worktree on branch ``laneguard/<worker>/<run-id>``.
+The agent works in a fresh worktree on branch ``lanewarden/<worker>/<run-id>``.
 When it stops, the work tree is guarded against the base (the trusted policy):
 - a protected path, a secret-like artifact, a budget breach, a crash or a
   timeout rolls the whole run back (worktree and branch removed, evidence kept);
@@ -19,20 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from guards import override
-from guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
-from guards.record import record as record_decision
-from guards.verdict import Decision, Verdict, VoteValue
-from handoffs import build
-from handoffs.queue import Queue, Stored, actor
-from handoffs.record import Status
-from orchestrator import process
-from workers import workspace
-from workers.errors import InputError, unknown_worker_hint
-from workers.git import Git, fsencode
-from workers.ledger import REF as LEDGER_REF
-from workers.ledger import Kind, Ledger
-from workers.loader import LoadedPolicy, load_revision
+from lanewarden.guards import override
+from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
+from lanewarden.guards.record import record as record_decision
+from lanewarden.guards.verdict import Decision, Verdict, VoteValue
+from lanewarden.handoffs import build
+from lanewarden.handoffs.queue import Queue, Stored, actor
+from lanewarden.handoffs.record import Status
+from lanewarden.orchestrator import process
+from lanewarden.workers import workspace
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.git import Git, fsencode
+from lanewarden.workers.ledger import REF as LEDGER_REF
+from lanewarden.workers.ledger import Kind, Ledger
+from lanewarden.workers.loader import LoadedPolicy, load_revision
 
 ROLLBACK_GUARDS = {"protected", "secrets", "budget"}
 
@@ -75,7 +75,7 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
             keep: bool = False, echo: Callable[[bytes], None] = lambda b: None,
             on_start: Callable[[workspace.Workspace], None] = lambda ws: None) -> RunResult:
     if not command:
-        raise InputError("no command to run", hint="laneguard run WORKER -- COMMAND [ARGS...]")
+        raise InputError("no command to run", hint="lanewarden run WORKER -- COMMAND [ARGS...]")
     clean(git)  # tidy what an interrupted run left behind
     base_commit = git.resolve_commit(base or "HEAD", what="base revision")
     loaded = load_revision(git, base_commit)
@@ -123,8 +123,8 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     if not cwd.is_dir():
         cwd = ws.worktree
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"LANEGUARD_WORKER": ws.worker, "LANEGUARD_RUN_ID": ws.run_id, "LANEGUARD_TASK": task or "",
-                "LANEGUARD_CONTEXT": str(ws.context_file), "LANEGUARD_BASE": ws.base})
+    env.update({"LANEWARDEN_WORKER": ws.worker, "LANEWARDEN_RUN_ID": ws.run_id, "LANEWARDEN_TASK": task or "",
+                "LANEWARDEN_CONTEXT": str(ws.context_file), "LANEWARDEN_BASE": ws.base})
     reasons: list[str] = []
     timeout = w.budgets.timeout_s
     try:
@@ -148,7 +148,7 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
         # Only a rewrite loses the old head (appends keep it): put the chain back as it was.
         git.run(["update-ref", LEDGER_REF, trusted.ledger])
         reasons.append("protected: the ledger was rewritten during the run (its old head was gone); "
-                       f"restored to {trusted.ledger[:12]}, see `laneguard ledger verify`")
+                       f"restored to {trusted.ledger[:12]}, see `lanewarden ledger verify`")
     return _settle(git, loaded, ws, reasons, keep, started, notes, trusted)
 
 
@@ -207,8 +207,8 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     return _finish(ws, result, started, git, evidence_of)
 
 
-# Refs runs legitimately change: their own branches and laneguard's queues.
-_RUN_REFS = ("refs/heads/laneguard/", "refs/laneguard/")
+# Refs runs legitimately change: their own branches and lanewarden's queues.
+_RUN_REFS = ("refs/heads/lanewarden/", "refs/lanewarden/")
 # Shared repository files an agent must not change from its worktree (hooks run for everyone).
 _SHARED_FILES = ("config", "HEAD", "info/exclude", "info/attributes", "info/grafts", "shallow")
 
@@ -301,8 +301,8 @@ def _commit(wt: Git, ws: workspace.Workspace, paths: list[str]) -> str:
     tree = wt.run(["write-tree"]).decode().strip()
     state = json.loads(ws.state_file.read_text())
     task = state.get("task") or "(no task given)"
-    message = (f"{ws.worker}: {task}\n\nLaneguard-Worker: {ws.worker}\nLaneguard-Run: {ws.run_id}\n"
-               f"Laneguard-Context: {state.get('context_hash')}\n")
+    message = (f"{ws.worker}: {task}\n\nLanewarden-Worker: {ws.worker}\nLanewarden-Run: {ws.run_id}\n"
+               f"Lanewarden-Context: {state.get('context_hash')}\n")
     commit = wt.commit_tree(tree, [ws.base], message, actor(wt))
     wt.run(["update-ref", f"refs/heads/{ws.branch}", commit])
     return commit
@@ -329,7 +329,7 @@ def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git
 
 
 def clean(git: Git) -> list[str]:
-    """Tidy runs whose laneguard process died (Ctrl-C, kill): worktree and branch go."""
+    """Tidy runs whose lanewarden process died (Ctrl-C, kill): worktree and branch go."""
     root = workspace.runs_root(git)
     tidied: list[str] = []
     if not root.is_dir():
@@ -345,9 +345,9 @@ def clean(git: Git) -> list[str]:
                                  Path(state["worktree"]), git, state["base"])
         pgid = state.get("agent_pgid")
         if isinstance(pgid, int):
-            process.kill_stray_group(pgid, folder)  # the agent outlived its laneguard
+            process.kill_stray_group(pgid, folder)  # the agent outlived its lanewarden
         workspace.remove(git, ws, keep_branch=False)
-        workspace.write_state(ws, status="interrupted", reasons=["the laneguard process died; cleaned up"])
+        workspace.write_state(ws, status="interrupted", reasons=["the lanewarden process died; cleaned up"])
         tidied.append(state["run_id"])
     return tidied
 

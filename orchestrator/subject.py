@@ -1,4 +1,4 @@
-"""What a review looks at: changed paths from a range or branches, proposed ones from handoffs.
+"""What a review looks at: changed paths from a range or branches, proposed ones from lanewarden.handoffs.
 
 Every path comes with where it came from (``ChangeRef``), so a report can say
 "contracts/kms/kms.proto, proposed by handoff 32ae20dd (wallet-api -> contracts)"
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from guards.source import from_range, scratch
-from handoffs.queue import Queue
-from handoffs.record import Handoff, Status
-from workers.errors import InputError
-from workers.git import Git
-from workers.layout import POLICY_FILE
-from workers.loader import LoadedPolicy, load_revision
+from lanewarden.guards.source import from_range, scratch
+from lanewarden.handoffs.queue import Queue
+from lanewarden.handoffs.record import Handoff, Status
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.loader import LoadedPolicy, load_revision
 
 # Handoffs whose work has not landed yet: an accepted handoff is still work to do.
 PENDING = frozenset({Status.OPEN, Status.ACCEPTED})

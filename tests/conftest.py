@@ -7,15 +7,41 @@ configuration cannot change the outcome.
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+CHECKOUT = Path(__file__).resolve().parent.parent
+FIXTURES = CHECKOUT / "fixtures"
+
+
+def _checkout_on_path() -> Path:
+    """Make ``import lanewarden`` mean this checkout, in-process and in every subprocess.
+
+    The checkout's root is the package (see ``package-dir`` in pyproject.toml), so a
+    folder holding one symlink named ``lanewarden`` puts it on ``sys.path`` ahead of any
+    installed copy. ``bin/lanewarden`` beside it is the console script for subprocesses.
+    """
+    shim = Path(tempfile.mkdtemp(prefix="lanewarden-checkout-"))
+    (shim / "lanewarden").symlink_to(CHECKOUT, target_is_directory=True)
+    (shim / "bin").mkdir()
+    script = shim / "bin" / "lanewarden"
+    script.write_text(f"#!/bin/sh\nexec {shlex.quote(sys.executable)} -m lanewarden \"$@\"\n")
+    script.chmod(0o755)
+    sys.path.insert(0, str(shim))
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(shim), os.environ.get("PYTHONPATH")) if p)
+    return shim
+
+
+SHIM = _checkout_on_path()
+BIN = SHIM / "bin"
 
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Test Author",
@@ -76,16 +102,16 @@ def repo(make_repo: Callable[..., Path]) -> Path:
 @pytest.fixture(autouse=True)
 def _isolate_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
-        if key.startswith("GIT_") or key.startswith("LANEGUARD_"):
+        if key.startswith("GIT_") or key.startswith("LANEWARDEN_"):
             monkeypatch.delenv(key, raising=False)
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
     yield
 
 
-def laneguard(*args: str, input: str | bytes | None = None) -> Result:
+def lanewarden(*args: str, input: str | bytes | None = None) -> Result:
     """Run the real CLI in-process (same error boundary and exit codes as the console script)."""
-    from orchestrator.cli import cli
+    from lanewarden.orchestrator.cli import cli
 
     return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
 

@@ -1,4 +1,4 @@
-"""``laneguard policy check|schema`` and ``laneguard explain`` through the real CLI.
+"""``lanewarden policy check|schema`` and ``lanewarden explain`` through the real CLI.
 
 All runs go through the in-process runner (same error boundary and exit codes
 as the console script) against a real git repository of the wallet-platform
@@ -18,9 +18,9 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import FIXTURES, git, laneguard
+from conftest import FIXTURES, git, lanewarden
 
-FIXTURE_POLICY = FIXTURES / "wallet-platform" / "laneguard.yaml"
+FIXTURE_POLICY = FIXTURES / "wallet-platform" / "lanewarden.yaml"
 
 # The smallest policy that is clean on the fixture (no lint findings); each lint
 # case below adds one thing to it, so a finding can only come from that change.
@@ -54,45 +54,45 @@ def _json_lines(stdout: str) -> list[dict[str, Any]]:
 # --- policy check on the fixture ----------------------------------------------------
 
 def test_fixture_policy_is_valid_and_clean(repo: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(repo))
+    result = lanewarden("policy", "check", "--repo", str(repo))
     assert result.exit_code == 0, result.stderr
     lines = result.stdout.splitlines()
     # The fixture is the demo everyone reads first: it must lint clean.
     assert [ln for ln in lines if "warning[" in ln] == []
-    assert lines[-1].endswith("laneguard.yaml: valid: 7 workers, 3 contracts, 3 e2e suites; 0 warnings")
+    assert lines[-1].endswith("lanewarden.yaml: valid: 7 workers, 3 contracts, 3 e2e suites; 0 warnings")
     assert result.stderr == ""
 
 
 def test_fixture_policy_check_json(repo: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(repo), "--format", "json")
+    result = lanewarden("policy", "check", "--repo", str(repo), "--format", "json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["valid"] is True
-    assert doc["schema"] == "laneguard.policy-check/1"
+    assert doc["schema"] == "lanewarden.policy-check/1"
     assert (doc["workers"], doc["contracts"], doc["e2e"]) == (7, 3, 3)
     assert doc["findings"] == []
     assert re.fullmatch(r"[0-9a-f]{64}", doc["sha256"])
 
 
 def test_policy_check_rev_head(repo: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(repo), "--rev", "HEAD", "--format", "json")
+    result = lanewarden("policy", "check", "--repo", str(repo), "--rev", "HEAD", "--format", "json")
     assert result.exit_code == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["valid"] is True
     # The source names the revision, so a reader knows which policy was checked.
-    assert doc["source"] == "HEAD:laneguard.yaml"
+    assert doc["source"] == "HEAD:lanewarden.yaml"
 
 
 def test_policy_check_rev_reads_the_committed_policy_not_the_worktree(repo: Path) -> None:
     # A broken work-tree copy must not matter to --rev HEAD (guards trust commits only).
-    (repo / "laneguard.yaml").write_text("version: 2\n", encoding="utf-8")
-    assert laneguard("policy", "check", "--repo", str(repo)).exit_code == 2
-    result = laneguard("policy", "check", "--repo", str(repo), "--rev", "HEAD")
+    (repo / "lanewarden.yaml").write_text("version: 2\n", encoding="utf-8")
+    assert lanewarden("policy", "check", "--repo", str(repo)).exit_code == 2
+    result = lanewarden("policy", "check", "--repo", str(repo), "--rev", "HEAD")
     assert result.exit_code == 0, result.stderr
 
 
 def test_policy_check_unknown_rev(repo: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(repo), "--rev", "doesnotexist")
+    result = lanewarden("policy", "check", "--repo", str(repo), "--rev", "doesnotexist")
     assert result.exit_code == 2
     assert "doesnotexist" in result.stderr
     assert result.stdout == ""
@@ -124,7 +124,7 @@ LINT_CASES: list[tuple[str, dict[str, Any]]] = [
 def test_lint_base_is_clean(repo: Path, tmp_path: Path) -> None:
     # Guards LINT_CASES: every finding there comes from the one change it makes.
     file = _write_policy(tmp_path / "base.yaml", LINT_BASE)
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file), "--strict")
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file), "--strict")
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "warning[" not in result.stdout
 
@@ -132,35 +132,35 @@ def test_lint_base_is_clean(repo: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(("kind", "data"), [pytest.param(k, d, id=k) for k, d in LINT_CASES])
 def test_lint_warning(repo: Path, tmp_path: Path, kind: str, data: dict[str, Any]) -> None:
     file = _write_policy(tmp_path / "policy.yaml", data)
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file))
     assert result.exit_code == 0, result.stderr
     lines = [ln for ln in result.stdout.splitlines() if f"warning[{kind}]" in ln]
     assert lines, result.stdout
     # Each warning names where in the policy file it comes from.
     assert all(re.match(rf"^{re.escape(str(file))}:\d+:\d+: warning\[{kind}\]: ", ln) for ln in lines), lines
 
-    strict = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file), "--strict")
+    strict = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file), "--strict")
     assert strict.exit_code == 2
     assert f"warning[{kind}]" in strict.stdout
     assert "--strict" in strict.stderr
 
-    as_json = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file), "--format", "json")
+    as_json = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file), "--format", "json")
     assert as_json.exit_code == 0
     assert kind in {f["kind"] for f in json.loads(as_json.stdout)["findings"]}
 
 
 def test_lint_on_committed_policy_and_explain_shows_the_tie(repo: Path) -> None:
-    # The default source is the repository's own laneguard.yaml; after a commit
+    # The default source is the repository's own lanewarden.yaml; after a commit
     # --rev HEAD must see the same findings, and explain must show the tie it lints.
     data = dict(LINT_CASES)["tie"]
-    _write_policy(repo / "laneguard.yaml", data)
+    _write_policy(repo / "lanewarden.yaml", data)
     git(repo, "commit", "-q", "-am", "policy with a tie")
     for extra in ((), ("--rev", "HEAD")):
-        result = laneguard("policy", "check", "--repo", str(repo), *extra)
+        result = lanewarden("policy", "check", "--repo", str(repo), *extra)
         assert result.exit_code == 0, result.stderr
         assert "warning[tie]" in result.stdout
         assert "kms-a, kms-b" in result.stdout
-    explained = laneguard("explain", "--repo", str(repo), "--format", "json",
+    explained = lanewarden("explain", "--repo", str(repo), "--format", "json",
                           "services/kms-api/src/kms_api/keys.py")
     assert explained.exit_code == 0, explained.stderr
     row = json.loads(explained.stdout)
@@ -173,7 +173,7 @@ def test_lint_on_committed_policy_and_explain_shows_the_tie(repo: Path) -> None:
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    result = laneguard("policy", "schema")
+    result = lanewarden("policy", "schema")
     assert result.exit_code == 0, result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)
     return doc
@@ -227,7 +227,7 @@ EXPLAIN_CASES: list[tuple[str, str, list[str], str, str]] = [
                          [pytest.param(*c, id=c[0]) for c in EXPLAIN_CASES])
 def test_explain_json(repo: Path, path: str, owner: str, writers: list[str], path_class: str,
                       class_rule: str) -> None:
-    result = laneguard("explain", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", path)
+    result = lanewarden("explain", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", path)
     assert result.exit_code == 0, result.stderr
     [row] = _json_lines(result.stdout)
     assert {"path", "writers", "owner", "rule", "class"} <= row.keys()
@@ -244,7 +244,7 @@ def test_explain_json(repo: Path, path: str, owner: str, writers: list[str], pat
 
 
 def test_explain_without_worker_has_no_class(repo: Path) -> None:
-    result = laneguard("explain", "--repo", str(repo), "--format", "json", "contracts/kms/kms.proto")
+    result = lanewarden("explain", "--repo", str(repo), "--format", "json", "contracts/kms/kms.proto")
     assert result.exit_code == 0, result.stderr
     [row] = _json_lines(result.stdout)
     assert "class" not in row
@@ -253,7 +253,7 @@ def test_explain_without_worker_has_no_class(repo: Path) -> None:
 
 def test_explain_text(repo: Path) -> None:
     paths = [c[0] for c in EXPLAIN_CASES]
-    result = laneguard("explain", "--repo", str(repo), "--worker", "wallet-api", *paths)
+    result = lanewarden("explain", "--repo", str(repo), "--worker", "wallet-api", *paths)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
     # One block per path, in the order asked, each with owner, writers, rule and class.
@@ -269,7 +269,7 @@ def test_explain_text(repo: Path) -> None:
 
 
 def test_explain_unknown_worker(repo: Path) -> None:
-    result = laneguard("explain", "--repo", str(repo), "--worker", "nosuch", "tools/release.sh")
+    result = lanewarden("explain", "--repo", str(repo), "--worker", "nosuch", "tools/release.sh")
     assert result.exit_code == 2
     assert "nosuch" in result.stderr
     assert result.stdout == ""
@@ -297,7 +297,7 @@ def _ten_thousand_paths() -> list[str]:
 
 def test_explain_stdin_ten_thousand_paths(repo: Path) -> None:
     paths = _ten_thousand_paths()
-    result = laneguard("explain", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", "-",
+    result = lanewarden("explain", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", "-",
                        input="\n".join(paths) + "\n")
     assert result.exit_code == 0, result.stderr
     rows = _json_lines(result.stdout)
@@ -316,7 +316,7 @@ def test_explain_stdin_ten_thousand_paths(repo: Path) -> None:
 
 def test_internal_error_writes_a_crash_log(repo: Path, tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    from workers.ownership import OwnershipIndex
+    from lanewarden.workers.ownership import OwnershipIndex
 
     def boom(self: OwnershipIndex, path: str, worker: str | None = None) -> Any:
         raise RuntimeError("simulated bug in explain")
@@ -324,7 +324,7 @@ def test_internal_error_writes_a_crash_log(repo: Path, tmp_path: Path,
     monkeypatch.setattr(OwnershipIndex, "explain", boom)
     state = tmp_path / "state"
     monkeypatch.setenv("XDG_STATE_HOME", str(state))
-    result = laneguard("explain", "--repo", str(repo), "tools/release.sh")
+    result = lanewarden("explain", "--repo", str(repo), "tools/release.sh")
     assert result.exit_code == 4
     lines = result.stderr.splitlines()
     # One line for the user; the traceback goes to the log, not the terminal.
@@ -335,7 +335,7 @@ def test_internal_error_writes_a_crash_log(repo: Path, tmp_path: Path,
     assert match, lines[0]
     log = Path(match.group(1))
     assert log.is_file()
-    assert log.parent == state / "laneguard"
+    assert log.parent == state / "lanewarden"
     text = log.read_text(encoding="utf-8")
     assert "Traceback" in text
     assert "simulated bug in explain" in text
@@ -344,19 +344,19 @@ def test_internal_error_writes_a_crash_log(repo: Path, tmp_path: Path,
 # --- the installed console script -------------------------------------------------------
 
 def _console_script() -> str | None:
-    found = shutil.which("laneguard")
+    found = shutil.which("lanewarden")
     if found:
         return found
     # The venv's bin folder is often not on PATH when pytest is started as
     # /venv/bin/python -m pytest; the script next to the interpreter is the installed one.
-    beside = Path(sys.executable).parent / "laneguard"
+    beside = Path(sys.executable).parent / "lanewarden"
     return str(beside) if beside.is_file() else None
 
 
 def test_console_script_explain(repo: Path) -> None:
     script = _console_script()
     if script is None:
-        pytest.skip("the laneguard console script is not installed (pip install -e .)")
+        pytest.skip("the lanewarden console script is not installed (pip install -e .)")
     proc = subprocess.run([script, "explain", "--repo", str(repo), "--format", "json",
                            "contracts/kms/kms.proto"],
                           capture_output=True, text=True, timeout=60, check=False)

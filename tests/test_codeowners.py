@@ -2,7 +2,7 @@
 
 The reference evaluates CODEOWNERS directly: each line's pattern through
 pathspec's gitignore translation (GitHub's one documented difference applied:
-a final lone ``*`` owns direct entries only), last match wins. laneguard's
+a final lone ``*`` owns direct entries only), last match wins. lanewarden's
 answer is what its ownership index says about the generated draft.
 """
 from __future__ import annotations
@@ -14,14 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, laneguard
+from conftest import git, lanewarden
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from workers.adoption import from_codeowners
-from workers.codeowners import import_codeowners, name_lanes, translate, Lane
-from workers.draft import validate
-from workers.ownership import OwnershipIndex
-from workers.policy import Policy
+from lanewarden.workers.adoption import from_codeowners
+from lanewarden.workers.codeowners import import_codeowners, name_lanes, translate, Lane
+from lanewarden.workers.draft import validate
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.policy import Policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from bench_codeowners import generate_codeowners, generate_paths  # noqa: E402
@@ -70,8 +70,8 @@ def github_regex(raw: str) -> re.Pattern[str]:
 
 def draft_policy(text: str) -> tuple[Policy, OwnershipIndex, list[tuple[tuple[str, ...], re.Pattern[str]]]]:
     imported = import_codeowners(text, "CODEOWNERS")
-    policy = validate(from_codeowners(imported, set()), "laneguard.yaml")
-    # The reference reads the raw lines laneguard translated, newest first.
+    policy = validate(from_codeowners(imported, set()), "lanewarden.yaml")
+    # The reference reads the raw lines lanewarden translated, newest first.
     reference = [(r.owners, github_regex(r.text.split()[0])) for r in reversed(imported.rules)]
     return policy, OwnershipIndex(policy), reference
 
@@ -88,7 +88,7 @@ def assert_same_owners(text: str, paths: list[str]) -> None:
         else:
             ok = writers == set(want) and (policy.workers[exp.owner].description or "").lower() in want
         if not ok:
-            wrong.append(f"{path}: CODEOWNERS {want}, laneguard owner {exp.owner} writers {exp.writers} ({exp.rule})")
+            wrong.append(f"{path}: CODEOWNERS {want}, lanewarden owner {exp.owner} writers {exp.writers} ({exp.rule})")
     assert not wrong, "\n".join(wrong[:20])
 
 
@@ -179,7 +179,7 @@ def test_a_large_real_world_shaped_codeowners_routes_exactly() -> None:
 @pytest.fixture
 def owned_repo(make_repo) -> Path:  # type: ignore[no-untyped-def]
     repo: Path = make_repo("wallet-platform")
-    (repo / "laneguard.yaml").unlink()
+    (repo / "lanewarden.yaml").unlink()
     (repo / ".github").mkdir()
     (repo / ".github" / "CODEOWNERS").write_text(
         "* @acme/platform\n/services/wallet-api/ @acme/wallet\n/services/kms-api/ kms@acme.example\n"
@@ -190,7 +190,7 @@ def owned_repo(make_repo) -> Path:  # type: ignore[no-untyped-def]
 
 
 def test_cli_import_writes_a_checked_draft_and_lists_untranslated_lines(owned_repo: Path) -> None:
-    result = laneguard("init", "--repo", str(owned_repo), "--from-codeowners", "--format", "json")
+    result = lanewarden("init", "--repo", str(owned_repo), "--from-codeowners", "--format", "json")
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["written"] and report["draft"]["source"] == ".github/CODEOWNERS"
@@ -198,19 +198,19 @@ def test_cli_import_writes_a_checked_draft_and_lists_untranslated_lines(owned_re
     assert {w["id"]: w["owner"] for w in report["draft"]["workers"]} == {
         "platform": "@acme/platform", "wallet": "@acme/wallet", "kms": "kms@acme.example",
         "api-council": "@acme/api-council", "docs": "@acme/docs"}
-    check = laneguard("policy", "check", "--repo", str(owned_repo))
+    check = lanewarden("policy", "check", "--repo", str(owned_repo))
     assert check.exit_code == 0, check.stdout + check.stderr
-    explained = laneguard("explain", "--repo", str(owned_repo), "--format", "json",
+    explained = lanewarden("explain", "--repo", str(owned_repo), "--format", "json",
                           "services/wallet-api/README.md", "services/wallet-api/src/wallet_api/app.py")
     owners = [json.loads(line)["owner"] for line in explained.stdout.splitlines()]
     assert owners == ["docs", "wallet"]  # *.md comes later than /services/wallet-api/: it wins
-    text = laneguard("init", "--repo", str(owned_repo), "--from-codeowners")
+    text = lanewarden("init", "--repo", str(owned_repo), "--from-codeowners")
     assert text.exit_code == 2 and "already exists" in text.stderr  # never overwritten without --force
 
 
 def test_cli_import_names_a_missing_or_unreadable_file(repo: Path) -> None:
-    missing = laneguard("init", "--repo", str(repo), "--from-codeowners", "--force")
+    missing = lanewarden("init", "--repo", str(repo), "--from-codeowners", "--force")
     assert missing.exit_code == 2 and "no CODEOWNERS file" in missing.stderr and "tip:" in missing.stderr
     (repo / "CODEOWNERS").write_bytes(b"* @a\n/x/ \xff@b\n")
-    bad = laneguard("init", "--repo", str(repo), "--from-codeowners", str(repo / "CODEOWNERS"), "--force")
+    bad = lanewarden("init", "--repo", str(repo), "--from-codeowners", str(repo / "CODEOWNERS"), "--force")
     assert bad.exit_code == 2 and "CODEOWNERS:2: not UTF-8" in bad.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 COPY = "services/shipping/proto/demo.proto"
 
@@ -25,7 +25,7 @@ def shop(make_repo: Callable[..., Path]) -> Path:
 
 
 def _review(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = laneguard("review", "contracts", "--repo", str(repo), "--format", "json", *args)
+    result = lanewarden("review", "contracts", "--repo", str(repo), "--format", "json", *args)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -42,9 +42,9 @@ def test_a_drifted_vendored_copy_is_found_with_its_diff(shop: Path) -> None:
     assert "-  string zip_code = 4;" in drifted["diff"] and "+  int32 zip_code = 4;" in drifted["diff"]
     assert "-message ShipOrderRequest {" in drifted["diff"]
     assert copies["services/frontend/demo.proto"]["identical"] and copies["services/frontend/demo.proto"]["diff"] == ""
-    text = laneguard("review", "contracts", "--repo", str(shop)).stdout
+    text = lanewarden("review", "contracts", "--repo", str(shop)).stdout
     assert "DRIFTED (92% alike)" in text and "+  int32 zip_code = 4;" in text
-    markdown = laneguard("review", "contracts", "--repo", str(shop), "--format", "markdown").stdout
+    markdown = lanewarden("review", "contracts", "--repo", str(shop), "--format", "markdown").stdout
     assert "```diff" in markdown
 
 
@@ -71,10 +71,10 @@ def test_a_copy_that_is_not_alike_is_not_a_copy(shop: Path) -> None:
 
 
 def test_policy_check_warns_about_copies(shop: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(shop))
+    result = lanewarden("policy", "check", "--repo", str(shop))
     assert result.exit_code == 0
     assert "warning[contract_copy]" in result.stdout and COPY in result.stdout and "DRIFTED" in result.stdout
-    assert laneguard("policy", "check", "--repo", str(shop), "--strict").exit_code == 2
+    assert lanewarden("policy", "check", "--repo", str(shop), "--strict").exit_code == 2
 
 
 def test_consumers_are_inferred_with_evidence_and_a_stale_mention_is_marked(shop: Path) -> None:
@@ -91,6 +91,6 @@ def test_consumers_are_inferred_with_evidence_and_a_stale_mention_is_marked(shop
     assert [s for s, c in found.items() if c["possibly_stale"]] == ["ad"]
     assert {s for s, c in found.items() if c["declared"]} == {"checkout", "recommendation"}
     assert "protocol" not in found  # the producer is not its own consumer
-    text = laneguard("review", "contracts", "--repo", str(shop), "--infer").stdout
+    text = lanewarden("review", "contracts", "--repo", str(shop), "--infer").stdout
     assert "possibly stale" in text and "NO: not in the policy" in text
     assert _review(shop)[1]["inferred_consumers"] is None  # only when asked

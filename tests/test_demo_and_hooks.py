@@ -8,13 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, git_env, laneguard
-
-BIN = Path(sys.executable).parent
+from conftest import BIN, git, git_env, lanewarden
 
 
 def test_demo_walks_through_accept_reject_and_handoffs(tmp_path: Path) -> None:
-    result = laneguard("demo", "--dir", str(tmp_path / "demo"))
+    result = lanewarden("demo", "--dir", str(tmp_path / "demo"))
     assert result.exit_code == 0, result.stdout + result.stderr
     out = result.stdout
     assert "0 lint warning(s)" in out
@@ -25,22 +23,21 @@ def test_demo_walks_through_accept_reject_and_handoffs(tmp_path: Path) -> None:
     assert "hd-manager  accepted" in out and "wallet-api  split" in out
     # The demo leaves a real repository behind, with the queue in refs: two handoffs
     # from the recorded guard verdict, two from the dispatched stray agent.
-    refs = git(tmp_path / "demo", "for-each-ref", "refs/laneguard/handoffs/")
+    refs = git(tmp_path / "demo", "for-each-ref", "refs/lanewarden/handoffs/")
     assert len(refs.splitlines()) == 4
     assert git(tmp_path / "demo", "status", "--porcelain") == ""
 
 
 def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
     (tmp_path / "x").write_text("keep me\n")
-    result = laneguard("demo", "--dir", str(tmp_path))
+    result = lanewarden("demo", "--dir", str(tmp_path))
     assert result.exit_code == 2
     assert "not empty" in result.stderr
     assert (tmp_path / "x").read_text() == "keep me\n"
 
 
-@pytest.mark.skipif(not (BIN / "laneguard").exists(), reason="the laneguard console script is not installed")
 def test_installed_console_script_runs_the_demo(tmp_path: Path) -> None:
-    proc = subprocess.run([str(BIN / "laneguard"), "demo", "--dir", str(tmp_path / "d")],
+    proc = subprocess.run([str(BIN / "lanewarden"), "demo", "--dir", str(tmp_path / "d")],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "stray change: reject" in proc.stdout
@@ -49,9 +46,9 @@ def test_installed_console_script_runs_the_demo(tmp_path: Path) -> None:
 def _hook_env(worker: str | None = "wallet-api") -> dict[str, str]:
     env = git_env()
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
-    env.pop("LANEGUARD_WORKER", None)
+    env.pop("LANEWARDEN_WORKER", None)
     if worker:
-        env["LANEGUARD_WORKER"] = worker
+        env["LANEWARDEN_WORKER"] = worker
     return env
 
 
@@ -61,7 +58,7 @@ def _commit(repo: Path, *args: str, worker: str | None = "wallet-api") -> subpro
 
 
 def test_hook_install_blocks_an_out_of_scope_commit(repo: Path) -> None:
-    assert laneguard("hook", "install", "--repo", str(repo)).exit_code == 0
+    assert lanewarden("hook", "install", "--repo", str(repo)).exit_code == 0
     (repo / "services/kms-api/src/kms_api/keys.py").write_text("stray = 1\n")
     git(repo, "add", "-A")
     blocked = _commit(repo, "-m", "stray")
@@ -76,7 +73,7 @@ def test_hook_install_blocks_an_out_of_scope_commit(repo: Path) -> None:
 
 def test_pre_commit_guards_the_index_of_commit_a(repo: Path) -> None:
     # `git commit -a` hands the hook a temporary index; the real one is still clean.
-    assert laneguard("hook", "install", "--repo", str(repo)).exit_code == 0
+    assert lanewarden("hook", "install", "--repo", str(repo)).exit_code == 0
     with open(repo / "services/kms-api/src/kms_api/keys.py", "a") as fh:
         fh.write("stray = 1\n")
     assert _commit(repo, "-a", "-m", "stray via -a").returncode != 0
@@ -84,7 +81,7 @@ def test_pre_commit_guards_the_index_of_commit_a(repo: Path) -> None:
 
 
 def test_pre_commit_without_a_worker_fails_closed(repo: Path) -> None:
-    assert laneguard("hook", "install", "--repo", str(repo)).exit_code == 0
+    assert lanewarden("hook", "install", "--repo", str(repo)).exit_code == 0
     with open(repo / "services/wallet-api/README.md", "a") as fh:
         fh.write("x\n")
     git(repo, "add", "-A")
@@ -97,16 +94,16 @@ def test_hook_install_respects_foreign_hooks(repo: Path) -> None:
     hooks = repo / ".git" / "hooks"
     hooks.mkdir(exist_ok=True)
     (hooks / "pre-commit").write_text("#!/bin/sh\nexit 0\n")
-    refused = laneguard("hook", "install", "--repo", str(repo))
+    refused = lanewarden("hook", "install", "--repo", str(repo))
     assert refused.exit_code == 2
     assert "--force" in refused.stderr
     assert (hooks / "pre-commit").read_text() == "#!/bin/sh\nexit 0\n"
-    assert laneguard("hook", "install", "--repo", str(repo), "--force").exit_code == 0
-    assert "laneguard-managed" in (hooks / "pre-commit").read_text()
+    assert lanewarden("hook", "install", "--repo", str(repo), "--force").exit_code == 0
+    assert "lanewarden-managed" in (hooks / "pre-commit").read_text()
 
 
 def test_hook_install_pins_a_worker(repo: Path) -> None:
-    assert laneguard("hook", "install", "--repo", str(repo), "--worker", "kms-api").exit_code == 0
+    assert lanewarden("hook", "install", "--repo", str(repo), "--worker", "kms-api").exit_code == 0
     with open(repo / "services/kms-api/README.md", "a") as fh:
         fh.write("kms owns this\n")
     git(repo, "add", "-A")
@@ -118,21 +115,21 @@ def test_pre_push_guards_the_pushed_range(repo: Path, tmp_path: Path) -> None:
     git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
     git(repo, "remote", "add", "origin", str(remote))
     git(repo, "fetch", "-q", "origin")
-    assert laneguard("hook", "install", "--repo", str(repo)).exit_code == 0
-    git(repo, "checkout", "-q", "-b", "laneguard/wallet-api/topic")
+    assert lanewarden("hook", "install", "--repo", str(repo)).exit_code == 0
+    git(repo, "checkout", "-q", "-b", "lanewarden/wallet-api/topic")
     with open(repo / "contracts/kms/kms.proto", "a") as fh:
         fh.write("// wallet-api edits the contract\n")
     git(repo, "add", "-A")
     git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "skip pre-commit, test pre-push")
-    push = subprocess.run(["git", "push", "-q", "origin", "laneguard/wallet-api/topic"], cwd=repo,
+    push = subprocess.run(["git", "push", "-q", "origin", "lanewarden/wallet-api/topic"], cwd=repo,
                           env=_hook_env(None), capture_output=True, text=True, check=False)
     assert push.returncode != 0, push.stdout + push.stderr
     assert "propose_only" in push.stdout + push.stderr
-    assert git(remote, "branch", "--list", "laneguard/wallet-api/topic").strip() == ""
+    assert git(remote, "branch", "--list", "lanewarden/wallet-api/topic").strip() == ""
 
 
 def test_python_dash_m_runs_the_cli() -> None:
-    proc = subprocess.run([sys.executable, "-m", "orchestrator", "--help"], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "lanewarden", "--help"], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0
     assert "guard" in proc.stdout
@@ -140,7 +137,7 @@ def test_python_dash_m_runs_the_cli() -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is required")
 def test_help_lists_commands_and_exit_codes() -> None:
-    result = laneguard("--help")
+    result = lanewarden("--help")
     assert result.exit_code == 0
     for word in ("guard", "explain", "policy", "handoffs", "demo", "Exit codes"):
         assert word in result.stdout

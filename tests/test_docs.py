@@ -7,7 +7,7 @@ newcomer's repository. Shell state carries over between commands as it does
 for a reader at a terminal. Each command must exit 0 unless its comment says
 ``# exit N``. A command may only be left out with a ``# not run by the docs
 test: <why>`` comment, and the set of those is pinned below, so nothing is
-skipped quietly. laneguard runs as the real console script, next to this
+skipped quietly. lanewarden runs as the real console script, next to this
 interpreter.
 """
 from __future__ import annotations
@@ -20,11 +20,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, git
+from conftest import BIN, FIXTURES, git
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "adoption.md"
 SKIP = "# not run by the docs test:"
-EXPECTED_SKIPS = {"python3 -m venv", "cd path/to/your-monorepo", "laneguard run wallet-api --task \"retry transient"}
+EXPECTED_SKIPS = {"python3 -m venv", "cd path/to/your-monorepo", "lanewarden run wallet-api --task \"retry transient"}
 _EXIT = re.compile(r"#\s*exit (\d+)\b")
 CODEOWNERS = "* @acme/platform\n/services/wallet-api/ @acme/wallet\n/contracts/ @acme/api-council\n"
 
@@ -53,11 +53,8 @@ def commands(markdown: str) -> list[str]:
     return out
 
 
-def laneguard_bin() -> Path:
-    found = Path(sys.executable).parent / "laneguard"
-    if not found.exists():
-        pytest.skip("the laneguard console script is not installed next to this interpreter (pip install -e .)")
-    return found.parent
+def lanewarden_bin() -> Path:
+    return BIN  # the checkout's console script (see conftest)
 
 
 def test_guide_commands_parse() -> None:
@@ -73,14 +70,14 @@ def test_guide_commands_parse() -> None:
 def test_every_command_in_the_guide_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     repo = tmp_path / "your-monorepo"
     shutil.copytree(FIXTURES / "wallet-platform", repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    (repo / "laneguard.yaml").unlink()
+    (repo / "lanewarden.yaml").unlink()
     (repo / ".github").mkdir()
     (repo / ".github" / "CODEOWNERS").write_text(CODEOWNERS, encoding="utf-8")
     git(repo, "init", "-q")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "our monorepo")
-    monkeypatch.setenv("PATH", f"{laneguard_bin()}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("LANEGUARD_ACTOR", "newcomer")
+    monkeypatch.setenv("PATH", f"{lanewarden_bin()}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "newcomer")
     run = [c for c in commands(GUIDE.read_text(encoding="utf-8")) if SKIP not in c]
     rc_file = tmp_path / "rc"
     monkeypatch.setenv("DOCS_TEST_RC", str(rc_file))
@@ -97,9 +94,9 @@ def test_every_command_in_the_guide_runs(tmp_path: Path, monkeypatch: pytest.Mon
         want = int(expected.group(1)) if expected else 0
         assert codes[i] == want, f"`{command}` exited {codes[i]}, the guide says {want}{output}"
     # What the guide promises happened.
-    assert (repo / "laneguard.yaml").is_file() and (repo / "laneguard.codeowners.yaml").is_file()
+    assert (repo / "lanewarden.yaml").is_file() and (repo / "lanewarden.codeowners.yaml").is_file()
     assert (repo / "contracts" / "AGENTS.md").is_file()
     assert '"Edit(/services/wallet-api/**)"' in (repo / ".claude" / "settings.local.json").read_text()
     assert 'sandbox_mode = "workspace-write"' in (repo / "codex-wallet-api.toml").read_text()
-    branches = git(repo, "branch", "--list", "laneguard/*")
-    assert "laneguard/contracts/handoff-" in branches
+    branches = git(repo, "branch", "--list", "lanewarden/*")
+    assert "lanewarden/contracts/handoff-" in branches

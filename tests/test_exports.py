@@ -1,4 +1,4 @@
-"""``laneguard export claude|codex``: exact output for a known policy, and safe writing."""
+"""``lanewarden export claude|codex``: exact output for a known policy, and safe writing."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import laneguard
+from conftest import lanewarden
 
 POLICY = """\
 version: 1
@@ -34,7 +34,7 @@ CLAUDE_API = """\
     "deny": [
       "Edit(/services/api/secrets/**)",
       "Edit(/contracts/**)",
-      "Edit(/laneguard.yaml)",
+      "Edit(/lanewarden.yaml)",
       "Edit(/.gitmodules)",
       "Edit(/.git/**)",
       "Edit(/**/.git)",
@@ -45,8 +45,8 @@ CLAUDE_API = """\
 """
 
 CODEX_API = """\
-# Codex CLI sandbox for laneguard worker 'api', exported from laneguard.yaml (sha256 {sha}).
-# Defence in depth only: `laneguard guard` on the diff stays the authority on what lands.
+# Codex CLI sandbox for lanewarden worker 'api', exported from lanewarden.yaml (sha256 {sha}).
+# Defence in depth only: `lanewarden guard` on the diff stays the authority on what lands.
 # Globs are narrowed to their literal directory; Codex may also write the folder it starts in
 # (start it in 'services/api') and the temporary folders.
 # note: 'services/*/shared/*.py' is opened as its literal folder 'services/'
@@ -62,8 +62,8 @@ writable_roots = [
 """
 
 CODEX_ROOT = """\
-# Codex CLI sandbox for laneguard worker 'root', exported from laneguard.yaml (sha256 {sha}).
-# Defence in depth only: `laneguard guard` on the diff stays the authority on what lands.
+# Codex CLI sandbox for lanewarden worker 'root', exported from lanewarden.yaml (sha256 {sha}).
+# Defence in depth only: `lanewarden guard` on the diff stays the authority on what lands.
 # Globs are narrowed to their literal directory; Codex may also write the folder it starts in
 # and the temporary folders.
 # note: 'README.md' is a single file: Codex writable roots are folders (not opened)
@@ -78,7 +78,7 @@ writable_roots = [
 
 @pytest.fixture
 def policy(repo: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "laneguard.yaml"
+    path = tmp_path / "lanewarden.yaml"
     path.write_text(POLICY, encoding="utf-8")
     return path
 
@@ -88,33 +88,33 @@ def _sha(path: Path) -> str:
 
 
 def test_claude_rules_exact(repo: Path, policy: Path) -> None:
-    result = laneguard("export", "claude", "api", "--repo", str(repo), "--policy", str(policy))
+    result = lanewarden("export", "claude", "api", "--repo", str(repo), "--policy", str(policy))
     assert result.exit_code == 0, result.stderr
     assert result.stdout == CLAUDE_API
     assert "'services/*/shared/*.py': Claude Code also allows what lies below a folder it matches" in result.stderr
-    assert json.loads(result.stdout)["permissions"]["deny"][2] == "Edit(/laneguard.yaml)"
+    assert json.loads(result.stdout)["permissions"]["deny"][2] == "Edit(/lanewarden.yaml)"
 
 
 def test_codex_settings_exact(repo: Path, policy: Path) -> None:
-    api = laneguard("export", "codex", "api", "--repo", str(repo), "--policy", str(policy), "--root", "/work/tree")
+    api = lanewarden("export", "codex", "api", "--repo", str(repo), "--policy", str(policy), "--root", "/work/tree")
     assert api.exit_code == 0, api.stderr
     assert api.stdout == CODEX_API.format(sha=_sha(policy))
-    root = laneguard("export", "codex", "root", "--repo", str(repo), "--policy", str(policy), "--root", "/work/tree")
+    root = lanewarden("export", "codex", "root", "--repo", str(repo), "--policy", str(policy), "--root", "/work/tree")
     assert root.stdout == CODEX_ROOT.format(sha=_sha(policy))  # README.md is a tracked file, not a folder
 
 
 def test_output_file_is_never_replaced_without_force(repo: Path, policy: Path) -> None:
     target = repo / ".claude" / "settings.json"
     args = ("export", "claude", "api", "--repo", str(repo), "--policy", str(policy), "--output", str(target))
-    assert laneguard(*args).exit_code == 0
+    assert lanewarden(*args).exit_code == 0
     assert target.read_text() == CLAUDE_API
     target.write_text('{"model": "mine"}\n')
-    refused = laneguard(*args)
+    refused = lanewarden(*args)
     assert refused.exit_code == 2 and "already exists" in refused.stderr and "--force" in refused.stderr
     assert target.read_text() == '{"model": "mine"}\n'
-    assert laneguard(*args, "--force").exit_code == 0 and target.read_text() == CLAUDE_API
+    assert lanewarden(*args, "--force").exit_code == 0 and target.read_text() == CLAUDE_API
 
 
 def test_unknown_worker_lists_the_known_ones(repo: Path, policy: Path) -> None:
-    result = laneguard("export", "codex", "nobody", "--repo", str(repo), "--policy", str(policy))
+    result = lanewarden("export", "codex", "nobody", "--repo", str(repo), "--policy", str(policy))
     assert result.exit_code == 2 and "unknown worker 'nobody'" in result.stderr and "api, root" in result.stderr

@@ -1,10 +1,10 @@
 """Bypass attempts against the diff guard, each on a real repository with real git.
 
 Every test tries one way an agent could sneak an out-of-lane change past
-``laneguard guard`` (see /work/shared/NOTES.md) and asserts the guard still
+``lanewarden guard`` (see /work/shared/NOTES.md) and asserts the guard still
 sees the real change set and answers with the right exit code. Nothing here is
 mocked: the repository is built by the ``repo`` fixture and the CLI runs
-in-process through ``laneguard()``.
+in-process through ``lanewarden()``.
 """
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 WORKER = "wallet-api"
 KEYS = "services/kms-api/src/kms_api/keys.py"
 SERVER = "services/kms-api/src/kms_api/server.py"
 APP = "services/wallet-api/src/wallet_api/app.py"
 RELEASE = "tools/release.sh"
-POLICY = "laneguard.yaml"
+POLICY = "lanewarden.yaml"
 
 
 # -- helpers -----------------------------------------------------------------
@@ -45,7 +45,7 @@ def verdict(repo: Path, *args: str, worker: str | None = WORKER,
     argv = ["guard", "--repo", str(repo), "--format", "json"]
     if worker is not None:
         argv += ["--worker", worker]
-    result = laneguard(*argv, *args, input=input)
+    result = lanewarden(*argv, *args, input=input)
     if result.exit_code in (0, 1, 3):
         try:
             data = json.loads(result.stdout)
@@ -687,7 +687,7 @@ def _widen(repo: Path) -> None:
 
 
 def test_policy_self_widening_range(repo: Path) -> None:
-    # Bypass: the branch widens its own lane in laneguard.yaml and uses it at once.
+    # Bypass: the branch widens its own lane in lanewarden.yaml and uses it at once.
     git(repo, "checkout", "-q", "-b", "topic")
     _widen(repo)
     append(repo, KEYS)
@@ -812,7 +812,7 @@ def test_in_scope_edit_accepted_in_all_four_modes(repo: Path) -> None:
     results["patch"] = verdict(repo, "--patch", "-", "--base", "main", input=patch)
     for mode, result in results.items():
         v = accepted(result)
-        assert v["schema"] == "laneguard.verdict/1"
+        assert v["schema"] == "lanewarden.verdict/1"
         assert v["mode"] == mode
         assert v["worker"] == WORKER
         assert paths(v) == {APP}
@@ -860,11 +860,11 @@ def test_worker_identity_sources(repo: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert code == 2, err
     code, err = verdict(repo, "--worktree", worker="nobody")
     assert code == 2, err
-    monkeypatch.setenv("LANEGUARD_WORKER", WORKER)
+    monkeypatch.setenv("LANEWARDEN_WORKER", WORKER)
     v = accepted(verdict(repo, "--worktree", worker=None))
     assert v["worker"] == WORKER
-    monkeypatch.delenv("LANEGUARD_WORKER")
-    git(repo, "checkout", "-q", "-b", "laneguard/wallet-api/topic")
+    monkeypatch.delenv("LANEWARDEN_WORKER")
+    git(repo, "checkout", "-q", "-b", "lanewarden/wallet-api/topic")
     v = accepted(verdict(repo, "--worktree", worker=None))
     assert v["worker"] == WORKER
     append(repo, KEYS)
@@ -919,7 +919,7 @@ def test_skip_worktree_cannot_hide_a_deletion_without_sparse_checkout(repo: Path
 
 
 def test_a_real_sparse_checkout_is_not_a_deletion(repo: Path) -> None:
-    git(repo, "sparse-checkout", "set", "--no-cone", "/services/wallet-api/", "/laneguard.yaml")
+    git(repo, "sparse-checkout", "set", "--no-cone", "/services/wallet-api/", "/lanewarden.yaml")
     assert not (repo / "services/kms-api/src/kms_api/keys.py").exists()
     with open(repo / "services/wallet-api/README.md", "a") as fh:
         fh.write("in lane\n")

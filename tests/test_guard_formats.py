@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 
 def _stray(repo: Path) -> None:
-    git(repo, "checkout", "-q", "-b", "laneguard/wallet-api/stray")
+    git(repo, "checkout", "-q", "-b", "lanewarden/wallet-api/stray")
     for path, text in (("services/wallet-api/src/wallet_api/signing.py", "# own\n"),
                        ("contracts/kms/kms.proto", "// proposal, with a | pipe\n"),
                        ("services/kms-api/src/kms_api/keys.py", "# stray\n")):
@@ -18,7 +18,7 @@ def _stray(repo: Path) -> None:
 
 
 def _guard(repo: Path, fmt: str) -> tuple[int, str]:
-    result = laneguard("guard", "--repo", str(repo), "--base", "main", "--format", fmt)
+    result = lanewarden("guard", "--repo", str(repo), "--base", "main", "--format", fmt)
     return result.exit_code, result.stdout
 
 
@@ -29,7 +29,7 @@ def test_json_verdict_follows_the_contract(repo: Path) -> None:
     assert code == v["exit_code"] == 1
     assert set(v) >= {"schema", "decision", "exit_code", "worker", "mode", "base", "head", "policy",
                       "diff_sha256", "changes", "votes", "handoffs"}
-    assert v["schema"] == "laneguard.verdict/1" and v["worker"] == "wallet-api" and v["mode"] == "range"
+    assert v["schema"] == "lanewarden.verdict/1" and v["worker"] == "wallet-api" and v["mode"] == "range"
     assert v["policy"]["source"] == "revision" and v["policy"]["trusted"] is True
     assert len(v["policy"]["sha256"]) == 64 and len(v["diff_sha256"]) == 64
     for change in v["changes"]:
@@ -65,23 +65,23 @@ def test_github_annotations_escape_their_values(repo: Path) -> None:
     code, out = _guard(repo, "github")
     assert code == 1
     lines = out.splitlines()
-    assert any(line.startswith("::error file=services/kms-api/src/kms_api/keys.py,title=laneguard::")
+    assert any(line.startswith("::error file=services/kms-api/src/kms_api/keys.py,title=lanewarden::")
                for line in lines)
     assert any(line.startswith("::warning file=contracts/kms/kms.proto,") for line in lines)
-    assert lines[-1].startswith("::error title=laneguard::reject for wallet-api")
+    assert lines[-1].startswith("::error title=lanewarden::reject for wallet-api")
     assert all("\n" not in line for line in lines)
 
 
 def test_dry_run_policy_is_marked_untrusted(repo: Path, tmp_path: Path) -> None:
     policy = tmp_path / "wide.yaml"
-    policy.write_text((repo / "laneguard.yaml").read_text().replace(
+    policy.write_text((repo / "lanewarden.yaml").read_text().replace(
         'allow: ["services/wallet-api/**"]', 'allow: ["services/**"]'))
     with open(repo / "services/kms-api/README.md", "a") as fh:
         fh.write("x\n")
-    result = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree",
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree",
                        "--policy", str(policy), "--format", "json")
     v = json.loads(result.stdout)
     assert v["policy"]["trusted"] is False and v["policy"]["source"] == "file"
     assert any("dry run" in n for n in v["notes"])
-    text = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree", "--policy", str(policy))
+    text = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree", "--policy", str(policy))
     assert "UNTRUSTED" in text.stdout

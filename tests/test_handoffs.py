@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import expect as _ok, git, git_env, laneguard
+from conftest import expect as _ok, git, git_env, lanewarden
 
-from handoffs.queue import PREFIX, Queue
-from handoffs.record import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
-from workers.errors import InputError
-from workers.git import Git
+from lanewarden.handoffs.queue import PREFIX, Queue
+from lanewarden.handoffs.record import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
 
 KMS_PROTO = "contracts/kms/kms.proto"
 KMS_KEYS = "services/kms-api/src/kms_api/keys.py"
@@ -64,15 +64,15 @@ def _diff_paths(patch: str) -> set[str]:
 
 
 def _show(repo: Path, hid: str) -> dict[str, Any]:
-    return json.loads(_ok(laneguard("handoffs", "show", hid, "--repo", str(repo), "--format", "json")).stdout)
+    return json.loads(_ok(lanewarden("handoffs", "show", hid, "--repo", str(repo), "--format", "json")).stdout)
 
 
 def _list(repo: Path, *args: str) -> list[dict[str, Any]]:
-    return json.loads(_ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json", *args)).stdout)
+    return json.loads(_ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json", *args)).stdout)
 
 
 def _propose(repo: Path, *args: str, code: int = 0) -> list[dict[str, Any]]:
-    result = _ok(laneguard("handoff", "propose", "--repo", str(repo), "--format", "json", *args), code)
+    result = _ok(lanewarden("handoff", "propose", "--repo", str(repo), "--format", "json", *args), code)
     return json.loads(result.stdout) if code == 0 else []
 
 
@@ -83,11 +83,11 @@ def _revs(repo: Path, hid: str) -> int:
 
 def _guard_scenario(repo: Path) -> tuple[Any, dict[str, str]]:
     """wallet-api, on a branch, edits a contract, a kms-api file and its own file; record the verdict."""
-    git(repo, "checkout", "-q", "-b", "laneguard/wallet-api/t1")
+    git(repo, "checkout", "-q", "-b", "lanewarden/wallet-api/t1")
     for p in (KMS_PROTO, KMS_KEYS, WALLET_OWN):
         _touch(repo, p, f"# wallet-api edit of {p}")
     git(repo, "commit", "-q", "-am", "wallet-api: cross-lane edit")
-    result = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
                        "--record-handoffs", "--task", "add key rotation")
     ids: dict[str, str] = {}
     for h in _list(repo):
@@ -119,15 +119,15 @@ def test_guard_verdict_records_one_handoff_per_target_with_its_own_patch(repo: P
         # Applying it on main reproduces the branch's version of those files exactly.
         git(repo, "apply", str(patch))
         for p in expected[target]:
-            assert (repo / p).read_bytes() == git(repo, "show", f"laneguard/wallet-api/t1:{p}").encode()
+            assert (repo / p).read_bytes() == git(repo, "show", f"lanewarden/wallet-api/t1:{p}").encode()
         git(repo, "checkout", "-q", "--", ".")
     contracts = _show(repo, ids["contracts"])
     assert "kms-signing" in contracts["contracts"]
     assert "signing-flow" in contracts["e2e"]
     assert "signing-flow" in contracts["suggested_validation"]["e2e"]
     # Recording the same verdict again queues nothing new.
-    git(repo, "checkout", "-q", "laneguard/wallet-api/t1")
-    again = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
+    git(repo, "checkout", "-q", "lanewarden/wallet-api/t1")
+    again = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
                       "--record-handoffs", "--task", "add key rotation")
     assert again.exit_code == 1
     assert (again.stdout + again.stderr).count("already queued") == 2
@@ -164,7 +164,7 @@ def test_agent_proposal_without_to_splits_per_owner(repo: Path, tmp_path: Path) 
     (KMS_KEYS, "kms-api", "owned by kms-api"),
     ("tools/release.sh", "root", "owned by no worker"),
     (KMS_PROTO, "contracts", "contract kms-signing"),
-    ("laneguard.yaml", "root", "policy file"),
+    ("lanewarden.yaml", "root", "policy file"),
 ])
 def test_routing_by_path(repo: Path, path: str, target: str, why: str) -> None:
     out = _propose(repo, "--worker", "hd-manager", "--problem", f"please change {path}", "--path", path)
@@ -175,11 +175,11 @@ def test_routing_by_path(repo: Path, path: str, target: str, why: str) -> None:
 
 
 def test_routing_of_a_contract_nobody_owns_goes_to_root(repo: Path) -> None:
-    policy = yaml.safe_load((repo / "laneguard.yaml").read_text())
+    policy = yaml.safe_load((repo / "lanewarden.yaml").read_text())
     del policy["workers"]["contracts"]  # nobody may write contracts/ any more (others are propose_only)
-    (repo / "laneguard.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    (repo / "lanewarden.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     git(repo, "commit", "-q", "-am", "policy: drop the contracts worker")
-    _ok(laneguard("policy", "check", "--repo", str(repo)))
+    _ok(lanewarden("policy", "check", "--repo", str(repo)))
     out = _propose(repo, "--worker", "wallet-api", "--problem", "kms proto change", "--path", KMS_PROTO)
     assert [o["target_worker"] for o in out] == ["root"]
     reason = _show(repo, out[0]["id"])["routing_reason"]
@@ -187,7 +187,7 @@ def test_routing_of_a_contract_nobody_owns_goes_to_root(repo: Path) -> None:
 
 
 def test_routing_splits_paths_of_several_owners(repo: Path) -> None:
-    paths = [KMS_KEYS, HD_MAIN, "tools/release.sh", KMS_PROTO, "laneguard.yaml"]
+    paths = [KMS_KEYS, HD_MAIN, "tools/release.sh", KMS_PROTO, "lanewarden.yaml"]
     args = [a for p in paths for a in ("--path", p)]
     out = _propose(repo, "--worker", "wallet-api", "--problem", "a cross-cutting change", *args)
     by_target = {o["target_worker"]: _show(repo, o["id"]) for o in out}
@@ -195,7 +195,7 @@ def test_routing_splits_paths_of_several_owners(repo: Path) -> None:
     assert by_target["kms-api"]["evidence"]["paths"] == [KMS_KEYS]
     assert by_target["hd-manager"]["evidence"]["paths"] == [HD_MAIN]
     assert by_target["contracts"]["evidence"]["paths"] == [KMS_PROTO]
-    assert sorted(by_target["root"]["evidence"]["paths"]) == ["laneguard.yaml", "tools/release.sh"]
+    assert sorted(by_target["root"]["evidence"]["paths"]) == ["lanewarden.yaml", "tools/release.sh"]
     root_reason = by_target["root"]["routing_reason"]
     assert "policy file" in root_reason and "owned by no worker" in root_reason, root_reason
 
@@ -219,7 +219,7 @@ def test_the_same_finding_is_queued_once(repo: Path) -> None:
 
 def test_every_legal_transition_and_the_illegal_ones(repo: Path, tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANEGUARD_ACTOR", "alice")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "alice")
     patch = _patch_file(repo, tmp_path, [WALLET_OPENAPI])
     hid = _propose(repo, "--worker", "wallet-api", "--to", "contracts", "--problem", "v2 endpoint",
                    "--patch", str(patch))[0]["id"]
@@ -229,8 +229,8 @@ def test_every_legal_transition_and_the_illegal_ones(repo: Path, tmp_path: Path,
 
     def step(*args: str, status: str, who: str, reason: str | None) -> None:
         nonlocal count
-        monkeypatch.setenv("LANEGUARD_ACTOR", who)
-        _ok(laneguard("handoffs", *args, short, "--repo", str(repo), *(("--reason", reason) if reason else ())))
+        monkeypatch.setenv("LANEWARDEN_ACTOR", who)
+        _ok(lanewarden("handoffs", *args, short, "--repo", str(repo), *(("--reason", reason) if reason else ())))
         count += 1
         assert _revs(repo, hid) == count
         h = _show(repo, hid)
@@ -239,7 +239,7 @@ def test_every_legal_transition_and_the_illegal_ones(repo: Path, tmp_path: Path,
         assert last["who"] == who and last["action"] == args[0] and last["reason"] == reason
 
     def refused(action: str, message: str, *extra: str) -> None:
-        result = laneguard("handoffs", action, short, "--repo", str(repo), *extra)
+        result = lanewarden("handoffs", action, short, "--repo", str(repo), *extra)
         _ok(result, 2)
         assert message in result.stderr, result.stderr
         assert _revs(repo, hid) == count  # a refused transition writes nothing
@@ -257,8 +257,8 @@ def test_every_legal_transition_and_the_illegal_ones(repo: Path, tmp_path: Path,
     step("supersede", status="superseded", who="erin", reason="done elsewhere")
     step("reopen", status="open", who="carol", reason="not done elsewhere")
     step("accept", status="accepted", who="dave", reason="ok, really")
-    monkeypatch.setenv("LANEGUARD_ACTOR", "frank")
-    _ok(laneguard("handoffs", "apply", short, "--repo", str(repo), "--base", "main"))
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "frank")
+    _ok(lanewarden("handoffs", "apply", short, "--repo", str(repo), "--base", "main"))
     count += 1
     assert _revs(repo, hid) == count
     refused("accept", "cannot accept a handoff that is applied")
@@ -285,7 +285,7 @@ def test_every_legal_transition_and_the_illegal_ones(repo: Path, tmp_path: Path,
 def test_unknown_and_malformed_ids_are_refused(repo: Path) -> None:
     _propose(repo, "--worker", "wallet-api", "--to", "contracts", "--problem", "x")
     for bad in ("ffffffffff", "not-hex", ""):
-        result = laneguard("handoffs", "show", bad, "--repo", str(repo))
+        result = lanewarden("handoffs", "show", bad, "--repo", str(repo))
         _ok(result, 2)
 
 
@@ -371,15 +371,15 @@ def test_apply_an_accepted_guard_handoff_on_a_target_branch(repo: Path) -> None:
     _, ids = _guard_scenario(repo)
     hid = ids["contracts"]
     git(repo, "checkout", "-q", "main")
-    _ok(laneguard("handoffs", "accept", hid[:10], "--repo", str(repo), "--reason", "looks right"))
-    _ok(laneguard("handoffs", "apply", hid[:10], "--repo", str(repo)))
-    branch = f"laneguard/contracts/handoff-{hid[:12]}"
+    _ok(lanewarden("handoffs", "accept", hid[:10], "--repo", str(repo), "--reason", "looks right"))
+    _ok(lanewarden("handoffs", "apply", hid[:10], "--repo", str(repo)))
+    branch = f"lanewarden/contracts/handoff-{hid[:12]}"
     commit = git(repo, "rev-parse", "--verify", f"refs/heads/{branch}").strip()
     assert git(repo, "rev-parse", f"{branch}^").strip() == git(repo, "rev-parse", "main").strip()
     assert git(repo, "diff", "--name-only", "main", branch).split() == [KMS_PROTO]
     # The applied file is exactly what wallet-api wrote on its branch.
-    assert git(repo, "show", f"{branch}:{KMS_PROTO}") == git(repo, "show", f"laneguard/wallet-api/t1:{KMS_PROTO}")
-    _ok(laneguard("guard", "--repo", str(repo), "--worker", "contracts", "--base", "main", "--head", branch))
+    assert git(repo, "show", f"{branch}:{KMS_PROTO}") == git(repo, "show", f"lanewarden/wallet-api/t1:{KMS_PROTO}")
+    _ok(lanewarden("guard", "--repo", str(repo), "--worker", "contracts", "--base", "main", "--head", branch))
     h = _show(repo, hid)
     assert h["status"] == "applied" and h["applied_commit"] == commit
     assert _revs(repo, hid) == 3
@@ -390,11 +390,11 @@ def test_apply_refuses_a_patch_outside_the_target_lane(repo: Path, tmp_path: Pat
     patch = _patch_file(repo, tmp_path, [KMS_KEYS])
     hid = _propose(repo, "--worker", "wallet-api", "--to", "contracts", "--problem", "misrouted",
                    "--patch", str(patch))[0]["id"]
-    _ok(laneguard("handoffs", "accept", hid, "--repo", str(repo)))
-    result = laneguard("handoffs", "apply", hid, "--repo", str(repo))
+    _ok(lanewarden("handoffs", "accept", hid, "--repo", str(repo)))
+    result = lanewarden("handoffs", "apply", hid, "--repo", str(repo))
     assert result.exit_code != 0
     assert "nothing applied" in result.stderr
-    assert git(repo, "for-each-ref", "refs/heads/laneguard/") == ""
+    assert git(repo, "for-each-ref", "refs/heads/lanewarden/") == ""
     assert _show(repo, hid)["status"] == "accepted"
     assert _revs(repo, hid) == 2
 
@@ -402,7 +402,7 @@ def test_apply_refuses_a_patch_outside_the_target_lane(repo: Path, tmp_path: Pat
 # -- 7. sync -----------------------------------------------------------------
 
 def _sync(clone: Path, code: int = 0) -> Any:
-    return _ok(laneguard("handoffs", "sync", "origin", "--repo", str(clone)), code)
+    return _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(clone)), code)
 
 
 def test_sync_between_two_clones_both_ways_and_conflicts(repo: Path, tmp_path: Path,
@@ -412,15 +412,15 @@ def test_sync_between_two_clones_both_ways_and_conflicts(repo: Path, tmp_path: P
     git(tmp_path, "clone", "-q", str(origin), str(a))
     git(tmp_path, "clone", "-q", str(origin), str(b))
 
-    monkeypatch.setenv("LANEGUARD_ACTOR", "ann")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "ann")
     hid = _propose(a, "--worker", "wallet-api", "--to", "contracts", "--problem", "from A")[0]["id"]
     _sync(a)
     assert git(origin, "rev-parse", f"{PREFIX}{hid}").strip() == git(a, "rev-parse", f"{PREFIX}{hid}").strip()
     _sync(b)
     assert [h["id"] for h in _list(b)] == [hid]
 
-    monkeypatch.setenv("LANEGUARD_ACTOR", "ben")
-    _ok(laneguard("handoffs", "accept", hid, "--repo", str(b)))
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "ben")
+    _ok(lanewarden("handoffs", "accept", hid, "--repo", str(b)))
     _sync(b)
     _sync(a)
     seen = _show(a, hid)
@@ -430,8 +430,8 @@ def test_sync_between_two_clones_both_ways_and_conflicts(repo: Path, tmp_path: P
     other = _propose(a, "--worker", "wallet-api", "--to", "kms-api", "--problem", "contested")[0]["id"]
     _sync(a)
     _sync(b)
-    _ok(laneguard("handoffs", "accept", other, "--repo", str(a)))
-    _ok(laneguard("handoffs", "reject", other, "--repo", str(b), "--reason", "no"))
+    _ok(lanewarden("handoffs", "accept", other, "--repo", str(a)))
+    _ok(lanewarden("handoffs", "reject", other, "--repo", str(b), "--reason", "no"))
     b_state = git(b, "rev-parse", f"{PREFIX}{other}").strip()
     _sync(a)
     result = _sync(b, 2)
@@ -461,7 +461,7 @@ def _bulk_load(repo: Path, n: int) -> Counter[str]:
         blob = h.to_json().encode()
         msg = f"handoff {h.id}: create by tester\n".encode()
         chunks.append(b"blob\nmark :%d\ndata %d\n%s\n" % (i + 1, len(blob), blob))
-        chunks.append(b"commit %s%s\ncommitter tester <tester@laneguard> 1767225600 +0000\ndata %d\n%s"
+        chunks.append(b"commit %s%s\ncommitter tester <tester@lanewarden> 1767225600 +0000\ndata %d\n%s"
                       b"M 100644 :%d handoff.json\n\n" % (PREFIX.encode(), h.id.encode(), len(msg), msg, i + 1))
     proc = subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=repo, env=git_env(),
                           input=b"".join(chunks) + b"done\n", capture_output=True, check=False)
@@ -475,7 +475,7 @@ def test_list_ten_thousand_handoffs(repo: Path) -> None:
     assert len(git(repo, "for-each-ref", PREFIX).splitlines()) == n
 
     t0 = time.perf_counter()
-    result = _ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json"))
+    result = _ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json"))
     t_all = time.perf_counter() - t0
     items = json.loads(result.stdout)
     assert len(items) == n
@@ -484,7 +484,7 @@ def test_list_ten_thousand_handoffs(repo: Path) -> None:
     assert all("proposed_change" not in h and h["has_patch"] is False for h in items)
 
     t0 = time.perf_counter()
-    filtered = _ok(laneguard("handoffs", "list", "--repo", str(repo), "--target", "kms-api"))
+    filtered = _ok(lanewarden("handoffs", "list", "--repo", str(repo), "--target", "kms-api"))
     t_target = time.perf_counter() - t0
     assert filtered.stdout.rstrip().endswith(f"{targets['kms-api']} handoff(s)")
     assert len(filtered.stdout.splitlines()) == targets["kms-api"] + 2  # header + rows + count
@@ -495,7 +495,7 @@ def test_list_ten_thousand_handoffs(repo: Path) -> None:
           f"--target kms-api ({targets['kms-api']} rows, text): {t_target:.2f}s")
 
     # With 10,000 ids a one-character prefix is surely ambiguous.
-    ambiguous = laneguard("handoffs", "show", "a", "--repo", str(repo))
+    ambiguous = lanewarden("handoffs", "show", "a", "--repo", str(repo))
     _ok(ambiguous, 2)
     assert "ambiguous" in ambiguous.stderr
 
@@ -510,12 +510,12 @@ def test_export_writes_one_yaml_per_handoff(repo: Path, tmp_path: Path) -> None:
                                       "--path", "tools/release.sh")}
     assert len(ids) == 3
     dest = tmp_path / "out"
-    _ok(laneguard("handoffs", "export", str(dest), "--repo", str(repo)))
+    _ok(lanewarden("handoffs", "export", str(dest), "--repo", str(repo)))
     files = sorted(dest.iterdir())
     assert {f.name for f in files} == {f"{i}.yaml" for i in ids}
     for f in files:
         data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        assert data["schema"] == "laneguard.handoff/1"
+        assert data["schema"] == "lanewarden.handoff/1"
         assert data["id"] == f.stem
         assert data == _show(repo, f.stem)  # the same record as show --format json
         Handoff.model_validate(data)
@@ -541,12 +541,12 @@ def test_bad_proposals_write_nothing(repo: Path, tmp_path: Path) -> None:
         (["--problem", "x", "--patch", str(tmp_path / "missing.diff")], "cannot read"),
     ]
     for args, message in cases:
-        result = laneguard("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", *args)
+        result = lanewarden("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", *args)
         assert result.exit_code == 2, (args, result.stdout, result.stderr)
         assert message in result.stderr, (args, result.stderr)
-    unknown_source = laneguard("handoff", "propose", "--repo", str(repo), "--worker", "ghost",
+    unknown_source = lanewarden("handoff", "propose", "--repo", str(repo), "--worker", "ghost",
                                "--problem", "x", "--to", "contracts")
     assert unknown_source.exit_code == 2
     assert "unknown worker 'ghost'" in unknown_source.stderr
     assert _list(repo) == []
-    assert git(repo, "for-each-ref", "refs/laneguard/") == ""
+    assert git(repo, "for-each-ref", "refs/lanewarden/") == ""

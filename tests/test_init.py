@@ -1,4 +1,4 @@
-"""``laneguard init``: discovery on three generated monorepo layouts, never overwriting, packs."""
+"""``lanewarden init``: discovery on three generated monorepo layouts, never overwriting, packs."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 LAYOUTS: dict[str, dict[str, str]] = {
     "npm-workspaces": {
@@ -55,19 +55,19 @@ def make_layout(tmp_path: Path, name: str) -> Path:
 
 
 def init(repo: Path, *args: str, code: int = 0) -> dict[str, Any]:
-    result = laneguard("init", "--repo", str(repo), "--format", "json", *args)
+    result = lanewarden("init", "--repo", str(repo), "--format", "json", *args)
     assert result.exit_code == code, result.stdout + result.stderr
     data: dict[str, Any] = json.loads(result.stdout) if code == 0 else {}
     return data
 
 
 def policy_of(repo: Path) -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load((repo / "laneguard.yaml").read_text())
+    data: dict[str, Any] = yaml.safe_load((repo / "lanewarden.yaml").read_text())
     return data
 
 
 def assert_checks(repo: Path) -> None:
-    result = laneguard("policy", "check", "--repo", str(repo), "--strict")
+    result = lanewarden("policy", "check", "--repo", str(repo), "--strict")
     assert result.exit_code == 0, result.stdout + result.stderr
 
 
@@ -120,7 +120,7 @@ def test_python_services_with_protos(tmp_path: Path) -> None:
     assert policy["contracts"]["orders"]["paths"] == ["protos/orders/**"]
     assert policy["contracts"]["payments"]["paths"] == ["protos/payments/**"]
     assert policy["workers"]["contracts"]["allow"] == ["protos/**", "specs/**"]
-    text = (repo / "laneguard.yaml").read_text()
+    text = (repo / "lanewarden.yaml").read_text()
     assert "# found services/payments/Dockerfile (Dockerfile)" in text  # the draft says why
     assert "# e2e:" in text and "#   checkout:" in text
     assert_checks(repo)
@@ -128,20 +128,20 @@ def test_python_services_with_protos(tmp_path: Path) -> None:
 
 def test_never_overwrites_without_force(tmp_path: Path) -> None:
     repo = make_layout(tmp_path, "python-protos")
-    (repo / "laneguard.yaml").write_text("# mine\n")
-    result = laneguard("init", "--repo", str(repo))
+    (repo / "lanewarden.yaml").write_text("# mine\n")
+    result = lanewarden("init", "--repo", str(repo))
     assert result.exit_code == 2 and "already exists" in result.stderr and "--force" in result.stderr
-    assert (repo / "laneguard.yaml").read_text() == "# mine\n"
+    assert (repo / "lanewarden.yaml").read_text() == "# mine\n"
     init(repo, "--force")
-    assert "workers:" in (repo / "laneguard.yaml").read_text()
+    assert "workers:" in (repo / "lanewarden.yaml").read_text()
 
 
 def test_output_to_stdout_keeps_the_report_on_stderr(tmp_path: Path) -> None:
     repo = make_layout(tmp_path, "go-rust")
-    result = laneguard("init", "--repo", str(repo), "--output", "-")
+    result = lanewarden("init", "--repo", str(repo), "--output", "-")
     assert result.exit_code == 0
     assert yaml.safe_load(result.stdout)["root"] == "root"
-    assert "service auth" in result.stderr and not (repo / "laneguard.yaml").exists()
+    assert "service auth" in result.stderr and not (repo / "lanewarden.yaml").exists()
 
 
 def test_packs_are_written_only_where_missing(repo: Path) -> None:
@@ -158,8 +158,8 @@ def test_packs_are_written_only_where_missing(repo: Path) -> None:
     assert "## kms-signing\n- path: `contracts/kms/**`\n- role: producer (consumed by wallet-api, mpc-manager-rs)" \
         in created and "## mpc-session" in created and "stale when" in created
     agents = (repo / "contracts/AGENTS.md").read_text()
-    assert "- `contracts/**`" in agents and "laneguard handoff propose" in agents
-    assert "laneguard guard --worker contracts --worktree" in agents
+    assert "- `contracts/**`" in agents and "lanewarden handoff propose" in agents
+    assert "lanewarden guard --worker contracts --worktree" in agents
     again = init(repo, "--packs")
     assert {p["status"] for p in again["packs"]} <= {"kept", "skipped"}
 
@@ -177,17 +177,17 @@ def test_clear_errors_without_files_or_work_tree(tmp_path: Path, setup: str) -> 
     repo = tmp_path / "r"
     repo.mkdir()
     git(repo, "init", "-q", *(["--bare"] if setup == "bare" else []))
-    result = laneguard("init", "--repo", str(repo))
+    result = lanewarden("init", "--repo", str(repo))
     assert result.exit_code == 2 and ("tracks no files" in result.stderr or "work tree" in result.stderr)
 
 
 def test_init_infers_consumers_and_leaves_weak_evidence_as_a_comment(make_repo: Any) -> None:
     shop = make_repo("telemetry-shop")
-    git(shop, "rm", "-q", "laneguard.yaml")
+    git(shop, "rm", "-q", "lanewarden.yaml")
     git(shop, "commit", "-qm", "start over without a policy")
-    result = laneguard("init", "--repo", str(shop), "--format", "json")
+    result = lanewarden("init", "--repo", str(shop), "--format", "json")
     assert result.exit_code == 0, result.output
-    draft_text = (shop / "laneguard.yaml").read_text()
+    draft_text = (shop / "lanewarden.yaml").read_text()
     draft = yaml.safe_load(draft_text)
     [contract] = draft["contracts"].values()
     assert contract["consumers"] == ["checkout", "recommendation", "shipping"]
@@ -195,8 +195,8 @@ def test_init_infers_consumers_and_leaves_weak_evidence_as_a_comment(make_repo: 
     report = json.loads(result.stdout)
     assert {svc for svc, _, _ in report["inferred_consumers"]["demo"]} == {"checkout", "recommendation",
                                                                            "shipping", "ad"}
-    assert laneguard("policy", "check", "--repo", str(shop)).exit_code == 0
-    (shop / "laneguard.yaml").unlink()
-    plain = laneguard("init", "--repo", str(shop), "--no-infer")
+    assert lanewarden("policy", "check", "--repo", str(shop)).exit_code == 0
+    (shop / "lanewarden.yaml").unlink()
+    plain = lanewarden("init", "--repo", str(shop), "--no-infer")
     assert plain.exit_code == 0
-    assert yaml.safe_load((shop / "laneguard.yaml").read_text())["contracts"]["demo"]["consumers"] == []
+    assert yaml.safe_load((shop / "lanewarden.yaml").read_text())["contracts"]["demo"]["consumers"] == []

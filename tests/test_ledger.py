@@ -2,7 +2,7 @@
 
 Tampering is done the way an attacker with write access to the repository
 would do it: by rebuilding the ledger's commits with plain git plumbing and
-moving the ref, never through laneguard's own code.
+moving the ref, never through lanewarden's own code.
 """
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, git_env, laneguard
+from conftest import git, git_env, lanewarden
 
-from workers.ledger import canonical, digest
+from lanewarden.workers.ledger import canonical, digest
 
-REF = "refs/laneguard/ledger"
+REF = "refs/lanewarden/ledger"
 WALLET = "services/wallet-api/src/wallet_api/signing.py"
 KMS = "services/kms-api/src/kms_api/audit.py"
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(autouse=True)
 def _actor(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
 
 
 def _commit_change(repo: Path, path: str, text: str = "\n# changed\n", message: str = "change") -> str:
@@ -38,13 +38,13 @@ def _commit_change(repo: Path, path: str, text: str = "\n# changed\n", message: 
 def _record_some(repo: Path) -> None:
     """Genesis, an accepted range, a rejected range, an accepted work-tree change."""
     _commit_change(repo, WALLET)
-    assert laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
+    assert lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
                      "--record").exit_code == 0
     _commit_change(repo, KMS)
-    assert laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
+    assert lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
                      "--record").exit_code == 1
     (repo / "services/wallet-api/NOTES.md").write_text("new file\n")
-    assert laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree",
+    assert lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree",
                      "--record").exit_code == 0
 
 
@@ -78,7 +78,7 @@ def _rehash(entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def _verify(repo: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    result = laneguard("ledger", "verify", "--repo", str(repo), "--format", "json", *extra)
+    result = lanewarden("ledger", "verify", "--repo", str(repo), "--format", "json", *extra)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -92,14 +92,14 @@ def test_recorded_decisions_form_a_verified_chain(repo: Path) -> None:
     _record_some(repo)
     code, report = _verify(repo)
     assert code == 0 and report["ok"] and report["entries"] == 4
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     assert [e["kind"] for e in shown] == ["genesis", "guard", "guard", "guard"]
     assert [e["outcome"].get("decision") for e in shown[1:]] == ["accept", "reject", "accept"]
     guard_entry = shown[1]
     assert set(guard_entry["inputs"]) >= {"worker", "mode", "base", "head", "policy", "diff_sha256",
                                           "context_hash"}
     assert guard_entry["inputs"]["policy"]["sha256"] and guard_entry["prev"] == shown[0]["hash"]
-    text = laneguard("ledger", "show", "--repo", str(repo), "--kind", "guard", "--last", "1")
+    text = lanewarden("ledger", "show", "--repo", str(repo), "--kind", "guard", "--last", "1")
     assert "accept" in text.stdout and "reject" not in text.stdout
 
 
@@ -111,7 +111,7 @@ def test_an_entry_edited_in_place_is_a_hash_mismatch(repo: Path) -> None:
     code, report = _verify(repo)
     assert code == 1
     assert _violations(report) == [("HASH_MISMATCH", 2)]
-    text = laneguard("ledger", "verify", "--repo", str(repo))
+    text = lanewarden("ledger", "verify", "--repo", str(repo))
     assert text.exit_code == 1 and "HASH_MISMATCH: entry 2" in text.stdout
 
 
@@ -133,7 +133,7 @@ def test_an_edited_attachment_is_a_hash_mismatch(repo: Path) -> None:
     _write_chain(repo, items)
     code, report = _verify(repo)
     assert code == 1 and _violations(report) == [("HASH_MISMATCH", 1)]
-    replayed = laneguard("ledger", "replay", "1", "--repo", str(repo))
+    replayed = lanewarden("ledger", "replay", "1", "--repo", str(repo))
     assert replayed.exit_code == 2 and "does not match its recorded hash" in replayed.stderr
 
 
@@ -158,7 +158,7 @@ def test_reordered_entries_break_the_chain(repo: Path) -> None:
 
 def test_a_history_rewritten_from_scratch_is_caught_by_the_anchor(repo: Path) -> None:
     _record_some(repo)
-    published = laneguard("ledger", "head", "--repo", str(repo)).stdout.strip()
+    published = lanewarden("ledger", "head", "--repo", str(repo)).stdout.strip()
     assert len(published) == 64
     assert _verify(repo, "--anchor", published)[0] == 0
     # Drop the reject and rebuild a consistent chain: every hash and link recomputed.
@@ -173,20 +173,20 @@ def test_a_history_rewritten_from_scratch_is_caught_by_the_anchor(repo: Path) ->
     assert _verify(repo)[0] == 0  # internally consistent: only the anchor can tell
     code, report = _verify(repo, "--anchor", published)
     assert code == 1 and _violations(report) == [("ANCHOR_MISSING", None)]
-    bad = laneguard("ledger", "verify", "--repo", str(repo), "--anchor", "xyz")
+    bad = lanewarden("ledger", "verify", "--repo", str(repo), "--anchor", "xyz")
     assert bad.exit_code == 2 and "not a ledger hash" in bad.stderr
 
 
 def test_an_empty_ledger_verifies(repo: Path) -> None:
     assert _verify(repo)[0] == 0
-    assert "empty" in laneguard("ledger", "head", "--repo", str(repo)).stdout
-    assert "no ledger entries" in laneguard("ledger", "show", "--repo", str(repo)).stdout
+    assert "empty" in lanewarden("ledger", "head", "--repo", str(repo)).stdout
+    assert "no ledger entries" in lanewarden("ledger", "show", "--repo", str(repo)).stdout
 
 
 def test_a_dry_run_is_never_recorded(repo: Path, tmp_path: Path) -> None:
     policy = tmp_path / "p.yaml"
-    policy.write_bytes((repo / "laneguard.yaml").read_bytes())
-    result = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--staged", "--policy",
+    policy.write_bytes((repo / "lanewarden.yaml").read_bytes())
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--staged", "--policy",
                        str(policy), "--record")
     assert result.exit_code == 2 and "dry run" in result.stderr
     assert git(repo, "for-each-ref", REF) == ""
@@ -196,8 +196,8 @@ def test_a_dry_run_is_never_recorded(repo: Path, tmp_path: Path) -> None:
 
 _APPENDER = """
 import sys
-from workers.git import Git
-from workers.ledger import Kind, Ledger
+from lanewarden.workers.git import Git
+from lanewarden.workers.ledger import Kind, Ledger
 ledger = Ledger(Git.discover(sys.argv[1]))
 for i in range(int(sys.argv[3])):
     ledger.append(Kind.GUARD, {"writer": sys.argv[2], "i": i}, {"decision": "accept"})
@@ -205,7 +205,7 @@ for i in range(int(sys.argv[3])):
 
 
 def test_eight_concurrent_appenders_never_fork_or_lose_an_entry(repo: Path) -> None:
-    env = {**git_env(), "LANEGUARD_ACTOR": "tester", "PYTHONPATH": str(ROOT)}
+    env = {**git_env(), "LANEWARDEN_ACTOR": "tester", "PYTHONPATH": str(ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, str(repo), f"w{n}", "6"], env=env,
                               stderr=subprocess.PIPE) for n in range(8)]
     for proc in procs:
@@ -213,7 +213,7 @@ def test_eight_concurrent_appenders_never_fork_or_lose_an_entry(repo: Path) -> N
         assert proc.returncode == 0, err.decode()
     code, report = _verify(repo)
     assert code == 0 and report["entries"] == 1 + 8 * 6
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     assert [e["seq"] for e in shown] == list(range(49))
     written = {(e["inputs"]["writer"], e["inputs"]["i"]) for e in shown[1:]}
     assert written == {(f"w{n}", i) for n in range(8) for i in range(6)}
@@ -228,10 +228,10 @@ def test_replay_reproduces_accepts_and_rejects_in_every_recorded_mode(repo: Path
     patch = git(repo, "format-patch", "-1", "--stdout", "HEAD").encode()
     git(repo, "reset", "-q", "--hard", "HEAD~1")
     (repo / "change.patch").write_bytes(patch)
-    assert laneguard("guard", "--repo", str(repo), "--worker", "kms-api", "--patch", str(repo / "change.patch"),
+    assert lanewarden("guard", "--repo", str(repo), "--worker", "kms-api", "--patch", str(repo / "change.patch"),
                      "--record").exit_code == 1
     for seq, decision in ((1, "accept"), (2, "reject"), (3, "accept"), (4, "reject")):
-        result = laneguard("ledger", "replay", str(seq), "--repo", str(repo), "--format", "json")
+        result = lanewarden("ledger", "replay", str(seq), "--repo", str(repo), "--format", "json")
         data = json.loads(result.stdout)
         assert result.exit_code == 0 and data["reproduced"], data
         assert data["recorded_decision"] == data["replayed_decision"] == decision
@@ -240,18 +240,18 @@ def test_replay_reproduces_accepts_and_rejects_in_every_recorded_mode(repo: Path
 def test_replay_survives_the_branch_being_deleted(repo: Path) -> None:
     git(repo, "switch", "-qc", "topic")
     _commit_change(repo, WALLET)
-    assert laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
+    assert lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main",
                      "--record").exit_code == 0
     git(repo, "switch", "-q", "main")
     git(repo, "branch", "-qD", "topic")
     git(repo, "reflog", "expire", "--expire=now", "--all")
     git(repo, "gc", "-q", "--prune=now")
-    assert laneguard("ledger", "replay", "1", "--repo", str(repo)).exit_code == 0
+    assert lanewarden("ledger", "replay", "1", "--repo", str(repo)).exit_code == 0
 
 
 def test_replay_detects_changed_policy_semantics(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _record_some(repo)
-    from workers.ownership import OwnershipIndex, PathClass, Standing
+    from lanewarden.workers.ownership import OwnershipIndex, PathClass, Standing
 
     real = OwnershipIndex.standing_from
 
@@ -263,7 +263,7 @@ def test_replay_detects_changed_policy_semantics(repo: Path, monkeypatch: pytest
         return found
 
     monkeypatch.setattr(OwnershipIndex, "standing_from", staticmethod(upgraded))
-    result = laneguard("ledger", "replay", "2", "--repo", str(repo))
+    result = lanewarden("ledger", "replay", "2", "--repo", str(repo))
     assert result.exit_code == 1
     assert "does NOT reproduce (recorded reject, now accept)" in result.stdout
     assert f"{KMS}: recorded out_of_scope" in result.stdout and "now writable (upgraded matcher)" in result.stdout
@@ -272,36 +272,36 @@ def test_replay_detects_changed_policy_semantics(repo: Path, monkeypatch: pytest
 
 def test_replay_refuses_what_is_not_a_decision(repo: Path) -> None:
     _record_some(repo)
-    assert laneguard("ledger", "replay", "0", "--repo", str(repo)).exit_code == 2
-    missing = laneguard("ledger", "replay", "99", "--repo", str(repo))
+    assert lanewarden("ledger", "replay", "0", "--repo", str(repo)).exit_code == 2
+    missing = lanewarden("ledger", "replay", "99", "--repo", str(repo))
     assert missing.exit_code == 2 and "no ledger entry 99" in missing.stderr
 
 
 def test_handoff_transitions_are_entries(repo: Path) -> None:
     _commit_change(repo, "contracts/kms/kms.proto")
-    result = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
                        "--record-handoffs", "--record")
     assert result.exit_code == 3
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     kinds = [e["kind"] for e in shown]
     assert kinds == ["genesis", "handoff", "guard"]
     hid = shown[1]["inputs"]["handoff"]
     assert shown[2]["outcome"]["handoffs"] == [hid]
-    assert laneguard("handoffs", "accept", hid[:10], "--repo", str(repo)).exit_code == 0
-    last = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json", "--last", "1").stdout)[0]
+    assert lanewarden("handoffs", "accept", hid[:10], "--repo", str(repo)).exit_code == 0
+    last = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json", "--last", "1").stdout)[0]
     assert last["kind"] == "handoff" and last["inputs"]["action"] == "accept" and last["outcome"]["status"] == "accepted"
 
 
 def test_runs_record_their_outcome_and_replay(repo: Path) -> None:
-    result = laneguard("run", "wallet-api", "--repo", str(repo), "--task", "touch a file", "--",
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--task", "touch a file", "--",
                        "sh", "-c", "echo '# run' >> NOTES.md")
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json",
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json",
                                  "--kind", "run").stdout)
     assert len(shown) == 1, result.output
     entry = shown[0]
     assert entry["inputs"]["task"] == "touch a file" and entry["inputs"]["context_hash"]
     assert entry["outcome"]["outcome"] == "accepted" and entry["outcome"]["commit"]
-    assert laneguard("ledger", "replay", str(entry["seq"]), "--repo", str(repo)).exit_code == 0
+    assert lanewarden("ledger", "replay", str(entry["seq"]), "--repo", str(repo)).exit_code == 0
 
 
 def test_sync_moves_the_ledger_and_overrides_and_keeps_diverged_chains(repo: Path, tmp_path: Path) -> None:
@@ -310,36 +310,36 @@ def test_sync_moves_the_ledger_and_overrides_and_keeps_diverged_chains(repo: Pat
     git(tmp_path, "clone", "-q", str(origin), str(a))
     git(tmp_path, "clone", "-q", str(origin), str(b))
     _commit_change(a, WALLET)
-    assert laneguard("guard", "--repo", str(a), "--worker", "wallet-api", "--base", "HEAD~1",
+    assert lanewarden("guard", "--repo", str(a), "--worker", "wallet-api", "--base", "HEAD~1",
                      "--record").exit_code == 0
-    assert laneguard("override", "request", "--repo", str(a), "--worker", "kms-api", "--paths", "docs/**",
+    assert lanewarden("override", "request", "--repo", str(a), "--worker", "kms-api", "--paths", "docs/**",
                      "--reason", "r", "--scope", "window").exit_code == 0
-    assert laneguard("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
-    assert laneguard("handoffs", "sync", "origin", "--repo", str(b)).exit_code == 0
+    assert lanewarden("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
+    assert lanewarden("handoffs", "sync", "origin", "--repo", str(b)).exit_code == 0
     assert git(b, "rev-parse", REF) == git(a, "rev-parse", REF)
-    assert git(b, "for-each-ref", "refs/laneguard/overrides/") == git(a, "for-each-ref", "refs/laneguard/overrides/")
+    assert git(b, "for-each-ref", "refs/lanewarden/overrides/") == git(a, "for-each-ref", "refs/lanewarden/overrides/")
     # Both record on their own: the chains diverge, each keeps its own, and sync says so.
     for clone in (a, b):
-        assert laneguard("guard", "--repo", str(clone), "--worker", "wallet-api", "--staged",
+        assert lanewarden("guard", "--repo", str(clone), "--worker", "wallet-api", "--staged",
                          "--record").exit_code == 0
-    assert laneguard("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
-    result = laneguard("handoffs", "sync", "origin", "--repo", str(b))
+    assert lanewarden("handoffs", "sync", "origin", "--repo", str(a)).exit_code == 0
+    result = lanewarden("handoffs", "sync", "origin", "--repo", str(b))
     assert result.exit_code == 0 and "each keeps its own chain" in result.stdout
     assert _verify(b)[0] == 0 and _verify(a)[0] == 0
 
 
 def test_the_final_review_records_each_lane_and_its_decision(repo: Path) -> None:
-    git(repo, "switch", "-qc", "laneguard/wallet-api/t1")
+    git(repo, "switch", "-qc", "lanewarden/wallet-api/t1")
     _commit_change(repo, WALLET)
     git(repo, "switch", "-q", "main")
-    result = laneguard("review", "final", "--repo", str(repo), "--base", "main", "--format", "json")
+    result = lanewarden("review", "final", "--repo", str(repo), "--base", "main", "--format", "json")
     assert result.exit_code in (0, 3), result.output
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     review = shown[-1]
     assert review["kind"] == "review" and review["outcome"]["decision"] == json.loads(result.stdout)["decision"]
     lane = review["outcome"]["lanes"][0]
     assert lane["worker"] == "wallet-api" and lane["decision"] == "accept"
-    assert laneguard("ledger", "replay", str(lane["guard_seq"]), "--repo", str(repo)).exit_code == 0
+    assert lanewarden("ledger", "replay", str(lane["guard_seq"]), "--repo", str(repo)).exit_code == 0
     assert _verify(repo)[0] == 0
 
 
@@ -348,10 +348,10 @@ def test_a_run_whose_agent_rewrites_the_ledger_is_rolled_back(repo: Path) -> Non
     before = git(repo, "rev-parse", REF).strip()
     script = ("echo '# x' >> NOTES.md && "
               f"git update-ref {REF} $(git commit-tree $(git mktree </dev/null) -m forged)")
-    result = laneguard("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
     assert result.exit_code == 1, result.output
     assert "the ledger was rewritten during the run" in result.output
-    shown = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     assert shown[-2]["commit"] == before  # the chain was put back, then the rejected run recorded
     assert shown[-1]["kind"] == "run" and shown[-1]["outcome"]["outcome"] == "rejected"
     assert _verify(repo)[0] == 0

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 KMS = "services/kms-api/src/kms_api/audit.py"
 WALLET = "services/wallet-api/src/wallet_api/signing.py"
-PREFIX = "refs/laneguard/overrides/"
+PREFIX = "refs/lanewarden/overrides/"
 
 
 def _as(monkeypatch: pytest.MonkeyPatch, who: str) -> None:
-    monkeypatch.setenv("LANEGUARD_ACTOR", who)
+    monkeypatch.setenv("LANEWARDEN_ACTOR", who)
 
 
 def _stray_commit(repo: Path) -> None:
@@ -28,12 +28,12 @@ def _stray_commit(repo: Path) -> None:
 
 
 def _guard(repo: Path, *extra: str) -> tuple[int, dict[str, Any]]:
-    result = laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", *extra)
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--format", "json", *extra)
     return result.exit_code, json.loads(result.stdout)
 
 
 def _request(repo: Path, *extra: str) -> str:
-    result = laneguard("override", "request", "--repo", str(repo), "--worker", "wallet-api", "--paths",
+    result = lanewarden("override", "request", "--repo", str(repo), "--worker", "wallet-api", "--paths",
                        "services/kms-api/src/**", "--reason", "hotfix INC-42", "--format", "json", *extra)
     assert result.exit_code == 0, result.output
     return str(json.loads(result.stdout)["id"])
@@ -50,7 +50,7 @@ def _forge(repo: Path, record: dict[str, Any]) -> None:
 def _record(oid: str, diff: str | None, approvals: list[tuple[str, str]], *, expires_in: int = 3600,
             requested_by: str = "alice") -> dict[str, Any]:
     now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    return {"schema": "laneguard.override/1", "id": oid, "worker": "wallet-api",
+    return {"schema": "lanewarden.override/1", "id": oid, "worker": "wallet-api",
             "paths": ["services/kms-api/src/**"], "reason": "forged", "requested_by": requested_by,
             "requested_at": (now - datetime.timedelta(hours=2)).isoformat(),
             "expires_at": (now + datetime.timedelta(seconds=expires_in)).isoformat(),
@@ -72,30 +72,30 @@ def test_an_override_needs_two_other_people_before_it_counts(repo: Path, monkeyp
     _as(monkeypatch, "alice")
     oid = _request(repo, "--diff-sha256", verdict["diff_sha256"])
 
-    own = laneguard("override", "approve", oid, "--repo", str(repo))
+    own = lanewarden("override", "approve", oid, "--repo", str(repo))
     assert own.exit_code == 2 and "cannot approve" in own.stderr
     _as(monkeypatch, "bob")
-    assert laneguard("override", "approve", oid[:8], "--repo", str(repo)).exit_code == 0
+    assert lanewarden("override", "approve", oid[:8], "--repo", str(repo)).exit_code == 0
     assert _guard(repo, "--base", "HEAD~1")[0] == 1  # one approval is not enough
-    again = laneguard("override", "approve", oid, "--repo", str(repo))
+    again = lanewarden("override", "approve", oid, "--repo", str(repo))
     assert again.exit_code == 2 and "already approved" in again.stderr
     _as(monkeypatch, "BOB ")  # the same identity, spelled differently
-    assert laneguard("override", "approve", oid, "--repo", str(repo)).exit_code == 2
-    listed = json.loads(laneguard("override", "list", "--repo", str(repo), "--format", "json").stdout)
+    assert lanewarden("override", "approve", oid, "--repo", str(repo)).exit_code == 2
+    listed = json.loads(lanewarden("override", "list", "--repo", str(repo), "--format", "json").stdout)
     assert [(o["id"], o["in_force"]) for o in listed] == [(oid, False)]
 
     _as(monkeypatch, "carol")
-    assert laneguard("override", "approve", oid, "--repo", str(repo)).exit_code == 0
+    assert lanewarden("override", "approve", oid, "--repo", str(repo)).exit_code == 0
     code, verdict = _guard(repo, "--base", "HEAD~1", "--record")
     assert code == 0 and verdict["overrides"] == [oid]
     change = next(c for c in verdict["changes"] if c["path"] == KMS)
     assert change["class"] == "writable" and change["rule"] == f"override {oid}"
     assert any("approved by bob, carol" in r for r in change["reasons"])
     # The ledger has the request, both approvals and the decision, and the decision replays.
-    entries = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    entries = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     assert [e["kind"] for e in entries] == ["genesis", "override", "override", "override", "guard"]
     assert entries[-1]["outcome"]["overrides"] == [oid]
-    assert laneguard("ledger", "replay", str(entries[-1]["seq"]), "--repo", str(repo)).exit_code == 0
+    assert lanewarden("ledger", "replay", str(entries[-1]["seq"]), "--repo", str(repo)).exit_code == 0
 
 
 def test_scope_change_binds_the_override_to_one_diff(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -128,10 +128,10 @@ def test_overrides_that_must_not_count(repo: Path, case: str) -> None:
 def test_approving_an_expired_override_is_refused(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _forge(repo, _record("1" * 16, None, [], expires_in=-5))
     _as(monkeypatch, "bob")
-    result = laneguard("override", "approve", "1111", "--repo", str(repo))
+    result = lanewarden("override", "approve", "1111", "--repo", str(repo))
     assert result.exit_code == 2 and "expired" in result.stderr
-    assert laneguard("override", "list", "--repo", str(repo)).stdout.strip() == "no overrides"
-    assert "expired" in laneguard("override", "list", "--repo", str(repo), "--all").stdout
+    assert lanewarden("override", "list", "--repo", str(repo)).stdout.strip() == "no overrides"
+    assert "expired" in lanewarden("override", "list", "--repo", str(repo), "--all").stdout
 
 
 def test_an_override_never_passes_the_secrets_guard(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -149,12 +149,12 @@ def test_an_override_never_passes_the_secrets_guard(repo: Path, monkeypatch: pyt
 
 def test_no_override_covers_the_policy_file(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _as(monkeypatch, "alice")
-    for pattern in ("laneguard.yaml", "*.yaml", "**"):
-        result = laneguard("override", "request", "--repo", str(repo), "--worker", "wallet-api", "--paths",
+    for pattern in ("lanewarden.yaml", "*.yaml", "**"):
+        result = lanewarden("override", "request", "--repo", str(repo), "--worker", "wallet-api", "--paths",
                            pattern, "--reason", "x", "--scope", "window")
         assert result.exit_code == 2 and "policy file" in result.stderr
     # A forged one that covers it anyway: the protected guard still rejects.
-    (repo / "laneguard.yaml").write_text((repo / "laneguard.yaml").read_text() + "\n# widen\n")
+    (repo / "lanewarden.yaml").write_text((repo / "lanewarden.yaml").read_text() + "\n# widen\n")
     git(repo, "commit", "-qam", "policy")
     _forge(repo, {**_record("3" * 16, None, [("bob", _earlier(5)), ("carol", _earlier(4))]), "paths": ["**"]})
     code, verdict = _guard(repo, "--base", "HEAD~1")
@@ -173,7 +173,7 @@ def test_override_request_errors_say_what_to_do(repo: Path, monkeypatch: pytest.
           "--reason", "r", "--scope", "window"], "valid path patterns"),
     ]
     for args, message in cases:
-        result = laneguard(*args)
+        result = lanewarden(*args)
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
 
 
@@ -191,11 +191,11 @@ def test_a_run_ignores_overrides_its_agent_forges(repo: Path, tmp_path: Path) ->
         commit = git("commit-tree", tree, "-m", "forged").decode()
         git("update-ref", "{PREFIX}{'4' * 16}", commit)
     """))
-    result = laneguard("run", "wallet-api", "--repo", str(repo), "--", sys.executable, str(agent))
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--", sys.executable, str(agent))
     assert git(repo, "for-each-ref", PREFIX).strip(), "the agent did forge an override"
     # The run judged with the overrides that existed before the agent started: none.
     assert result.exit_code == 3, result.output
-    run = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json", "--kind", "run").stdout)
+    run = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json", "--kind", "run").stdout)
     assert run[0]["outcome"]["overrides"] == []
     # The same forged record does count for a plain guard: approvals are only as strong as identities.
     with open(repo / KMS, "a", encoding="utf-8") as fh:
@@ -221,9 +221,9 @@ def _with_reviewer(repo: Path, tmp_path: Path, kind: str) -> Path:
     script = tmp_path / f"{kind}.py"
     script.write_text(REVIEWERS[kind])
     seen = tmp_path / "seen.txt"
-    policy = yaml.safe_load((repo / "laneguard.yaml").read_text())
+    policy = yaml.safe_load((repo / "lanewarden.yaml").read_text())
     policy["reviewers"] = {kind: {"command": [sys.executable, str(script), str(seen)], "timeout_s": 2}}
-    (repo / "laneguard.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    (repo / "lanewarden.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     git(repo, "commit", "-qam", f"reviewer {kind}")
     with open(repo / WALLET, "a", encoding="utf-8") as fh:
         fh.write("\n# in lane\n")
@@ -264,10 +264,10 @@ def test_reviewers_are_not_asked_when_the_guards_already_reject(repo: Path, tmp_
 def test_a_reviewer_whose_own_file_changes_abstains(repo: Path, tmp_path: Path) -> None:
     script = repo / "services/wallet-api/review.py"
     script.write_text(REVIEWERS["approve"])
-    policy = yaml.safe_load((repo / "laneguard.yaml").read_text())
+    policy = yaml.safe_load((repo / "lanewarden.yaml").read_text())
     policy["reviewers"] = {"inrepo": {"command": [sys.executable, "services/wallet-api/review.py",
                                                   str(tmp_path / "seen")]}}
-    (repo / "laneguard.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    (repo / "lanewarden.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "reviewer in repo")
     script.write_text('print(\'{"vote": "approve"}\')')  # the agent "improves" its own reviewer
@@ -282,7 +282,7 @@ def test_replay_leaves_reviewers_out(repo: Path, tmp_path: Path) -> None:
     _with_reviewer(repo, tmp_path, "reject")
     code, _ = _guard(repo, "--staged", "--record")
     assert code == 1
-    result = laneguard("ledger", "replay", "1", "--repo", str(repo))
+    result = lanewarden("ledger", "replay", "1", "--repo", str(repo))
     # Without the reviewer the deterministic guards accept, and that is what is compared.
     assert result.exit_code == 0 and "not replayed" in result.stdout
 
@@ -291,16 +291,16 @@ def test_replay_leaves_reviewers_out(repo: Path, tmp_path: Path) -> None:
 
 def _edit_policy(repo: Path, worker: str, field: str, add: list[str] | None = None,
                  remove: list[str] | None = None) -> None:
-    policy = yaml.safe_load((repo / "laneguard.yaml").read_text())
+    policy = yaml.safe_load((repo / "lanewarden.yaml").read_text())
     values = [p for p in policy["workers"][worker].get(field, []) if p not in (remove or [])] + (add or [])
     policy["workers"][worker][field] = values
-    (repo / "laneguard.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
+    (repo / "lanewarden.yaml").write_text(yaml.safe_dump(policy, sort_keys=False))
     git(repo, "-c", "user.name=Mallory", "-c", "user.email=m@example.com", "commit", "-qam", "policy",
         "--author", "Mallory <m@example.com>")
 
 
 def _diff(repo: Path) -> dict[str, Any]:
-    result = laneguard("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo), "--format", "json")
+    result = lanewarden("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo), "--format", "json")
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -313,7 +313,7 @@ def test_policy_diff_sees_a_worker_widened_by_a_new_pattern(repo: Path) -> None:
     w = data["workers"][0]
     assert w["added"] == {"allow": ["services/kms-api/client/**"]}
     assert w["newly_writable"] == 2 and "services/kms-api/client/kms.py" in w["newly_writable_sample"]
-    text = laneguard("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo)).stdout
+    text = lanewarden("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo)).stdout
     assert "WIDENED" in text and "+ allow: services/kms-api/client/**" in text
 
 
@@ -339,18 +339,18 @@ def test_a_guarded_change_to_the_policy_carries_its_diff_and_author(repo: Path) 
     code, verdict = _guard(repo, "--base", "HEAD~1", "--record")
     assert code == 1  # the policy file is protected whatever the diff says
     assert verdict["policy_diff"]["grown"] == ["wallet-api"]
-    entries = json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    entries = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
     policy_entry = entries[-1]
     assert policy_entry["kind"] == "policy" and policy_entry["inputs"]["changed_by"] == ["Mallory <m@example.com>"]
     assert policy_entry["outcome"]["diff"]["grown"] == ["wallet-api"]
-    recorded = laneguard("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo), "--record")
+    recorded = lanewarden("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo), "--record")
     assert recorded.exit_code == 0
-    assert json.loads(laneguard("ledger", "show", "--repo", str(repo), "--format", "json", "--last", "1").stdout
+    assert json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json", "--last", "1").stdout
                       )[0]["kind"] == "policy"
 
 
 def test_policy_diff_of_an_invalid_new_policy_is_named(repo: Path) -> None:
-    (repo / "laneguard.yaml").write_text(textwrap.dedent("""\
+    (repo / "lanewarden.yaml").write_text(textwrap.dedent("""\
         version: 1
         root: nobody
         workers: {a: {allow: ["x/**"]}}
@@ -358,15 +358,15 @@ def test_policy_diff_of_an_invalid_new_policy_is_named(repo: Path) -> None:
     git(repo, "commit", "-qam", "broken policy")
     code, verdict = _guard(repo, "--base", "HEAD~1")
     assert code == 1 and "not a valid policy" in verdict["policy_diff"]["error"]
-    bad = laneguard("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo))
-    assert bad.exit_code == 2 and "HEAD:laneguard.yaml" in bad.stderr
+    bad = lanewarden("policy", "diff", "HEAD~1", "HEAD", "--repo", str(repo))
+    assert bad.exit_code == 2 and "HEAD:lanewarden.yaml" in bad.stderr
 
 
 def test_a_billion_laughs_policy_in_the_change_is_refused_not_expanded(repo: Path) -> None:
     levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
     for name, prev in zip("bcdefg", "abcdef"):
         levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 10)}]")
-    (repo / "laneguard.yaml").write_text("version: 1\nroot: r\n" + "\n".join(levels) + "\nworkers: {r: {allow: [x]}}\n")
+    (repo / "lanewarden.yaml").write_text("version: 1\nroot: r\n" + "\n".join(levels) + "\nworkers: {r: {allow: [x]}}\n")
     git(repo, "commit", "-qam", "a policy that expands to 10 million values")
     code, verdict = _guard(repo, "--base", "HEAD~1")
     assert code == 1 and "expands to more than" in verdict["policy_diff"]["error"]

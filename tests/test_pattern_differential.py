@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-import workers.pattern
+import lanewarden.workers.pattern
 from conftest import git
-from workers.pattern import compile_pattern, problems
+from lanewarden.workers.pattern import compile_pattern, problems
 
 SEED = 20261121
 MIN_PATHS = 300
@@ -264,4 +264,4 @@ def test_pathspec_pin_and_backend() -> None:
     pins = [m.group(1) for d in deps if (m := re.fullmatch(r"pathspec==(\S+)", d.strip()))]
     assert len(pins) == 1, deps
     assert importlib.metadata.version("pathspec") == pins[0]
-    assert workers.pattern.BACKEND == "simple"
+    assert lanewarden.workers.pattern.BACKEND == "simple"

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import laneguard
-from workers.errors import PolicyError, PolicyProblem
-from workers.loader import parse
+from conftest import lanewarden
+from lanewarden.workers.errors import PolicyError, PolicyProblem
+from lanewarden.workers.loader import parse
 
 # A valid policy the cases start from. Each case below spells its whole text
 # out (rather than patching this one) so the expected line numbers can be
@@ -192,9 +192,9 @@ def _problem_lines(stderr: str, file: Path, line: int) -> list[str]:
                          [pytest.param(*case[1:], id=case[0]) for case in CASES])
 def test_broken_policy_is_reported_at_its_line(repo: Path, tmp_path: Path, yaml_text: str, line: int,
                                                key: str, message: str) -> None:
-    file = tmp_path / "laneguard.yaml"
+    file = tmp_path / "lanewarden.yaml"
     file.write_text(yaml_text, encoding="utf-8")
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file))
     assert result.exit_code == 2, (result.stdout, result.stderr)
     # Nothing on stdout: a broken policy has no summary, and scripts parse stdout.
     assert result.stdout == ""
@@ -233,7 +233,7 @@ def test_all_problems_are_reported_in_one_run(repo: Path, tmp_path: Path) -> Non
         """)
     file = tmp_path / "policy.yaml"
     file.write_text(text, encoding="utf-8")
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file))
     assert result.exit_code == 2, result.stderr
     assert any("workers.api.alow" in ln for ln in _problem_lines(result.stderr, file, 5))
     assert any("workers.root.allow[0]" in ln for ln in _problem_lines(result.stderr, file, 7))
@@ -251,9 +251,9 @@ def test_all_problems_are_reported_in_one_run(repo: Path, tmp_path: Path) -> Non
     pytest.param(b"# only a comment\n\n", "empty", id="only-comments"),
 ])
 def test_unreadable_or_empty_policy(repo: Path, tmp_path: Path, content: bytes, message: str) -> None:
-    file = tmp_path / "laneguard.yaml"
+    file = tmp_path / "lanewarden.yaml"
     file.write_bytes(content)
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file))
     assert result.exit_code == 2, (result.stdout, result.stderr)
     # A clear, single-problem message naming the file, not a traceback.
     assert "Traceback" not in result.stderr
@@ -264,16 +264,16 @@ def test_unreadable_or_empty_policy(repo: Path, tmp_path: Path, content: bytes, 
 
 
 def test_policy_that_is_not_a_mapping(repo: Path, tmp_path: Path) -> None:
-    file = tmp_path / "laneguard.yaml"
+    file = tmp_path / "lanewarden.yaml"
     file.write_text("- allow\n- deny\n", encoding="utf-8")
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(file))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(file))
     assert result.exit_code == 2
     assert any("mapping" in ln for ln in _problem_lines(result.stderr, file, 1)), result.stderr
 
 
 def test_missing_policy_file_is_an_input_error(repo: Path, tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
-    result = laneguard("policy", "check", "--repo", str(repo), "--policy", str(missing))
+    result = lanewarden("policy", "check", "--repo", str(repo), "--policy", str(missing))
     assert result.exit_code == 2
     assert str(missing) in result.stderr and "not found" in result.stderr
 

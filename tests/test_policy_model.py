@@ -16,12 +16,12 @@ import yaml
 from conftest import FIXTURES
 from pydantic import ValidationError
 
-from workers.policy import strict_policy
-from workers.schema import Policy as Schema
-from workers.schema import to_policy
+from lanewarden.workers.policy import strict_policy
+from lanewarden.workers.schema import Policy as Schema
+from lanewarden.workers.schema import to_policy
 
-FIXTURE = yaml.safe_load((FIXTURES / "wallet-platform" / "laneguard.yaml").read_text())
-SHOP = yaml.safe_load((FIXTURES / "telemetry-shop" / "laneguard.yaml").read_text())
+FIXTURE = yaml.safe_load((FIXTURES / "wallet-platform" / "lanewarden.yaml").read_text())
+SHOP = yaml.safe_load((FIXTURES / "telemetry-shop" / "lanewarden.yaml").read_text())
 # Every optional section at once: reviewers, shared files, depends_on.
 RICH = {**FIXTURE, "shared": {"append_only": ["CHANGELOG.md", "docs/*.md"]},
         "reviewers": {"llm": {"command": ["review", "--strict"], "timeout_s": 5, "workers": ["wallet-api"]},
@@ -131,7 +131,7 @@ def test_the_guard_path_never_imports_pydantic(tmp_path: Path) -> None:
     import sys
 
     code = ("import sys\nfrom workers.loader import parse\n"
-            f"parse(open({str(FIXTURES / 'wallet-platform' / 'laneguard.yaml')!r}, 'rb').read(), 'x')\n"
+            f"parse(open({str(FIXTURES / 'wallet-platform' / 'lanewarden.yaml')!r}, 'rb').read(), 'x')\n"
             "print('pydantic' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parent.parent)

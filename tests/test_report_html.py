@@ -11,7 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, laneguard
+from conftest import git, lanewarden
 from test_reviews import KMS_PROTO, WALLET_APP, branch, junit
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -34,13 +34,13 @@ def browse(binary: str, tmp_path: Path, *args: str) -> subprocess.CompletedProce
 def test_html_report_renders_in_headless_chromium(repo: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     binary = chromium()
-    monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
-    branch(repo, "laneguard/wallet-api/key-version", [WALLET_APP, KMS_PROTO])
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
+    branch(repo, "lanewarden/wallet-api/key-version", [WALLET_APP, KMS_PROTO])
     results = tmp_path / "results"
     junit(results, "signing-flow", passing=True)
     junit(results, "key-rotation", passing=False)  # wallet-lifecycle: not run
     page = tmp_path / "review.html"
-    result = laneguard("review", "final", "--repo", str(repo), "--results", str(results), "--format", "html",
+    result = lanewarden("review", "final", "--repo", str(repo), "--results", str(results), "--format", "html",
                        "--output", str(page))
     assert result.exit_code == 1, result.stdout + result.stderr
     html = page.read_text(encoding="utf-8")
@@ -59,6 +59,6 @@ def test_html_report_renders_in_headless_chromium(repo: Path, tmp_path: Path,
     for suite in ("signing-flow", "key-rotation", "wallet-lifecycle"):
         assert suite in dom
     assert "NOT RUN: residual risk" in dom and "residual risk: wallet-lifecycle did not run" in dom
-    assert "lane wallet-api (laneguard/wallet-api/key-version)" in dom
+    assert "lane wallet-api (lanewarden/wallet-api/key-version)" in dom
     assert "contract: kms-signing" in dom  # the graph picture, as SVG text
     assert git(repo, "status", "--porcelain") == ""

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import expect as _ok, git, laneguard
+from conftest import expect as _ok, git, lanewarden
 
-from orchestrator import graph as graph_module
-from orchestrator.html import to_html
-from orchestrator.matrix import FAIL, NOT_RUN, PASS, read_junit
-from orchestrator.report import Details, Document, Para, Table, cell, to_markdown
-from workers.loader import parse
+from lanewarden.orchestrator import graph as graph_module
+from lanewarden.orchestrator.html import to_html
+from lanewarden.orchestrator.matrix import FAIL, NOT_RUN, PASS, read_junit
+from lanewarden.orchestrator.report import Details, Document, Para, Table, cell, to_markdown
+from lanewarden.workers.loader import parse
 
 KMS_PROTO = "contracts/kms/kms.proto"
 MPC_SCHEMA = "contracts/mpc/signing-session.schema.json"
@@ -35,7 +35,7 @@ SUITES = ("key-rotation", "signing-flow", "wallet-lifecycle")
 
 @pytest.fixture(autouse=True)
 def _actor(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
 
 
 # -- helpers -----------------------------------------------------------------
@@ -64,7 +64,7 @@ def branch(repo: Path, name: str, paths: list[str], base: str = "main") -> str:
 
 def edit_policy(repo: Path, old: str, new: str) -> None:
     """Change the trusted policy on main (the base every review reads it from)."""
-    policy = repo / "laneguard.yaml"
+    policy = repo / "lanewarden.yaml"
     text = policy.read_text(encoding="utf-8")
     assert text.count(old) == 1, old
     policy.write_text(text.replace(old, new), encoding="utf-8")
@@ -96,7 +96,7 @@ def all_passing(tmp_path: Path) -> Path:
 # -- graph ---------------------------------------------------------------------
 
 def test_graph_has_services_contracts_suites_and_dependencies(repo: Path) -> None:
-    data = _json(laneguard("graph", "--repo", str(repo), "--format", "json"))
+    data = _json(lanewarden("graph", "--repo", str(repo), "--format", "json"))
     kinds = {n["id"]: n["kind"] for n in data["nodes"]}
     assert kinds["service:wallet-api"] == "service" and kinds["contract:wallet-api"] == "contract"
     assert kinds["suite:signing-flow"] == "suite"
@@ -106,11 +106,11 @@ def test_graph_has_services_contracts_suites_and_dependencies(repo: Path) -> Non
     # wallet-api depends_on kms-api: a change travels from kms-api to wallet-api.
     assert ("service:kms-api", "service:wallet-api", "depends_on") in edges
     assert ("suite:key-rotation", "service:mpc-manager-rs", "exercises") in edges
-    mermaid = _ok(laneguard("graph", "--repo", str(repo), "--format", "mermaid")).stdout
+    mermaid = _ok(lanewarden("graph", "--repo", str(repo), "--format", "mermaid")).stdout
     assert mermaid.startswith("flowchart LR") and "-->|consumed by|" in mermaid
-    dot = _ok(laneguard("graph", "--repo", str(repo), "--format", "dot")).stdout
-    assert dot.startswith("digraph laneguard {") and '"service:kms-api" -> "service:wallet-api"' in dot
-    text = _ok(laneguard("graph", "--repo", str(repo))).stdout
+    dot = _ok(lanewarden("graph", "--repo", str(repo), "--format", "dot")).stdout
+    assert dot.startswith("digraph lanewarden {") and '"service:kms-api" -> "service:wallet-api"' in dot
+    text = _ok(lanewarden("graph", "--repo", str(repo))).stdout
     assert "wallet-api  produces wallet-api; consumes kms-signing; depends on kms-api" in text
 
 
@@ -136,10 +136,10 @@ def test_contract_change_reaches_its_consumers_transitively(repo: Path) -> None:
     # hd-manager calls wallet-api, which calls kms-api, which consumes mpc-session.
     edit_policy(repo, "    read_hints: [\"contracts/wallet/**\"]\n",
                 "    read_hints: [\"contracts/wallet/**\"]\n    depends_on: [wallet-api]\n")
-    branch(repo, "laneguard/contracts/mpc-round-5", [MPC_SCHEMA])
-    data = _json(laneguard("review", "contracts", "--repo", str(repo), "--base", "main",
-                           "--head", "laneguard/contracts/mpc-round-5", "--format", "json"), 3)
-    assert data["schema"] == "laneguard.contract-impact/1"
+    branch(repo, "lanewarden/contracts/mpc-round-5", [MPC_SCHEMA])
+    data = _json(lanewarden("review", "contracts", "--repo", str(repo), "--base", "main",
+                           "--head", "lanewarden/contracts/mpc-round-5", "--format", "json"), 3)
+    assert data["schema"] == "lanewarden.contract-impact/1"
     [mpc] = data["contracts"]
     assert mpc["contract"] == "mpc-session"
     assert [c["path"] for c in mpc["changes"]] == [MPC_SCHEMA]
@@ -155,9 +155,9 @@ def test_contract_change_reaches_its_consumers_transitively(repo: Path) -> None:
 
 
 def test_stale_llm_context_mapping_is_named_until_it_is_updated(repo: Path) -> None:
-    branch(repo, "laneguard/contracts/key-version", [KMS_PROTO, MAPPINGS["wallet-api"]])
-    data = _json(laneguard("review", "contracts", "--repo", str(repo), "--base", "main",
-                           "--head", "laneguard/contracts/key-version", "--format", "json", "--no-handoffs"), 3)
+    branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO, MAPPINGS["wallet-api"]])
+    data = _json(lanewarden("review", "contracts", "--repo", str(repo), "--base", "main",
+                           "--head", "lanewarden/contracts/key-version", "--format", "json", "--no-handoffs"), 3)
     [kms] = data["contracts"]
     state = {m["service"]: m["stale"] for m in kms["mappings"]}
     assert state == {"kms-api": True, "mpc-manager-rs": True, "wallet-api": False}
@@ -165,33 +165,33 @@ def test_stale_llm_context_mapping_is_named_until_it_is_updated(repo: Path) -> N
     assert set(stale) == {MAPPINGS["kms-api"], MAPPINGS["mpc-manager-rs"]}
     assert stale[MAPPINGS["kms-api"]]["role"] == "producer"
     assert "changes any RPC" in stale[MAPPINGS["kms-api"]]["stale_when"]
-    text = _ok(laneguard("review", "contracts", "--repo", str(repo), "--base", "main",
-                         "--head", "laneguard/contracts/key-version"), 3).stdout
+    text = _ok(lanewarden("review", "contracts", "--repo", str(repo), "--base", "main",
+                         "--head", "lanewarden/contracts/key-version"), 3).stdout
     assert "STALE: not updated in this change" in text
     # Updating every mapping in the same change clears it: exit 0.
-    branch(repo, "laneguard/contracts/key-version-2", [KMS_PROTO, *MAPPINGS.values()])
-    data = _json(laneguard("review", "contracts", "--repo", str(repo), "--base", "main",
-                           "--head", "laneguard/contracts/key-version-2", "--format", "json"))
+    branch(repo, "lanewarden/contracts/key-version-2", [KMS_PROTO, *MAPPINGS.values()])
+    data = _json(lanewarden("review", "contracts", "--repo", str(repo), "--base", "main",
+                           "--head", "lanewarden/contracts/key-version-2", "--format", "json"))
     assert data["stale_mappings"] == 0 and data["exit_code"] == 0
 
 
 def test_proposed_contract_change_in_an_open_handoff(repo: Path) -> None:
-    head = branch(repo, "laneguard/wallet-api/stray", [WALLET_APP, KMS_PROTO])
-    _ok(laneguard("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main", "--head", head,
+    head = branch(repo, "lanewarden/wallet-api/stray", [WALLET_APP, KMS_PROTO])
+    _ok(lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "main", "--head", head,
                   "--record-handoffs"), 3)
-    data = _json(laneguard("review", "contracts", "--repo", str(repo), "--format", "json"), 3)
+    data = _json(lanewarden("review", "contracts", "--repo", str(repo), "--format", "json"), 3)
     [kms] = data["contracts"]
     [change] = kms["changes"]
     assert change["path"] == KMS_PROTO and change["proposed"] and change["source"] == "handoff"
     assert change["worker"] == "wallet-api"
     assert data["sources"] == ["1 open handoff(s)"]
-    markdown = _ok(laneguard("review", "contracts", "--repo", str(repo), "--format", "markdown"), 3).stdout
+    markdown = _ok(lanewarden("review", "contracts", "--repo", str(repo), "--format", "markdown"), 3).stdout
     assert "```mermaid" in markdown and "<details><summary>kms-signing: high risk" in markdown
     assert "| `kms-signing` | high |" in markdown
 
 
 def test_nothing_to_review_is_a_usage_error(repo: Path) -> None:
-    result = laneguard("review", "contracts", "--repo", str(repo), "--no-handoffs")
+    result = lanewarden("review", "contracts", "--repo", str(repo), "--no-handoffs")
     assert result.exit_code == 2 and "nothing to review" in result.stderr
 
 
@@ -201,10 +201,10 @@ def test_matrix_from_real_junit_files_pass_fail_and_not_run(repo: Path, tmp_path
     results = tmp_path / "results"
     junit(results, "signing-flow", passing=True)
     junit(results, "key-rotation", passing=False)
-    branch(repo, "laneguard/contracts/key-version", [KMS_PROTO])
-    args = ["review", "e2e", "--repo", str(repo), "--base", "main", "--head", "laneguard/contracts/key-version",
+    branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO])
+    args = ["review", "e2e", "--repo", str(repo), "--base", "main", "--head", "lanewarden/contracts/key-version",
             "--results", str(results)]
-    data = _json(laneguard(*args, "--format", "json"), 1)
+    data = _json(lanewarden(*args, "--format", "json"), 1)
     rows = {r["suite"]: r for r in data["suites"]}
     assert {s: r["status"] for s, r in rows.items()} == {"key-rotation": FAIL, "signing-flow": PASS,
                                                          "wallet-lifecycle": NOT_RUN}
@@ -214,11 +214,11 @@ def test_matrix_from_real_junit_files_pass_fail_and_not_run(repo: Path, tmp_path
     assert data["cells"]["key-rotation"]["mpc-manager-rs"] == "required"
     assert data["cells"]["wallet-lifecycle"]["kms-api"] == ""
     assert data["decision"] == "reject"
-    text = _ok(laneguard(*args), 1).stdout
+    text = _ok(lanewarden(*args), 1).stdout
     assert "NOT RUN: residual risk" in text and "FAIL" in text
     # Without the failure, the suite that did not run still blocks: revision, never accept.
     junit(results, "key-rotation", passing=True)
-    data = _json(laneguard(*args, "--format", "json"), 3)
+    data = _json(lanewarden(*args, "--format", "json"), 3)
     assert data["residual_risk"] == ["wallet-lifecycle"] and data["decision"] == "revision"
 
 
@@ -253,26 +253,26 @@ esac
 def test_run_executes_required_suites_and_reads_what_they_wrote(repo: Path) -> None:
     (repo / "e2e" / "fake.sh").write_text(FAKE_SUITE, encoding="utf-8")
     git(repo, "add", "e2e/fake.sh")
-    text = (repo / "laneguard.yaml").read_text(encoding="utf-8")
+    text = (repo / "lanewarden.yaml").read_text(encoding="utf-8")
     for suite, target, mode in (("signing-flow", "signing", "pass"), ("wallet-lifecycle", "wallet", "none"),
                                 ("key-rotation", "rotation", "fail")):
         text = text.replace(f'"make -C e2e {target}"', f'"sh e2e/fake.sh {suite} {mode}"')
-    (repo / "laneguard.yaml").write_text(text, encoding="utf-8")
+    (repo / "lanewarden.yaml").write_text(text, encoding="utf-8")
     git(repo, "commit", "-q", "-am", "e2e: fake suites")
-    branch(repo, "laneguard/contracts/key-version", [KMS_PROTO])
+    branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO])
     # A passing file from an earlier run must not count for a suite that writes nothing now.
     stale = repo / "e2e" / "results" / "wallet-lifecycle.xml"
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_text('<testsuite><testcase name="old"/></testsuite>')
-    data = _json(laneguard("review", "e2e", "--repo", str(repo), "--base", "main",
-                           "--head", "laneguard/contracts/key-version", "--run", "--timeout", "60",
+    data = _json(lanewarden("review", "e2e", "--repo", str(repo), "--base", "main",
+                           "--head", "lanewarden/contracts/key-version", "--run", "--timeout", "60",
                            "--format", "json"), 1)
     rows = {r["suite"]: r for r in data["suites"]}
     assert rows["signing-flow"]["status"] == PASS
     assert rows["key-rotation"]["status"] == FAIL and "exited 1" in rows["key-rotation"]["detail"]
     assert rows["wallet-lifecycle"]["status"] == NOT_RUN and rows["wallet-lifecycle"]["residual_risk"]
     assert not stale.exists()
-    log = repo / ".git" / "laneguard" / "e2e" / "wallet-lifecycle.log"
+    log = repo / ".git" / "lanewarden" / "e2e" / "wallet-lifecycle.log"
     assert "ran, wrote nothing" in log.read_text()
 
 
@@ -281,68 +281,68 @@ def test_run_executes_required_suites_and_reads_what_they_wrote(repo: Path) -> N
 def test_final_rejects_a_path_changed_by_two_workers(repo: Path, tmp_path: Path) -> None:
     # Both may write docs/: each lane is clean on its own, the overlap is the conflict.
     edit_policy(repo, 'allow: ["services/wallet-api/**"]', 'allow: ["services/wallet-api/**", "docs/**"]')
-    branch(repo, "laneguard/wallet-api/runbook", ["docs/runbooks/rotation.md", WALLET_APP])
-    branch(repo, "laneguard/root/runbook", ["docs/runbooks/rotation.md"])
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
+    branch(repo, "lanewarden/wallet-api/runbook", ["docs/runbooks/rotation.md", WALLET_APP])
+    branch(repo, "lanewarden/root/runbook", ["docs/runbooks/rotation.md"])
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
                            "--format", "json"), 1)
     assert data["decision"] == "reject" and data["exit_code"] == 1
     assert [lane["decision"] for lane in data["lanes"]] == ["accept", "accept"]
     assert data["conflicts"] == [{"path": "docs/runbooks/rotation.md", "workers": ["root", "wallet-api"],
-                                  "branches": ["laneguard/root/runbook", "laneguard/wallet-api/runbook"]}]
+                                  "branches": ["lanewarden/root/runbook", "lanewarden/wallet-api/runbook"]}]
     votes = {v["guard"]: v["vote"] for v in data["votes"]}
     assert votes["conflicts"] == "reject" and votes["handoffs"] == "approve" and votes["e2e"] == "approve"
 
 
 def test_final_asks_for_revision_while_a_handoff_is_open(repo: Path, tmp_path: Path) -> None:
-    branch(repo, "laneguard/wallet-api/retry", [WALLET_APP])
-    _ok(laneguard("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", "--path", KMS_KEYS,
+    branch(repo, "lanewarden/wallet-api/retry", [WALLET_APP])
+    _ok(lanewarden("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", "--path", KMS_KEYS,
                   "--problem", "retry needs an idempotency key on Sign"))
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
                            "--format", "json"), 3)
     votes = {v["guard"]: v for v in data["votes"]}
     assert votes["handoffs"]["vote"] == "abstain"
-    assert votes["lane wallet-api (laneguard/wallet-api/retry)"]["vote"] == "approve"
+    assert votes["lane wallet-api (lanewarden/wallet-api/retry)"]["vote"] == "approve"
     assert [v["vote"] for g, v in votes.items() if g != "handoffs"] == ["approve"] * (len(votes) - 1)
     [h] = data["handoffs"]
     assert h["target_worker"] == "kms-api" and h["paths"] == [KMS_KEYS]
 
 
 def test_final_accepts_a_clean_set_and_fails_closed_on_unreadable_results(repo: Path, tmp_path: Path) -> None:
-    branch(repo, "laneguard/wallet-api/retry", [WALLET_APP])
-    branch(repo, "laneguard/hd-manager/account-1", [HD_MAIN])
+    branch(repo, "lanewarden/wallet-api/retry", [WALLET_APP])
+    branch(repo, "lanewarden/hd-manager/account-1", [HD_MAIN])
     results = all_passing(tmp_path)
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--results", str(results),
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--results", str(results),
                            "--format", "json"))
-    assert data["schema"] == "laneguard.final-review/1"
+    assert data["schema"] == "lanewarden.final-review/1"
     assert data["decision"] == "accept" and data["exit_code"] == 0
     assert [lane["worker"] for lane in data["lanes"]] == ["hd-manager", "wallet-api"]
     assert data["e2e"]["residual_risk"] == [] and data["conflicts"] == [] and data["handoffs"] == []
     assert data["policy"]["rev"] == git(repo, "rev-parse", "main").strip()
     # The same set with one unparsable results file: never an accept.
     (results / "wallet-lifecycle.xml").write_text("<testsuite", encoding="utf-8")
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--results", str(results),
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--results", str(results),
                            "--format", "json"), 3)
     assert data["decision"] == "revision" and data["e2e"]["residual_risk"] == ["wallet-lifecycle"]
     # One worker's range: the worker comes from the branch name.
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--head", "laneguard/hd-manager/account-1",
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--head", "lanewarden/hd-manager/account-1",
                            "--results", str(all_passing(tmp_path / "again")), "--format", "json"))
     assert data["mode"] == "range" and [lane["worker"] for lane in data["lanes"]] == ["hd-manager"]
 
 
 def test_final_guard_errors_abstain_and_missing_branches_are_usage_errors(repo: Path, tmp_path: Path) -> None:
-    result = laneguard("review", "final", "--repo", str(repo))
+    result = lanewarden("review", "final", "--repo", str(repo))
     assert result.exit_code == 2 and "no worker branch" in result.stderr
-    branch(repo, "laneguard/ghost/x", [WALLET_APP])  # no worker called ghost: the guard cannot run
-    data = _json(laneguard("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
+    branch(repo, "lanewarden/ghost/x", [WALLET_APP])  # no worker called ghost: the guard cannot run
+    data = _json(lanewarden("review", "final", "--repo", str(repo), "--results", str(all_passing(tmp_path)),
                            "--format", "json"), 3)
     [lane] = data["lanes"]
     assert lane["decision"] == "revision" and "unknown worker 'ghost'" in lane["error"]
 
 
 def test_final_markdown_has_tables_a_mermaid_picture_and_details(repo: Path, tmp_path: Path) -> None:
-    branch(repo, "laneguard/wallet-api/retry", [WALLET_APP, KMS_PROTO])
-    out = _ok(laneguard("review", "final", "--repo", str(repo), "--format", "markdown"), 3).stdout
-    assert out.startswith("### ⚠️ laneguard: final review: REVISION")
+    branch(repo, "lanewarden/wallet-api/retry", [WALLET_APP, KMS_PROTO])
+    out = _ok(lanewarden("review", "final", "--repo", str(repo), "--format", "markdown"), 3).stdout
+    assert out.startswith("### ⚠️ lanewarden: final review: REVISION")
     assert "| part | vote | reasons |" in out and "```mermaid\nflowchart LR" in out
     assert "<details open><summary>impacted part of the service and contract graph</summary>" in out
     assert "NOT RUN: residual risk" in out
@@ -351,16 +351,16 @@ def test_final_markdown_has_tables_a_mermaid_picture_and_details(repo: Path, tmp
 # -- plan --------------------------------------------------------------------------
 
 def test_plan_lists_affected_workers_contracts_and_suites(repo: Path) -> None:
-    branch(repo, "laneguard/contracts/key-version", [KMS_PROTO])
-    args = ["plan", "--repo", str(repo), "--base", "main", "--head", "laneguard/contracts/key-version"]
-    data = _json(laneguard(*args, "--format", "json"))
+    branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO])
+    args = ["plan", "--repo", str(repo), "--base", "main", "--head", "lanewarden/contracts/key-version"]
+    data = _json(lanewarden(*args, "--format", "json"))
     workers = {w["worker"]: w for w in data["workers"]}
     assert set(workers) == {"contracts", "kms-api", "wallet-api", "mpc-manager-rs"}
     assert "owns 1 changed path(s)" in workers["contracts"]["reasons"]
     assert workers["wallet-api"]["reasons"] == ["consumes contract kms-signing"]
     assert data["contracts"] == ["kms-signing"]
     assert [s["suite"] for s in data["e2e"]] == list(SUITES)
-    matrix = _ok(laneguard(*args, "--format", "github-matrix")).stdout.strip()
+    matrix = _ok(lanewarden(*args, "--format", "github-matrix")).stdout.strip()
     assert "\n" not in matrix
     include = json.loads(matrix)["include"]
     assert {"worker": "kms-api", "cwd": "services/kms-api"} in include and len(include) == 4
@@ -382,13 +382,13 @@ def test_reports_escape_what_they_show() -> None:
 # -- demo -------------------------------------------------------------------------
 
 def test_demo_reviews_after_the_dispatch(tmp_path: Path) -> None:
-    result = _ok(laneguard("demo", "--dir", str(tmp_path / "demo")))
+    result = _ok(lanewarden("demo", "--dir", str(tmp_path / "demo")))
     out = result.stdout
     review = out[out.index("== 7. review contracts"):]
     assert "kms-signing  high" in review and "STALE: not updated in this change" in review
     matrix = review[review.index("== 8. review e2e"):review.index("== 9. review final")]
-    assert "laneguard: e2e matrix: REJECT" in matrix
+    assert "lanewarden: e2e matrix: REJECT" in matrix
     assert "FAIL" in matrix and "pass" in matrix and "NOT RUN: residual risk" in matrix
     assert "final decision: reject (exit 1)" in review
-    page = tmp_path / "demo" / ".git" / "laneguard" / "final-review.html"
+    page = tmp_path / "demo" / ".git" / "lanewarden" / "final-review.html"
     assert page.is_file() and "residual risk" in page.read_text(encoding="utf-8")

@@ -1,9 +1,9 @@
-"""Worker runs end to end: ``laneguard run``, ``runs list|show|clean`` and ``dispatch``.
+"""Worker runs end to end: ``lanewarden run``, ``runs list|show|clean`` and ``dispatch``.
 
 Each test drives a small scripted agent from ``fixtures/agents/`` against a real
 repository and the real git binary. What a run produced is read back through
 plain git (branches, commits, trailers, worktrees) and through the run folder
-(``.git/laneguard/runs/<run-id>/``), so the contract is checked independently
+(``.git/lanewarden/runs/<run-id>/``), so the contract is checked independently
 of the code that wrote it. The main checkout must never change: every test
 compares a byte-for-byte snapshot of it taken before and after.
 """
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import expect as _ok, FIXTURES, git, laneguard
+from conftest import expect as _ok, FIXTURES, git, lanewarden
 
 AGENTS = FIXTURES / "agents"
 WALLET_SIGNING = "services/wallet-api/src/wallet_api/signing.py"
@@ -36,7 +36,7 @@ KMS_AUDIT = "services/kms-api/src/kms_api/audit.py"
 @pytest.fixture(autouse=True)
 def _actor(monkeypatch: pytest.MonkeyPatch) -> None:
     # Handoffs and commits record who ran them; pin it so no git identity is needed.
-    monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
 
 
 def agent(name: str, *args: str) -> list[str]:
@@ -45,8 +45,8 @@ def agent(name: str, *args: str) -> list[str]:
 
 
 def run(repo: Path, worker: str, command: list[str], *extra: str, code: int | None = None) -> dict[str, Any]:
-    """``laneguard run --format json``; returns the parsed summary (and checks the exit code if given)."""
-    result = laneguard("run", worker, "--repo", str(repo), "--format", "json", *extra, "--", *command)
+    """``lanewarden run --format json``; returns the parsed summary (and checks the exit code if given)."""
+    result = lanewarden("run", worker, "--repo", str(repo), "--format", "json", *extra, "--", *command)
     if code is not None:
         _ok(result, code)
     data: dict[str, Any] = json.loads(result.stdout)
@@ -61,9 +61,9 @@ def snapshot(repo: Path) -> dict[str, bytes]:
     status = git(repo, "status", "--porcelain=v1", "-z", "--untracked-files=all").encode("utf-8", "surrogateescape")
     snap: dict[str, bytes] = {":status": status, ":index": (repo / ".git" / "index").read_bytes()}
     heads = git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/heads")
-    # Runs add their own laneguard/* branches; every other branch must stay put.
+    # Runs add their own lanewarden/* branches; every other branch must stay put.
     snap[":heads"] = "\n".join(line for line in heads.splitlines()
-                               if not line.split(" ", 1)[1].startswith("refs/heads/laneguard/")).encode()
+                               if not line.split(" ", 1)[1].startswith("refs/heads/lanewarden/")).encode()
     for dirpath, dirnames, filenames in os.walk(repo):
         rel_dir = Path(dirpath).relative_to(repo)
         if rel_dir == Path("."):
@@ -81,8 +81,8 @@ def assert_unchanged(before: dict[str, bytes], repo: Path) -> None:
     assert not changed, f"the main checkout changed: {changed}"
 
 
-def laneguard_branches(repo: Path, worker: str = "") -> list[str]:
-    out = git(repo, "for-each-ref", "--format=%(refname:short)", f"refs/heads/laneguard/{worker}")
+def lanewarden_branches(repo: Path, worker: str = "") -> list[str]:
+    out = git(repo, "for-each-ref", "--format=%(refname:short)", f"refs/heads/lanewarden/{worker}")
     return out.split()
 
 
@@ -92,7 +92,7 @@ def worktrees(repo: Path) -> list[str]:
 
 
 def run_folder(repo: Path, run_id: str) -> Path:
-    return repo / ".git" / "laneguard" / "runs" / run_id
+    return repo / ".git" / "lanewarden" / "runs" / run_id
 
 
 def state(repo: Path, run_id: str) -> dict[str, Any]:
@@ -111,7 +111,7 @@ def trailers(repo: Path, commit: str) -> dict[str, str]:
 
 def commit_policy(repo: Path, worker: str, **budgets: int) -> None:
     """Commit new budgets for ``worker``: a run enforces the policy of its base revision."""
-    path = repo / "laneguard.yaml"
+    path = repo / "lanewarden.yaml"
     data = yaml.safe_load(path.read_text())
     data["workers"][worker].setdefault("budgets", {}).update(budgets)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -145,7 +145,7 @@ def assert_rolled_back(repo: Path, data: dict[str, Any], before: dict[str, bytes
     assert data["outcome"] == "rejected" and data["exit_code"] == 1, data
     assert data["commit"] is None and data["branch"] is None and data["handoffs"] == []
     assert data["reasons"], "a rollback must say why"
-    assert laneguard_branches(repo, data["worker"]) == []
+    assert lanewarden_branches(repo, data["worker"]) == []
     assert worktrees(repo) == [str(repo.resolve())]
     assert_unchanged(before, repo)
     folder = run_folder(repo, data["run_id"])
@@ -165,32 +165,32 @@ def test_accepted_run_commits_only_its_file_on_its_branch(repo: Path) -> None:
     before = snapshot(repo)
     data = run(repo, "wallet-api", agent("append_own.sh"), "--task", "tidy signing", code=0)
     assert data["outcome"] == "accepted" and data["handoffs"] == [] and data["reasons"] == []
-    assert data["branch"] == f"laneguard/wallet-api/{data['run_id']}"
-    assert laneguard_branches(repo, "wallet-api") == [data["branch"]]
+    assert data["branch"] == f"lanewarden/wallet-api/{data['run_id']}"
+    assert lanewarden_branches(repo, "wallet-api") == [data["branch"]]
     commit = git(repo, "rev-parse", data["branch"]).strip()
     assert commit == data["commit"]
     # One parent, the base; one path changed.
     assert git(repo, "rev-parse", f"{commit}^").strip() == git(repo, "rev-parse", "main").strip()
     assert changed_paths(repo, commit) == [WALLET_SIGNING]
     added = git(repo, "show", f"{commit}:{WALLET_SIGNING}").splitlines()[-1]
-    assert added == f"# touched by run {data['run_id']}"  # the agent saw LANEGUARD_RUN_ID
+    assert added == f"# touched by run {data['run_id']}"  # the agent saw LANEWARDEN_RUN_ID
     t = trailers(repo, commit)
-    assert t["Laneguard-Worker"] == "wallet-api" and t["Laneguard-Run"] == data["run_id"]
-    assert t["Laneguard-Context"] == state(repo, data["run_id"])["context_hash"]
+    assert t["Lanewarden-Worker"] == "wallet-api" and t["Lanewarden-Run"] == data["run_id"]
+    assert t["Lanewarden-Context"] == state(repo, data["run_id"])["context_hash"]
     assert git(repo, "log", "-1", "--format=%s", commit).strip() == "wallet-api: tidy signing"
     # The worktree is gone (no --keep), the main checkout untouched.
     assert worktrees(repo) == [str(repo.resolve())]
     assert_unchanged(before, repo)
     assert "agent wallet-api run" in Path(data["log"]).read_text()
-    runs = json.loads(_ok(laneguard("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    runs = json.loads(_ok(lanewarden("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
     assert [(r["run_id"], r["status"], r["commit"]) for r in runs] == [(data["run_id"], "accepted", commit)]
-    text = _ok(laneguard("runs", "list", "--repo", str(repo))).stdout
+    text = _ok(lanewarden("runs", "list", "--repo", str(repo))).stdout
     assert data["run_id"] in text and "accepted" in text
 
 
 def test_text_format_streams_the_agent_output_then_a_summary(repo: Path) -> None:
-    result = _ok(laneguard("run", "wallet-api", "--repo", str(repo), "--", *agent("append_own.sh")))
-    head, _, summary = result.stdout.partition("\nlaneguard run ")
+    result = _ok(lanewarden("run", "wallet-api", "--repo", str(repo), "--", *agent("append_own.sh")))
+    head, _, summary = result.stdout.partition("\nlanewarden run ")
     assert "agent wallet-api run" in head
     assert ": accepted (exit 0)" in summary and "committed" in summary
 
@@ -210,11 +210,11 @@ def test_split_run_commits_own_change_and_hands_off_the_rest(repo: Path) -> None
     assert data["outcome"] == "split" and data["changed_files"] == 3
     assert changed_paths(repo, data["commit"]) == [WALLET_SIGNING]
     assert len(data["handoffs"]) == 2
-    listed = json.loads(_ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    listed = json.loads(_ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
     assert sorted(h["id"] for h in listed) == sorted(data["handoffs"])
     by_target: dict[str, dict[str, Any]] = {}
     for hid in data["handoffs"]:
-        h = json.loads(_ok(laneguard("handoffs", "show", hid, "--repo", str(repo), "--format", "json")).stdout)
+        h = json.loads(_ok(lanewarden("handoffs", "show", hid, "--repo", str(repo), "--format", "json")).stdout)
         by_target[h["target_worker"]] = h
     assert set(by_target) == {"contracts", "kms-api"}
     assert by_target["contracts"]["evidence"]["paths"] == [KMS_PROTO]
@@ -253,12 +253,12 @@ def test_context_pack_describes_the_lane_and_stays_out_of_the_diff(
     assert [a["path"] for a in pack["agents_md"]] == ["AGENTS.md", "services/wallet-api/AGENTS.md"]
     assert pack["agents_md"][1]["text"] == (repo / "services/wallet-api/AGENTS.md").read_text()
     assert pack["base"] == git(repo, "rev-parse", "HEAD").strip()
-    assert pack["policy_sha256"] == hashlib.sha256((repo / "laneguard.yaml").read_bytes()).hexdigest()
+    assert pack["policy_sha256"] == hashlib.sha256((repo / "lanewarden.yaml").read_bytes()).hexdigest()
     # The hash covers everything else in the pack, and is what the commit and the state record.
     body = {k: v for k, v in pack.items() if k != "context_hash"}
     canon = json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
     assert pack["context_hash"] == hashlib.sha256(canon).hexdigest()
-    assert trailers(repo, data["commit"])["Laneguard-Context"] == pack["context_hash"]
+    assert trailers(repo, data["commit"])["Lanewarden-Context"] == pack["context_hash"]
     assert state(repo, data["run_id"])["context_hash"] == pack["context_hash"]
     # The pack lives in the run folder, outside every work tree: never in the diff or the commit.
     assert changed_paths(repo, data["commit"]) == [WALLET_SIGNING] and data["changed_files"] == 1
@@ -271,7 +271,7 @@ def test_context_pack_lists_open_handoffs_for_the_worker(
     out = tmp_path / "kms-pack.json"
     monkeypatch.setenv("AGENT_OUT", str(out))
     # kms-api is the target of one handoff of the split run; its next run is told about it.
-    run(repo, "kms-api", ["sh", "-c", 'cp "$LANEGUARD_CONTEXT" "$AGENT_OUT"'], code=0)
+    run(repo, "kms-api", ["sh", "-c", 'cp "$LANEWARDEN_CONTEXT" "$AGENT_OUT"'], code=0)
     pack = json.loads(out.read_text())
     assert [h["paths"] for h in pack["open_handoffs"]] == [[KMS_README]]
     assert pack["open_handoffs"][0]["id"] in split["handoffs"] and pack["high_risk"] is True
@@ -345,9 +345,9 @@ def test_editing_the_policy_through_dotdot_is_rejected(repo: Path) -> None:
     before = snapshot(repo)
     data = run(repo, "wallet-api", agent("edit_policy.sh"), code=1)
     assert_rolled_back(repo, data, before, diff=True)
-    assert any(r.startswith("protected:") and "laneguard.yaml" in r for r in data["reasons"]), data["reasons"]
+    assert any(r.startswith("protected:") and "lanewarden.yaml" in r for r in data["reasons"]), data["reasons"]
     assert data["handoffs"] == [] and json.loads(
-        _ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout) == []
+        _ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout) == []
 
 
 def test_symlink_out_of_scope_is_rejected(repo: Path) -> None:
@@ -392,21 +392,21 @@ def test_high_risk_worker_writing_outside_its_sparse_set_hands_off(repo: Path) -
     before = snapshot(repo)
     data = run(repo, "kms-api", agent("sparse_escape.sh"), code=3)
     assert data["commit"] is None and data["branch"] is None and len(data["handoffs"]) == 1
-    h = json.loads(_ok(laneguard("handoffs", "show", data["handoffs"][0], "--repo", str(repo),
+    h = json.loads(_ok(lanewarden("handoffs", "show", data["handoffs"][0], "--repo", str(repo),
                                  "--format", "json")).stdout)
     assert h["target_worker"] == "wallet-api" and h["evidence"]["paths"] == ["services/wallet-api/NOTES.md"]
-    assert laneguard_branches(repo, "kms-api") == []
+    assert lanewarden_branches(repo, "kms-api") == []
     assert_unchanged(before, repo)
 
 
 def test_agent_commits_and_branch_moves_are_judged_against_the_base(repo: Path) -> None:
     before = snapshot(repo)
     data = run(repo, "wallet-api", agent("commit_own.sh"), code=0)
-    # One laneguard commit on the base (the agent's own commit is not kept as history).
+    # One lanewarden commit on the base (the agent's own commit is not kept as history).
     assert git(repo, "rev-parse", f"{data['commit']}^").strip() == git(repo, "rev-parse", "main").strip()
     assert changed_paths(repo, data["commit"]) == [WALLET_SIGNING]
-    assert "Laneguard-Run" in trailers(repo, data["commit"])
-    assert laneguard_branches(repo, "wallet-api") == [data["branch"]]
+    assert "Lanewarden-Run" in trailers(repo, data["commit"])
+    assert lanewarden_branches(repo, "wallet-api") == [data["branch"]]
     # The work tree itself is untouched; the branch the agent created is checked on its own below.
     assert {k: v for k, v in snapshot(repo).items() if k != ":heads"} == \
         {k: v for k, v in before.items() if k != ":heads"}
@@ -420,21 +420,21 @@ def test_agent_cannot_move_or_add_branches_outside_its_lane(repo: Path) -> None:
     assert git(repo, "rev-parse", "main").strip() == main_before, "an agent moved main"
     run(repo, "wallet-api", agent("commit_own.sh"))
     others = git(repo, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
-    assert [b for b in others if not b.startswith("laneguard/")] == ["main"], others
+    assert [b for b in others if not b.startswith("lanewarden/")] == ["main"], others
     assert_unchanged(before, repo)
 
 
 # -- 7. interrupted runs --------------------------------------------------------
 
 def _start_and_kill(repo: Path, tmp_path: Path, name: str) -> tuple[str, int]:
-    """A real ``laneguard run`` killed with SIGKILL mid-run; returns its run id and the agent's pid."""
+    """A real ``lanewarden run`` killed with SIGKILL mid-run; returns its run id and the agent's pid."""
     pid_file = tmp_path / f"{name}.pid"
     env = dict(os.environ, AGENT_OUT=str(pid_file))
-    proc = subprocess.Popen([sys.executable, "-m", "orchestrator", "run", "--repo", str(repo), "wallet-api",
+    proc = subprocess.Popen([sys.executable, "-m", "lanewarden", "run", "--repo", str(repo), "wallet-api",
                              "--", "sh", "-c", 'echo $$ > "$AGENT_OUT"; exec sleep 30'],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    root = repo / ".git" / "laneguard" / "runs"
+    root = repo / ".git" / "lanewarden" / "runs"
     run_id = None
     deadline = time.monotonic() + 15
     try:
@@ -454,7 +454,7 @@ def _start_and_kill(repo: Path, tmp_path: Path, name: str) -> tuple[str, int]:
 
 @pytest.fixture
 def agent_pids() -> Iterator[list[int]]:
-    """Agents a killed laneguard may leave behind; stopped after the test whatever happened."""
+    """Agents a killed lanewarden may leave behind; stopped after the test whatever happened."""
     pids: list[int] = []
     yield pids
     for pid in pids:
@@ -466,7 +466,7 @@ def _assert_tidied(repo: Path, run_id: str) -> None:
     assert st["status"] == "interrupted", st
     assert not Path(st["worktree"]).exists()
     assert worktrees(repo) == [str(repo.resolve())]
-    assert not [b for b in laneguard_branches(repo, "wallet-api") if b.endswith(run_id)]
+    assert not [b for b in lanewarden_branches(repo, "wallet-api") if b.endswith(run_id)]
     assert not (repo / ".git" / "worktrees" / f"wt-{run_id}").exists()
 
 
@@ -475,22 +475,22 @@ def test_runs_clean_tidies_a_killed_run(repo: Path, tmp_path: Path, agent_pids: 
     run_id, agent_pid = _start_and_kill(repo, tmp_path, "first")
     agent_pids.append(agent_pid)
     assert state(repo, run_id)["status"] == "running"  # nobody has tidied yet
-    result = _ok(laneguard("runs", "clean", "--repo", str(repo)))
+    result = _ok(lanewarden("runs", "clean", "--repo", str(repo)))
     assert result.stdout.startswith("cleaned 1 interrupted run(s)") and run_id in result.stdout
     _assert_tidied(repo, run_id)
-    assert laneguard_branches(repo, "wallet-api") == []
+    assert lanewarden_branches(repo, "wallet-api") == []
     assert_unchanged(before, repo)
     # Cleaning again finds nothing.
-    assert _ok(laneguard("runs", "clean", "--repo", str(repo))).stdout.startswith("cleaned 0 ")
+    assert _ok(lanewarden("runs", "clean", "--repo", str(repo))).stdout.startswith("cleaned 0 ")
 
 
 def test_killed_runs_agent_does_not_outlive_the_cleanup(
         repo: Path, tmp_path: Path, agent_pids: list[int]) -> None:
-    # The agent runs in its own session, so killing laneguard's group misses it;
+    # The agent runs in its own session, so killing lanewarden's group misses it;
     # once the run is cleaned up it must not keep running in a deleted worktree.
     _, agent_pid = _start_and_kill(repo, tmp_path, "orphan")
     agent_pids.append(agent_pid)
-    _ok(laneguard("runs", "clean", "--repo", str(repo)))
+    _ok(lanewarden("runs", "clean", "--repo", str(repo)))
     deadline = time.monotonic() + 2
     while pid_alive(agent_pid) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -502,9 +502,9 @@ def test_next_run_tidies_a_killed_run_by_itself(repo: Path, tmp_path: Path, agen
     agent_pids.append(agent_pid)
     data = run(repo, "wallet-api", agent("append_own.sh"), code=0)
     _assert_tidied(repo, run_id)
-    assert laneguard_branches(repo, "wallet-api") == [data["branch"]]
+    assert lanewarden_branches(repo, "wallet-api") == [data["branch"]]
     statuses = {r["run_id"]: r["status"] for r in json.loads(
-        _ok(laneguard("runs", "list", "--repo", str(repo), "--format", "json")).stdout)}
+        _ok(lanewarden("runs", "list", "--repo", str(repo), "--format", "json")).stdout)}
     assert statuses == {run_id: "interrupted", data["run_id"]: "accepted"}
 
 
@@ -527,10 +527,10 @@ def test_dispatch_runs_lanes_in_parallel_and_serialises_each_worker(repo: Path, 
     plan_file.write_text(yaml.safe_dump(plan))
     before = snapshot(repo)
     started = time.monotonic()
-    result = laneguard("dispatch", str(plan_file), "--repo", str(repo), "--jobs", "3")
+    result = lanewarden("dispatch", str(plan_file), "--repo", str(repo), "--jobs", "3")
     elapsed = time.monotonic() - started
     _ok(result, 3)  # the worst outcome is the split
-    runs = json.loads(_ok(laneguard("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    runs = json.loads(_ok(lanewarden("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
     by_task = {r["task"]: r for r in runs}
     assert set(by_task) == {t["task"] for t in plan["tasks"]}, runs
     expected = {"wallet one": "accepted", "kms one": "accepted", "wallet split": "split", "hd": "accepted",
@@ -543,7 +543,7 @@ def test_dispatch_runs_lanes_in_parallel_and_serialises_each_worker(repo: Path, 
     # Each accepted run committed its own file on its own branch.
     assert changed_paths(repo, by_task["party"]["commit"]) == ["rust-mpc/party-node-rs/src/round.rs"]
     assert changed_paths(repo, by_task["kms two"]["commit"]) == [KMS_AUDIT]
-    assert len(laneguard_branches(repo)) == 6
+    assert len(lanewarden_branches(repo)) == 6
     assert worktrees(repo) == [str(repo.resolve())]
     assert_unchanged(before, repo)
     # The summary has one line per task, in plan order, with its outcome.
@@ -562,7 +562,7 @@ def test_dispatch_reports_a_rejected_task_as_worst(repo: Path, tmp_path: Path) -
         {"worker": "hd-manager", "command": ["sh", "-c", "exit 5"]},
         {"worker": "nobody", "command": "true"},
     ]}))
-    result = laneguard("dispatch", str(plan_file), "--repo", str(repo), "--jobs", "2")
+    result = lanewarden("dispatch", str(plan_file), "--repo", str(repo), "--jobs", "2")
     _ok(result, 1)  # rejected beats an unknown worker (2) and accepted (0)
     assert "unknown worker 'nobody'" in result.stdout
     assert "the agent exited with code 5" in result.stdout
@@ -573,16 +573,16 @@ def test_dispatch_reports_a_rejected_task_as_worst(repo: Path, tmp_path: Path) -
 def test_runs_list_is_oldest_first(repo: Path) -> None:
     # Several quick runs start within the same second; the list must still follow run order.
     ids = [run(repo, "hd-manager", ["true"], "--task", f"noop {i}", code=0)["run_id"] for i in range(5)]
-    runs = json.loads(_ok(laneguard("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    runs = json.loads(_ok(lanewarden("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
     assert [r["run_id"] for r in runs] == ids
     assert [r["task"] for r in runs] == [f"noop {i}" for i in range(5)]
 
 
 def test_runs_show_by_prefix_and_list_as_json(repo: Path) -> None:
-    assert _ok(laneguard("runs", "list", "--repo", str(repo))).stdout.strip() == "no runs"
+    assert _ok(lanewarden("runs", "list", "--repo", str(repo))).stdout.strip() == "no runs"
     first = run(repo, "wallet-api", agent("append_own.sh"), "--task", "first", code=0)
     second = run(repo, "wallet-api", agent("crash.sh"), "--task", "second", code=1)
-    runs = json.loads(_ok(laneguard("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    runs = json.loads(_ok(lanewarden("runs", "list", "--repo", str(repo), "--format", "json")).stdout)
     by_id = {r["run_id"]: r for r in runs}
     assert set(by_id) == {first["run_id"], second["run_id"]}
     one, two = by_id[first["run_id"]], by_id[second["run_id"]]
@@ -591,24 +591,24 @@ def test_runs_show_by_prefix_and_list_as_json(repo: Path) -> None:
     for r in runs:
         assert r["worker"] == "wallet-api" and r["base"] == git(repo, "rev-parse", "main").strip()
         assert r["started"] <= r["finished"] and len(r["context_hash"]) == 64
-    shown = json.loads(_ok(laneguard("runs", "show", first["run_id"][:-1], "--repo", str(repo))).stdout)
+    shown = json.loads(_ok(lanewarden("runs", "show", first["run_id"][:-1], "--repo", str(repo))).stdout)
     assert shown == one
     # A prefix both ids share is ambiguous; one that matches nothing is an input error.
     common = os.path.commonprefix([first["run_id"], second["run_id"]])
-    ambiguous = laneguard("runs", "show", common, "--repo", str(repo))
+    ambiguous = lanewarden("runs", "show", common, "--repo", str(repo))
     assert ambiguous.exit_code == 2 and "more than one run" in ambiguous.stderr
-    missing = laneguard("runs", "show", "19990101", "--repo", str(repo))
+    missing = lanewarden("runs", "show", "19990101", "--repo", str(repo))
     assert missing.exit_code == 2 and "no run matches" in missing.stderr
 
 
 def test_agent_hands_off_from_inside_a_run(repo: Path) -> None:
-    # `laneguard handoff propose` inside a run takes worker, task and base from the environment.
-    script = (f"{sys.executable} -m orchestrator handoff propose --format json "
+    # `lanewarden handoff propose` inside a run takes worker, task and base from the environment.
+    script = (f"{sys.executable} -m lanewarden handoff propose --format json "
               "--problem 'SignRequest needs a key_version field' "
               "--evidence 'signing.py cannot pick a key version' --path contracts/kms/kms.proto")
     data = run(repo, "wallet-api", ["sh", "-c", script], "--task", "sign with key versions", code=0)
     assert data["outcome"] == "accepted" and data["commit"] is None  # nothing changed in the tree
-    listed = json.loads(_ok(laneguard("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    listed = json.loads(_ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
     assert len(listed) == 1
     h = listed[0]
     assert (h["source_worker"], h["target_worker"], h["task"]) == ("wallet-api", "contracts",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, laneguard
+from conftest import git, lanewarden
 
 LOG = "CHANGELOG.md"
 ENTRY = "* [checkout] retry payment once on UNAVAILABLE\n"
@@ -44,7 +44,7 @@ def _delete_entry(repo: Path) -> None:
 
 
 def _verdict(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
-    result = laneguard("guard", "--repo", str(repo), "--worker", "checkout", "--format", "json", *args)
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "checkout", "--format", "json", *args)
     return result.exit_code, json.loads(result.stdout)
 
 
@@ -132,24 +132,24 @@ def test_a_last_line_without_newline_cannot_be_extended_silently(shop: Path) -> 
 def test_the_owner_may_still_edit_the_shared_file(shop: Path) -> None:
     _edit_entry(shop)
     git(shop, "commit", "-qam", "root edits")
-    result = laneguard("guard", "--repo", str(shop), "--worker", "root", "--base", "HEAD~1", "--format", "json")
+    result = lanewarden("guard", "--repo", str(shop), "--worker", "root", "--base", "HEAD~1", "--format", "json")
     assert result.exit_code == 0 and _entry(json.loads(result.stdout))["class"] == "writable"
 
 
 def test_a_run_keeps_its_changelog_entry(shop: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LANEGUARD_ACTOR", "tester")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
     script = "printf '* [checkout] from the agent\\n' >> ../../CHANGELOG.md && echo '// x' >> cmd/main.go"
-    result = laneguard("run", "checkout", "--repo", str(shop), "--", "sh", "-c", script)
+    result = lanewarden("run", "checkout", "--repo", str(shop), "--", "sh", "-c", script)
     assert result.exit_code == 0, result.output
-    branch = git(shop, "for-each-ref", "--format=%(refname)", "refs/heads/laneguard/").split()[0]
+    branch = git(shop, "for-each-ref", "--format=%(refname)", "refs/heads/lanewarden/").split()[0]
     assert "from the agent" in git(shop, "show", f"{branch}:{LOG}")
 
 
 def test_the_policy_rejects_bad_shared_patterns(shop: Path, tmp_path: Path) -> None:
     policy = tmp_path / "p.yaml"
-    policy.write_text((shop / "laneguard.yaml").read_text().replace('append_only: ["CHANGELOG.md"]',
+    policy.write_text((shop / "lanewarden.yaml").read_text().replace('append_only: ["CHANGELOG.md"]',
                                                                     'append_only: ["../CHANGELOG.md"]\n  extra: 1'))
-    result = laneguard("policy", "check", "--policy", str(policy), "--repo", str(shop))
+    result = lanewarden("policy", "check", "--policy", str(policy), "--repo", str(shop))
     assert result.exit_code == 2
     assert "shared.append_only[0]" in result.stderr and "shared.extra" in result.stderr
 
@@ -180,6 +180,6 @@ def test_the_guard_in_a_blobless_partial_clone_fetches_only_the_changed_blobs(sh
              if line.startswith("want ")}
     raw = git(shop, "diff-tree", "-r", "--raw", "--no-renames", base, head).split()
     changed_blobs = {tok.rstrip(".") for i, tok in enumerate(raw) if i % 6 in (2, 3)}
-    policy_blob = git(shop, "rev-parse", f"{base}:laneguard.yaml").strip()
+    policy_blob = git(shop, "rev-parse", f"{base}:lanewarden.yaml").strip()
     assert asked == changed_blobs | {policy_blob}, (asked, changed_blobs)
     assert len(asked) == 5  # the trusted policy, and old and new of the two changed files

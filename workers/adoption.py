@@ -1,20 +1,20 @@
-"""Turn what ``laneguard init`` found (discovery or a CODEOWNERS import) into a draft policy."""
+"""Turn what ``lanewarden init`` found (discovery or a CODEOWNERS import) into a draft policy."""
 from __future__ import annotations
 
 import re
 
-from workers.codeowners import Imported
-from workers.discovery import Found
-from workers.draft import DraftContract, DraftWorker, render
-from workers.pattern import directory_prefix
+from lanewarden.workers.codeowners import Imported
+from lanewarden.workers.discovery import Found
+from lanewarden.workers.draft import DraftContract, DraftWorker, render
+from lanewarden.workers.pattern import directory_prefix
 
 ROOT = "root"
 CONTRACTS = "contracts"
 _HEADER = [
-    "laneguard policy: a DRAFT written by `laneguard init`. Review it before you commit it:",
+    "lanewarden policy: a DRAFT written by `lanewarden init`. Review it before you commit it:",
     "allow minus deny is what each worker (agent) may write; everything else is out of its lane.",
     "Patterns are git glob pathspecs anchored at the repository root (docs/policy.md); quote them.",
-    "Check it with `laneguard policy check`; see who owns a path with `laneguard explain PATH`.",
+    "Check it with `lanewarden policy check`; see who owns a path with `lanewarden explain PATH`.",
 ]
 _BUDGETS = "budgets: {max_files: 40, max_lines: 2000, timeout_s: 900}   # limits per change and run"
 
@@ -137,7 +137,7 @@ def from_codeowners(imported: Imported, dirs: set[str]) -> str:
         header += ["", f"{len(skipped)} line(s) NOT translated (left out; their paths keep earlier owners):"]
         header += [str(i) for i in skipped[:50]]
         if len(skipped) > 50:
-            header.append(f"... and {len(skipped) - 50} more: see the output of `laneguard init`")
+            header.append(f"... and {len(skipped) - 50} more: see the output of `lanewarden init`")
     workers: list[DraftWorker] = []
     for lane in imported.lanes:
         owner = imported.spelling.get(lane.owner, lane.owner)

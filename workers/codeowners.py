@@ -1,8 +1,8 @@
-"""Read a GitHub CODEOWNERS file and turn it into laneguard workers, exactly or not at all.
+"""Read a GitHub CODEOWNERS file and turn it into lanewarden workers, exactly or not at all.
 
 CODEOWNERS patterns are gitignore-style, with one documented difference
 (``docs/*`` owns the direct files of ``docs`` only), and the **last** matching
-line decides the owners. laneguard's owner is the most specific writer, and a
+line decides the owners. lanewarden's owner is the most specific writer, and a
 worker's writable set is ``allow`` minus ``deny``. So each line becomes allow
 patterns in our language (:func:`translate`), and every later line that takes
 paths away from an earlier owner becomes a ``deny`` carve-out for that owner.
@@ -24,8 +24,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from workers.overlap import FEW, Cover, Trie, compact, depths, may_overlap, narrow, shape
-from workers.pattern import has_wildcard, problems
+from lanewarden.workers.overlap import FEW, Cover, Trie, compact, depths, may_overlap, narrow, shape
+from lanewarden.workers.pattern import has_wildcard, problems
 
 SEARCH_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's own order
 RESERVED = frozenset({"root"})
@@ -49,7 +49,7 @@ class Issue:
 
 @dataclass(frozen=True)
 class Rule:
-    """One translated CODEOWNERS line: its owners (none un-owns) and laneguard patterns."""
+    """One translated CODEOWNERS line: its owners (none un-owns) and lanewarden patterns."""
 
     line: int
     text: str
@@ -85,7 +85,7 @@ class Imported:
 
 
 def translate(raw: str) -> tuple[tuple[str, ...], str | None]:
-    """laneguard patterns covering exactly the files ``raw`` owns, or a reason it cannot be done."""
+    """lanewarden patterns covering exactly the files ``raw`` owns, or a reason it cannot be done."""
     if raw.startswith("!"):
         return (), "'!' negation does not work in CODEOWNERS (GitHub skips this line)"
     if "\\" in raw:
@@ -118,7 +118,7 @@ def translate(raw: str) -> tuple[tuple[str, ...], str | None]:
     for pattern in out:
         bad = problems(pattern)
         if bad:
-            return (), f"laneguard cannot express {pattern!r}: {'; '.join(bad)}"
+            return (), f"lanewarden cannot express {pattern!r}: {'; '.join(bad)}"
     return tuple(out), None
 
 
@@ -155,10 +155,10 @@ def parse(text: str) -> tuple[list[Rule], list[Issue], dict[str, str]]:
             issues.append(Issue(number, stripped, reason))
             continue
         if "?" in raw:
-            issues.append(Issue(number, stripped, "'?' matches one byte in laneguard (git's rule) and one "
+            issues.append(Issue(number, stripped, "'?' matches one byte in lanewarden (git's rule) and one "
                                                   "character on GitHub: they differ on non-ASCII names", "note"))
         if len(set(o.lower() for o in owners)) > 1:
-            issues.append(Issue(number, stripped, "several owners: each may write these paths; laneguard routes "
+            issues.append(Issue(number, stripped, "several owners: each may write these paths; lanewarden routes "
                                                   "handoffs to one of them (policy check reports the tie)", "note"))
         for owner in owners:
             spelling.setdefault(owner.lower(), owner)

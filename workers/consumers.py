@@ -26,10 +26,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workers.copies import Copy, TreeFile, contract_files
-from workers.git import Git
-from workers.ownership import OwnershipIndex
-from workers.policy import Policy
+from lanewarden.workers.copies import Copy, TreeFile, contract_files
+from lanewarden.workers.git import Git
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.policy import Policy
 
 STRONG = ("generated", "build-copy", "vendored-copy")
 WEAK = ("generator-script", "ignore-entry")

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from workers.git import Git, fsdecode, split_z
-from workers.pattern import compile_pattern
-from workers.policy import Policy
+from lanewarden.workers.git import Git, fsdecode, split_z
+from lanewarden.workers.pattern import compile_pattern
+from lanewarden.workers.policy import Policy
 
 SIMILAR = 0.6  # line similarity above which a same-named file counts as a copy
 MAX_DIFF_LINES = 200

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from workers.pattern import compile_pattern, problems
+from lanewarden.workers.pattern import compile_pattern, problems
 
 BUILD_FILES = {
     "package.json": "npm package", "pyproject.toml": "Python project", "setup.py": "Python project",
@@ -142,7 +142,7 @@ def _expand(base: str, member: str, dirs: set[str], notes: list[str], where: str
 
 
 def discover(files: list[str], read: Reader) -> Found:
-    """Everything ``laneguard init`` proposes, from the tracked files."""
+    """Everything ``lanewarden init`` proposes, from the tracked files."""
     dirs = {str(p) for f in files for p in PurePosixPath(f).parents if str(p) != "."}
     notes: list[str] = []
     candidates: dict[str, Service] = {}

@@ -1,4 +1,4 @@
-"""Render a commented ``laneguard.yaml`` draft, and check it the way the loader will.
+"""Render a commented ``lanewarden.yaml`` draft, and check it the way the loader will.
 
 Drafts are written by hand rather than by ``yaml.dump`` so that every worker,
 pattern and contract can carry a comment saying why it is there: the draft is
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from workers.errors import LaneguardError, PolicyError
-from workers.loader import parse
-from workers.policy import Policy
+from lanewarden.workers.errors import LanewardenError, PolicyError
+from lanewarden.workers.loader import parse
+from lanewarden.workers.policy import Policy
 
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9._-]*")
 
@@ -94,8 +94,8 @@ def render(header: list[str], root: str, workers: list[DraftWorker], contracts: 
 
 
 def validate(text: str, source: str) -> Policy:
-    """Load the draft exactly as ``laneguard`` will; a draft that does not load is a bug here."""
+    """Load the draft exactly as ``lanewarden`` will; a draft that does not load is a bug here."""
     try:
         return parse(text.encode("utf-8"), source)
     except PolicyError as exc:
-        raise LaneguardError(f"the generated draft does not validate (a laneguard bug):\n{exc.message}") from None
+        raise LanewardenError(f"the generated draft does not validate (a lanewarden bug):\n{exc.message}") from None

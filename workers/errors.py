@@ -1,4 +1,4 @@
-"""The one error hierarchy of laneguard.
+"""The one error hierarchy of lanewarden.
 
 Every layer raises these; only the CLI boundary turns them into exit codes
 (ARCHITECTURE section 4): 2 for usage, policy and input errors, 4 for bugs.
@@ -7,7 +7,7 @@ Third-party exceptions are translated into these where they enter.
 from __future__ import annotations
 
 
-class LaneguardError(Exception):
+class LanewardenError(Exception):
     """Base class. ``hint`` says what to do next and is printed as a TIP line."""
 
     exit_code = 4
@@ -18,7 +18,7 @@ class LaneguardError(Exception):
         self.hint = hint
 
 
-class InputError(LaneguardError):
+class InputError(LanewardenError):
     """Bad usage or input: a wrong flag, a missing revision, an unreadable file."""
 
     exit_code = 2

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from workers.errors import GitError, InputError, NotARepositoryError, RevisionError
+from lanewarden.workers.errors import GitError, InputError, NotARepositoryError, RevisionError
 
 # Settings that can hide a change or run code, pinned to safe values.
 _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
@@ -192,7 +192,7 @@ class Git:
                 return cls(bare, None)
             raise NotARepositoryError(
                 f"{begin}: not inside a git repository",
-                hint="run laneguard inside a git checkout, or pass --repo DIR")
+                hint="run lanewarden inside a git checkout, or pass --repo DIR")
         proc = subprocess.run(
             ["git", "-c", f"safe.directory={top}", f"--work-tree={top}",
              "rev-parse", "--absolute-git-dir"],
@@ -427,7 +427,7 @@ class Git:
         return {oid: found[2] for oid, found in zip(wanted, self.batch(wanted, env=env)) if found is not None}
 
     # -- writing ---------------------------------------------------------
-    def commit_all(self, message: str, *, author: tuple[str, str] = ("laneguard", "laneguard@localhost")) -> str:
+    def commit_all(self, message: str, *, author: tuple[str, str] = ("lanewarden", "lanewarden@localhost")) -> str:
         """Stage everything in the work tree and commit it; returns the new commit id."""
         name, email = author
         identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,

@@ -1,6 +1,6 @@
 """Who is acting and when: the identity written into queue commits, ledger entries and overrides.
 
-An identity here is a claim, not a proof: whoever can set LANEGUARD_ACTOR or
+An identity here is a claim, not a proof: whoever can set LANEWARDEN_ACTOR or
 ``user.name`` can claim any name. docs/ledger.md says how CI can supply
 identities it has authenticated.
 """
@@ -10,7 +10,7 @@ import datetime
 import getpass
 import os
 
-from workers.git import Git
+from lanewarden.workers.git import Git
 
 
 def now() -> str:
@@ -23,10 +23,10 @@ def parse_time(text: str) -> datetime.datetime:
 
 
 def actor(git: Git) -> tuple[str, str]:
-    """LANEGUARD_ACTOR, else the user's git identity, else the OS user: (name, email)."""
-    env = os.environ.get("LANEGUARD_ACTOR")
+    """LANEWARDEN_ACTOR, else the user's git identity, else the OS user: (name, email)."""
+    env = os.environ.get("LANEWARDEN_ACTOR")
     if env:
-        return env, f"{env}@laneguard"
+        return env, f"{env}@lanewarden"
     name = git.own_config("user.name")
     email = git.own_config("user.email")
     if name:

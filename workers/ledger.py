@@ -1,4 +1,4 @@
-"""The audit ledger: a hash chain of every decision, in ``refs/laneguard/ledger``.
+"""The audit ledger: a hash chain of every decision, in ``refs/lanewarden/ledger``.
 
 Each entry is one commit whose tree holds ``entry.json`` (plus attachments
 such as the full verdict or the change itself); its first parent is the
@@ -22,12 +22,12 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from workers.errors import InputError
-from workers.git import Git, is_object_id
-from workers.identity import actor, now
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git, is_object_id
+from lanewarden.workers.identity import actor, now
 
-REF = "refs/laneguard/ledger"
-SCHEMA = "laneguard.ledger/1"
+REF = "refs/lanewarden/ledger"
+SCHEMA = "lanewarden.ledger/1"
 GENESIS = "0" * 64
 ENTRY_FILE = "entry.json"
 RETRIES = 400
@@ -169,7 +169,7 @@ class Ledger:
                 head = self._entry_at(old)
             if isinstance(head, str):
                 raise InputError(f"the ledger head is damaged: {head}; nothing more can be recorded",
-                                 hint="run `laneguard ledger verify` and restore the ledger ref")
+                                 hint="run `lanewarden ledger verify` and restore the ledger ref")
             draft = Entry(seq=head.seq + 1, time=now(), kind=kind.value, actor=f"{who[0]} <{who[1]}>",
                           inputs=inputs, outcome=outcome, prev=head.hash, hash="", attachments=sums)
             entry = replace(draft, hash=draft.computed_hash())
@@ -208,7 +208,7 @@ class Ledger:
             return None
         entry = self._entry_at(commit)
         if isinstance(entry, str):
-            raise InputError(f"the ledger head is damaged: {entry}", hint="run `laneguard ledger verify`")
+            raise InputError(f"the ledger head is damaged: {entry}", hint="run `lanewarden ledger verify`")
         return entry
 
     def commits(self) -> list[str]:
@@ -238,7 +238,7 @@ class Ledger:
         for entry in self.entries():
             if entry.seq == seq:
                 return entry
-        raise InputError(f"no ledger entry {seq}", hint="see `laneguard ledger show`")
+        raise InputError(f"no ledger entry {seq}", hint="see `lanewarden ledger show`")
 
     def attachment(self, entry: Entry, name: str) -> bytes | None:
         """An attachment's bytes, only if they still match the hash the entry recorded."""
@@ -247,7 +247,7 @@ class Ledger:
         data = self.git.read_paths([f"{entry.commit}:{name}"])[0]
         if data is None or digest(data) != entry.attachments[name]:
             raise InputError(f"ledger entry {entry.seq}: attachment {name} does not match its recorded hash",
-                             hint="run `laneguard ledger verify`: the ledger was tampered with")
+                             hint="run `lanewarden ledger verify`: the ledger was tampered with")
         return data
 
     # -- verifying ---------------------------------------------------------
@@ -294,7 +294,7 @@ class Ledger:
             wanted = anchor.strip().lower()
             if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
                 raise InputError(f"{anchor!r} is not a ledger hash",
-                                 hint="pass the hex hash printed by `laneguard ledger head` (16+ characters)")
+                                 hint="pass the hex hash printed by `lanewarden ledger head` (16+ characters)")
             if not any(h.startswith(wanted) for h in hashes):
                 problems.append(Problem(Violation.ANCHOR_MISSING, None, None,
                                         f"the published head {wanted[:16]} is not in the chain: "

@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from workers.loader import LoadedPolicy
-from workers.ownership import OwnershipIndex, Rule
+from lanewarden.workers.loader import LoadedPolicy
+from lanewarden.workers.ownership import OwnershipIndex, Rule
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from typing import Any
 
 import yaml
 
-from workers import pattern
-from workers.errors import InputError, PolicyError, PolicyProblem
-from workers.git import Git
-from workers.layout import POLICY_FILE
-from workers.policy import PATTERN_FIELDS, Policy, strict_policy
+from lanewarden.workers import pattern
+from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.policy import PATTERN_FIELDS, Policy, strict_policy
 
 Loc = tuple[str | int, ...]
 # libyaml's composer keeps line and column marks and is many times faster.
@@ -55,7 +55,7 @@ class LoadedPolicy:
     """A valid policy with where it came from (for verdicts and errors)."""
 
     policy: Policy
-    source: str  # "FILE" or "REV:laneguard.yaml"
+    source: str  # "FILE" or "REV:lanewarden.yaml"
     origin: str  # "file" or "revision"
     rev: str | None
     sha256: str
@@ -173,7 +173,7 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyProblem(source, 1, 1, "", f"YAML error: {exc}")]) from None
     if node is None:
-        raise PolicyError([PolicyProblem(source, 1, 1, "", "the policy file is empty; start from `laneguard init`")])
+        raise PolicyError([PolicyProblem(source, 1, 1, "", "the policy file is empty; start from `lanewarden init`")])
     try:
         data = builder.build(node, ())
     except (_TooLarge, RecursionError):
@@ -199,8 +199,8 @@ def _validate(data: dict[str, Any], builder: _Builder) -> Policy | None:
     """Full validation with the pydantic schema; every error becomes a located problem."""
     from pydantic import ValidationError
 
-    from workers.schema import Policy as Schema
-    from workers.schema import to_policy
+    from lanewarden.workers.schema import Policy as Schema
+    from lanewarden.workers.schema import to_policy
 
     try:
         return to_policy(Schema.model_validate(data))
@@ -326,7 +326,7 @@ def load_file(path: Path) -> LoadedPolicy:
         text = path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: policy file not found",
-                         hint="create one with `laneguard init`, or pass --policy FILE") from None
+                         hint="create one with `lanewarden init`, or pass --policy FILE") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the policy file: {exc.strerror}") from None
     return _loaded(text, str(path), "file", None)
@@ -338,7 +338,7 @@ def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolic
     text = git.read_file_at(commit, path)
     if text is None:
         raise InputError(f"{rev}:{path} does not exist: the revision has no committed policy",
-                         hint=f"commit {path} first (laneguard init writes a draft), "
+                         hint=f"commit {path} first (lanewarden init writes a draft), "
                               "or pass --policy FILE for a dry run")
     return _loaded(text, f"{rev}:{path}", "revision", commit)
 

@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import Any
 
-from workers.pattern import directory_prefix, has_wildcard
+from lanewarden.workers.pattern import directory_prefix, has_wildcard
 
 FEW = 8  # lanes a carve-out may be shared by before it is narrowed per lane
 

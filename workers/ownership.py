@@ -14,10 +14,10 @@ from typing import Any
 
 from typing import TYPE_CHECKING
 
-from workers.pattern import Pattern, compile_pattern
+from lanewarden.workers.pattern import Pattern, compile_pattern
 
 if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
-    from workers.policy import Policy
+    from lanewarden.workers.policy import Policy
 
 
 class PathClass(str, Enum):

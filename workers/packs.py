@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workers.policy import Policy, Worker
+from lanewarden.workers.policy import Policy, Worker
 
 # Build file -> the test command a newcomer would run first.
 TEST_COMMANDS = (
@@ -40,25 +40,25 @@ def agents_md(wid: str, worker: Worker, policy: Policy, files: set[str]) -> str:
     consumes = sorted(c for c, v in policy.contracts.items() if wid in v.consumers)
     lines = [f"# {wid} worker", "",
              f"**What it is:** {worker.description or 'TODO: one line on what this service does and for whom.'}",
-             "", "Written by `laneguard init --packs` from `laneguard.yaml`, which stays the authority: the diff",
-             "guard checks every change against it. Edit this file freely; laneguard never overwrites it.", "",
-             "## Write scope", "", *_bullets(worker.allow, "nothing: this worker may not write (see laneguard.yaml)")]
+             "", "Written by `lanewarden init --packs` from `lanewarden.yaml`, which stays the authority: the diff",
+             "guard checks every change against it. Edit this file freely; lanewarden never overwrites it.", "",
+             "## Write scope", "", *_bullets(worker.allow, "nothing: this worker may not write (see lanewarden.yaml)")]
     lines += [f"- Never `{p}` (denied)." for p in worker.deny]
     lines += [f"- Only through a handoff: `{p}`." for p in worker.propose_only]
     lines += [f"- Writable, but root reviews it: `{p}`." for p in worker.handoff_required_on]
-    lines += ["", "## Read hints", "", *_bullets(worker.read_hints, "none yet: add `read_hints` in laneguard.yaml"),
+    lines += ["", "## Read hints", "", *_bullets(worker.read_hints, "none yet: add `read_hints` in lanewarden.yaml"),
               "- `llm-context/contracts.md` (how this service maps its contracts)", "", "## Contracts", ""]
     lines += [f"- produces `{c}`" for c in produces] + [f"- consumes `{c}`" for c in consumes]
     if not produces and not consumes:
-        lines.append("- none declared: list this worker under `producers`/`consumers` in laneguard.yaml")
+        lines.append("- none declared: list this worker under `producers`/`consumers` in lanewarden.yaml")
     lines += ["", "## Handoffs", "", "Anything outside your write scope (another service, a contract, shared files)",
               "is a handoff to its owner, never an edit:", "", "```sh",
-              'laneguard handoff propose --problem "what must change and why" \\',
+              'lanewarden handoff propose --problem "what must change and why" \\',
               '    --evidence "file:line that shows it" --patch change.diff',
               "```", "", "## Commands", "", "```sh"]
     lines += [f"cd {cwd} && {cmd}" for cmd in commands] or ["# TODO: how to build and test this service"]
-    lines += [f"laneguard guard --worker {wid} --worktree     # is my change inside my lane?",
-              f"laneguard explain --worker {wid} PATH         # may I write PATH?", "```", ""]
+    lines += [f"lanewarden guard --worker {wid} --worktree     # is my change inside my lane?",
+              f"lanewarden explain --worker {wid} PATH         # may I write PATH?", "```", ""]
     return "\n".join(lines)
 
 
@@ -77,7 +77,7 @@ def contracts_md(wid: str, policy: Policy) -> str:
                   "- assumptions: TODO: the operations, fields and invariants this service relies on",
                   f"- stale when: {paths} changes an operation, a message or a required field", ""]
     if not mine:
-        lines += ["No contract in laneguard.yaml names this worker as producer or consumer yet.",
+        lines += ["No contract in lanewarden.yaml names this worker as producer or consumer yet.",
                   "Add it under `contracts.<id>.producers` or `consumers`, then describe the role here:", "",
                   "## <contract id>", "- path: `contracts/<name>/...`", "- role: producer | consumer",
                   "- assumptions: what this service relies on", "- stale when: what change breaks the mapping", ""]
@@ -91,7 +91,7 @@ def plan(policy: Policy, files: set[str]) -> tuple[list[PackFile], list[tuple[st
     skipped: list[tuple[str, str]] = []
     for wid, worker in policy.workers.items():
         if not worker.cwd:
-            skipped.append((wid, "no cwd in laneguard.yaml: there is no folder to put its pack in"))
+            skipped.append((wid, "no cwd in lanewarden.yaml: there is no folder to put its pack in"))
             continue
         cwd = worker.cwd.strip("/")
         out.append(PackFile(wid, f"{cwd}/AGENTS.md", agents_md(wid, worker, policy, files)))

@@ -1,4 +1,4 @@
-"""The policy as the rest of laneguard reads it: frozen, validated, import-light.
+"""The policy as the rest of lanewarden reads it: frozen, validated, import-light.
 
 The file's contract is defined and validated by the pydantic models in
 ``workers/schema.py`` (they also give ``policy schema``). Building those
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
+from lanewarden.workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
 
 PATTERN_FIELDS = ("allow", "deny", "read_hints", "propose_only", "handoff_required_on")
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")

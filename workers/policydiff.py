@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from workers.ownership import OwnershipIndex, PathClass
-from workers.policy import PATTERN_FIELDS, Policy, Worker
+from lanewarden.workers.ownership import OwnershipIndex, PathClass
+from lanewarden.workers.policy import PATTERN_FIELDS, Policy, Worker
 
 _MAY_WRITE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
 SAMPLE = 20

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
-from workers import policy as values
+from lanewarden.workers import policy as values
 
 WORKER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 
@@ -109,7 +109,7 @@ class Policy(_Model):
 
 
 def to_policy(model: Policy) -> values.Policy:
-    """The validated document as the values the rest of laneguard reads."""
+    """The validated document as the values the rest of lanewarden reads."""
     def worker(w: Worker) -> values.Worker:
         return values.Worker(description=w.description, cwd=w.cwd, allow=w.allow, deny=w.deny,
                              read_hints=w.read_hints, propose_only=w.propose_only,

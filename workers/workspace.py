@@ -1,6 +1,6 @@
 """Worker workspaces: a git worktree per run, sparse for high-risk workers, and its context pack.
 
-A run's files live under ``<common git dir>/laneguard/runs/<run-id>/``: the
+A run's files live under ``<common git dir>/lanewarden/runs/<run-id>/``: the
 worktree, the context pack, the log and the run's state. That folder is outside
 the main working tree, so nothing a run writes there is ever part of a diff.
 """
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workers.errors import InputError, unknown_worker_hint
-from workers.git import Git
-from workers.layout import BRANCH_PREFIX, POLICY_FILE
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import BRANCH_PREFIX, POLICY_FILE
 
 if TYPE_CHECKING:
-    from workers.loader import LoadedPolicy
+    from lanewarden.workers.loader import LoadedPolicy
 
 
 _THREAD_LOCK = threading.Lock()
@@ -37,7 +37,7 @@ def common_dir(git: Git) -> Path:
 
 
 def runs_root(git: Git) -> Path:
-    return common_dir(git) / "laneguard" / "runs"
+    return common_dir(git) / "lanewarden" / "runs"
 
 
 def new_run_id() -> str:
@@ -92,7 +92,7 @@ def _sparse_patterns(loaded: LoadedPolicy, worker: str) -> list[str]:
 
 
 def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
-    """A new worktree and branch ``laneguard/<worker>/<run-id>`` at ``base``."""
+    """A new worktree and branch ``lanewarden/<worker>/<run-id>`` at ``base``."""
     if worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
                          hint=unknown_worker_hint(worker, loaded.policy.workers))
@@ -130,7 +130,7 @@ def _worktree_lock(git: Git) -> Iterator[None]:
     ``git worktree prune`` deletes an admin folder another ``worktree add`` has
     created but not yet filled in; parallel runs must never interleave them.
     """
-    path = common_dir(git) / "laneguard" / "worktrees.lock"
+    path = common_dir(git) / "lanewarden" / "worktrees.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with _THREAD_LOCK, open(path, "a") as fh:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
@@ -178,7 +178,7 @@ def context_pack(git: Git, loaded: LoadedPolicy, ws: Workspace, task: str | None
     consumes = {cid: {"paths": list(c.paths), "producers": list(c.producers)}
                 for cid, c in policy.contracts.items() if ws.worker in c.consumers}
     pack: dict[str, Any] = {
-        "schema": "laneguard.context/1",
+        "schema": "lanewarden.context/1",
         "worker": ws.worker, "run_id": ws.run_id, "task": task, "cwd": w.cwd,
         "allow": list(w.allow), "deny": list(w.deny), "propose_only": list(w.propose_only),
         "handoff_required_on": list(w.handoff_required_on), "read_hints": list(w.read_hints),
@@ -187,7 +187,7 @@ def context_pack(git: Git, loaded: LoadedPolicy, ws: Workspace, task: str | None
         "open_handoffs": open_handoffs,
         "agents_md": agents_chain(git, ws.base, w.cwd),
         "base": ws.base, "policy_sha256": loaded.sha256,
-        "how_to_hand_off": "laneguard handoff propose --problem ... --evidence ... [--patch FILE] "
+        "how_to_hand_off": "lanewarden handoff propose --problem ... --evidence ... [--patch FILE] "
                            "(worker, task and base come from the environment)",
     }
     canon = json.dumps(pack, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogateescape")

@@ -1,4 +1,4 @@
-"""``laneguard demo``: the whole idea on the embedded fixture monorepo, offline."""
+"""``lanewarden demo``: the whole idea on the embedded fixture monorepo, offline."""
 from __future__ import annotations
 
 import shutil
@@ -7,17 +7,17 @@ from pathlib import Path
 
 import click
 
-from guards.engine import GuardRequest, guard
-from handoffs.intake import record_verdict
-from handoffs.queue import Queue
-from handoffs.record import Action
-from orchestrator.dispatch import Task, dispatch
-from orchestrator.formats import to_text
-from workers.errors import InputError
-from workers.git import Git
-from workers.lint import lint
-from workers.loader import load_revision
-from workers.ownership import OwnershipIndex
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.handoffs.intake import record_verdict
+from lanewarden.handoffs.queue import Queue
+from lanewarden.handoffs.record import Action
+from lanewarden.orchestrator.dispatch import Task, dispatch
+from lanewarden.orchestrator.formats import to_text
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.lint import lint
+from lanewarden.workers.loader import load_revision
+from lanewarden.workers.ownership import OwnershipIndex
 
 SCENARIO = "wallet-platform"
 TELLING_PATHS = (
@@ -31,15 +31,15 @@ TELLING_PATHS = (
 def fixture_folder(name: str = SCENARIO) -> Path:
     """The scenario shipped in the wheel, or the source tree's ``fixtures/``."""
     try:
-        import laneguard_fixtures
+        import lanewarden.fixtures
 
-        folder: Path = laneguard_fixtures.scenario(name)
+        folder: Path = lanewarden.fixtures.scenario(name)
         return folder
     except (ImportError, FileNotFoundError):
         folder = Path(__file__).resolve().parents[2] / "fixtures" / name
         if not folder.is_dir():
             raise InputError(f"the fixture {name!r} is not installed",
-                             hint="reinstall laneguard (pip install .) from a complete checkout") from None
+                             hint="reinstall lanewarden (pip install .) from a complete checkout") from None
         return folder
 
 
@@ -79,8 +79,8 @@ _DEMO_RESULTS = {
 
 def _reviews(git: Git) -> bool:
     """Section 7: the root reviewer's desk after the dispatch; True when it decided as expected."""
-    from orchestrator import final, graph, html, impact, matrix, pages, report
-    from orchestrator.subject import collect
+    from lanewarden.orchestrator import final, graph, html, impact, matrix, pages, report
+    from lanewarden.orchestrator.subject import collect
 
     assert git.top is not None
     _section("7. review contracts: what the open handoffs would change, and who moves with it")
@@ -97,14 +97,14 @@ def _reviews(git: Git) -> bool:
     mx = matrix.build(subject.loaded.policy, g, contracts.affected_services, results_dir=results)
     click.echo(report.to_text(pages.matrix_doc(mx)))
 
-    _section("9. review final: every laneguard/* branch, conflicts, handoffs, contracts, e2e; one decision")
+    _section("9. review final: every lanewarden/* branch, conflicts, handoffs, contracts, e2e; one decision")
     verdict = final.review(git, results_dir=results)
     final.record_review(git, verdict)
     for vote in verdict.votes:
         click.echo(f"  {vote.vote.value:8} {vote.guard}" + (f": {vote.reasons[0]}" if vote.reasons else "")
                    + (f" (+{len(vote.reasons) - 1} more)" if len(vote.reasons) > 1 else ""))
     click.echo(f"final decision: {verdict.decision.value} (exit {verdict.exit_code})")
-    page = git.common_dir / "laneguard" / "final-review.html"
+    page = git.common_dir / "lanewarden" / "final-review.html"
     page.parent.mkdir(parents=True, exist_ok=True)
     page.write_text(html.to_html(pages.final_doc(verdict)), encoding="utf-8")
     click.echo(f"HTML report: {page}")
@@ -115,8 +115,8 @@ def _reviews(git: Git) -> bool:
 
 def _ledger(git: Git) -> bool:
     """Section 10: the ledger verifies, a decision replays, and an edited entry is caught."""
-    from guards.record import replay
-    from workers.ledger import ENTRY_FILE, REF, Ledger, canonical
+    from lanewarden.guards.record import replay
+    from lanewarden.workers.ledger import ENTRY_FILE, REF, Ledger, canonical
 
     _section("10. ledger: every decision, run, handoff step and review in a hash chain")
     ledger = Ledger(git)
@@ -126,11 +126,11 @@ def _ledger(git: Git) -> bool:
         kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
     click.echo(f"{len(entries)} entries: " + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())))
     report = ledger.verify()
-    click.echo(f"laneguard ledger verify: {'ok' if report.ok else 'NOT ok'}; head {str(report.head)[:16]} "
-               "(publish it: laneguard ledger head)")
+    click.echo(f"lanewarden ledger verify: {'ok' if report.ok else 'NOT ok'}; head {str(report.head)[:16]} "
+               "(publish it: lanewarden ledger head)")
     stray = next(e for e in entries if e.kind == "guard" and e.outcome.get("decision") == "reject")
     again = replay(git, stray.seq)
-    click.echo(f"laneguard ledger replay {stray.seq}: the rejected stray change "
+    click.echo(f"lanewarden ledger replay {stray.seq}: the rejected stray change "
                f"{'reproduces' if again.reproduced else 'does NOT reproduce'} ({again.replayed_decision})")
     # Tamper the way someone with write access could: rewrite the entry's commit and those after it.
     head = git.ref_value(REF)
@@ -161,8 +161,8 @@ def _ledger(git: Git) -> bool:
 
 def _shop(dest: Path) -> bool:
     """Section 11: a monorepo shaped like public ones: a shared changelog, a vendored drifted proto."""
-    from orchestrator import graph, impact, pages, report
-    from orchestrator.subject import collect
+    from lanewarden.orchestrator import graph, impact, pages, report
+    from lanewarden.orchestrator.subject import collect
 
     _section(f"11. a second monorepo shaped like public demos ({dest})")
     git = materialise(dest, "telemetry-shop")
@@ -200,15 +200,15 @@ def _shop(dest: Path) -> bool:
               help="Build the demo repository here (default: a new temporary folder, kept afterwards).")
 def command(folder: str | None) -> int:
     """Build the fixture wallet-platform monorepo as a git repository and walk
-    through laneguard on it: policy check, explain, an in-lane change that is
+    through lanewarden on it: policy check, explain, an in-lane change that is
     accepted, a stray change that is rejected and turned into handoffs for
     their owners, and the queue a root reviewer works from. No network needed.
     """
-    dest = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="laneguard-demo-"))
+    dest = Path(folder) if folder else Path(tempfile.mkdtemp(prefix="lanewarden-demo-"))
     git = materialise(dest)
-    click.echo(f"laneguard demo: a wallet platform monorepo committed in {dest}")
+    click.echo(f"lanewarden demo: a wallet platform monorepo committed in {dest}")
 
-    _section("1. policy check: laneguard.yaml is valid and says what it means")
+    _section("1. policy check: lanewarden.yaml is valid and says what it means")
     loaded = load_revision(git, "HEAD")
     tracked = git.run(["ls-files", "-z"]).decode("utf-8", "surrogateescape").split("\0")[:-1]
     findings = lint(loaded, tracked)
@@ -229,14 +229,14 @@ def command(folder: str | None) -> int:
 
     _section("3. guard: an in-lane change by wallet-api is accepted")
     base = git.resolve_commit("main")
-    git.run(["checkout", "-q", "-b", "laneguard/wallet-api/retry-signing"])
+    git.run(["checkout", "-q", "-b", "lanewarden/wallet-api/retry-signing"])
     _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# retry transient KMS errors once\n")
     git.commit_all("wallet-api: retry transient KMS errors")
     ok = guard(git, GuardRequest(mode="range", worker="wallet-api", base=base))
     click.echo(to_text(ok))
 
     _section("4. guard: a stray change (a contract and a sibling service) is rejected")
-    git.run(["checkout", "-q", "-b", "laneguard/wallet-api/stray", base])
+    git.run(["checkout", "-q", "-b", "lanewarden/wallet-api/stray", base])
     _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# sign with the new KMS key version\n")
     _append(git, "contracts/kms/kms.proto", "\n// wallet-api wants a key_version field on SignRequest\n")
     _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
@@ -257,8 +257,8 @@ def command(folder: str | None) -> int:
     contract = next((s.handoff for s, _ in queued if s.handoff.target_worker == "contracts"), None)
     if contract is not None:
         queue.transition(contract.id, Action.ACCEPT, reason="the contracts owner takes the key_version field")
-        click.echo(f"root reviewer: laneguard handoffs accept {contract.id[:12]}")
-    click.echo("queue (refs/laneguard/handoffs/*):")
+        click.echo(f"root reviewer: lanewarden handoffs accept {contract.id[:12]}")
+    click.echo("queue (refs/lanewarden/handoffs/*):")
     for stored in sorted(queue.all(), key=lambda s: s.handoff.target_worker):
         h = stored.handoff
         click.echo(f"  {h.id[:12]}  {h.status.value:9} {h.source_worker} -> {h.target_worker}  "
@@ -292,11 +292,11 @@ def command(folder: str | None) -> int:
     for draft in stray.handoffs:
         click.echo(f"  {', '.join(draft.paths)} -> {draft.target_worker} ({draft.path_class})")
     click.echo(f"{len(queued)} handoff(s) queued for their owners; one accepted by the root reviewer")
-    click.echo(f"try it yourself: cd {dest} && laneguard handoffs list && "
-               "laneguard explain --worker wallet-api contracts/kms/kms.proto")
+    click.echo(f"try it yourself: cd {dest} && lanewarden handoffs list && "
+               "lanewarden explain --worker wallet-api contracts/kms/kms.proto")
     click.echo("dispatch: one agent stayed in its lane (accepted), one strayed (split: its own change "
                "committed, the rest handed off)")
     click.echo(f"ledger: every decision recorded and verified; an edited entry was caught "
-               f"(laneguard ledger verify --repo {dest})")
+               f"(lanewarden ledger verify --repo {dest})")
     expected = ok.exit_code == 0 and stray.exit_code == 1 and runs_ok and reviews_ok and ledger_ok and shop_ok
     return 0 if expected else 4

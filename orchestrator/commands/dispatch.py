@@ -1,4 +1,4 @@
-"""``laneguard dispatch PLAN.yaml [--jobs N]``."""
+"""``lanewarden dispatch PLAN.yaml [--jobs N]``."""
 from __future__ import annotations
 
 import sys
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from orchestrator.dispatch import Task, dispatch, load_plan, worst
-from orchestrator.options import open_repo, repo_option
+from lanewarden.orchestrator.dispatch import Task, dispatch, load_plan, worst
+from lanewarden.orchestrator.options import open_repo, repo_option
 
 
 def _line(t: Task) -> str:

@@ -1,4 +1,4 @@
-"""``laneguard explain PATH... | -``."""
+"""``lanewarden explain PATH... | -``."""
 from __future__ import annotations
 
 import json
@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from orchestrator.options import format_option, open_repo, policy_from, repo_option
-from workers.errors import InputError, unknown_worker_hint
-from workers.git import Git
-from workers.ownership import OwnershipIndex
+from lanewarden.orchestrator.options import format_option, open_repo, policy_from, repo_option
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.git import Git
+from lanewarden.workers.ownership import OwnershipIndex
 
 
 def _normalise(git: Git, raw: str) -> str:

@@ -1,4 +1,4 @@
-"""``laneguard export claude|codex WORKER``: the worker's lane as agent runtime settings.
+"""``lanewarden export claude|codex WORKER``: the worker's lane as agent runtime settings.
 
 Defence in depth at tool-call time; the diff guard stays the authority on what
 lands (see docs/exports.md). Output goes to stdout or ``--output FILE``, which
@@ -11,11 +11,11 @@ from pathlib import Path
 
 import click
 
-from orchestrator import export_claude, export_codex
-from orchestrator.options import open_repo, policy_from, repo_option, tracked_files
-from workers.errors import InputError, unknown_worker_hint
-from workers.git import Git
-from workers.loader import LoadedPolicy
+from lanewarden.orchestrator import export_claude, export_codex
+from lanewarden.orchestrator.options import open_repo, policy_from, repo_option, tracked_files
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.git import Git
+from lanewarden.workers.loader import LoadedPolicy
 
 
 def _worker(git: Git, worker: str, policy_file: str | None, rev: str | None) -> LoadedPolicy:
@@ -36,7 +36,7 @@ def _emit(text: str, notes: tuple[str, ...], output: str | None, force: bool) ->
             with open(path, "w" if force else "x", encoding="utf-8") as fh:
                 fh.write(text)
         except FileExistsError:
-            raise InputError(f"{path} already exists; laneguard export never replaces it on its own",
+            raise InputError(f"{path} already exists; lanewarden export never replaces it on its own",
                              hint="merge the printed rules into it by hand, or pass --force to replace it") \
                 from None
         except OSError as exc:

@@ -1,11 +1,11 @@
-"""``laneguard graph``: the service and contract graph of the policy."""
+"""``lanewarden graph``: the service and contract graph of the policy."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 
 
 @click.command("graph")
@@ -16,8 +16,8 @@ def command(repo: str | None, rev: str, fmt: str) -> int:
     """Services, contracts (producers -> contract -> consumers), e2e suites
     (suite -> services it exercises) and depends_on edges (dependency -> dependent).
     """
-    from orchestrator import graph
-    from workers.loader import load_revision
+    from lanewarden.orchestrator import graph
+    from lanewarden.workers.loader import load_revision
 
     git = open_repo(repo)
     loaded = load_revision(git, git.resolve_commit(rev))

@@ -1,4 +1,4 @@
-"""``laneguard guard``: the diff guard on a range, the index, the work tree or a patch."""
+"""``lanewarden guard``: the diff guard on a range, the index, the work tree or a patch."""
 from __future__ import annotations
 
 import os
@@ -7,20 +7,20 @@ from pathlib import Path
 
 import click
 
-from guards.engine import GuardRequest, guard
-from orchestrator.formats import RENDERERS
-from orchestrator.options import format_option, open_repo, repo_option
-from workers.errors import InputError
-from workers.git import Git
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.orchestrator.formats import RENDERERS
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
 
-BRANCH_PREFIX = "laneguard/"
+BRANCH_PREFIX = "lanewarden/"
 
 
 def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> str:
-    """--worker, else LANEGUARD_WORKER, else a branch named laneguard/<worker>/..."""
+    """--worker, else LANEWARDEN_WORKER, else a branch named lanewarden/<worker>/..."""
     if explicit:
         return explicit
-    env = os.environ.get("LANEGUARD_WORKER")
+    env = os.environ.get("LANEWARDEN_WORKER")
     if env:
         return env
     for branch in (head, git.current_branch()):
@@ -29,13 +29,13 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
             if name.startswith(BRANCH_PREFIX) and name.count("/") >= 2:
                 return name.split("/")[1]
     raise InputError("which worker is this? none was given",
-                     hint="pass --worker ID, set LANEGUARD_WORKER, or work on a branch "
-                          "named laneguard/<worker>/<topic>")
+                     hint="pass --worker ID, set LANEWARDEN_WORKER, or work on a branch "
+                          "named lanewarden/<worker>/<topic>")
 
 
 @click.command("guard")
 @repo_option
-@click.option("--worker", help="The worker whose lane is checked (else LANEGUARD_WORKER, else the branch).")
+@click.option("--worker", help="The worker whose lane is checked (else LANEWARDEN_WORKER, else the branch).")
 @click.option("--base", help="Range mode: guard merge-base(BASE, HEAD)..HEAD. Patch mode: apply on BASE.")
 @click.option("--head", help="Range mode: the head revision (default HEAD).")
 @click.option("--staged", is_flag=True, help="Guard the index against HEAD (what would be committed).")
@@ -49,7 +49,7 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
               help="Queue the out-of-lane parts as handoffs to their owners, each with its own patch.")
 @click.option("--task", help="With --record-handoffs: the task the worker was on.")
 @click.option("--record", is_flag=True,
-              help="Record the decision in the ledger (refs/laneguard/ledger) so it can be verified and replayed.")
+              help="Record the decision in the ledger (refs/lanewarden/ledger) so it can be verified and replayed.")
 @format_option("text", "json", "markdown", "github")
 def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
             worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
@@ -85,17 +85,17 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     if (record or record_handoffs) and policy_file is not None:
         raise InputError("--record and --record-handoffs need the trusted policy, not --policy "
                          "(a dry run is not a decision: nothing is recorded or queued)")
-    task = task or os.environ.get("LANEGUARD_TASK")
+    task = task or os.environ.get("LANEWARDEN_TASK")
     if not record_handoffs:
         if record:
-            from guards.record import guard_and_record
+            from lanewarden.guards.record import guard_and_record
 
             verdict = guard_and_record(git, request, task)
         else:
             verdict = guard(git, request)
         click.echo(RENDERERS[fmt](verdict))
         return verdict.exit_code
-    from handoffs.intake import record_verdict
+    from lanewarden.handoffs.intake import record_verdict
 
     verdict, queued = record_verdict(git, request, task=task, ledger=record)
     click.echo(RENDERERS[fmt](verdict))

@@ -1,4 +1,4 @@
-"""``laneguard handoff propose``: how an agent hands off work it must not do itself."""
+"""``lanewarden handoff propose``: how an agent hands off work it must not do itself."""
 from __future__ import annotations
 
 import json
@@ -8,11 +8,11 @@ from pathlib import Path
 
 import click
 
-from guards.engine import GuardRequest, policy_for
-from handoffs.intake import Proposal, propose
-from orchestrator.commands.guard import resolve_worker
-from orchestrator.options import format_option, open_repo, repo_option
-from workers.errors import InputError
+from lanewarden.guards.engine import GuardRequest, policy_for
+from lanewarden.handoffs.intake import Proposal, propose
+from lanewarden.orchestrator.commands.guard import resolve_worker
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.workers.errors import InputError
 
 
 @click.group("handoff")
@@ -29,14 +29,14 @@ def command() -> None:
 @click.option("--patch", "patch_file", help="The proposed change as a unified diff FILE (or - for stdin).")
 @click.option("--path", "paths", multiple=True, help="A path the handoff is about (repeatable).")
 @click.option("--validation", multiple=True, help="A command that validates the change (repeatable).")
-@click.option("--worker", help="The source worker (default: LANEGUARD_WORKER or the branch).")
-@click.option("--task", help="The task you were on (default: LANEGUARD_TASK).")
-@click.option("--base", help="The revision the patch applies to (default: LANEGUARD_BASE, else HEAD).")
+@click.option("--worker", help="The source worker (default: LANEWARDEN_WORKER or the branch).")
+@click.option("--task", help="The task you were on (default: LANEWARDEN_TASK).")
+@click.option("--base", help="The revision the patch applies to (default: LANEWARDEN_BASE, else HEAD).")
 @format_option("text", "json")
 def propose_cmd(repo: str | None, problem: str, target: str | None, evidence: tuple[str, ...], risk: str | None,
                 patch_file: str | None, paths: tuple[str, ...], validation: tuple[str, ...], worker: str | None,
                 task: str | None, base: str | None, fmt: str) -> int:
-    """Queue a handoff. Inside `laneguard run`, worker, task and base come from the environment."""
+    """Queue a handoff. Inside `lanewarden run`, worker, task and base come from the environment."""
     git = open_repo(repo)
     patch = None
     if patch_file is not None:
@@ -47,8 +47,8 @@ def propose_cmd(repo: str | None, problem: str, target: str | None, evidence: tu
     loaded = policy_for(git, GuardRequest(mode="staged"))
     results = propose(git, loaded, Proposal(
         source=resolve_worker(git, worker), problem=problem, target=target, patch=patch, paths=paths,
-        evidence=evidence, risk=risk, task=task or os.environ.get("LANEGUARD_TASK"),
-        base=base or os.environ.get("LANEGUARD_BASE"), validation=validation))
+        evidence=evidence, risk=risk, task=task or os.environ.get("LANEWARDEN_TASK"),
+        base=base or os.environ.get("LANEWARDEN_BASE"), validation=validation))
     if fmt == "json":
         click.echo(json.dumps([{"id": s.handoff.id, "created": created, "target_worker": s.handoff.target_worker,
                                 "status": s.handoff.status.value} for s, created in results], indent=2))

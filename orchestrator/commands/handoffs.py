@@ -1,4 +1,4 @@
-"""``laneguard handoffs list|show|accept|reject|apply|export|sync``: the reviewer's queue."""
+"""``lanewarden handoffs list|show|accept|reject|apply|export|sync``: the reviewer's queue."""
 from __future__ import annotations
 
 import json
@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from handoffs.apply import apply as apply_handoff
-from handoffs.queue import Queue, Stored
-from handoffs.record import Action, Handoff, Status
-from handoffs.sync import sync as sync_queue
-from orchestrator.formats import to_text
-from orchestrator.options import format_option, open_repo, repo_option
-from workers.errors import InputError
+from lanewarden.handoffs.apply import apply as apply_handoff
+from lanewarden.handoffs.queue import Queue, Stored
+from lanewarden.handoffs.record import Action, Handoff, Status
+from lanewarden.handoffs.sync import sync as sync_queue
+from lanewarden.orchestrator.formats import to_text
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.workers.errors import InputError
 
 SORTS = {"created": lambda h: (h.created_at, h.id), "target": lambda h: (h.target_worker, h.created_at),
          "source": lambda h: (h.source_worker, h.created_at), "status": lambda h: (h.status.value, h.created_at),
@@ -22,7 +22,7 @@ SORTS = {"created": lambda h: (h.created_at, h.id), "target": lambda h: (h.targe
 
 @click.group("handoffs")
 def command() -> None:
-    """Read and work through the handoff queue (refs/laneguard/handoffs/*)."""
+    """Read and work through the handoff queue (refs/lanewarden/handoffs/*)."""
 
 
 def _summary(h: Handoff) -> dict[str, object]:
@@ -143,7 +143,7 @@ _transition_command("reopen", Action.REOPEN, "Reopen a rejected or superseded ha
 @command.command("apply")
 @click.argument("handoff_id")
 @repo_option
-@click.option("--branch", help="Branch to create (default laneguard/<target>/handoff-<id>).")
+@click.option("--branch", help="Branch to create (default lanewarden/<target>/handoff-<id>).")
 @click.option("--base", help="Apply on this revision (default HEAD).")
 def apply_cmd(handoff_id: str, repo: str | None, branch: str | None, base: str | None) -> int:
     """Apply an accepted handoff's patch on a new branch of its target worker.
@@ -189,6 +189,6 @@ def sync(remote: str, repo: str | None) -> int:
         click.echo(f"conflict: {line}", err=True)
     if report.conflicts:
         raise InputError(f"{len(report.conflicts)} record(s) changed on both sides",
-                         hint="compare with `git log refs/laneguard/handoffs/<id> "
-                              f"refs/laneguard-sync/{remote}/handoffs/<id>`, then transition one side again")
+                         hint="compare with `git log refs/lanewarden/handoffs/<id> "
+                              f"refs/lanewarden-sync/{remote}/handoffs/<id>`, then transition one side again")
     return 0

@@ -1,4 +1,4 @@
-"""``laneguard hook install|run``: the guard as pre-commit and pre-push hooks.
+"""``lanewarden hook install|run``: the guard as pre-commit and pre-push hooks.
 
 Hooks block on anything but exit 0, so an error, a missing worker or a base
 the guard cannot find stops the commit or push (fail closed). ``git commit
@@ -14,27 +14,27 @@ from pathlib import Path
 
 import click
 
-from guards.engine import GuardRequest, guard
-from orchestrator.commands.guard import resolve_worker
-from orchestrator.formats import to_text
-from orchestrator.options import open_repo, repo_option
-from workers.errors import InputError
-from workers.git import Git
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.orchestrator.commands.guard import resolve_worker
+from lanewarden.orchestrator.formats import to_text
+from lanewarden.orchestrator.options import open_repo, repo_option
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
 
-MARKER = "# laneguard-managed hook"
+MARKER = "# lanewarden-managed hook"
 HOOKS = ("pre-commit", "pre-push")
 ZERO = frozenset("0")
 
 
 def _script(hook: str, worker: str | None) -> str:
-    pinned = f"LANEGUARD_WORKER=${{LANEGUARD_WORKER:-{shlex.quote(worker)}}}\nexport LANEGUARD_WORKER\n" \
+    pinned = f"LANEWARDEN_WORKER=${{LANEWARDEN_WORKER:-{shlex.quote(worker)}}}\nexport LANEWARDEN_WORKER\n" \
         if worker else ""
     fallback = shlex.quote(sys.executable)
-    return (f"#!/bin/sh\n{MARKER} ({hook}); reinstall with `laneguard hook install --force`.\n{pinned}"
-            f"if command -v laneguard >/dev/null 2>&1; then\n"
-            f"  exec laneguard hook run {hook} \"$@\"\n"
+    return (f"#!/bin/sh\n{MARKER} ({hook}); reinstall with `lanewarden hook install --force`.\n{pinned}"
+            f"if command -v lanewarden >/dev/null 2>&1; then\n"
+            f"  exec lanewarden hook run {hook} \"$@\"\n"
             f"fi\n"
-            f"exec {fallback} -m orchestrator hook run {hook} \"$@\"\n")
+            f"exec {fallback} -m lanewarden hook run {hook} \"$@\"\n")
 
 
 def hooks_dir(git: Git) -> Path:
@@ -48,13 +48,13 @@ def hooks_dir(git: Git) -> Path:
 
 @click.group("hook")
 def command() -> None:
-    """Install or run laneguard's git hooks."""
+    """Install or run lanewarden's git hooks."""
 
 
 @command.command("install")
 @repo_option
-@click.option("--force", is_flag=True, help="Replace hooks that laneguard did not write.")
-@click.option("--worker", help="Pin this clone to one worker (else LANEGUARD_WORKER or the branch name decides).")
+@click.option("--force", is_flag=True, help="Replace hooks that lanewarden did not write.")
+@click.option("--worker", help="Pin this clone to one worker (else LANEWARDEN_WORKER or the branch name decides).")
 def install(repo: str | None, force: bool, worker: str | None) -> int:
     """Install pre-commit (guards the index) and pre-push (guards each pushed range)."""
     git = open_repo(repo)
@@ -64,8 +64,8 @@ def install(repo: str | None, force: bool, worker: str | None) -> int:
                and MARKER not in (folder / h).read_text(encoding="utf-8", errors="replace")]
     if foreign and not force:
         raise InputError(f"{', '.join(str(folder / h) for h in foreign)} already exist and were not written "
-                         "by laneguard",
-                         hint="chain laneguard from your hook (laneguard hook run pre-commit), "
+                         "by lanewarden",
+                         hint="chain lanewarden from your hook (lanewarden hook run pre-commit), "
                               "use the pre-commit framework (.pre-commit-hooks.yaml), or pass --force")
     for hook in HOOKS:
         path = folder / hook
@@ -103,7 +103,7 @@ def _pre_push(git: Git, args: tuple[str, ...]) -> int:
     for local_ref, local_oid, remote_oid in updates:
         if set(local_oid) <= ZERO:
             continue  # deleting a remote branch changes no file
-        base = os.environ.get("LANEGUARD_BASE") or (
+        base = os.environ.get("LANEWARDEN_BASE") or (
             remote_oid if not set(remote_oid) <= ZERO else _default_base(git, remote))
         verdict = guard(git, GuardRequest(mode="range", worker=resolve_worker(git, None, local_ref),
                                           base=base, head=local_oid))
@@ -132,7 +132,7 @@ def _default_base(git: Git, remote: str) -> str:
         if code == 0:
             return out.decode().strip()
     raise InputError(f"a new branch is pushed and no default branch of {remote!r} is known to compare with",
-                     hint="git fetch the remote first, or set LANEGUARD_BASE=<commit id> for this push")
+                     hint="git fetch the remote first, or set LANEWARDEN_BASE=<commit id> for this push")
 
 
 def _severity(code: int) -> int:

@@ -1,7 +1,7 @@
-"""``laneguard init [--from-codeowners [PATH]] [--packs] [--force]``: a reviewed policy in minutes.
+"""``lanewarden init [--from-codeowners [PATH]] [--packs] [--force]``: a reviewed policy in minutes.
 
 Without options: discover services, contracts and e2e folders from the tracked
-files and write a commented ``laneguard.yaml`` draft. ``--from-codeowners``
+files and write a commented ``lanewarden.yaml`` draft. ``--from-codeowners``
 imports a CODEOWNERS file instead. ``--packs`` writes an AGENTS.md and an
 ``llm-context/contracts.md`` for each worker that lacks them. An existing
 policy is never replaced without ``--force``; existing pack files never are.
@@ -15,17 +15,17 @@ from typing import Any
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option, tracked_files
-from workers.adoption import from_codeowners, from_discovery
-from workers.codeowners import SEARCH_PATHS, Imported, import_codeowners
-from workers.discovery import Found, discover
-from workers.draft import validate
-from workers.errors import InputError
-from workers.git import Git
-from workers.layout import POLICY_FILE
-from workers.loader import load_file
-from workers.packs import plan
-from workers.policy import Policy
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
+from lanewarden.workers.adoption import from_codeowners, from_discovery
+from lanewarden.workers.codeowners import SEARCH_PATHS, Imported, import_codeowners
+from lanewarden.workers.discovery import Found, discover
+from lanewarden.workers.draft import validate
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
+from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.loader import load_file
+from lanewarden.workers.packs import plan
+from lanewarden.workers.policy import Policy
 
 _MAX_READ = 1 << 20  # build manifests and specs are small; never slurp a large blob
 
@@ -46,7 +46,7 @@ def _codeowners(top: Path, value: str) -> tuple[str, str]:
         found = next((top / p for p in SEARCH_PATHS if (top / p).is_file()), None)
         if found is None:
             raise InputError(f"no CODEOWNERS file in {top} ({', '.join(SEARCH_PATHS)})",
-                             hint="pass its path: laneguard init --from-codeowners PATH")
+                             hint="pass its path: lanewarden init --from-codeowners PATH")
         path = found
     else:
         path = Path(value)
@@ -107,7 +107,7 @@ def _summary(found: Found | None, imported: Imported | None, ids: dict[str, str]
 def _echo_text(report: dict[str, Any], err: bool) -> None:
     def say(line: str = "") -> None:
         click.echo(line, err=err)
-    say(f"laneguard init: {report['action']}")
+    say(f"lanewarden init: {report['action']}")
     draft = report.get("draft") or {}
     for svc in draft.get("services", []):
         say(f"  service {svc['id']:<20} {svc['folder']}")
@@ -141,8 +141,8 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
 
 def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
     """contract -> (service, trusted, evidence) from the committed tree; nothing before the first commit."""
-    from workers.consumers import infer
-    from workers.copies import find_copies, tree_files
+    from lanewarden.workers.consumers import infer
+    from lanewarden.workers.copies import find_copies, tree_files
 
     head = git.head_commit()
     if head is None or not draft.contracts:
@@ -171,23 +171,23 @@ def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
 @format_option("text", "json")
 def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, output: str | None,
             infer: bool, fmt: str) -> int:
-    """Write a commented laneguard.yaml draft for this repository and say what was found and why."""
+    """Write a commented lanewarden.yaml draft for this repository and say what was found and why."""
     git: Git = open_repo(repo)
     if git.top is None:
-        raise InputError("laneguard init needs a checkout with a work tree, not a bare repository")
+        raise InputError("lanewarden init needs a checkout with a work tree, not a bare repository")
     top = git.top
     files = tracked_files(git, None)
     if not files:
         raise InputError(f"{top}: git tracks no files yet, so there is nothing to discover",
-                         hint="git add your code first (laneguard reads the tracked files only)")
+                         hint="git add your code first (lanewarden reads the tracked files only)")
     to_stdout = output == "-"
     target = top / POLICY_FILE if output is None else Path(output)
     exists = not to_stdout and target.exists()
     if exists and not force and not packs:
-        raise InputError(f"{target} already exists; laneguard init never replaces a policy on its own",
-                         hint="review it with `laneguard policy check`, pass --force to replace it, "
+        raise InputError(f"{target} already exists; lanewarden init never replaces a policy on its own",
+                         hint="review it with `lanewarden policy check`, pass --force to replace it, "
                               "or --packs to add service packs for it")
-    report: dict[str, Any] = {"schema": "laneguard.init/1", "policy": str(target) if not to_stdout else "-"}
+    report: dict[str, Any] = {"schema": "lanewarden.init/1", "policy": str(target) if not to_stdout else "-"}
     policy: Policy
     if exists and not force:
         policy = load_file(target).policy
@@ -218,14 +218,14 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
                     fh.write(draft)
             except FileExistsError:
                 raise InputError(f"{target} appeared while the draft was written; it was left alone",
-                                 hint="run laneguard init again (with --force to replace it)") from None
+                                 hint="run lanewarden init again (with --force to replace it)") from None
         report.update(action=f"wrote a draft to {report['policy']} ({len(policy.workers)} workers, "
                              f"{len(policy.contracts)} contracts)", written=True,
                       draft=_summary(found, imported, ids))
     if packs:
         report["packs"] = _write_packs(top, policy, files)
-    report["next"] = ("review the draft, then `laneguard policy check` and commit it" if report["written"]
-                      else "`laneguard policy check`")
+    report["next"] = ("review the draft, then `lanewarden policy check` and commit it" if report["written"]
+                      else "`lanewarden policy check`")
     if fmt == "json":
         click.echo(json.dumps(report, indent=2), err=to_stdout)
     else:

@@ -1,17 +1,17 @@
-"""``laneguard ledger show|head|verify|replay``: the tamper-evident record of every decision."""
+"""``lanewarden ledger show|head|verify|replay``: the tamper-evident record of every decision."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
-from workers.ledger import Kind, Ledger
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.workers.ledger import Kind, Ledger
 
 
 @click.group("ledger")
 def command() -> None:
-    """The audit ledger in refs/laneguard/ledger: a hash chain of every decision."""
+    """The audit ledger in refs/lanewarden/ledger: a hash chain of every decision."""
 
 
 def _line(e: dict[str, object]) -> str:
@@ -97,7 +97,7 @@ def verify(repo: str | None, anchor: str | None, fmt: str) -> int:
 @format_option("text", "json")
 def replay_cmd(repo: str | None, seq: int, fmt: str) -> int:
     """Recompute recorded decision SEQ from its recorded inputs: exit 0 if it reproduces, 1 if not."""
-    from guards.record import replay
+    from lanewarden.guards.record import replay
 
     result = replay(open_repo(repo), seq)
     if fmt == "json":

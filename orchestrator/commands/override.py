@@ -1,4 +1,4 @@
-"""``laneguard override request|approve|list``: dual-control exceptions to a lane."""
+"""``lanewarden override request|approve|list``: dual-control exceptions to a lane."""
 from __future__ import annotations
 
 import datetime
@@ -6,10 +6,10 @@ import json
 
 import click
 
-from guards.override import Overrides, Scope, parse_ttl
-from orchestrator.options import format_option, open_repo, repo_option
-from workers.errors import InputError, unknown_worker_hint
-from workers.ledger import Kind, Ledger
+from lanewarden.guards.override import Overrides, Scope, parse_ttl
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.ledger import Kind, Ledger
 
 
 @click.group("override")
@@ -17,7 +17,7 @@ def command() -> None:
     """Time-boxed exceptions to a worker's lane, in force only after two approvals.
 
     Approvals count from two distinct identities, neither the requester, given
-    before the override expires. Identities are what LANEGUARD_ACTOR or git's
+    before the override expires. Identities are what LANEWARDEN_ACTOR or git's
     user.name claim: see docs/ledger.md for how CI can vouch for them.
     """
 
@@ -43,12 +43,12 @@ def _show(item: dict[str, object], state: str) -> str:
 def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, ttl: str, scope: str,
             diff_sha256: str | None, fmt: str) -> int:
     """Ask for an override; it is not in force until two other people approve it."""
-    from workers.loader import load_revision
+    from lanewarden.workers.loader import load_revision
 
     git = open_repo(repo)
     policy = load_revision(git, "HEAD").policy
     if worker not in policy.workers:
-        raise InputError(f"unknown worker {worker!r} in HEAD:laneguard.yaml",
+        raise InputError(f"unknown worker {worker!r} in HEAD:lanewarden.yaml",
                          hint=unknown_worker_hint(worker, policy.workers))
     patterns = [p for chunk in paths for p in chunk.split()]
     stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256)
@@ -61,7 +61,7 @@ def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, 
         click.echo(json.dumps(item.as_json(), indent=2))
     else:
         click.echo(f"override {item.id} requested for {worker}: {', '.join(item.paths)} until {item.expires_at}")
-        click.echo(f"it needs two approvals from other people: laneguard override approve {item.id}")
+        click.echo(f"it needs two approvals from other people: lanewarden override approve {item.id}")
     return 0
 
 

@@ -1,11 +1,11 @@
-"""``laneguard plan --base REV``: the workers, contracts and e2e suites a range affects."""
+"""``lanewarden plan --base REV``: the workers, contracts and e2e suites a range affects."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 
 
 @click.command("plan")
@@ -19,8 +19,8 @@ def command(repo: str | None, base: str, head: str | None, fmt: str) -> int:
     --format github-matrix prints {"include": [{"worker": ..., "cwd": ...}]}
     on one line, for a job matrix with one job per affected worker.
     """
-    from orchestrator import pages, report
-    from orchestrator.plan import plan
+    from lanewarden.orchestrator import pages, report
+    from lanewarden.orchestrator.plan import plan
 
     result = plan(open_repo(repo), base, head)
     if fmt == "github-matrix":

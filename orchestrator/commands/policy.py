@@ -1,20 +1,20 @@
-"""``laneguard policy check|schema|diff``."""
+"""``lanewarden policy check|schema|diff``."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from orchestrator.options import format_option, open_repo, policy_from, repo_option, tracked_files
-from workers.git import Git
-from workers.lint import Finding, lint
-from workers.loader import LoadedPolicy
-from workers.schema import Policy
+from lanewarden.orchestrator.options import format_option, open_repo, policy_from, repo_option, tracked_files
+from lanewarden.workers.git import Git
+from lanewarden.workers.lint import Finding, lint
+from lanewarden.workers.loader import LoadedPolicy
+from lanewarden.workers.schema import Policy
 
 
 @click.group("policy")
 def command() -> None:
-    """Validate, lint and describe the policy file (laneguard.yaml)."""
+    """Validate, lint and describe the policy file (lanewarden.yaml)."""
 
 
 @command.command("check")
@@ -37,7 +37,7 @@ def check(repo: str | None, policy_file: str | None, rev: str | None, strict: bo
     policy = loaded.policy
     if fmt == "json":
         click.echo(json.dumps({
-            "schema": "laneguard.policy-check/1", "source": loaded.source, "sha256": loaded.sha256,
+            "schema": "lanewarden.policy-check/1", "source": loaded.source, "sha256": loaded.sha256,
             "valid": True, "workers": len(policy.workers), "contracts": len(policy.contracts),
             "e2e": len(policy.e2e),
             "findings": [{"kind": f.kind, "where": f.where, "message": f.message} for f in findings],
@@ -55,7 +55,7 @@ def check(repo: str | None, policy_file: str | None, rev: str | None, strict: bo
 
 def _copy_findings(git: Git, loaded: LoadedPolicy, rev: str | None) -> list[Finding]:
     """Copies of contracts inside services: a second source of truth that drifts."""
-    from workers.copies import find_copies, tree_files
+    from lanewarden.workers.copies import find_copies, tree_files
 
     commit = rev or git.head_commit()
     if commit is None or not loaded.policy.contracts:
@@ -66,7 +66,7 @@ def _copy_findings(git: Git, loaded: LoadedPolicy, rev: str | None) -> list[Find
         out.append(Finding("contract_copy", loaded.where("contracts", copy.contract),
                            f"{copy.path} is {state} of contract {copy.contract!r} ({copy.canonical}): the "
                            "contract folder is the single source of truth; keep a mapping in the service's "
-                           "llm-context/contracts.md instead (laneguard review contracts shows the drift)"))
+                           "llm-context/contracts.md instead (lanewarden review contracts shows the drift)"))
     return out
 
 
@@ -75,7 +75,7 @@ def schema() -> int:
     """Print the JSON Schema of the policy file (for editors and CI)."""
     doc = Policy.model_json_schema()
     doc = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-           "$id": "https://laneguard.dev/schema/policy-1.json", "title": "laneguard policy", **doc}
+           "$id": "https://lanewarden.dev/schema/policy-1.json", "title": "lanewarden policy", **doc}
     click.echo(json.dumps(doc, indent=2, sort_keys=False))
     return 0
 
@@ -94,18 +94,18 @@ def diff(repo: str | None, old_rev: str, new_rev: str, record: bool, fmt: str) -
     reviewers added, removed or changed; and which workers may now write
     tracked files (of NEW_REV) that they could not write before.
     """
-    from workers.loader import load_revision
-    from workers.policydiff import compare
+    from lanewarden.workers.loader import load_revision
+    from lanewarden.workers.policydiff import compare
 
     git = open_repo(repo)
     old, new = load_revision(git, old_rev), load_revision(git, new_rev)
     result = compare(old.policy, new.policy, tracked_files(git, new_rev), old_name=old.source,
                      new_name=new.source)
     if record:
-        from workers.ledger import Kind, Ledger
+        from lanewarden.workers.ledger import Kind, Ledger
 
         assert old.rev is not None and new.rev is not None
-        out = git.run(["log", "--format=%an <%ae>", f"{old.rev}..{new.rev}", "--", "laneguard.yaml"])
+        out = git.run(["log", "--format=%an <%ae>", f"{old.rev}..{new.rev}", "--", "lanewarden.yaml"])
         authors = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
         Ledger(git).append(Kind.POLICY, {"old": {"rev": old.rev, "sha256": old.sha256},
                                          "new": {"rev": new.rev, "sha256": new.sha256}, "changed_by": authors},

@@ -1,4 +1,4 @@
-"""``laneguard review contracts|e2e|final``: the root reviewer's desk."""
+"""``lanewarden review contracts|e2e|final``: the root reviewer's desk."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,10 @@ from typing import Any
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
-from orchestrator.report import Document
-from workers.errors import InputError
-from workers.git import Git
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.report import Document
+from lanewarden.workers.errors import InputError
+from lanewarden.workers.git import Git
 
 FORMATS = ("text", "json", "markdown", "html")
 
@@ -46,7 +46,7 @@ def _emit(fmt: str, data: dict[str, Any], doc: Callable[[], Document], output: s
     if fmt == "json":
         text = json.dumps(data, indent=2)
     else:
-        from orchestrator import html, report
+        from lanewarden.orchestrator import html, report
 
         document = doc()
         text = {"text": report.to_text, "markdown": report.to_markdown, "html": html.to_html}[fmt](document)
@@ -88,8 +88,8 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     Exit 0, or 3 when a service's llm-context/contracts.md names a changed
     contract and is not updated in the same change (stale mapping).
     """
-    from orchestrator import graph, impact, pages
-    from orchestrator.subject import collect
+    from lanewarden.orchestrator import graph, impact, pages
+    from lanewarden.orchestrator.subject import collect
 
     git = open_repo(repo)
     subject = collect(git, base=base, head=head, handoffs=handoffs)
@@ -101,8 +101,8 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
 
 def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
             run_suites: bool, timeout: int | None) -> tuple[Any, Any]:
-    from orchestrator import graph, impact, matrix
-    from orchestrator.subject import collect
+    from lanewarden.orchestrator import graph, impact, matrix
+    from lanewarden.orchestrator.subject import collect
 
     folder = _results_dir(results_dir)
     subject = collect(git, base=base, head=head, handoffs=handoffs)
@@ -130,7 +130,7 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
     risk. Exit 0 when every required suite passed, 1 when one failed, 3 when
     one did not run.
     """
-    from orchestrator import pages
+    from lanewarden.orchestrator import pages
 
     review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout)
     data = {"sources": list(review.sources), **mx.as_json()}
@@ -143,20 +143,20 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
 @repo_option
 @click.option("--base", help="The branch the workers started from (default HEAD); the policy comes from it.")
 @click.option("--head", help="Review one range merge-base(BASE, HEAD)..HEAD instead of the worker branches.")
-@click.option("--worker", help="With --head: the worker whose lane the range is (else from a laneguard/<worker>/... name).")
+@click.option("--worker", help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name).")
 @_results_options
 @format_option(*FORMATS)
 @_output_option
 def final(repo: str | None, base: str | None, head: str | None, worker: str | None, results_dir: str | None,
           run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
-    """Every worker branch (laneguard/*) guarded, their conflicts, open handoffs, contract impact,
+    """Every worker branch (lanewarden/*) guarded, their conflicts, open handoffs, contract impact,
     the e2e matrix, and one decision by veto consensus.
 
     Exit 0 accept, 1 reject (a lane rejected, a conflict, a failing suite),
     3 revision (open handoffs, a stale mapping, residual risk, an abstention).
     """
-    from orchestrator import final as final_review
-    from orchestrator import pages
+    from lanewarden.orchestrator import final as final_review
+    from lanewarden.orchestrator import pages
 
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")

@@ -1,4 +1,4 @@
-"""``laneguard run WORKER [--task TEXT] [--base REV] [--keep] -- COMMAND...``."""
+"""``lanewarden run WORKER [--task TEXT] [--base REV] [--keep] -- COMMAND...``."""
 from __future__ import annotations
 
 import json
@@ -6,8 +6,8 @@ import sys
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
-from orchestrator.run import execute
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.run import execute
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})
@@ -22,7 +22,7 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
             keep: bool, fmt: str) -> int:
     """Run COMMAND (any agent: a script, Codex, Claude Code, Aider) as WORKER in
     its own worktree, then guard what it changed: writable changes are
-    committed on laneguard/WORKER/RUN-ID, out-of-lane changes become handoffs,
+    committed on lanewarden/WORKER/RUN-ID, out-of-lane changes become handoffs,
     and a protected path, a secret, a budget breach, a crash or a timeout rolls
     the run back. Exit 0 accepted, 3 split (handoffs pending), 1 rejected.
     """
@@ -37,12 +37,12 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     else:
-        click.echo(f"\nlaneguard run {result.run_id}: {result.outcome} (exit {result.exit_code}) "
+        click.echo(f"\nlanewarden run {result.run_id}: {result.outcome} (exit {result.exit_code}) "
                    f"in {result.seconds:.1f}s; {result.changed_files} path(s) changed")
         if result.commit:
             click.echo(f"  committed {result.commit[:12]} on {result.branch}")
         for hid in result.handoffs:
-            click.echo(f"  handoff {hid[:12]} queued (laneguard handoffs show {hid[:12]})")
+            click.echo(f"  handoff {hid[:12]} queued (lanewarden handoffs show {hid[:12]})")
         for reason in result.reasons:
             click.echo(f"  rolled back: {reason}")
         for note in result.notes:

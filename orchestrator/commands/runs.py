@@ -1,13 +1,13 @@
-"""``laneguard runs list|show|clean``."""
+"""``lanewarden runs list|show|clean``."""
 from __future__ import annotations
 
 import json
 
 import click
 
-from orchestrator.options import format_option, open_repo, repo_option
-from orchestrator.run import clean, list_runs
-from workers.errors import InputError
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.run import clean, list_runs
+from lanewarden.workers.errors import InputError
 
 
 @click.group("runs")
@@ -42,7 +42,7 @@ def show(run_id: str, repo: str | None) -> int:
     matches = [r for r in list_runs(open_repo(repo)) if r["run_id"].startswith(run_id)]
     if len(matches) != 1:
         raise InputError(f"{'no' if not matches else 'more than one'} run matches {run_id!r}",
-                         hint="see laneguard runs list")
+                         hint="see lanewarden runs list")
     click.echo(json.dumps(matches[0], indent=2))
     return 0
 
