@@ -35,8 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import networkx as nx  # noqa: E402
 
 from benchenv import git_env  # noqa: E402
-from lanewarden.orchestrator import graph, impact, matrix  # noqa: E402
-from lanewarden.orchestrator.subject import ChangeRef, Subject  # noqa: E402
+from lanewarden.orchestrator.reviews import graph  # noqa: E402
+from lanewarden.orchestrator.reviews import impact  # noqa: E402
+from lanewarden.orchestrator.reviews import matrix  # noqa: E402
+from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject  # noqa: E402
 from lanewarden.workers.loader import LoadedPolicy  # noqa: E402
 from lanewarden.workers.policy import Contract, Policy, Suite, Worker  # noqa: E402
 

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lanewarden.guards import budget, protected, scope, secrets, source
+from lanewarden.guards import budget, protected, scope, secrets
+from lanewarden.guards import sources as source
 from lanewarden.guards.changes import ChangeSet, Status
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus

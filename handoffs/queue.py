@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lanewarden.handoffs.record import Action, Handoff, Transition, next_status
+from lanewarden.handoffs.model import Action, Handoff, Transition, next_status
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.identity import actor, now

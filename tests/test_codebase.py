@@ -40,9 +40,9 @@ def test_layers_import_downwards_only() -> None:
 
 def test_only_the_git_module_starts_processes() -> None:
     # Every git process must get the hardened environment and flags of workers/git.py.
-    # workers/git.py runs git; orchestrator/process.py runs agents and guards/reviewer.py the
+    # workers/git.py runs git; orchestrator/runs/agent.py runs agents and guards/reviewer.py the
     # policy's external reviewers (neither ever runs git).
-    allowed = {ROOT / "workers" / "git.py", ROOT / "orchestrator" / "process.py", ROOT / "guards" / "reviewer.py"}
+    allowed = {ROOT / "workers" / "git.py", ROOT / "orchestrator" / "runs" / "agent.py", ROOT / "guards" / "reviewer.py"}
     offenders = []
     for layer in LAYERS:
         for path in (ROOT / layer).rglob("*.py"):

@@ -17,9 +17,9 @@ import pytest
 from conftest import git, lanewarden
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from lanewarden.workers.adoption import from_codeowners
-from lanewarden.workers.codeowners import import_codeowners, name_lanes, translate, Lane
-from lanewarden.workers.draft import validate
+from lanewarden.orchestrator.adoption.proposal import from_codeowners
+from lanewarden.orchestrator.adoption.codeowners import import_codeowners, name_lanes, translate, Lane
+from lanewarden.orchestrator.adoption.draft import validate
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.policy import Policy
 

@@ -23,7 +23,7 @@ import yaml
 from conftest import expect as _ok, git, git_env, lanewarden
 
 from lanewarden.handoffs.queue import PREFIX, Queue
-from lanewarden.handoffs.record import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
+from lanewarden.handoffs.model import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.handoffs.intake import record_verdict
+from lanewarden.handoffs.proposals import record_verdict
 from lanewarden.handoffs.queue import Queue
-from lanewarden.handoffs.record import Action
-from lanewarden.orchestrator.dispatch import Task, dispatch
-from lanewarden.orchestrator.formats import to_text
+from lanewarden.handoffs.model import Action
+from lanewarden.orchestrator.runs.dispatch import Task, dispatch
+from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.lint import lint
@@ -79,8 +79,14 @@ _DEMO_RESULTS = {
 
 def _reviews(git: Git) -> bool:
     """Section 7: the root reviewer's desk after the dispatch; True when it decided as expected."""
-    from lanewarden.orchestrator import final, graph, html, impact, matrix, pages, report
-    from lanewarden.orchestrator.subject import collect
+    from lanewarden.orchestrator.reviews import final
+    from lanewarden.orchestrator.reviews import graph
+    from lanewarden.orchestrator.reports import html
+    from lanewarden.orchestrator.reviews import impact
+    from lanewarden.orchestrator.reviews import matrix
+    from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reports import document as report
+    from lanewarden.orchestrator.reviews.inputs import collect
 
     assert git.top is not None
     _section("7. review contracts: what the open handoffs would change, and who moves with it")
@@ -115,7 +121,7 @@ def _reviews(git: Git) -> bool:
 
 def _ledger(git: Git) -> bool:
     """Section 10: the ledger verifies, a decision replays, and an edited entry is caught."""
-    from lanewarden.guards.record import replay
+    from lanewarden.guards.recorder import replay
     from lanewarden.workers.ledger import ENTRY_FILE, REF, Ledger, canonical
 
     _section("10. ledger: every decision, run, handoff step and review in a hash chain")
@@ -161,8 +167,11 @@ def _ledger(git: Git) -> bool:
 
 def _shop(dest: Path) -> bool:
     """Section 11: a monorepo shaped like public ones: a shared changelog, a vendored drifted proto."""
-    from lanewarden.orchestrator import graph, impact, pages, report
-    from lanewarden.orchestrator.subject import collect
+    from lanewarden.orchestrator.reviews import graph
+    from lanewarden.orchestrator.reviews import impact
+    from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reports import document as report
+    from lanewarden.orchestrator.reviews.inputs import collect
 
     _section(f"11. a second monorepo shaped like public demos ({dest})")
     git = materialise(dest, "telemetry-shop")

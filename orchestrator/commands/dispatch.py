@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from lanewarden.orchestrator.dispatch import Task, dispatch, load_plan, worst
+from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, worst
 from lanewarden.orchestrator.options import open_repo, repo_option
 
 

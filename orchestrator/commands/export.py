@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from lanewarden.orchestrator import export_claude, export_codex
+from lanewarden.orchestrator.integrations import claude as export_claude
+from lanewarden.orchestrator.integrations import codex as export_codex
 from lanewarden.orchestrator.options import open_repo, policy_from, repo_option, tracked_files
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git

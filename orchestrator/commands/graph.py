@@ -16,7 +16,7 @@ def command(repo: str | None, rev: str, fmt: str) -> int:
     """Services, contracts (producers -> contract -> consumers), e2e suites
     (suite -> services it exercises) and depends_on edges (dependency -> dependent).
     """
-    from lanewarden.orchestrator import graph
+    from lanewarden.orchestrator.reviews import graph
     from lanewarden.workers.loader import load_revision
 
     git = open_repo(repo)

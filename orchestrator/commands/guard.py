@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.orchestrator.formats import RENDERERS
+from lanewarden.orchestrator.reports.verdict import RENDERERS
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
@@ -88,14 +88,14 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     task = task or os.environ.get("LANEWARDEN_TASK")
     if not record_handoffs:
         if record:
-            from lanewarden.guards.record import guard_and_record
+            from lanewarden.guards.recorder import guard_and_record
 
             verdict = guard_and_record(git, request, task)
         else:
             verdict = guard(git, request)
         click.echo(RENDERERS[fmt](verdict))
         return verdict.exit_code
-    from lanewarden.handoffs.intake import record_verdict
+    from lanewarden.handoffs.proposals import record_verdict
 
     verdict, queued = record_verdict(git, request, task=task, ledger=record)
     click.echo(RENDERERS[fmt](verdict))

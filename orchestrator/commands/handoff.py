@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, policy_for
-from lanewarden.handoffs.intake import Proposal, propose
+from lanewarden.handoffs.proposals import Proposal, propose
 from lanewarden.orchestrator.commands.guard import resolve_worker
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.workers.errors import InputError

@@ -9,9 +9,9 @@ import click
 
 from lanewarden.handoffs.apply import apply as apply_handoff
 from lanewarden.handoffs.queue import Queue, Stored
-from lanewarden.handoffs.record import Action, Handoff, Status
+from lanewarden.handoffs.model import Action, Handoff, Status
 from lanewarden.handoffs.sync import sync as sync_queue
-from lanewarden.orchestrator.formats import to_text
+from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.workers.errors import InputError
 

@@ -16,15 +16,15 @@ from typing import Any
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
-from lanewarden.workers.adoption import from_codeowners, from_discovery
-from lanewarden.workers.codeowners import SEARCH_PATHS, Imported, import_codeowners
-from lanewarden.workers.discovery import Found, discover
-from lanewarden.workers.draft import validate
+from lanewarden.orchestrator.adoption.proposal import from_codeowners, from_discovery
+from lanewarden.orchestrator.adoption.codeowners import SEARCH_PATHS, Imported, import_codeowners
+from lanewarden.orchestrator.adoption.discovery import Found, discover
+from lanewarden.orchestrator.adoption.draft import validate
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.loader import load_file
-from lanewarden.workers.packs import plan
+from lanewarden.orchestrator.adoption.packs import plan
 from lanewarden.workers.policy import Policy
 
 _MAX_READ = 1 << 20  # build manifests and specs are small; never slurp a large blob
@@ -141,8 +141,8 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
 
 def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
     """contract -> (service, trusted, evidence) from the committed tree; nothing before the first commit."""
-    from lanewarden.workers.consumers import infer
-    from lanewarden.workers.copies import find_copies, tree_files
+    from lanewarden.orchestrator.reviews.consumers import infer
+    from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
 
     head = git.head_commit()
     if head is None or not draft.contracts:

@@ -97,7 +97,7 @@ def verify(repo: str | None, anchor: str | None, fmt: str) -> int:
 @format_option("text", "json")
 def replay_cmd(repo: str | None, seq: int, fmt: str) -> int:
     """Recompute recorded decision SEQ from its recorded inputs: exit 0 if it reproduces, 1 if not."""
-    from lanewarden.guards.record import replay
+    from lanewarden.guards.recorder import replay
 
     result = replay(open_repo(repo), seq)
     if fmt == "json":

@@ -19,8 +19,9 @@ def command(repo: str | None, base: str, head: str | None, fmt: str) -> int:
     --format github-matrix prints {"include": [{"worker": ..., "cwd": ...}]}
     on one line, for a job matrix with one job per affected worker.
     """
-    from lanewarden.orchestrator import pages, report
-    from lanewarden.orchestrator.plan import plan
+    from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reports import document as report
+    from lanewarden.orchestrator.reviews.plan import plan
 
     result = plan(open_repo(repo), base, head)
     if fmt == "github-matrix":

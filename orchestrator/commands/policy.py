@@ -55,7 +55,7 @@ def check(repo: str | None, policy_file: str | None, rev: str | None, strict: bo
 
 def _copy_findings(git: Git, loaded: LoadedPolicy, rev: str | None) -> list[Finding]:
     """Copies of contracts inside services: a second source of truth that drifts."""
-    from lanewarden.workers.copies import find_copies, tree_files
+    from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
 
     commit = rev or git.head_commit()
     if commit is None or not loaded.policy.contracts:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.report import Document
+from lanewarden.orchestrator.reports.document import Document
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 
@@ -46,7 +46,8 @@ def _emit(fmt: str, data: dict[str, Any], doc: Callable[[], Document], output: s
     if fmt == "json":
         text = json.dumps(data, indent=2)
     else:
-        from lanewarden.orchestrator import html, report
+        from lanewarden.orchestrator.reports import html
+        from lanewarden.orchestrator.reports import document as report
 
         document = doc()
         text = {"text": report.to_text, "markdown": report.to_markdown, "html": html.to_html}[fmt](document)
@@ -88,8 +89,10 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     Exit 0, or 3 when a service's llm-context/contracts.md names a changed
     contract and is not updated in the same change (stale mapping).
     """
-    from lanewarden.orchestrator import graph, impact, pages
-    from lanewarden.orchestrator.subject import collect
+    from lanewarden.orchestrator.reviews import graph
+    from lanewarden.orchestrator.reviews import impact
+    from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reviews.inputs import collect
 
     git = open_repo(repo)
     subject = collect(git, base=base, head=head, handoffs=handoffs)
@@ -101,8 +104,10 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
 
 def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
             run_suites: bool, timeout: int | None) -> tuple[Any, Any]:
-    from lanewarden.orchestrator import graph, impact, matrix
-    from lanewarden.orchestrator.subject import collect
+    from lanewarden.orchestrator.reviews import graph
+    from lanewarden.orchestrator.reviews import impact
+    from lanewarden.orchestrator.reviews import matrix
+    from lanewarden.orchestrator.reviews.inputs import collect
 
     folder = _results_dir(results_dir)
     subject = collect(git, base=base, head=head, handoffs=handoffs)
@@ -130,7 +135,7 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
     risk. Exit 0 when every required suite passed, 1 when one failed, 3 when
     one did not run.
     """
-    from lanewarden.orchestrator import pages
+    from lanewarden.orchestrator.reports import builders as pages
 
     review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout)
     data = {"sources": list(review.sources), **mx.as_json()}
@@ -155,8 +160,8 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
     Exit 0 accept, 1 reject (a lane rejected, a conflict, a failing suite),
     3 revision (open handoffs, a stale mapping, residual risk, an abstention).
     """
-    from lanewarden.orchestrator import final as final_review
-    from lanewarden.orchestrator import pages
+    from lanewarden.orchestrator.reviews import final as final_review
+    from lanewarden.orchestrator.reports import builders as pages
 
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")

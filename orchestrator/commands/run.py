@@ -7,7 +7,7 @@ import sys
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.run import execute
+from lanewarden.orchestrator.runs.worker_run import execute
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})

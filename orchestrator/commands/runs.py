@@ -6,7 +6,7 @@ import json
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.run import clean, list_runs
+from lanewarden.orchestrator.runs.worker_run import clean, list_runs
 from lanewarden.workers.errors import InputError
 
 

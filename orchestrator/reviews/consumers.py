@@ -8,7 +8,7 @@ file, some of it stale itself:
   (``source: demo.proto``, its proto package, ``demo_pb2``);
 - ``build-copy``: a build file or Dockerfile of the service that names the
   contract's path (it copies or compiles it);
-- ``vendored-copy``: a copy of the contract inside the service (workers/copies.py);
+- ``vendored-copy``: a copy of the contract inside the service (orchestrator/reviews/copies.py);
 - ``generator-script``: a script elsewhere that names the contract and the
   service's folder;
 - ``ignore-entry``: an ignore file of the service that lists the contract's
@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lanewarden.workers.copies import Copy, TreeFile, contract_files
+from lanewarden.orchestrator.reviews.copies import Copy, TreeFile, contract_files
 from lanewarden.workers.git import Git
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.policy import Policy

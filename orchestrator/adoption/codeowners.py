@@ -24,7 +24,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from lanewarden.workers.overlap import FEW, Cover, Trie, compact, depths, may_overlap, narrow, shape
+from lanewarden.orchestrator.adoption.overlap import FEW, Cover, Trie, compact, depths, may_overlap, narrow, shape
 from lanewarden.workers.pattern import has_wildcard, problems
 
 SEARCH_PATHS = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")  # GitHub's own order

@@ -20,10 +20,10 @@ from typing import Any
 
 import networkx as nx
 
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator.subject import ChangeRef, Subject
-from lanewarden.workers.consumers import Consumer
-from lanewarden.workers.copies import Copy
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject
+from lanewarden.orchestrator.reviews.consumers import Consumer
+from lanewarden.orchestrator.reviews.copies import Copy
 from lanewarden.workers.git import Git
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.pattern import Pattern, compile_pattern, directory_prefix
@@ -252,10 +252,10 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
 
     Copies of contracts inside services are found in the reviewed tree; a
     change to a copy counts as a change to its contract. With ``infer`` the
-    consumers evident in the tree are listed too (workers/consumers.py).
+    consumers evident in the tree are listed too (orchestrator/reviews/consumers.py).
     """
-    from lanewarden.workers.consumers import infer as infer_consumers
-    from lanewarden.workers.copies import find_copies, tree_files
+    from lanewarden.orchestrator.reviews.consumers import infer as infer_consumers
+    from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
 
     policy = subject.loaded.policy
     if graph is None:

@@ -11,10 +11,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator import impact
-from lanewarden.orchestrator.impact import Validation
-from lanewarden.orchestrator.subject import collect
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews import impact
+from lanewarden.orchestrator.reviews.impact import Validation
+from lanewarden.orchestrator.reviews.inputs import collect
 from lanewarden.workers.git import Git
 from lanewarden.workers.ownership import OwnershipIndex
 

@@ -21,13 +21,13 @@ from typing import Any
 
 from lanewarden.guards import override
 from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
-from lanewarden.guards.record import record as record_decision
+from lanewarden.guards.recorder import record as record_decision
 from lanewarden.guards.verdict import Decision, Verdict, VoteValue
-from lanewarden.handoffs import build
+from lanewarden.handoffs import factory as build
 from lanewarden.handoffs.queue import Queue, Stored, actor
-from lanewarden.handoffs.record import Status
-from lanewarden.orchestrator import process
-from lanewarden.workers import workspace
+from lanewarden.handoffs.model import Status
+from lanewarden.orchestrator.runs import agent as process
+from lanewarden.orchestrator.runs import workspace
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git, fsencode
 from lanewarden.workers.ledger import REF as LEDGER_REF

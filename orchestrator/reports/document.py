@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from lanewarden.orchestrator import graph as g
+from lanewarden.orchestrator.reviews import graph as g
 
 TONES = ("", "ok", "warn", "bad")
 _MARK = {"ok": "✅", "warn": "⚠️", "bad": "⛔"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from lanewarden.orchestrator.run import RunResult, execute
+from lanewarden.orchestrator.runs.worker_run import RunResult, execute
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 

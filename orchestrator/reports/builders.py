@@ -4,13 +4,13 @@ from __future__ import annotations
 import networkx as nx
 
 from lanewarden.guards.verdict import Decision, VoteValue
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator.final import FinalReview
-from lanewarden.orchestrator.impact import ContractImpact, ImpactReview
-from lanewarden.orchestrator.matrix import FAIL, PASS, Matrix, Row
-from lanewarden.orchestrator.plan import Plan
-from lanewarden.orchestrator.report import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table, cell
-from lanewarden.orchestrator.subject import short
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews.final import FinalReview
+from lanewarden.orchestrator.reviews.impact import ContractImpact, ImpactReview
+from lanewarden.orchestrator.reviews.matrix import FAIL, PASS, Matrix, Row
+from lanewarden.orchestrator.reviews.plan import Plan
+from lanewarden.orchestrator.reports.document import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table, cell
+from lanewarden.orchestrator.reviews.inputs import short
 
 DECISION_TONE = {Decision.ACCEPT: "ok", Decision.REJECT: "bad", Decision.REVISION: "warn"}
 _VOTE_TONE = {VoteValue.APPROVE: "ok", VoteValue.REJECT: "bad", VoteValue.ABSTAIN: "warn"}

@@ -10,8 +10,8 @@ import html
 
 import networkx as nx
 
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator.report import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reports.document import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;

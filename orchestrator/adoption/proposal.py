@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
-from lanewarden.workers.codeowners import Imported
-from lanewarden.workers.discovery import Found
-from lanewarden.workers.draft import DraftContract, DraftWorker, render
+from lanewarden.orchestrator.adoption.codeowners import Imported
+from lanewarden.orchestrator.adoption.discovery import Found
+from lanewarden.orchestrator.adoption.draft import DraftContract, DraftWorker, render
 from lanewarden.workers.pattern import directory_prefix
 
 ROOT = "root"
@@ -48,7 +48,7 @@ Inferred = dict[str, list[tuple[str, bool, str]]]  # contract id -> (service, tr
 def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str, dict[str, str]]:
     """The draft text and the worker id chosen for each service folder.
 
-    ``inferred`` (from workers/consumers.py, keyed by the draft's contract ids)
+    ``inferred`` (from orchestrator/reviews/consumers.py, keyed by the draft's contract ids)
     fills in consumers with strong evidence and leaves the rest as comments.
     """
     ids = unique_ids([s.folder for s in found.services], {ROOT, CONTRACTS})

@@ -25,10 +25,11 @@ import networkx as nx
 
 from lanewarden.guards.engine import GuardRequest, guard_and_cut
 from lanewarden.guards.verdict import Decision, EXIT_CODES, Verdict, Vote, VoteValue, consensus
-from lanewarden.handoffs.record import Handoff
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator import impact, matrix
-from lanewarden.orchestrator.subject import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
+from lanewarden.handoffs.model import Handoff
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews import impact
+from lanewarden.orchestrator.reviews import matrix
+from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy
@@ -231,7 +232,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
 def record_review(git: Git, result: FinalReview) -> None:
     """Every lane's guard decision and the review's own decision go into the ledger."""
     from lanewarden.guards.override import load
-    from lanewarden.guards.record import record
+    from lanewarden.guards.recorder import record
     from lanewarden.workers.ledger import Kind, Ledger
 
     overrides = load(git)

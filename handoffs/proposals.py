@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lanewarden.guards.engine import GuardRequest, cut_patch, guard_and_cut, policy_for
-from lanewarden.guards.source import from_patch, scratch
+from lanewarden.guards.sources import from_patch, scratch
 from lanewarden.guards.verdict import Verdict
-from lanewarden.handoffs import build
+from lanewarden.handoffs import factory as build
 from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.handoffs.routing import route
 from lanewarden.workers.errors import InputError, unknown_worker_hint
@@ -82,7 +82,7 @@ def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
     """
     loaded = policy_for(git, req)
     if ledger:
-        from lanewarden.guards.record import for_ledger
+        from lanewarden.guards.recorder import for_ledger
 
         req = for_ledger(git, req)
     verdict, patches = guard_and_cut(git, req, loaded=loaded)
@@ -91,7 +91,7 @@ def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
     records = build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)
     queued = [queue.create(r) for r in records]
     if ledger:
-        from lanewarden.guards.record import change_patch, record
+        from lanewarden.guards.recorder import change_patch, record
 
         record(git, verdict, change=change_patch(patches), overrides=req.overrides or (),
                handoff_ids=[s.handoff.id for s, _ in queued], inputs={"task": task})

@@ -19,8 +19,8 @@ from typing import Any
 import networkx as nx
 
 from lanewarden.guards.verdict import Decision, EXIT_CODES
-from lanewarden.orchestrator import graph as g
-from lanewarden.orchestrator import process
+from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.runs import agent as process
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.policy import Policy

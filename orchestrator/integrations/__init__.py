@@ -1,0 +1,1 @@
+"""Agent-runtime integrations: a worker's lane as each runtime's own settings."""
