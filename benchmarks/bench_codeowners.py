@@ -67,7 +67,7 @@ def generate_codeowners(rules: int, seed: int = 8, teams: int = 300) -> tuple[st
         comp = f"{area}/{area[:3]}-{len(components):04d}"
         components.append(comp)
         team = _owner(rng, teams)
-        block = [f"", f"# {comp}", f"/{comp}/ {team}"]
+        block = ["", f"# {comp}", f"/{comp}/ {team}"]
         for sub in rng.sample(SUBDIRS, rng.randrange(1, 5)):
             roll = rng.random()
             if sub == "vendor" and roll < 0.5:
@@ -109,7 +109,7 @@ def generate_paths(components: list[str], count: int, seed: int = 9) -> list[str
         roll = rng.random()
         if roll < 0.9:
             comp = rng.choice(components)
-            sub = rng.choice(SUBDIRS + ("", "pkg/a/b"))
+            sub = rng.choice((*SUBDIRS, "", "pkg/a/b"))
             name = f"f{rng.randrange(40)}.{rng.choice(EXTS)}"
             out.add("/".join(p for p in (comp, sub, name) if p))
         elif roll < 0.95:
@@ -196,9 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     sample = random.Random(3).sample(range(len(paths)), min(args.sample, len(paths)))
     t_sample, owners = brute_force(text, [paths[i] for i in sample])
     descriptions = {w["id"]: w["owner"].lower() for w in _workers(repo)}
-    wrong = [paths[i] for i, want in zip(sample, owners)
-             if want and descriptions.get(routed[i]["owner"], "") not in want.split(",")
-             or not want and routed[i]["owner"] != "root"]
+    wrong = [paths[i] for i, want in zip(sample, owners, strict=False)
+             if (want and descriptions.get(routed[i]["owner"], "") not in want.split(","))
+             or (not want and routed[i]["owner"] != "root")]
     if wrong:
         raise SystemExit(f"lanewarden routed {len(wrong)} sampled paths differently from CODEOWNERS, e.g. {wrong[:3]}")
     t_brute = t_sample / len(sample) * len(paths)

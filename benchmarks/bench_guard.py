@@ -316,7 +316,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         verdict = json.loads(proc.stdout)
     except json.JSONDecodeError as exc:
-        raise SystemExit(f"lanewarden did not print JSON ({exc}):\n{proc.stdout[:500]!r}")
+        raise SystemExit(f"lanewarden did not print JSON ({exc}):\n{proc.stdout[:500]!r}") from None
     n_changes = len(verdict.get("changes", []))
     print(f"git reports {git_paths} changed paths; lanewarden reports {n_changes} changes, "
           f"decision {verdict.get('decision')!r} (exit {proc.returncode})")

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchenv import git_env, lanewarden_argv  # noqa: E402
+from benchenv import git_env, lanewarden_argv
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**git_env(), "LANEWARDEN_ACTOR": "bench"}

@@ -32,15 +32,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import networkx as nx  # noqa: E402
+import networkx as nx
+from benchenv import git_env
 
-from benchenv import git_env  # noqa: E402
-from lanewarden.orchestrator.reviews import graph  # noqa: E402
-from lanewarden.orchestrator.reviews import impact  # noqa: E402
-from lanewarden.orchestrator.reviews import matrix  # noqa: E402
-from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject  # noqa: E402
-from lanewarden.workers.loader import LoadedPolicy  # noqa: E402
-from lanewarden.workers.policy import Contract, Policy, Suite, Worker  # noqa: E402
+from lanewarden.orchestrator.reviews import (
+    graph,
+    impact,
+    matrix,
+)
+from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject
+from lanewarden.workers.loader import LoadedPolicy
+from lanewarden.workers.policy import Contract, Policy, Suite, Worker
 
 
 def svc(i: int) -> str:

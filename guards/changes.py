@@ -124,7 +124,7 @@ def parse_raw(raw: bytes) -> list[Change]:
     if len(fields) % 2:
         raise LanewardenError("truncated git diff output; refusing to guess")
     changes: list[Change] = []
-    for meta_raw, path_raw in zip(fields[::2], fields[1::2]):
+    for meta_raw, path_raw in zip(fields[::2], fields[1::2], strict=False):
         meta = meta_raw.decode("ascii")
         if not meta.startswith(":"):
             raise LanewardenError(f"unexpected git diff output near {meta[:40]!r}")

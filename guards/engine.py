@@ -207,7 +207,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
             used = scope.apply_overrides(ctx, items) if items else []
         if loaded.policy.shared.append_only and scope.needs_override(ctx):
             scope.apply_shared(ctx)
-    except Exception as exc:  # noqa: BLE001 - fail closed, never accept
+    except Exception as exc:
         votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
                           reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))
     for name, run in GUARDS:
@@ -215,7 +215,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
             changeset.complete()  # the guards before this one need only paths and modes
         try:
             votes.append(run(ctx))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             votes.append(Vote(guard=name, vote=VoteValue.ABSTAIN,
                               reasons=(f"guard crashed: {type(exc).__name__}: {exc}",)))
     changeset.complete()
@@ -270,7 +270,7 @@ def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
             continue
         try:
             votes.append(reviewer.review(name, item, verdict.as_json(), cwd, changed))
-        except Exception as exc:  # noqa: BLE001 - a reviewer is never a reason to accept
+        except Exception as exc:
             votes.append(Vote(reviewer.PREFIX + name, VoteValue.ABSTAIN,
                               (f"reviewer failed: {type(exc).__name__}: {exc}",)))
     return replace(verdict, votes=tuple(votes), decision=consensus(votes))

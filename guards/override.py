@@ -182,7 +182,7 @@ class Overrides:
         refs = self.git.refs(PREFIX)
         commits = list(refs.values())
         out = []
-        for commit, data in zip(commits, self.git.read_paths([f"{c}:{FILE}" for c in commits])):
+        for commit, data in zip(commits, self.git.read_paths([f"{c}:{FILE}" for c in commits]), strict=False):
             if data is None:
                 continue
             try:

@@ -120,8 +120,8 @@ def apply_shared(ctx: GuardContext) -> None:
 
 def _append_problem(change: Change) -> str | None:
     """Why the change is not a pure addition of lines, or None when it is."""
-    from unidiff.patch import PatchSet
     from unidiff.errors import UnidiffParseError
+    from unidiff.patch import PatchSet
 
     if change.status is not Status.MODIFIED:
         return {Status.DELETED: "deletes the file", Status.ADDED: "creates the file (a rename moves it)",

@@ -103,7 +103,7 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
                            "--ignore-submodules=none"], env=env))
     changed: list[str] = []
     deleted: list[str] = []
-    for meta, path in zip(raw[::2], raw[1::2]):
+    for meta, path in zip(raw[::2], raw[1::2], strict=False):
         name = fsdecode(path)
         changed.append(name)
         if meta.endswith(b"D"):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import Decision, Verdict
-from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.handoffs.model import Action, Status
+from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from lanewarden.guards.verdict import Verdict
-from lanewarden.handoffs.queue import now
 from lanewarden.handoffs.model import Action, Evidence, Handoff, Scope, Transition, Validation, handoff_id
+from lanewarden.handoffs.queue import now
 from lanewarden.handoffs.routing import impact, route
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.policy import Policy

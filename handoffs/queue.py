@@ -76,7 +76,7 @@ class Queue:
         refs = self.git.refs(PREFIX)
         commits = list(refs.values())
         blobs = self.git.read_paths([f"{c}:handoff.json" for c in commits])
-        return [Stored(Handoff.from_json(b), c) for c, b in zip(commits, blobs) if b is not None]
+        return [Stored(Handoff.from_json(b), c) for c, b in zip(commits, blobs, strict=False) if b is not None]
 
     def transition(self, prefix: str, action: Action, *, reason: str | None = None,
                    commit: str | None = None) -> Stored:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.pattern import compile_pattern
-from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.policy import Policy
 
 

@@ -12,8 +12,9 @@ import platform
 import sys
 import tempfile
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -96,7 +97,7 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
         # The reader went away (| head); nothing left to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         ctx.exit(0)
-    except Exception as exc:  # noqa: BLE001 - the boundary for bugs
+    except Exception as exc:
         _crash(ctx, exc)
     ctx.exit(rv if isinstance(rv, int) else 0)
 
@@ -104,7 +105,7 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
 def _crash(ctx: click.Context, exc: BaseException) -> NoReturn:
     try:
         path: Path | str = write_crash_log(exc)
-    except Exception:  # noqa: BLE001
+    except Exception:
         path = "(no log: could not write one)"
     click.echo(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
                f"this is a bug, traceback in {path}", err=True)

@@ -102,11 +102,11 @@ def repo(make_repo: Callable[..., Path]) -> Path:
 @pytest.fixture(autouse=True)
 def _isolate_git(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for key in list(os.environ):
-        if key.startswith("GIT_") or key.startswith("LANEWARDEN_"):
+        if key.startswith(("GIT_", "LANEWARDEN_")):
             monkeypatch.delenv(key, raising=False)
     for key, value in GIT_ENV.items():
         monkeypatch.setenv(key, value)
-    yield
+    return
 
 
 def lanewarden(*args: str, input: str | bytes | None = None) -> Result:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import SHIM
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,7 +43,8 @@ def test_only_the_git_module_starts_processes() -> None:
     # Every git process must get the hardened environment and flags of workers/git.py.
     # workers/git.py runs git; orchestrator/runs/agent.py runs agents and guards/reviewer.py the
     # policy's external reviewers (neither ever runs git).
-    allowed = {ROOT / "workers" / "git.py", ROOT / "orchestrator" / "runs" / "agent.py", ROOT / "guards" / "reviewer.py"}
+    allowed = {ROOT / "workers" / "git.py", ROOT / "orchestrator" / "runs" / "agent.py",
+               ROOT / "guards" / "reviewer.py"}
     offenders = []
     for layer in LAYERS:
         for path in (ROOT / layer).rglob("*.py"):
@@ -68,4 +70,13 @@ def test_mypy_strict_is_clean() -> None:
     env = {**os.environ, "MYPYPATH": str(SHIM)}
     proc = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists(),
+                    reason="ruff is not installed (pip install '.[test]')")
+def test_ruff_is_clean() -> None:
+    # The rule set and why each rule family is on: [tool.ruff] in pyproject.toml.
+    proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

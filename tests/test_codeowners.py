@@ -14,17 +14,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import git, lanewarden
 from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
 
-from lanewarden.orchestrator.adoption.proposal import from_codeowners
-from lanewarden.orchestrator.adoption.codeowners import import_codeowners, name_lanes, translate, Lane
+from conftest import git, lanewarden
+from lanewarden.orchestrator.adoption.codeowners import Lane, import_codeowners, name_lanes, translate
 from lanewarden.orchestrator.adoption.draft import validate
+from lanewarden.orchestrator.adoption.proposal import from_codeowners
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.policy import Policy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from bench_codeowners import generate_codeowners, generate_paths  # noqa: E402
+from bench_codeowners import generate_codeowners, generate_paths
 
 _CARRY = "(?:(?P<ps_d>/)|$)"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import git, lanewarden
 
 COPY = "services/shipping/proto/demo.proto"

@@ -16,10 +16,10 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import BIN, FIXTURES, git
 
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "adoption.md"

@@ -36,7 +36,7 @@ def _sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     monkeypatch.chdir(cwd)
-    yield
+    return
 
 
 def verdict(repo: Path, *args: str, worker: str | None = WORKER,
@@ -589,7 +589,7 @@ def test_non_utf8_name_out_of_scope(repo: Path) -> None:
     # Bypass: non-UTF-8 bytes in an out-of-scope name.
     with open(os.fsencode(str(repo)) + b"/services/kms-api/caf\xe9.py", "wb") as fh:
         fh.write(b"x\n")
-    for mode, result in three_modes(repo).items():
+    for result in three_modes(repo).values():
         rejected(result, os.fsdecode(b"services/kms-api/caf\xe9.py"))
 
 
@@ -626,7 +626,7 @@ def test_patch_with_lying_header_moves_protected_file(repo: Path, tmp_path: Path
     if code == 1:
         c = change(v, KEYS)
         assert (c["status"], c["class"]) == ("deleted", "out_of_scope")
-    code2, v2 = verdict(repo, "--patch", "-", input=patch)
+    code2, _v2 = verdict(repo, "--patch", "-", input=patch)
     assert code2 == code
 
 
@@ -753,7 +753,7 @@ def test_revision_spelled_like_an_option(repo: Path, tmp_path: Path, argv: list[
     commit_on_branch(repo, {APP: "x = 2\n"})
     code, err = verdict(repo, *argv, input=b"")
     assert code == 2, err
-    found = [p for p in tmp_path.rglob("stolen.txt")] + [p for p in Path.cwd().rglob("stolen.txt")]
+    found = list(tmp_path.rglob("stolen.txt")) + list(Path.cwd().rglob("stolen.txt"))
     assert not found
 
 

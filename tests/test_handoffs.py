@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import expect as _ok, git, git_env, lanewarden
 
-from lanewarden.handoffs.queue import PREFIX, Queue
+from conftest import expect as _ok
+from conftest import git, git_env, lanewarden
 from lanewarden.handoffs.model import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
+from lanewarden.handoffs.queue import PREFIX, Queue
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

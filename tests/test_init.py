@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from conftest import git, lanewarden
 
 LAYOUTS: dict[str, dict[str, str]] = {
@@ -36,7 +37,8 @@ LAYOUTS: dict[str, dict[str, str]] = {
         "services/orders/api/openapi.yaml": "openapi: 3.1.0\n",  # inside a service: left to it
         "services/payments/setup.py": "\n", "services/payments/Dockerfile": "FROM python\n",
         "services/payments/payments/core.py": "\n",
-        "protos/orders/v1/orders.proto": 'syntax = "proto3";\n', "protos/payments/payments.proto": 'syntax = "proto3";\n',
+        "protos/orders/v1/orders.proto": 'syntax = "proto3";\n',
+        "protos/payments/payments.proto": 'syntax = "proto3";\n',
         "specs/events.yaml": "asyncapi: 2.6.0\n", "e2e/checkout/test_checkout.py": "\n",
         "scripts/release.sh": "#!/bin/sh\n", "README.md": "# shop\n",
     },

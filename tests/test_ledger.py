@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import git, git_env, lanewarden
 
+from conftest import git, git_env, lanewarden
 from lanewarden.workers.ledger import canonical, digest
 
 REF = "refs/lanewarden/ledger"
@@ -289,7 +289,8 @@ def test_handoff_transitions_are_entries(repo: Path) -> None:
     assert shown[2]["outcome"]["handoffs"] == [hid]
     assert lanewarden("handoffs", "accept", hid[:10], "--repo", str(repo)).exit_code == 0
     last = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json", "--last", "1").stdout)[0]
-    assert last["kind"] == "handoff" and last["inputs"]["action"] == "accept" and last["outcome"]["status"] == "accepted"
+    assert last["kind"] == "handoff" and last["inputs"]["action"] == "accept"
+    assert last["outcome"]["status"] == "accepted"
 
 
 def test_runs_record_their_outcome_and_replay(repo: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from conftest import git, lanewarden
 
 KMS = "services/kms-api/src/kms_api/audit.py"
@@ -231,7 +232,7 @@ def _with_reviewer(repo: Path, tmp_path: Path, kind: str) -> Path:
     return seen
 
 
-@pytest.mark.parametrize("kind, code, vote, reason", [
+@pytest.mark.parametrize(("kind", "code", "vote", "reason"), [
     ("approve", 0, "approve", "looks fine"),
     ("reject", 1, "reject", "not convinced"),
     ("hang", 3, "abstain", "timed out after 2s"),
@@ -257,7 +258,7 @@ def test_reviewers_are_not_asked_when_the_guards_already_reject(repo: Path, tmp_
     with open(repo / KMS, "a", encoding="utf-8") as fh:
         fh.write("# stray\n")
     git(repo, "add", KMS)
-    code, verdict = _guard(repo, "--staged")
+    code, _verdict = _guard(repo, "--staged")
     assert code == 1 and not seen.exists()
 
 
@@ -364,9 +365,10 @@ def test_policy_diff_of_an_invalid_new_policy_is_named(repo: Path) -> None:
 
 def test_a_billion_laughs_policy_in_the_change_is_refused_not_expanded(repo: Path) -> None:
     levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]']
-    for name, prev in zip("bcdefg", "abcdef"):
+    for name, prev in zip("bcdefg", "abcdef", strict=False):
         levels.append(f"{name}: &{name} [{','.join(['*' + prev] * 10)}]")
-    (repo / "lanewarden.yaml").write_text("version: 1\nroot: r\n" + "\n".join(levels) + "\nworkers: {r: {allow: [x]}}\n")
+    policy = "version: 1\nroot: r\n" + "\n".join(levels) + "\nworkers: {r: {allow: [x]}}\n"
+    (repo / "lanewarden.yaml").write_text(policy)
     git(repo, "commit", "-qam", "a policy that expands to 10 million values")
     code, verdict = _guard(repo, "--base", "HEAD~1")
     assert code == 1 and "expands to more than" in verdict["policy_diff"]["error"]

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES
 from pydantic import ValidationError
 
+from conftest import FIXTURES
 from lanewarden.workers.policy import strict_policy
 from lanewarden.workers.schema import Policy as Schema
 from lanewarden.workers.schema import to_policy

@@ -11,8 +11,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import git, lanewarden
 from test_reviews import KMS_PROTO, WALLET_APP, branch, junit
+
+from conftest import git, lanewarden
 
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync")

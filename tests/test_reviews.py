@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import expect as _ok, git, lanewarden
 
-from lanewarden.orchestrator.reviews import graph as graph_module
-from lanewarden.orchestrator.reports.html import to_html
-from lanewarden.orchestrator.reviews.matrix import FAIL, NOT_RUN, PASS, read_junit
+from conftest import expect as _ok
+from conftest import git, lanewarden
 from lanewarden.orchestrator.reports.document import Details, Document, Para, Table, cell, to_markdown
+from lanewarden.orchestrator.reports.html import to_html
+from lanewarden.orchestrator.reviews import graph as graph_module
+from lanewarden.orchestrator.reviews.matrix import FAIL, NOT_RUN, PASS, read_junit
 from lanewarden.workers.loader import parse
 
 KMS_PROTO = "contracts/kms/kms.proto"

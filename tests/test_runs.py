@@ -17,12 +17,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from os.path import commonpath
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import expect as _ok, FIXTURES, git, lanewarden
+
+from conftest import FIXTURES, git, lanewarden
+from conftest import expect as _ok
 
 AGENTS = FIXTURES / "agents"
 WALLET_SIGNING = "services/wallet-api/src/wallet_api/signing.py"
@@ -262,7 +265,8 @@ def test_context_pack_describes_the_lane_and_stays_out_of_the_diff(
     assert state(repo, data["run_id"])["context_hash"] == pack["context_hash"]
     # The pack lives in the run folder, outside every work tree: never in the diff or the commit.
     assert changed_paths(repo, data["commit"]) == [WALLET_SIGNING] and data["changed_files"] == 1
-    assert not any(p.endswith("context.json") for p in git(repo, "ls-tree", "-r", "--name-only", data["commit"]).split())
+    tree = git(repo, "ls-tree", "-r", "--name-only", data["commit"]).split()
+    assert not any(p.endswith("context.json") for p in tree)
 
 
 def test_context_pack_lists_open_handoffs_for_the_worker(
@@ -594,7 +598,7 @@ def test_runs_show_by_prefix_and_list_as_json(repo: Path) -> None:
     shown = json.loads(_ok(lanewarden("runs", "show", first["run_id"][:-1], "--repo", str(repo))).stdout)
     assert shown == one
     # A prefix both ids share is ambiguous; one that matches nothing is an input error.
-    common = os.path.commonprefix([first["run_id"], second["run_id"]])
+    common = commonpath([first["run_id"], second["run_id"]])
     ambiguous = lanewarden("runs", "show", common, "--repo", str(repo))
     assert ambiguous.exit_code == 2 and "more than one run" in ambiguous.stderr
     missing = lanewarden("runs", "show", "19990101", "--repo", str(repo))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from conftest import git, lanewarden
 
 LOG = "CHANGELOG.md"
@@ -88,7 +89,7 @@ def test_adding_lines_to_a_shared_file_is_open_to_every_worker(shop: Path, tmp_p
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("edit, words", [(_edit_entry, "deletes or alters"), (_delete_entry, "deletes or alters")],
+@pytest.mark.parametrize(("edit", "words"), [(_edit_entry, "deletes or alters"), (_delete_entry, "deletes or alters")],
                          ids=["edit", "delete-line"])
 def test_changing_an_existing_line_is_out_of_scope_and_routed(shop: Path, tmp_path: Path, mode: str,
                                                               edit: Callable[[Path], None], words: str) -> None:

@@ -55,7 +55,7 @@ class PolicyError(InputError):
 class PolicyProblem:
     """One problem in a policy file, rendered ``FILE:LINE:COL: key.path: message``."""
 
-    __slots__ = ("source", "line", "column", "key", "message")
+    __slots__ = ("column", "key", "line", "message", "source")
 
     def __init__(self, source: str, line: int, column: int, key: str, message: str) -> None:
         self.source = source

@@ -331,10 +331,10 @@ class Git:
         if not specs:
             return
         results = self.batch(specs)
-        for rev, found in zip(revs, results):
+        for rev, found in zip(revs, results, strict=False):
             if found is not None and found[1] == "commit":
                 self._commits[rev] = self._commits[found[0]] = (found[0], found[2])
-        for (rev, path), found in zip(files, results[len(revs):]):
+        for (rev, path), found in zip(files, results[len(revs):], strict=False):
             blob = found[2] if found is not None and found[1] == "blob" else None
             self._files[(rev, path)] = blob
             commit = self._commits.get(rev)
@@ -424,7 +424,8 @@ class Git:
         wanted = [o for o in dict.fromkeys(oids) if o]
         if not wanted:
             return {}
-        return {oid: found[2] for oid, found in zip(wanted, self.batch(wanted, env=env)) if found is not None}
+        batch = self.batch(wanted, env=env)
+        return {oid: found[2] for oid, found in zip(wanted, batch, strict=False) if found is not None}
 
     # -- writing ---------------------------------------------------------
     def commit_all(self, message: str, *, author: tuple[str, str] = ("lanewarden", "lanewarden@localhost")) -> str:

@@ -222,7 +222,7 @@ class Ledger:
         """Every stored entry (or the reason it cannot be read), oldest first."""
         commits = self.commits()
         raws = self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in commits])
-        return [(c, _parse(raw, c)) for c, raw in zip(commits, raws)]
+        return [(c, _parse(raw, c)) for c, raw in zip(commits, raws, strict=False)]
 
     def entries(self) -> list[Entry]:
         return [e for _, e in self.read() if isinstance(e, Entry)]
@@ -256,7 +256,7 @@ class Ledger:
         problems: list[Problem] = []
         stored = self.read()
         attached = [(commit, name) for commit, e in stored if isinstance(e, Entry) for name in e.attachments]
-        blobs = dict(zip(attached, self.git.read_paths([f"{c}:{n}" for c, n in attached])))
+        blobs = dict(zip(attached, self.git.read_paths([f"{c}:{n}" for c, n in attached]), strict=False))
         prev_hash, prev_seq = GENESIS, -1
         hashes: set[str] = set()
         for commit, entry in stored:

@@ -264,7 +264,7 @@ def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
                 _check_list(b, ("workers", wid, fld), worker.get(fld))
             cwd = worker.get("cwd")
             if isinstance(cwd, str):
-                bad = [p for p in pattern.problems(cwd)] + (
+                bad = list(pattern.problems(cwd)) + (
                     ["cwd is a folder, not a pattern"] if pattern.has_wildcard(cwd) else [])
                 for reason in bad:
                     b.problem(b.marks.at(("workers", wid, "cwd")), ("workers", wid, "cwd"), reason)
@@ -292,7 +292,7 @@ def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
 def _check_references(data: dict[str, Any], b: _Builder) -> None:
     """Unknown workers anywhere, checked on the raw data so they show next to type errors."""
     workers = data.get("workers")
-    ids = {k for k in workers} if isinstance(workers, dict) else set()
+    ids = set(workers) if isinstance(workers, dict) else set()
     root = data.get("root")
     if isinstance(root, str) and ids and root not in ids:
         b.problem(b.marks.at(("root",)), ("root",),

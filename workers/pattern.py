@@ -18,9 +18,10 @@ disagree is rejected by :func:`problems`, so both always give one answer.
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import pathspec
@@ -69,7 +70,7 @@ def problems(pattern: object) -> list[str]:
             out.append("'.git' components are not allowed")
         elif "**" in part and part != "**":
             out.append(f"'**' must be a whole path component, not part of {part!r}")
-    if any(a == b == "**" for a, b in zip(parts, parts[1:])):
+    if any(a == b == "**" for a, b in itertools.pairwise(parts)):
         out.append("repeated '**/**' components")
     if pattern.endswith("/") and has_wildcard(pattern):
         out.append("a trailing '/' after a wildcard matches nothing in git: "
@@ -131,7 +132,7 @@ def directory_prefix(pattern: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _glob_regex(pattern: str) -> str:
     regex, include = GitIgnoreSpecPattern.pattern_to_regex("/" + pattern)
     assert include is True and isinstance(regex, str), pattern
@@ -168,7 +169,7 @@ class Pattern:
         return self.spec.check_file(byte_view(path)).include is True
 
 
-@lru_cache(maxsize=None)
+@cache
 def compile_pattern(text: str) -> Pattern:
     """Compile a pattern already accepted by :func:`problems`."""
     bad = problems(text)

@@ -157,7 +157,7 @@ def parse(text: str) -> tuple[list[Rule], list[Issue], dict[str, str]]:
         if "?" in raw:
             issues.append(Issue(number, stripped, "'?' matches one byte in lanewarden (git's rule) and one "
                                                   "character on GitHub: they differ on non-ASCII names", "note"))
-        if len(set(o.lower() for o in owners)) > 1:
+        if len({o.lower() for o in owners}) > 1:
             issues.append(Issue(number, stripped, "several owners: each may write these paths; lanewarden routes "
                                                   "handoffs to one of them (policy check reports the tie)", "note"))
         for owner in owners:

@@ -47,7 +47,7 @@ def may_overlap(a: str, b: str) -> bool:
     """False only when no path can match both patterns."""
     pa, _, lit_a = shape(a)
     pb, _, lit_b = shape(b)
-    for x, y in zip(pa, pb):
+    for x, y in zip(pa, pb, strict=False):
         if x == "**" or y == "**":
             return True
         if not (_may_match(x, y) if _wild(y) else _may_match(y, x)):
@@ -70,10 +70,10 @@ def narrow(p: str, q: str, depth: int | None = None) -> str:
     folder = "/".join(kp)
     if not rest or rest == ("**",):
         return folder  # q covers everything below its key, so all of p's folder
-    if len(rest) in (2, 3) and rest[0] == "**" and rest[1] != "**" and rest[2:] in ((), ("**",)):
-        # q = key/**/t[/**]: exact below p's folder unless a folder name on the way could match t.
-        if not any(_may_match(c, rest[1]) for c in kp[len(kq):]):
-            return folder + "/" + "/".join(rest)
+    # q = key/**/t[/**]: exact below p's folder unless a folder name on the way could match t.
+    if (len(rest) in (2, 3) and rest[0] == "**" and rest[1] != "**" and rest[2:] in ((), ("**",))
+            and not any(_may_match(c, rest[1]) for c in kp[len(kq):])):
+        return folder + "/" + "/".join(rest)
     return q
 
 
@@ -113,7 +113,7 @@ def depths(hits: list[tuple[int, str]], start: int) -> dict[str, int]:
     """For each carved pattern, the shallowest folder depth (below ``start``) holding at most
     ``FEW`` of the carved lanes: lanes in one folder then share one narrowed pattern."""
     counts: Counter[tuple[str, ...]] = Counter()
-    for index, key in {(i, shape(p)[1]) for i, p in hits}:
+    for _index, key in {(i, shape(p)[1]) for i, p in hits}:
         for d in range(start + 1, len(key) + 1):
             counts[key[:d]] += 1
     out: dict[str, int] = {}
@@ -137,7 +137,7 @@ class Cover:
     def add(self, pattern: str) -> None:
         self.texts.add(pattern)
         parts, key, literal = shape(pattern)
-        if literal or parts[-1] == "**" and len(key) == len(parts) - 1:
+        if literal or (parts[-1] == "**" and len(key) == len(parts) - 1):
             node = self.trie
             for part in key:
                 node = node.setdefault(part, {})
@@ -165,7 +165,8 @@ def compact(patterns: list[str], lines: list[int]) -> tuple[list[str], list[int]
     cover = Cover()
     seen: set[str] = set()
     # Shallow patterns first, so a folder is recorded before the patterns inside it.
-    for i, p, n in sorted(zip(range(len(patterns)), patterns, lines), key=lambda x: (len(shape(x[1])[1]), x[0])):
+    ordered = sorted(zip(range(len(patterns)), patterns, lines, strict=True), key=lambda x: (len(shape(x[1])[1]), x[0]))
+    for i, p, n in ordered:
         if p in seen:
             continue
         seen.add(p)

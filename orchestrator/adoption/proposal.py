@@ -28,7 +28,7 @@ def unique_ids(folders: list[str], taken: set[str]) -> dict[str, str]:
     """Worker ids from folder names; folders sharing a name get their whole path as id."""
     names = [_clean(f.rpartition("/")[2]) for f in folders]
     out: dict[str, str] = {}
-    for folder, name in zip(folders, names):
+    for folder, name in zip(folders, names, strict=False):
         wanted = name if names.count(name) == 1 and name not in taken else _clean(folder.replace("/", "-"))
         candidate, n = wanted, 2
         while candidate in taken:
@@ -117,7 +117,7 @@ def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str,
 def _cwd(patterns: list[str], dirs: set[str]) -> str | None:
     keys = [directory_prefix(p) for p in patterns]
     common: list[str] = []
-    for parts in zip(*keys):
+    for parts in zip(*keys, strict=False):
         if len(set(parts)) != 1:
             break
         common.append(parts[0])
@@ -147,8 +147,10 @@ def from_codeowners(imported: Imported, dirs: set[str]) -> str:
             comments.append(f"lane {lane.number} of {owner}: these lines give back paths that a later carve-out "
                             "took from its other lane (one worker has one deny list)")
         worker = DraftWorker(lane.worker_id, description=owner, cwd=_cwd(lane.allow, dirs), comments=comments)
-        worker.patterns["allow"] = [(p, f"CODEOWNERS:{n}") for p, n in zip(lane.allow, lane.allow_lines)]
-        worker.patterns["deny"] = [(p, f"CODEOWNERS:{n} takes it") for p, n in zip(lane.deny, lane.deny_lines)]
+        worker.patterns["allow"] = [(p, f"CODEOWNERS:{n}")
+                                    for p, n in zip(lane.allow, lane.allow_lines, strict=True)]
+        worker.patterns["deny"] = [(p, f"CODEOWNERS:{n} takes it")
+                                   for p, n in zip(lane.deny, lane.deny_lines, strict=True)]
         workers.append(worker)
     root = DraftWorker(ROOT, comments=["paths no CODEOWNERS line owns (or a line without owners) route here"])
     workers.append(root)

@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.handoffs.model import Action
 from lanewarden.handoffs.proposals import record_verdict
 from lanewarden.handoffs.queue import Queue
-from lanewarden.handoffs.model import Action
-from lanewarden.orchestrator.runs.dispatch import Task, dispatch
 from lanewarden.orchestrator.reports.verdict import to_text
+from lanewarden.orchestrator.runs.dispatch import Task, dispatch
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.lint import lint
@@ -79,13 +79,10 @@ _DEMO_RESULTS = {
 
 def _reviews(git: Git) -> bool:
     """Section 7: the root reviewer's desk after the dispatch; True when it decided as expected."""
-    from lanewarden.orchestrator.reviews import final
-    from lanewarden.orchestrator.reviews import graph
-    from lanewarden.orchestrator.reports import html
-    from lanewarden.orchestrator.reviews import impact
-    from lanewarden.orchestrator.reviews import matrix
     from lanewarden.orchestrator.reports import builders as pages
     from lanewarden.orchestrator.reports import document as report
+    from lanewarden.orchestrator.reports import html
+    from lanewarden.orchestrator.reviews import final, graph, impact, matrix
     from lanewarden.orchestrator.reviews.inputs import collect
 
     assert git.top is not None
@@ -167,10 +164,9 @@ def _ledger(git: Git) -> bool:
 
 def _shop(dest: Path) -> bool:
     """Section 11: a monorepo shaped like public ones: a shared changelog, a vendored drifted proto."""
-    from lanewarden.orchestrator.reviews import graph
-    from lanewarden.orchestrator.reviews import impact
     from lanewarden.orchestrator.reports import builders as pages
     from lanewarden.orchestrator.reports import document as report
+    from lanewarden.orchestrator.reviews import graph, impact
     from lanewarden.orchestrator.reviews.inputs import collect
 
     _section(f"11. a second monorepo shaped like public demos ({dest})")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, worst
 from lanewarden.orchestrator.options import open_repo, repo_option
+from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, worst
 
 
 def _line(t: Task) -> str:

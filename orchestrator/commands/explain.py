@@ -16,7 +16,7 @@ from lanewarden.workers.ownership import OwnershipIndex
 def _normalise(git: Git, raw: str) -> str:
     """Accept repository-relative paths, './x', or paths relative to the current folder."""
     path = raw
-    if git.top is not None and (os.path.isabs(path) or path.startswith("./") or path.startswith("../")):
+    if git.top is not None and (os.path.isabs(path) or path.startswith(("./", "../"))):
         absolute = os.path.normpath(os.path.join(os.getcwd(), path))
         rel = os.path.relpath(absolute, git.top)
         if rel.startswith(".."):
@@ -44,10 +44,7 @@ def command(paths: tuple[str, ...], repo: str | None, worker: str | None, rev: s
     if worker is not None and worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
                          hint=unknown_worker_hint(worker, loaded.policy.workers, loaded.source))
-    if paths == ("-",):
-        items = [line for line in sys.stdin.read().splitlines() if line]
-    else:
-        items = list(paths)
+    items = [line for line in sys.stdin.read().splitlines() if line] if paths == ("-",) else list(paths)
     index = OwnershipIndex(loaded.policy)
     out = sys.stdout
     rows = []

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.orchestrator.reports.verdict import RENDERERS
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.reports.verdict import RENDERERS
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

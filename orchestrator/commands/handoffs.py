@@ -8,11 +8,11 @@ from pathlib import Path
 import click
 
 from lanewarden.handoffs.apply import apply as apply_handoff
-from lanewarden.handoffs.queue import Queue, Stored
 from lanewarden.handoffs.model import Action, Handoff, Status
+from lanewarden.handoffs.queue import Queue, Stored
 from lanewarden.handoffs.sync import sync as sync_queue
-from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 
 SORTS = {"created": lambda h: (h.created_at, h.id), "target": lambda h: (h.target_worker, h.created_at),

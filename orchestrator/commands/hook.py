@@ -16,8 +16,8 @@ import click
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.orchestrator.commands.guard import resolve_worker
-from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.orchestrator.options import open_repo, repo_option
+from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

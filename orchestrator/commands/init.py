@@ -15,16 +15,16 @@ from typing import Any
 
 import click
 
-from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
-from lanewarden.orchestrator.adoption.proposal import from_codeowners, from_discovery
 from lanewarden.orchestrator.adoption.codeowners import SEARCH_PATHS, Imported, import_codeowners
 from lanewarden.orchestrator.adoption.discovery import Found, discover
 from lanewarden.orchestrator.adoption.draft import validate
+from lanewarden.orchestrator.adoption.packs import plan
+from lanewarden.orchestrator.adoption.proposal import from_codeowners, from_discovery
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.loader import load_file
-from lanewarden.orchestrator.adoption.packs import plan
 from lanewarden.workers.policy import Policy
 
 _MAX_READ = 1 << 20  # build manifests and specs are small; never slurp a large blob

@@ -19,7 +19,7 @@ def _line(e: dict[str, object]) -> str:
     outcome = e["outcome"] if isinstance(e["outcome"], dict) else {}
     what = inputs.get("worker") or inputs.get("handoff") or inputs.get("override") or ""
     result = outcome.get("decision") or outcome.get("status") or outcome.get("state") or ""
-    return f"{e['seq']:>5}  {str(e['time'])[:19]}  {e['kind']:<8} {str(what)[:24]:<24} {str(result):<10} {e['actor']}"
+    return f"{e['seq']:>5}  {str(e['time'])[:19]}  {e['kind']:<8} {str(what)[:24]:<24} {result!s:<10} {e['actor']}"
 
 
 @command.command("show")
@@ -82,7 +82,8 @@ def verify(repo: str | None, anchor: str | None, fmt: str) -> int:
     else:
         for p in report.problems:
             where = f"entry {p.seq}" if p.seq is not None else "ledger"
-            click.echo(f"{p.violation.value}: {where}: {p.message}" + (f" [commit {p.commit[:12]}]" if p.commit else ""))
+            commit = f" [commit {p.commit[:12]}]" if p.commit else ""
+            click.echo(f"{p.violation.value}: {where}: {p.message}{commit}")
         if report.ok:
             extra = f"; anchor {anchor[:16]} found" if anchor else ""
             click.echo(f"ledger ok: {report.entries} entries, head {(report.head or 'none')[:16]}{extra}")

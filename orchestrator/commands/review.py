@@ -23,7 +23,8 @@ def command() -> None:
 
 def _range_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--head", help="With --base: the head of the range (default HEAD).")(func)
-    func = click.option("--base", help="Review the range merge-base(BASE, HEAD)..HEAD; the policy comes from BASE.")(func)
+    func = click.option("--base",
+                        help="Review the range merge-base(BASE, HEAD)..HEAD; the policy comes from BASE.")(func)
     return click.option("--handoffs/--no-handoffs", default=True, show_default=True,
                         help="Include the open and accepted handoffs' proposed changes.")(func)
 
@@ -46,8 +47,8 @@ def _emit(fmt: str, data: dict[str, Any], doc: Callable[[], Document], output: s
     if fmt == "json":
         text = json.dumps(data, indent=2)
     else:
-        from lanewarden.orchestrator.reports import html
         from lanewarden.orchestrator.reports import document as report
+        from lanewarden.orchestrator.reports import html
 
         document = doc()
         text = {"text": report.to_text, "markdown": report.to_markdown, "html": html.to_html}[fmt](document)
@@ -89,9 +90,8 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     Exit 0, or 3 when a service's llm-context/contracts.md names a changed
     contract and is not updated in the same change (stale mapping).
     """
-    from lanewarden.orchestrator.reviews import graph
-    from lanewarden.orchestrator.reviews import impact
     from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reviews import graph, impact
     from lanewarden.orchestrator.reviews.inputs import collect
 
     git = open_repo(repo)
@@ -104,9 +104,7 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
 
 def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
             run_suites: bool, timeout: int | None) -> tuple[Any, Any]:
-    from lanewarden.orchestrator.reviews import graph
-    from lanewarden.orchestrator.reviews import impact
-    from lanewarden.orchestrator.reviews import matrix
+    from lanewarden.orchestrator.reviews import graph, impact, matrix
     from lanewarden.orchestrator.reviews.inputs import collect
 
     folder = _results_dir(results_dir)
@@ -148,7 +146,8 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
 @repo_option
 @click.option("--base", help="The branch the workers started from (default HEAD); the policy comes from it.")
 @click.option("--head", help="Review one range merge-base(BASE, HEAD)..HEAD instead of the worker branches.")
-@click.option("--worker", help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name).")
+@click.option("--worker",
+              help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name).")
 @_results_options
 @format_option(*FORMATS)
 @_output_option
@@ -160,8 +159,8 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
     Exit 0 accept, 1 reject (a lane rejected, a conflict, a failing suite),
     3 revision (open handoffs, a stale mapping, residual risk, an abstention).
     """
-    from lanewarden.orchestrator.reviews import final as final_review
     from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reviews import final as final_review
 
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")

@@ -4,13 +4,24 @@ from __future__ import annotations
 import networkx as nx
 
 from lanewarden.guards.verdict import Decision, VoteValue
+from lanewarden.orchestrator.reports.document import (
+    Block,
+    Cell,
+    Details,
+    Diagram,
+    Document,
+    Heading,
+    Items,
+    Para,
+    Table,
+    cell,
+)
 from lanewarden.orchestrator.reviews import graph as g
 from lanewarden.orchestrator.reviews.final import FinalReview
 from lanewarden.orchestrator.reviews.impact import ContractImpact, ImpactReview
+from lanewarden.orchestrator.reviews.inputs import short
 from lanewarden.orchestrator.reviews.matrix import FAIL, PASS, Matrix, Row
 from lanewarden.orchestrator.reviews.plan import Plan
-from lanewarden.orchestrator.reports.document import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table, cell
-from lanewarden.orchestrator.reviews.inputs import short
 
 DECISION_TONE = {Decision.ACCEPT: "ok", Decision.REJECT: "bad", Decision.REVISION: "warn"}
 _VOTE_TONE = {VoteValue.APPROVE: "ok", VoteValue.REJECT: "bad", VoteValue.ABSTAIN: "warn"}
@@ -91,7 +102,7 @@ def impact_blocks(review: ImpactReview) -> list[Block]:
                                 f"changed services: {_names(review.changed_services)}")]
     extra = _copies_blocks(review) + inferred_blocks(review)
     if not review.contracts:
-        return blocks + [Para("no contract changes or is proposed to change", "ok")] + extra
+        return [*blocks, Para("no contract changes or is proposed to change", "ok"), *extra]
     blocks.append(Table(
         ("contract", "risk", "changes", "producers", "direct consumers", "transitive dependents",
          "stale mappings", "required e2e"),

@@ -10,8 +10,18 @@ import html
 
 import networkx as nx
 
+from lanewarden.orchestrator.reports.document import (
+    Block,
+    Cell,
+    Details,
+    Diagram,
+    Document,
+    Heading,
+    Items,
+    Para,
+    Table,
+)
 from lanewarden.orchestrator.reviews import graph as g
-from lanewarden.orchestrator.reports.document import Block, Cell, Details, Diagram, Document, Heading, Items, Para, Table
 
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2em auto;max-width:72em;
@@ -58,7 +68,7 @@ def _layers(graph: nx.DiGraph, nodes: list[str]) -> dict[str, int]:
             # for the layout only; the picture still draws it.
             cycle = [(a, b) for a, b, *_ in nx.find_cycle(layout)]
             layout.remove_edge(*next((e for e in cycle if kinds.get(e) == "depends_on"), cycle[-1]))
-    return {n: 0 for n in nodes}  # pragma: no cover - every loop above removes an edge
+    return dict.fromkeys(nodes, 0)  # pragma: no cover - every loop above removes an edge
 
 
 def svg(d: Diagram) -> str:

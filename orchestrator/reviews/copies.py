@@ -108,5 +108,5 @@ def _diff(a_path: str, b_path: str, a: bytes, b: bytes) -> str:
                                       b.decode("utf-8", "replace").splitlines(),
                                       fromfile=a_path, tofile=b_path, lineterm=""))
     if len(lines) > MAX_DIFF_LINES:
-        lines = lines[:MAX_DIFF_LINES] + [f"... {len(lines) - MAX_DIFF_LINES} more diff lines"]
+        lines = [*lines[:MAX_DIFF_LINES], f"... {len(lines) - MAX_DIFF_LINES} more diff lines"]
     return "\n".join(lines)

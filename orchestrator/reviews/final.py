@@ -24,12 +24,18 @@ from typing import Any
 import networkx as nx
 
 from lanewarden.guards.engine import GuardRequest, guard_and_cut
-from lanewarden.guards.verdict import Decision, EXIT_CODES, Verdict, Vote, VoteValue, consensus
+from lanewarden.guards.verdict import EXIT_CODES, Decision, Verdict, Vote, VoteValue, consensus
 from lanewarden.handoffs.model import Handoff
 from lanewarden.orchestrator.reviews import graph as g
-from lanewarden.orchestrator.reviews import impact
-from lanewarden.orchestrator.reviews import matrix
-from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject, handoff_changes, pending_handoffs, short, trusted_policy
+from lanewarden.orchestrator.reviews import impact, matrix
+from lanewarden.orchestrator.reviews.inputs import (
+    ChangeRef,
+    Subject,
+    handoff_changes,
+    pending_handoffs,
+    short,
+    trusted_policy,
+)
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy

@@ -126,7 +126,7 @@ def suites_of(g: nx.DiGraph, services: Iterable[str],
 
 def as_json(g: nx.DiGraph) -> dict[str, object]:
     """Nodes and edges, sorted, for tools (schema ``lanewarden.graph/1``)."""
-    nodes = [{"id": key, **{k: v for k, v in attrs.items()}} for key, attrs in sorted(g.nodes(data=True))]
+    nodes = [{"id": key, **dict(attrs.items())} for key, attrs in sorted(g.nodes(data=True))]
     edges = [{"source": a, "target": b, "kind": attrs["kind"]} for a, b, attrs in sorted(g.edges(data=True))]
     return {"schema": "lanewarden.graph/1", "nodes": nodes, "edges": edges}
 

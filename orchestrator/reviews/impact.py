@@ -21,9 +21,9 @@ from typing import Any
 import networkx as nx
 
 from lanewarden.orchestrator.reviews import graph as g
-from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject
 from lanewarden.orchestrator.reviews.consumers import Consumer
 from lanewarden.orchestrator.reviews.copies import Copy
+from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject
 from lanewarden.workers.git import Git
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.pattern import Pattern, compile_pattern, directory_prefix
@@ -177,7 +177,7 @@ def read_mappings(git: Git, policy: Policy, rev: str | None, contracts: list[str
     if rev is None or not files or not contracts:
         return out
     blobs = git.read_paths([f"{rev}:{path}" for path in files.values()])
-    for (service, path), blob in zip(files.items(), blobs):
+    for (service, path), blob in zip(files.items(), blobs, strict=False):
         if blob is None:
             continue
         for section, fields in parse_mapping(blob.decode("utf-8", "replace")):

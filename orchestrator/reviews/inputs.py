@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanewarden.guards.sources import from_range, scratch
-from lanewarden.handoffs.queue import Queue
 from lanewarden.handoffs.model import Handoff, Status
+from lanewarden.handoffs.queue import Queue
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE

@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-from lanewarden.guards.verdict import Decision, EXIT_CODES
+from lanewarden.guards.verdict import EXIT_CODES, Decision
 from lanewarden.orchestrator.reviews import graph as g
 from lanewarden.orchestrator.runs import agent as process
 from lanewarden.workers.errors import InputError

@@ -111,7 +111,7 @@ def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
                 t.error_code = exc.exit_code
                 t.finished = time.monotonic()
                 set_state(t, "error")
-            except Exception as exc:  # noqa: BLE001 - one task's bug must not stop the others
+            except Exception as exc:
                 t.error = f"{type(exc).__name__}: {exc}"
                 t.finished = time.monotonic()
                 set_state(t, "error")

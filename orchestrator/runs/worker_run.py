@@ -24,8 +24,8 @@ from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and
 from lanewarden.guards.recorder import record as record_decision
 from lanewarden.guards.verdict import Decision, Verdict, VoteValue
 from lanewarden.handoffs import factory as build
-from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.handoffs.model import Status
+from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.orchestrator.runs import agent as process
 from lanewarden.orchestrator.runs import workspace
 from lanewarden.workers.errors import InputError, unknown_worker_hint
@@ -99,7 +99,7 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
         workspace.write_state(ws, status="interrupted")
         try:
             _ledger_run(git, ws, {"outcome": "interrupted", "reasons": [type(exc).__name__]})
-        except Exception:  # noqa: BLE001 - the original error matters more than its record
+        except Exception:
             pass
         raise
 
