@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
+from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
 
@@ -83,7 +84,7 @@ class PendingPatch:
 
 @dataclass
 class ChangeSet:
-    mode: str
+    mode: Mode
     base: str | None  # base commit (None for an unborn HEAD)
     head: str | None  # head commit in range mode; None for index/work tree/patch
     base_tree: str

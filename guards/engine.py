@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,16 @@ from lanewarden.guards import budget, protected, scope, secrets
 from lanewarden.guards import sources as source
 from lanewarden.guards.changes import ChangeSet, Status
 from lanewarden.guards.context import GuardContext
-from lanewarden.guards.verdict import ChangeReport, HandoffDraft, PolicyRef, Verdict, Vote, VoteValue, consensus
+from lanewarden.guards.verdict import (
+    ChangeReport,
+    HandoffDraft,
+    Mode,
+    PolicyRef,
+    Verdict,
+    Vote,
+    VoteValue,
+    consensus,
+)
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -25,9 +34,10 @@ from lanewarden.workers.ownership import OwnershipIndex, PathClass
 
 if TYPE_CHECKING:
     from lanewarden.guards.override import Override
+    from lanewarden.workers.ledger import Entry
     from lanewarden.workers.loader import LoadedPolicy
 
-FULL_CHANGE = "*"  # key of the whole change's patch in guard_and_cut's patches (no worker id has '*')
+FULL_CHANGE = "*"  # key of the whole change's patch in Guarded.patches (no worker id has '*')
 
 GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
     (scope.NAME, scope.vote),
@@ -55,7 +65,7 @@ _HANDOFF_REASON = {
 class GuardRequest:
     """Everything ``guard`` needs; built by the CLI, hooks and worker runs."""
 
-    mode: str  # range | staged | worktree | patch
+    mode: Mode
     worker: str | None = None
     base: str | None = None
     head: str | None = None
@@ -73,22 +83,68 @@ class GuardRequest:
     reviewers: bool = True  # external reviewers from the policy (replays leave them out)
     keep_change: bool = False  # also return the whole change as a patch (for the ledger)
 
+    def __post_init__(self) -> None:
+        # The one place a mode is validated: every caller, hook and replay builds a request.
+        if not isinstance(self.mode, Mode):
+            try:
+                object.__setattr__(self, "mode", Mode.parse(str(self.mode)))
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+        if self.mode is Mode.RANGE and self.base is None:
+            raise InputError("range mode needs --base")
+        if self.head is not None and self.mode is not Mode.RANGE:
+            raise InputError("--head goes with range mode (--base REV --head REV)")
+
+
+# Called with the verdict and the per-target patches; returns the ids of the handoffs it queued.
+HandoffSink = Callable[[Verdict, Mapping[str, bytes]], Sequence[str]]
+
+
+@dataclass(frozen=True)
+class Guarded:
+    """What one guard call produced: the verdict, the patches it cut, the ledger entries it wrote."""
+
+    verdict: Verdict
+    patches: Mapping[str, bytes] = field(default_factory=dict)
+    handoff_ids: tuple[str, ...] = ()
+    entries: tuple[Entry, ...] = ()
+
 
 def trusted_revision(req: GuardRequest) -> str:
     """Where the policy comes from: the base in range and patch modes, HEAD otherwise."""
-    if req.mode in ("range", "patch"):
+    if req.mode in (Mode.RANGE, Mode.PATCH):
         return req.base or "HEAD"
     return "HEAD"
 
 
-def guard(git: Git, req: GuardRequest) -> Verdict:
-    return guard_and_cut(git, req, cut=False)[0]
+def guard(git: Git, req: GuardRequest, *, cut: bool = False, record: bool = False, task: str | None = None,
+          handoffs: HandoffSink | None = None, loaded: LoadedPolicy | None = None) -> Guarded:
+    """The one entry point: guard a change set against the trusted policy.
+
+    ``cut``: also cut, per handoff target, a patch of exactly the paths routed to it.
+    ``handoffs``: queue them (the handoffs layer passes its queue; guards never import it).
+    ``record``: append the decision, naming the queued handoffs, to the ledger.
+    """
+    if record:
+        from lanewarden.guards.recorder import for_ledger
+
+        req = for_ledger(git, req)
+    verdict, patches = _evaluate(git, req, cut=cut or handoffs is not None, loaded=loaded)
+    ids = tuple(handoffs(verdict, patches)) if handoffs is not None else ()
+    entries: tuple[Entry, ...] = ()
+    if record:
+        from lanewarden.guards.recorder import record as record_decision
+
+        entries = tuple(record_decision(git, verdict, change=patches.get(FULL_CHANGE),
+                                        overrides=req.overrides or (), handoff_ids=ids,
+                                        inputs={"task": task}))
+    return Guarded(verdict, patches, ids, entries)
 
 
 def policy_for(git: Git, req: GuardRequest) -> LoadedPolicy:
     """``--policy FILE`` for a dry run, else the policy committed in the trusted revision."""
     # Imported here: pydantic's first model costs tens of milliseconds, which
-    # guard_and_cut spends while git is already reading the change.
+    # _evaluate spends while git is already reading the change.
     from lanewarden.workers.loader import load_file, load_revision
 
     if req.policy_file is not None:
@@ -100,14 +156,14 @@ def policy_for(git: Git, req: GuardRequest) -> LoadedPolicy:
     return load_revision(git, rev)
 
 
-def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
-                  loaded: LoadedPolicy | None = None) -> tuple[Verdict, dict[str, bytes]]:
+def _evaluate(git: Git, req: GuardRequest, *, cut: bool,
+              loaded: LoadedPolicy | None) -> tuple[Verdict, dict[str, bytes]]:
     """The verdict plus, per handoff target, a patch of exactly the paths routed to it.
 
     The patches are cut while the scratch objects of the change still exist.
     """
     cwd = git.top or git.git_dir  # where external reviewers start
-    if req.mode != "worktree":
+    if req.mode is not Mode.WORKTREE:
         git = git.without_worktree()
     # One cat-file process resolves the revisions and reads the trusted policy.
     revs = [r for r in (req.base, req.head, "HEAD") if r]
@@ -153,18 +209,15 @@ def guard_and_cut(git: Git, req: GuardRequest, *, cut: bool = True,
 
 def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str, object]) -> None:
     try:
-        if req.mode == "range":
-            if req.base is None:
-                raise InputError("range mode needs --base")
+        if req.mode is Mode.RANGE:
+            assert req.base is not None  # GuardRequest checks it
             box["changeset"] = source.from_range(git, env, req.base, req.head)
-        elif req.mode == "staged":
+        elif req.mode is Mode.STAGED:
             box["changeset"] = source.from_index(git, env, req.index_file)
-        elif req.mode == "worktree":
+        elif req.mode is Mode.WORKTREE:
             box["changeset"] = source.from_worktree(git, env, req.sparse_set)
-        elif req.mode == "patch":
-            box["changeset"] = source.from_patch(git, env, req.patch or b"", req.base)
         else:
-            raise InputError(f"unknown guard mode {req.mode!r}")
+            box["changeset"] = source.from_patch(git, env, req.patch or b"", req.base)
     except BaseException as exc:  # re-raised in the caller's thread
         box["error"] = exc
 

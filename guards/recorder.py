@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard_and_cut
+from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.override import Override
 from lanewarden.guards.reviewer import PREFIX as REVIEWER
-from lanewarden.guards.verdict import Verdict, Vote, VoteValue, consensus
+from lanewarden.guards.verdict import Mode, Verdict, Vote, VoteValue, consensus
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -44,16 +44,16 @@ def record(git: Git, verdict: Verdict, *, kind: Kind = Kind.GUARD, change: bytes
                          hint="drop --policy to guard with the trusted policy")
     data = verdict.as_json()
     attachments = {VERDICT_FILE: canonical(data)}
-    if verdict.mode != "range":
+    if verdict.mode is not Mode.RANGE:
         if change is None:
-            raise InputError(f"recording a {verdict.mode} decision needs the change itself")
+            raise InputError(f"recording a {verdict.mode.value} decision needs the change itself")
         attachments[CHANGE_FILE] = change
     used = [o for o in overrides if o.id in verdict.overrides]
     if used:
         attachments[OVERRIDES_FILE] = canonical([o.as_json() for o in used])
     ledger = Ledger(git)
     entry = ledger.append(kind, {
-        "worker": verdict.worker, "mode": verdict.mode, "base": verdict.base, "head": verdict.head,
+        "worker": verdict.worker, "mode": verdict.mode.value, "base": verdict.base, "head": verdict.head,
         "head_tree": verdict.head_tree,
         "policy": {"rev": verdict.policy.rev, "sha256": verdict.policy.sha256, "source": verdict.policy.source},
         "diff_sha256": verdict.diff_sha256, "context_hash": None, **(inputs or {}),
@@ -79,21 +79,13 @@ def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
 
     from lanewarden.guards.override import load
 
-    return replace(req, keep_change=req.mode != "range",
+    return replace(req, keep_change=req.mode is not Mode.RANGE,
                    overrides=req.overrides if req.overrides is not None else load(git))
-
-
-def guard_and_record(git: Git, req: GuardRequest, task: str | None = None) -> Verdict:
-    """Guard a change and record the decision in the ledger (no handoffs queued)."""
-    req = for_ledger(git, req)
-    verdict, patches = guard_and_cut(git, req, cut=False)
-    record(git, verdict, change=change_patch(patches), overrides=req.overrides or (), inputs={"task": task})
-    return verdict
 
 
 def _authors(git: Git, verdict: Verdict) -> list[str]:
     """Who changed the policy: the authors of the range's commits that touch it, else the recorder."""
-    if verdict.mode == "range" and verdict.base and verdict.head:
+    if verdict.mode is Mode.RANGE and verdict.base and verdict.head:
         out = git.run(["log", "--format=%an <%ae>", f"{verdict.base}..{verdict.head}", "--", POLICY_FILE])
         names = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
         if names:
@@ -152,18 +144,18 @@ def replay(git: Git, seq: int) -> Replay:
     common: dict[str, Any] = {"worker": inputs["worker"], "overrides": overrides, "at": entry.time,
                               "reviewers": False}
     if inputs["mode"] == "range":
-        request = GuardRequest(mode="range", base=inputs["base"], head=inputs["head"], **common)
+        request = GuardRequest(mode=Mode.RANGE, base=inputs["base"], head=inputs["head"], **common)
     else:
         change = ledger.attachment(entry, CHANGE_FILE) or b""
         base = inputs["base"]
         if base is None:
             raise InputError(f"ledger entry {seq} was recorded on an unborn HEAD; there is no base to replay on")
         if change.strip():
-            request = GuardRequest(mode="patch", base=base, patch=change, **common)
+            request = GuardRequest(mode=Mode.PATCH, base=base, patch=change, **common)
         else:
-            request = GuardRequest(mode="range", base=base, head=base, **common)
+            request = GuardRequest(mode=Mode.RANGE, base=base, head=base, **common)
         notes.append(f"the recorded {inputs['mode']} change was replayed as a patch on {base[:12]}")
-    verdict, _ = guard_and_cut(git, request, cut=False, loaded=loaded)
+    verdict = guard(git, request, loaded=loaded).verdict
     again = verdict.as_json()
     if again["diff_sha256"] != recorded["diff_sha256"]:
         differences.append(f"the change differs: diff_sha256 {again['diff_sha256'][:16]}, "
@@ -195,6 +187,3 @@ def _show(item: tuple[str, str, str | None] | None) -> str:
     cls, rule, route = item
     return f"{cls} ({rule}" + (f", to {route})" if route else ")")
 
-
-def change_patch(patches: dict[str, bytes]) -> bytes | None:
-    return patches.get(FULL_CHANGE)

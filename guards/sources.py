@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
+from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
 from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
 from lanewarden.workers.pattern import compile_pattern
@@ -68,7 +69,7 @@ def from_range(git: Git, env: dict[str, str], base: str, head: str | None) -> Ch
     mb = bases[0]
     base_tree, head_tree = git.tree_of(mb), git.tree_of(head_commit)
     changes, digest, pending = read_changes(git, base_tree, head_tree, env=env)
-    return ChangeSet("range", base_commit, head_commit, base_tree, head_tree, changes, digest,
+    return ChangeSet(Mode.RANGE, base_commit, head_commit, base_tree, head_tree, changes, digest,
                      notes=[f"merge base {mb}"] if mb != base_commit else [], pending=pending)
 
 
@@ -86,7 +87,7 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     tree = git.run(["write-tree"], env=env,
                    hint="resolve merge conflicts in the index first").decode().strip()
     changes, digest, pending = read_changes(git, base_tree, tree, env=env)
-    return ChangeSet("staged", head, None, base_tree, tree, changes, digest, pending=pending)
+    return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
 
 
 def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | None = None) -> ChangeSet:
@@ -145,7 +146,7 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         changes.append(Change(path=nested, status=Status.UNTRACKED, old_mode=None, new_mode="160000",
                               old_oid=None, new_oid=None,
                               notes=["an embedded git repository (its own .git inside the work tree)"]))
-    return ChangeSet("worktree", head, None, base_tree, tree, changes, digest, notes=notes, pending=pending)
+    return ChangeSet(Mode.WORKTREE, head, None, base_tree, tree, changes, digest, notes=notes, pending=pending)
 
 
 def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:
@@ -203,4 +204,4 @@ def from_patch(git: Git, env: dict[str, str], patch: bytes, base: str | None) ->
                              hint="regenerate it against that base, or pass the right --base") from None
         tree = git.run(["write-tree"], env=env).decode().strip()
         changes, digest, pending = read_changes(git, base_tree, tree, env=env)
-    return ChangeSet("patch", base_commit, None, base_tree, tree, changes, digest, pending=pending)
+    return ChangeSet(Mode.PATCH, base_commit, None, base_tree, tree, changes, digest, pending=pending)

@@ -14,6 +14,22 @@ class VoteValue(str, Enum):
     ABSTAIN = "abstain"
 
 
+class Mode(str, Enum):
+    """What a guard compares: a commit range, the index, the work tree, or a patch on a base."""
+
+    RANGE = "range"
+    STAGED = "staged"
+    WORKTREE = "worktree"
+    PATCH = "patch"
+
+    @classmethod
+    def parse(cls, text: str) -> Mode:
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(f"unknown guard mode {text!r} (one of: {', '.join(m.value for m in cls)})") from None
+
+
 class Decision(str, Enum):
     ACCEPT = "accept"
     REJECT = "reject"
@@ -84,7 +100,7 @@ class PolicyRef:
 class Verdict:
     decision: Decision
     worker: str
-    mode: str
+    mode: Mode
     base: str | None
     head: str | None
     head_tree: str
@@ -107,7 +123,7 @@ class Verdict:
             "decision": self.decision.value,
             "exit_code": self.exit_code,
             "worker": self.worker,
-            "mode": self.mode,
+            "mode": self.mode.value,
             "base": self.base,
             "head": self.head,
             "head_tree": self.head_tree,

@@ -5,7 +5,7 @@ import tempfile
 from dataclasses import dataclass
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Decision, Verdict
+from lanewarden.guards.verdict import Decision, Mode, Verdict
 from lanewarden.handoffs.model import Action, Status
 from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.workers.errors import InputError
@@ -33,7 +33,8 @@ def apply(git: Git, queue: Queue, prefix: str, *, branch: str | None = None,
     base_commit = git.resolve_commit(base or "HEAD", what="base revision")
     patch = h.proposed_change.encode("utf-8", "surrogateescape")
     # The target's own lane decides: the patch must be an accepted change for it.
-    verdict = guard(git, GuardRequest(mode="patch", worker=h.target_worker, patch=patch, base=base_commit))
+    verdict = guard(git, GuardRequest(mode=Mode.PATCH, worker=h.target_worker, patch=patch,
+                                      base=base_commit)).verdict
     if verdict.decision != Decision.ACCEPT:
         return Applied(None, verdict, None, None)
     name = branch or f"lanewarden/{h.target_worker}/handoff-{h.id[:12]}"

@@ -52,5 +52,5 @@ def from_verdict(policy: Policy, verdict: Verdict, patches: dict[str, bytes], *,
         out.append(make(policy, source=verdict.worker, target=target, routing_reason=reasons, problem=problem,
                         paths=paths, patch=patch, who=who, task=task, base=verdict.base,
                         head=verdict.head or verdict.head_tree, diff_sha256=verdict.diff_sha256,
-                        evidence_notes=(f"guard verdict {verdict.decision.value} in {verdict.mode} mode",)))
+                        evidence_notes=(f"guard verdict {verdict.decision.value} in {verdict.mode.value} mode",)))
     return out

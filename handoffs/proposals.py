@@ -1,9 +1,10 @@
-"""Ways in: an agent proposing out-of-lane work, and a guard verdict being recorded."""
+"""Ways in: an agent proposing out-of-lane work, and a guard verdict's drafts being queued."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from lanewarden.guards.engine import GuardRequest, cut_patch, guard_and_cut, policy_for
+from lanewarden.guards.engine import cut_patch
 from lanewarden.guards.sources import from_patch, scratch
 from lanewarden.guards.verdict import Verdict
 from lanewarden.handoffs import factory as build
@@ -74,25 +75,22 @@ def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, b
     return out
 
 
-def record_verdict(git: Git, req: GuardRequest, task: str | None = None, *,
-                   ledger: bool = False) -> tuple[Verdict, list[tuple[Stored, bool]]]:
-    """Guard a change and queue its handoff drafts, each with its own part of the patch.
+@dataclass
+class VerdictQueue:
+    """A handoff sink for ``guard(..., handoffs=...)``: queues a verdict's drafts, each with its own patch.
 
-    With ``ledger`` the decision is also recorded, naming the handoffs it queued.
+    ``queued`` keeps what was stored (and whether it was new) for the caller to report.
     """
-    loaded = policy_for(git, req)
-    if ledger:
-        from lanewarden.guards.recorder import for_ledger
 
-        req = for_ledger(git, req)
-    verdict, patches = guard_and_cut(git, req, loaded=loaded)
-    queue = Queue(git)
-    who = actor(git)[0]
-    records = build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)
-    queued = [queue.create(r) for r in records]
-    if ledger:
-        from lanewarden.guards.recorder import change_patch, record
+    git: Git
+    loaded: LoadedPolicy
+    task: str | None = None
+    queued: list[tuple[Stored, bool]] = field(default_factory=list)
 
-        record(git, verdict, change=change_patch(patches), overrides=req.overrides or (),
-               handoff_ids=[s.handoff.id for s, _ in queued], inputs={"task": task})
-    return verdict, queued
+    def __call__(self, verdict: Verdict, patches: Mapping[str, bytes]) -> list[str]:
+        queue = Queue(self.git)
+        records = build.from_verdict(self.loaded.policy, verdict, dict(patches), who=actor(self.git)[0],
+                                     task=self.task)
+        stored = [queue.create(r) for r in records]
+        self.queued += stored
+        return [s.handoff.id for s, _ in stored]

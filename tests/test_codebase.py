@@ -80,3 +80,17 @@ def test_ruff_is_clean() -> None:
     proc = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "."], cwd=ROOT,
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_closed_sets_are_enums_and_every_mapping_covers_them() -> None:
+    from lanewarden.guards.engine import GuardRequest
+    from lanewarden.guards.verdict import EXIT_CODES, Decision, Mode
+    from lanewarden.workers.errors import InputError
+
+    assert set(EXIT_CODES) == set(Decision)
+    assert sorted(set(EXIT_CODES.values())) == [0, 1, 3]  # the exit-code contract of ARCHITECTURE.md
+    for mode in Mode:  # a request is the one place a mode is checked
+        kwargs = {"base": "HEAD"} if mode is Mode.RANGE else {}
+        assert GuardRequest(mode=mode.value, **kwargs).mode is mode  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="unknown guard mode 'tree'"):
+        GuardRequest(mode="tree")  # type: ignore[arg-type]

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import click
 
-from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.engine import GuardRequest, guard, policy_for
+from lanewarden.guards.verdict import Mode
 from lanewarden.handoffs.model import Action
-from lanewarden.handoffs.proposals import record_verdict
+from lanewarden.handoffs.proposals import VerdictQueue
 from lanewarden.handoffs.queue import Queue
 from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.orchestrator.runs.dispatch import Task, dispatch
@@ -178,12 +179,12 @@ def _shop(dest: Path) -> bool:
                                encoding="utf-8")
     _append(git, "services/checkout/cmd/main.go", "// faster quotes\n")
     git.commit_all("checkout: faster quotes")
-    added = guard(git, GuardRequest(mode="range", worker="checkout", base="HEAD~1"))
+    added = guard(git, GuardRequest(mode=Mode.RANGE, worker="checkout", base="HEAD~1")).verdict
     click.echo(f"checkout adds a CHANGELOG.md entry (shared.append_only): {added.decision.value}; "
                f"{log} is {next(c.path_class for c in added.changes if c.path == log)}")
     (git.top / log).write_text(text.replace("retry payment once", "retry payment twice"), encoding="utf-8")
     git.commit_all("checkout: rewrites an old changelog entry")
-    edited = guard(git, GuardRequest(mode="range", worker="checkout", base="HEAD~1"))
+    edited = guard(git, GuardRequest(mode=Mode.RANGE, worker="checkout", base="HEAD~1")).verdict
     entry = next(c for c in edited.changes if c.path == log)
     click.echo(f"checkout rewrites an existing entry: {edited.decision.value}; {log} is {entry.path_class}, "
                f"routed to {entry.route_to}")
@@ -237,7 +238,7 @@ def command(folder: str | None) -> int:
     git.run(["checkout", "-q", "-b", "lanewarden/wallet-api/retry-signing"])
     _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# retry transient KMS errors once\n")
     git.commit_all("wallet-api: retry transient KMS errors")
-    ok = guard(git, GuardRequest(mode="range", worker="wallet-api", base=base))
+    ok = guard(git, GuardRequest(mode=Mode.RANGE, worker="wallet-api", base=base)).verdict
     click.echo(to_text(ok))
 
     _section("4. guard: a stray change (a contract and a sibling service) is rejected")
@@ -246,8 +247,10 @@ def command(folder: str | None) -> int:
     _append(git, "contracts/kms/kms.proto", "\n// wallet-api wants a key_version field on SignRequest\n")
     _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
     git.commit_all("wallet-api: sign with key versions (touches kms-api and the contract)")
-    stray, queued = record_verdict(git, GuardRequest(mode="range", worker="wallet-api", base=base),
-                                   task="sign with key versions", ledger=True)
+    request = GuardRequest(mode=Mode.RANGE, worker="wallet-api", base=base)
+    sink = VerdictQueue(git, policy_for(git, request), "sign with key versions")
+    stray = guard(git, request, record=True, task=sink.task, handoffs=sink, loaded=sink.loaded).verdict
+    queued = sink.queued
     click.echo(to_text(stray))
     git.run(["checkout", "-q", "main"])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.verdict import Mode
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.orchestrator.reports.verdict import RENDERERS
 from lanewarden.workers.errors import InputError
@@ -60,18 +61,16 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     modes, HEAD in staged and work-tree modes. Exit 0 accept, 1 reject,
     3 revision required, 2 usage or input error.
     """
-    modes = [name for name, on in (("staged", staged), ("worktree", worktree),
-                                   ("patch", patch_file is not None)) if on]
+    modes = [mode for mode, on in ((Mode.STAGED, staged), (Mode.WORKTREE, worktree),
+                                   (Mode.PATCH, patch_file is not None)) if on]
     if len(modes) > 1:
-        raise InputError(f"pick one mode, not {' and '.join('--' + m for m in modes)}")
+        raise InputError(f"pick one mode, not {' and '.join('--' + m.value for m in modes)}")
     if not modes and base is None:
         raise InputError("no change set to guard",
                          hint="pass --base REV [--head REV], --staged, --worktree or --patch FILE")
-    mode = modes[0] if modes else "range"
-    if head is not None and mode != "range":
-        raise InputError("--head goes with range mode (--base REV --head REV)")
-    if base is not None and mode in ("staged", "worktree"):
-        raise InputError(f"--base does not go with --{mode}: that mode compares against HEAD")
+    mode = modes[0] if modes else Mode.RANGE
+    if base is not None and mode in (Mode.STAGED, Mode.WORKTREE):
+        raise InputError(f"--base does not go with --{mode.value}: that mode compares against HEAD")
     patch: bytes | None = None
     if patch_file is not None:
         try:
@@ -87,19 +86,17 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
                          "(a dry run is not a decision: nothing is recorded or queued)")
     task = task or os.environ.get("LANEWARDEN_TASK")
     if not record_handoffs:
-        if record:
-            from lanewarden.guards.recorder import guard_and_record
-
-            verdict = guard_and_record(git, request, task)
-        else:
-            verdict = guard(git, request)
+        verdict = guard(git, request, record=record, task=task).verdict
         click.echo(RENDERERS[fmt](verdict))
         return verdict.exit_code
-    from lanewarden.handoffs.proposals import record_verdict
+    from lanewarden.guards.engine import policy_for
+    from lanewarden.handoffs.proposals import VerdictQueue
 
-    verdict, queued = record_verdict(git, request, task=task, ledger=record)
+    loaded = policy_for(git, request)
+    sink = VerdictQueue(git, loaded, task)
+    verdict = guard(git, request, record=record, task=task, handoffs=sink, loaded=loaded).verdict
     click.echo(RENDERERS[fmt](verdict))
-    for stored, created in queued:
+    for stored, created in sink.queued:
         h = stored.handoff
         state = "queued" if created else f"already queued ({h.status.value})"
         click.echo(f"handoff {h.id[:12]} {state}: -> {h.target_worker}", err=fmt in ("json", "github"))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, policy_for
+from lanewarden.guards.verdict import Mode
 from lanewarden.handoffs.proposals import Proposal, propose
 from lanewarden.orchestrator.commands.guard import resolve_worker
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
@@ -44,7 +45,7 @@ def propose_cmd(repo: str | None, problem: str, target: str | None, evidence: tu
             patch = sys.stdin.buffer.read() if patch_file == "-" else Path(patch_file).read_bytes()
         except OSError as exc:
             raise InputError(f"{patch_file}: cannot read the patch: {exc.strerror}") from None
-    loaded = policy_for(git, GuardRequest(mode="staged"))
+    loaded = policy_for(git, GuardRequest(mode=Mode.STAGED))
     results = propose(git, loaded, Proposal(
         source=resolve_worker(git, worker), problem=problem, target=target, patch=patch, paths=paths,
         evidence=evidence, risk=risk, task=task or os.environ.get("LANEWARDEN_TASK"),

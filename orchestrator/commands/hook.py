@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.verdict import Mode
 from lanewarden.orchestrator.commands.guard import resolve_worker
 from lanewarden.orchestrator.options import open_repo, repo_option
 from lanewarden.orchestrator.reports.verdict import to_text
@@ -89,8 +90,8 @@ def run(hook: str, args: tuple[str, ...], repo: str | None) -> int:
         index_path = Path(index) if index else None
         if index_path is not None and not index_path.is_absolute():
             index_path = (git.top or Path.cwd()) / index_path
-        verdict = guard(git, GuardRequest(mode="staged", worker=resolve_worker(git, None),
-                                          index_file=index_path))
+        verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=resolve_worker(git, None),
+                                          index_file=index_path)).verdict
         click.echo(to_text(verdict))
         return verdict.exit_code
     return _pre_push(git, args)
@@ -105,8 +106,8 @@ def _pre_push(git: Git, args: tuple[str, ...]) -> int:
             continue  # deleting a remote branch changes no file
         base = os.environ.get("LANEWARDEN_BASE") or (
             remote_oid if not set(remote_oid) <= ZERO else _default_base(git, remote))
-        verdict = guard(git, GuardRequest(mode="range", worker=resolve_worker(git, None, local_ref),
-                                          base=base, head=local_oid))
+        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=resolve_worker(git, None, local_ref),
+                                          base=base, head=local_oid)).verdict
         click.echo(f"{local_ref}:")
         click.echo(to_text(verdict))
         worst = max(worst, verdict.exit_code, key=_severity)

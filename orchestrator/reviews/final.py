@@ -23,8 +23,8 @@ from typing import Any
 
 import networkx as nx
 
-from lanewarden.guards.engine import GuardRequest, guard_and_cut
-from lanewarden.guards.verdict import EXIT_CODES, Decision, Verdict, Vote, VoteValue, consensus
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.verdict import EXIT_CODES, Decision, Mode, Verdict, Vote, VoteValue, consensus
 from lanewarden.handoffs.model import Handoff
 from lanewarden.orchestrator.reviews import graph as g
 from lanewarden.orchestrator.reviews import impact, matrix
@@ -139,8 +139,8 @@ def worker_of(head: str | None) -> str | None:
 
 def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
     try:
-        verdict, _ = guard_and_cut(git, GuardRequest(mode="range", worker=worker, base=base, head=head),
-                                   cut=False, loaded=loaded)
+        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=worker, base=base, head=head),
+                        loaded=loaded).verdict
     except LanewardenError as exc:  # fail closed: a lane that cannot be guarded abstains
         return Lane(worker, branch, head, Decision.REVISION, error=exc.message)
     return Lane(worker, branch, head, verdict.decision, verdict=verdict)

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from lanewarden.guards import override
-from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard, guard_and_cut
+from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
 from lanewarden.guards.recorder import record as record_decision
-from lanewarden.guards.verdict import Decision, Verdict, VoteValue
+from lanewarden.guards.verdict import Decision, Mode, Verdict, VoteValue
 from lanewarden.handoffs import factory as build
 from lanewarden.handoffs.model import Status
 from lanewarden.handoffs.queue import Queue, Stored, actor
@@ -161,9 +161,9 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     wt.run(["symbolic-ref", "HEAD", f"refs/heads/{ws.branch}"])
     # Every path of a full worktree was checked out, so none may be missing unnoticed.
     sparse = workspace.sparse_set(loaded, ws.worker) if loaded.policy.workers[ws.worker].high_risk else ("**",)
-    verdict, patches = guard_and_cut(wt, GuardRequest(mode="worktree", worker=ws.worker, sparse_set=sparse,
-                                                      overrides=trusted.overrides, keep_change=True),
-                                     loaded=loaded)
+    guarded = guard(wt, GuardRequest(mode=Mode.WORKTREE, worker=ws.worker, sparse_set=sparse,
+                                     overrides=trusted.overrides, keep_change=True), cut=True, loaded=loaded)
+    verdict, patches = guarded.verdict, dict(guarded.patches)
     change = patches.pop(FULL_CHANGE, b"")
     evidence = ws.folder / "verdict.json"
     evidence.write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
@@ -192,7 +192,7 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     commit = None
     if kept:
         commit = _commit(wt, ws, kept)
-        check = guard(git, GuardRequest(mode="range", worker=ws.worker, base=ws.base, head=commit))
+        check = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=commit)).verdict
         if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
             workspace.remove(git, ws, keep_branch=False)
             result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
