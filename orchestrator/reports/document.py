@@ -1,6 +1,6 @@
 """Reports as a small document model, rendered as text, Markdown and (``html.py``) HTML.
 
-The review modules return data; ``pages.py`` turns that data into one
+The review modules return data; ``builders.py`` turns that data into one
 ``Document`` of headings, paragraphs, tables, collapsible details and a graph
 picture; each format renders the same document, so the Markdown comment on a
 pull request, the HTML page and the terminal say the same thing.
