@@ -57,7 +57,20 @@ def _versions() -> str:
     return " ".join(out)
 
 
-def report(exc: LanewardenError) -> None:
+def _annotate(exc: LanewardenError) -> None:
+    """The error as GitHub workflow commands on stdout, where Actions reads them."""
+    def escape(text: str) -> str:
+        return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+    problems = [str(p) for p in exc.problems] if isinstance(exc, PolicyError) else [exc.message]
+    hint = f" (tip: {exc.hint})" if exc.hint else ""
+    for text in problems:
+        click.echo(f"::error title=lanewarden::{escape(text + hint)}")
+
+
+def report(exc: LanewardenError, fmt: str | None = None) -> None:
+    if fmt == "github":
+        _annotate(exc)
     if isinstance(exc, PolicyError):
         for problem in exc.problems:
             click.echo(str(problem), err=True)
@@ -88,7 +101,7 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
     except LanewardenError as exc:
         if exc.exit_code == EXIT_INTERNAL:
             _crash(ctx, exc)
-        report(exc)
+        report(exc, ctx.meta.get("lanewarden.format"))
         ctx.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -1,6 +1,8 @@
 """Options shared by commands: the repository, the policy source, output formats."""
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,11 +24,35 @@ def repo_option(func: F) -> F:
                         help="The repository (default: the one containing the current folder).")(func)
 
 
+FORMAT_KEY = "lanewarden.format"
+
+
+def _remember_format(ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    # ctx.meta is shared by the whole context chain: the error boundary reads it to
+    # report an error in the format the caller asked for (GitHub annotations).
+    ctx.meta[FORMAT_KEY] = value
+    return value
+
+
 def format_option(*choices: str, default: str = "text") -> Callable[[F], F]:
     def wrap(func: F) -> F:
         return click.option("--format", "fmt", type=click.Choice(choices), default=default,
-                            show_default=True, help="Output format.")(func)
+                            show_default=True, help="Output format.", callback=_remember_format)(func)
     return wrap
+
+
+def verbose_option(func: F) -> F:
+    return click.option("-v", "--verbose", is_flag=True,
+                        help="Show the whole verdict table even when the change is accepted.")(func)
+
+
+def use_color(stream: Any = None) -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set to anything (no-color.org)."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def open_repo(repo: str | None) -> Git:

@@ -390,6 +390,15 @@ class Git:
         code, out, _ = self.run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
         return fsdecode(out.strip()) if code == 0 else None
 
+    def remote_has_branches(self, remote: str) -> bool:
+        """Whether ``remote`` (a configured remote's name or a URL) has any branch; asks the remote."""
+        if not remote or remote.startswith("-"):
+            raise InputError(f"remote {remote!r} is not a remote name or URL")
+        code, out, err = self.run_rc(["ls-remote", "--heads", "--end-of-options", remote])
+        if code != 0:
+            raise GitError(f"cannot list the branches of remote {remote!r}: {err.decode(errors='replace').strip()}")
+        return bool(out.strip())
+
     def merge_bases(self, a: str, b: str) -> list[str]:
         code, out, err = self.run_rc(["merge-base", "--all", a, b])
         if code not in (0, 1):

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Mode
-from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.reports.verdict import RENDERERS
+from lanewarden.guards.verdict import Mode, Verdict
+from lanewarden.orchestrator.options import format_option, open_repo, repo_option, use_color, verbose_option
+from lanewarden.orchestrator.reports.verdict import RENDERERS, to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 
@@ -34,6 +34,12 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
                           "named lanewarden/<worker>/<topic>")
 
 
+def _render(verdict: Verdict, fmt: str, verbose: bool) -> str:
+    if fmt == "text":
+        return to_text(verdict, verbose=verbose, color=use_color())
+    return RENDERERS[fmt](verdict)
+
+
 @click.command("guard")
 @repo_option
 @click.option("--worker", help="The worker whose lane is checked (else LANEWARDEN_WORKER, else the branch).")
@@ -52,9 +58,10 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
 @click.option("--record", is_flag=True,
               help="Record the decision in the ledger (refs/lanewarden/ledger) so it can be verified and replayed.")
 @format_option("text", "json", "markdown", "github")
+@verbose_option
 def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
             worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
-            record_handoffs: bool, task: str | None, record: bool, fmt: str) -> int:
+            record_handoffs: bool, task: str | None, record: bool, fmt: str, verbose: bool) -> int:
     """Check what git really changed against the worker's lane.
 
     The policy comes from the trusted revision: the base in range and patch
@@ -87,7 +94,7 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     task = task or os.environ.get("LANEWARDEN_TASK")
     if not record_handoffs:
         verdict = guard(git, request, record=record, task=task).verdict
-        click.echo(RENDERERS[fmt](verdict))
+        click.echo(_render(verdict, fmt, verbose))
         return verdict.exit_code
     from lanewarden.guards.engine import policy_for
     from lanewarden.handoffs.proposals import VerdictQueue
@@ -95,7 +102,7 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
     loaded = policy_for(git, request)
     sink = VerdictQueue(git, loaded, task)
     verdict = guard(git, request, record=record, task=task, handoffs=sink, loaded=loaded).verdict
-    click.echo(RENDERERS[fmt](verdict))
+    click.echo(_render(verdict, fmt, verbose))
     for stored, created in sink.queued:
         h = stored.handoff
         state = "queued" if created else f"already queued ({h.status.value})"

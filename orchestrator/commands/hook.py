@@ -17,7 +17,7 @@ import click
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import Mode
 from lanewarden.orchestrator.commands.guard import resolve_worker
-from lanewarden.orchestrator.options import open_repo, repo_option
+from lanewarden.orchestrator.options import open_repo, repo_option, use_color, verbose_option
 from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
@@ -28,14 +28,15 @@ ZERO = frozenset("0")
 
 
 def _script(hook: str, worker: str | None) -> str:
-    pinned = f"LANEWARDEN_WORKER=${{LANEWARDEN_WORKER:-{shlex.quote(worker)}}}\nexport LANEWARDEN_WORKER\n" \
-        if worker else ""
+    # The worker is an argument of the hook itself: an environment variable set by
+    # whoever runs `git commit` cannot move an installed hook to another lane.
+    pinned = f" --worker {shlex.quote(worker)}" if worker else ""
     fallback = shlex.quote(sys.executable)
-    return (f"#!/bin/sh\n{MARKER} ({hook}); reinstall with `lanewarden hook install --force`.\n{pinned}"
+    return (f"#!/bin/sh\n{MARKER} ({hook}); reinstall with `lanewarden hook install --force`.\n"
             f"if command -v lanewarden >/dev/null 2>&1; then\n"
-            f"  exec lanewarden hook run {hook} \"$@\"\n"
+            f"  exec lanewarden hook run{pinned} {hook} -- \"$@\"\n"
             f"fi\n"
-            f"exec {fallback} -m lanewarden hook run {hook} \"$@\"\n")
+            f"exec {fallback} -m lanewarden hook run{pinned} {hook} -- \"$@\"\n")
 
 
 def hooks_dir(git: Git) -> Path:
@@ -80,24 +81,32 @@ def install(repo: str | None, force: bool, worker: str | None) -> int:
 @click.argument("hook", type=click.Choice(HOOKS))
 @click.argument("args", nargs=-1)
 @repo_option
-def run(hook: str, args: tuple[str, ...], repo: str | None) -> int:
+@click.option("--worker", help="The worker the hook was installed for (beats LANEWARDEN_WORKER and the branch).")
+@verbose_option
+def run(hook: str, args: tuple[str, ...], repo: str | None, worker: str | None, verbose: bool) -> int:
     """Run a hook now (git calls this; you rarely need to)."""
     git = open_repo(repo)
+    color = use_color()
     if hook == "pre-commit":
+        if git.head_commit() is None:
+            # The first commit: no revision exists yet whose policy could be trusted.
+            click.echo("lanewarden: the first commit is not guarded (no trusted policy before it); "
+                       "the policy it commits governs every later commit")
+            return 0
         # git hands the hook the index being committed (for `commit -a`, a lock file);
         # read it before the hardened environment drops every GIT_* variable.
         index = os.environ.get("GIT_INDEX_FILE")
         index_path = Path(index) if index else None
         if index_path is not None and not index_path.is_absolute():
             index_path = (git.top or Path.cwd()) / index_path
-        verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=resolve_worker(git, None),
+        verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=resolve_worker(git, worker),
                                           index_file=index_path)).verdict
-        click.echo(to_text(verdict))
+        click.echo(to_text(verdict, verbose=verbose, color=color))
         return verdict.exit_code
-    return _pre_push(git, args)
+    return _pre_push(git, args, worker, verbose, color)
 
 
-def _pre_push(git: Git, args: tuple[str, ...]) -> int:
+def _pre_push(git: Git, args: tuple[str, ...], worker: str | None, verbose: bool, color: bool) -> int:
     remote = args[0] if args else "origin"
     updates = _push_updates()
     worst = 0
@@ -106,10 +115,14 @@ def _pre_push(git: Git, args: tuple[str, ...]) -> int:
             continue  # deleting a remote branch changes no file
         base = os.environ.get("LANEWARDEN_BASE") or (
             remote_oid if not set(remote_oid) <= ZERO else _default_base(git, remote))
-        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=resolve_worker(git, None, local_ref),
+        if base is None:
+            click.echo(f"lanewarden: {local_ref}: the remote {remote!r} has no branch yet, so there is nothing "
+                       "to compare with; this first push is not guarded (set LANEWARDEN_BASE=<commit> to guard it)")
+            continue
+        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=resolve_worker(git, worker, local_ref),
                                           base=base, head=local_oid)).verdict
-        click.echo(f"{local_ref}:")
-        click.echo(to_text(verdict))
+        click.echo(f"{local_ref}: {to_text(verdict, verbose=verbose, color=color)}"
+                   if not verbose and verdict.exit_code == 0 else f"{local_ref}:\n{to_text(verdict, color=color)}")
         worst = max(worst, verdict.exit_code, key=_severity)
     return worst
 
@@ -127,11 +140,14 @@ def _push_updates() -> list[tuple[str, str, str]]:
     return out
 
 
-def _default_base(git: Git, remote: str) -> str:
+def _default_base(git: Git, remote: str) -> str | None:
+    """The remote's default branch; None when the remote has no branch at all (the first push)."""
     for ref in (f"refs/remotes/{remote}/HEAD", f"refs/remotes/{remote}/main", f"refs/remotes/{remote}/master"):
         code, out, _ = git.run_rc(["rev-parse", "--verify", "-q", ref])
         if code == 0:
             return out.decode().strip()
+    if not git.remote_has_branches(remote):
+        return None
     raise InputError(f"a new branch is pushed and no default branch of {remote!r} is known to compare with",
                      hint="git fetch the remote first, or set LANEWARDEN_BASE=<commit id> for this push")
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import click
+
 from lanewarden.guards.verdict import Decision, Verdict
 
 _NEXT = {
@@ -32,7 +34,27 @@ def to_json(v: Verdict) -> str:
     return json.dumps(v.as_json(), separators=(",", ":"))
 
 
-def to_text(v: Verdict) -> str:
+_COLOURS = {Decision.ACCEPT: "green", Decision.REJECT: "red", Decision.REVISION: "yellow"}
+
+
+def _decision(v: Verdict, color: bool) -> str:
+    word = v.decision.value.upper()
+    return click.style(word, fg=_COLOURS[v.decision], bold=True) if color else word
+
+
+def summary(v: Verdict, *, color: bool = False) -> str:
+    """One line for an accepted change: hooks and CI stay quiet when all is well."""
+    count = len(v.changes)
+    used = f", override {', '.join(o[:12] for o in v.overrides)} used" if v.overrides else ""
+    untrusted = ", UNTRUSTED policy (dry run)" if not v.policy.trusted else ""
+    return (f"lanewarden: {_decision(v, color)} for {v.worker}: {count} path{'s' if count != 1 else ''} "
+            f"in lane ({describe_source(v)}{used}{untrusted})")
+
+
+def to_text(v: Verdict, *, verbose: bool = True, color: bool = False) -> str:
+    """The verdict for people: one summary line when accepted (unless ``verbose``), else the whole table."""
+    if not verbose and v.decision is Decision.ACCEPT:
+        return summary(v, color=color)
     policy = (f"{_short(v.policy.rev)}:{v.policy.path}" if v.policy.trusted
               else f"{v.policy.path}  [UNTRUSTED: dry run]")
     lines = [f"lanewarden guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
@@ -57,7 +79,7 @@ def to_text(v: Verdict) -> str:
     for h in v.handoffs:
         lines.append(f"handoff -> {h.target_worker} ({h.path_class}): {len(h.paths)} path(s): {h.reason}")
     lines.extend(f"note: {n}" for n in v.notes)
-    lines.append(f"decision: {v.decision.value.upper()} (exit {v.exit_code})")
+    lines.append(f"decision: {_decision(v, color)} (exit {v.exit_code})")
     lines.append(f"next: {_NEXT[v.decision]}")
     return "\n".join(lines)
 
