@@ -9,6 +9,7 @@ contract file, or has the same name and largely the same content.
 """
 from __future__ import annotations
 
+import bisect
 import difflib
 import posixpath
 from collections.abc import Sequence
@@ -56,11 +57,27 @@ def tree_files(git: Git, rev: str) -> list[TreeFile]:
 
 
 def contract_files(policy: Policy, files: Sequence[TreeFile]) -> dict[str, list[TreeFile]]:
-    """contract id -> its tracked files."""
+    """contract id -> its tracked files, in tree order.
+
+    Each pattern is matched only against the paths under its wildcard-free folder
+    prefix, found by bisecting one sorted list: 500 contracts over 50,000 files cost
+    500 short scans, not 25 million matches. A pattern with no literal folder
+    (``**/*.proto``) still reads every path.
+    """
+    order = sorted(range(len(files)), key=lambda i: files[i].path)
+    paths = [files[i].path for i in order]
     out: dict[str, list[TreeFile]] = {}
     for cid, contract in policy.contracts.items():
-        patterns = [compile_pattern(p) for p in contract.paths]
-        out[cid] = [f for f in files if any(p.matches(f.path) for p in patterns)]
+        hits: set[int] = set()
+        for text in contract.paths:
+            pattern = compile_pattern(text)
+            prefix = "/".join(pattern.dirs)
+            at = bisect.bisect_left(paths, prefix)
+            while at < len(paths) and paths[at].startswith(prefix):
+                if pattern.matches(paths[at]):
+                    hits.add(order[at])
+                at += 1
+        out[cid] = [files[i] for i in sorted(hits)]
     return out
 
 
