@@ -65,10 +65,15 @@ def _names(out: bytes) -> list[str]:
 
 def _plain(name: str, what: str, hint: str) -> str:
     """A name git must never read as an option (a remote, a branch): refused, not escaped."""
-    if not name or name.startswith("-") or any(c in name for c in "\0\n\r"):
-        raise InputError(f"{what} {name!r} is not a usable name: it is empty, starts with '-' "
-                         "(git would read it as an option) or holds a control character", hint=hint)
-    return name
+    if not name:
+        problem = "is empty"
+    elif name.startswith("-"):
+        problem = "starts with '-': git would read it as an option"
+    elif any(c in name for c in "\0\n\r"):
+        problem = "holds a control character"
+    else:
+        return name
+    raise InputError(f"{what} {name!r} {problem}", hint=hint)
 
 
 class TreeEntry(NamedTuple):
