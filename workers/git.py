@@ -467,7 +467,10 @@ class Git(Operations):
         return code == 0
 
     def refs(self, prefix: str) -> dict[str, str]:
-        """ref name -> commit id for every ref under ``prefix``."""
+        """ref name -> commit id for every ref under ``prefix``.
+
+        Parsed by lines: a ref name can hold neither a newline nor a space (git check-ref-format).
+        """
         out = self._run(["for-each-ref", "--format=%(objectname) %(refname)", "--end-of-options", prefix])
         refs: dict[str, str] = {}
         for line in out.decode("utf-8", "surrogateescape").splitlines():
