@@ -145,3 +145,11 @@ def test_handoffs_sync_refuses_a_remote_named_like_an_option(repo: Path, tmp_pat
     assert "starts with '-': git would read it as an option" in result.stderr
     assert "git remote -v" in result.stderr
     assert not marker.exists()
+
+
+def test_a_relative_folder_named_like_an_option_is_still_a_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    created = Git.init(Path("--bare"))  # without --end-of-options git would make tmp_path a bare repository
+    assert created.top == (tmp_path / "--bare").resolve() and (tmp_path / "--bare" / ".git").is_dir()
+    assert not (tmp_path / "HEAD").exists()

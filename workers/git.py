@@ -191,7 +191,8 @@ class Git(Operations):
         """Create a repository in ``folder`` (used by the demo and by worker runs)."""
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
-                               "init", "-q", str(folder)], env=clean_env(), capture_output=True, check=False)
+                               "init", "-q", "--end-of-options", str(folder)],
+                              env=clean_env(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
         return cls.discover(folder)
