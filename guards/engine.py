@@ -224,9 +224,7 @@ def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str
 
 def cut_patch(git: Git, env: dict[str, str], base_tree: str, head_tree: str, paths: list[str]) -> bytes:
     """A ``git apply``-able patch of exactly ``paths`` (binary-safe, no rename detection)."""
-    return git.run(["--literal-pathspecs", "diff-tree", "-r", "-p", "--binary", "--full-index",
-                    "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--ignore-submodules=none",
-                    "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree, "--", *paths], env=env)
+    return git.diff_tree_patch(base_tree, head_tree, paths, env=env)
 
 
 def _moment(at: str | None) -> datetime.datetime:
@@ -291,20 +289,18 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
 def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree: str) -> dict[str, object]:
     """What the change does to the policy, judged against the trusted one (never adopted)."""
     from lanewarden.workers.errors import PolicyError
-    from lanewarden.workers.git import fsdecode, split_z
     from lanewarden.workers.loader import parse
     from lanewarden.workers.policydiff import compare
 
-    code, text, _ = git.run_rc(["cat-file", "blob", f"{head_tree}:{POLICY_FILE}"], env=env)
-    if code != 0:
+    text = git.read_file_at(head_tree, POLICY_FILE, env=env)
+    if text is None:
         return {"error": f"the change deletes {POLICY_FILE}"}
     try:
         new = parse(text, f"(changed) {POLICY_FILE}")
     except PolicyError as exc:
         return {"error": f"the changed {POLICY_FILE} is not a valid policy: "
                          + "; ".join(str(p) for p in exc.problems[:5])}
-    files = [fsdecode(p) for p in split_z(git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
-                                                   head_tree], env=env))]
+    files = git.ls_tree_names(head_tree, env=env)
     return compare(loaded.policy, new, files, old_name=loaded.source, new_name="the change").as_json()
 
 

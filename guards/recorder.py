@@ -86,8 +86,7 @@ def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
 def _authors(git: Git, verdict: Verdict) -> list[str]:
     """Who changed the policy: the authors of the range's commits that touch it, else the recorder."""
     if verdict.mode is Mode.RANGE and verdict.base and verdict.head:
-        out = git.run(["log", "--format=%an <%ae>", f"{verdict.base}..{verdict.head}", "--", POLICY_FILE])
-        names = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
+        names = git.log_authors(verdict.base, verdict.head, POLICY_FILE)
         if names:
             return names
     from lanewarden.workers.identity import actor

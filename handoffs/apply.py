@@ -41,14 +41,11 @@ def apply(git: Git, queue: Queue, prefix: str, *, branch: str | None = None,
     ref = f"refs/heads/{name}"
     if git.ref_value(ref) is not None:
         raise InputError(f"branch {name} already exists", hint="pass --branch with a new name")
-    with tempfile.TemporaryDirectory(prefix="lanewarden-apply-") as tmp, \
-            tempfile.NamedTemporaryFile(prefix="lanewarden-patch-") as fh:
-        fh.write(patch)
-        fh.flush()
+    with tempfile.TemporaryDirectory(prefix="lanewarden-apply-") as tmp:
         env = {"GIT_INDEX_FILE": f"{tmp}/index"}
-        git.run(["read-tree", base_commit], env=env)
-        git.run(["apply", "--cached", "--whitespace=nowarn", fh.name], env=env)
-        tree = git.run(["write-tree"], env=env).decode().strip()
+        git.read_tree(base_commit, env=env)
+        git.apply_cached(patch, env=env)
+        tree = git.write_tree(env=env)
     if tree != verdict.head_tree:
         raise InputError(f"handoff {h.id[:12]}: the applied tree differs from the guarded one; nothing written")
     message = (f"{h.target_worker}: apply handoff {h.id[:12]} from {h.source_worker}\n\n{h.problem}\n\n"

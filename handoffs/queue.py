@@ -103,5 +103,4 @@ class Queue:
     def log(self, prefix: str) -> list[str]:
         """The commits of one handoff's history, newest first."""
         hid = self.resolve(prefix)
-        out = self.git.run(["rev-list", PREFIX + hid])
-        return out.decode().split()
+        return self.git.rev_list(PREFIX + hid)

@@ -46,13 +46,16 @@ def sync(git: Git, remote: str) -> SyncReport:
     mirror = f"{MIRROR}{remote}/"
     specs = [f"+{REF_ROOT}{p}*:{mirror}{p}*" if p.endswith("/") else f"+{REF_ROOT}{p}:{mirror}{p}"
              for p, _ in SYNCED]
-    code, _, err = git.run_rc(["fetch", "--no-tags", "--quiet", remote, *specs])
-    if code != 0 and b"couldn't find remote ref" not in err:
-        raise GitError("git fetch failed", stderr=err.decode("utf-8", "replace"),
-                       hint=f"check that {remote!r} is a configured remote (git remote -v)")
-    if code != 0:  # the remote has no ledger yet: fetch the rest on its own
-        git.run(["fetch", "--no-tags", "--quiet", remote, *[s for s in specs if s.endswith("*")]],
-                hint=f"check that {remote!r} is a configured remote (git remote -v)")
+    hint = f"check that {remote!r} is a configured remote (git remote -v)"
+    try:
+        git.fetch(remote, specs)
+    except GitError as exc:
+        if "couldn't find remote ref" not in exc.stderr:
+            raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
+        try:  # the remote has no ledger yet: fetch the rest on its own
+            git.fetch(remote, [s for s in specs if s.endswith("*")])
+        except GitError as again:
+            raise GitError("git fetch failed", stderr=again.stderr, hint=hint) from None
     theirs = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
     report = SyncReport()
@@ -81,9 +84,10 @@ def sync(git: Git, remote: str) -> SyncReport:
                                 f"own chain (theirs: {mirror}{name})")
     if to_push:
         specs = [f"{REF_ROOT}{name}:{REF_ROOT}{name}" for name in to_push]
-        code, _, err = git.run_rc(["push", "--porcelain", "--quiet", remote, *specs])
-        if code != 0:
-            raise GitError(f"git push to {remote} failed", stderr=err.decode("utf-8", "replace"),
-                           hint="someone pushed meanwhile: run lanewarden handoffs sync again")
+        try:
+            git.push(remote, specs)
+        except GitError as exc:
+            raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
+                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
         report.pushed = to_push
     return report

@@ -215,8 +215,7 @@ class Ledger:
         """The chain's commits, oldest first (first parents only)."""
         if self.git.ref_value(self.ref) is None:
             return []
-        out = self.git.run(["rev-list", "--first-parent", "--reverse", self.ref])
-        return out.decode().split()
+        return self.git.rev_list(self.ref, first_parent=True, reverse=True)
 
     def read(self) -> list[tuple[str, Entry | str]]:
         """Every stored entry (or the reason it cannot be read), oldest first."""
@@ -231,8 +230,8 @@ class Ledger:
         head = self.head()
         if head is not None and 0 <= seq <= head.seq:
             # An intact chain holds entry SEQ exactly head.seq - SEQ first parents back.
-            code, out, _ = self.git.run_rc(["rev-parse", "--verify", "-q", f"{self.ref}~{head.seq - seq}"])
-            found = self._entry_at(out.decode().strip()) if code == 0 else None
+            commit = self.git.ref_value(f"{self.ref}~{head.seq - seq}")
+            found = self._entry_at(commit) if commit is not None else None
             if isinstance(found, Entry) and found.seq == seq:
                 return found
         for entry in self.entries():
