@@ -11,6 +11,10 @@ the other. Two clones that both recorded decisions keep their own chains (the
 remote's stays readable under ``refs/lanewarden-sync/<remote>/ledger``), which
 is noted, not an error; a single authoritative ledger has a single writer,
 the CI gate (docs/ledger.md).
+
+"Extends" means along first parents only: every chain here is a line of
+states, and a rewritten chain that keeps the old tip as an extra parent is a
+rewrite, not a fast-forward.
 """
 from __future__ import annotations
 
@@ -64,14 +68,14 @@ def sync(git: Git, remote: str) -> SyncReport:
         mine, other = ours.get(name), theirs.get(name)
         if other is None:
             to_push.append(name)
-        elif mine is None or (mine != other and git.is_ancestor(mine, other)):
+        elif mine is None or (mine != other and git.is_first_parent_ancestor(mine, other)):
             if git.update_ref(REF_ROOT + name, other, mine):
                 report.fetched.append(name)
             else:
                 report.conflicts.append(f"{name}: changed locally during sync; run sync again")
         elif mine == other:
             report.unchanged += 1
-        elif git.is_ancestor(other, mine):
+        elif git.is_first_parent_ancestor(other, mine):
             to_push.append(name)
         elif strict:
             report.conflicts.append(f"{name}: local and {remote} histories diverged "
