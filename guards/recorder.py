@@ -77,10 +77,13 @@ def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
     """The request with what a recorded decision needs: the change itself and the overrides, read once."""
     from dataclasses import replace
 
-    from lanewarden.guards.override import load
+    from lanewarden.guards.override import load_checked
 
-    return replace(req, keep_change=req.mode != "range",
-                   overrides=req.overrides if req.overrides is not None else load(git))
+    if req.overrides is not None:
+        return replace(req, keep_change=req.mode != "range")
+    found = load_checked(git)
+    return replace(req, keep_change=req.mode != "range", overrides=found.usable,
+                   override_notes=found.notes(req.worker or ""))
 
 
 def guard_and_record(git: Git, req: GuardRequest, task: str | None = None) -> Verdict:
