@@ -194,7 +194,7 @@ class Loaded:
         """What a verdict for ``worker`` says about overrides it did not apply."""
         out = [f"override {s.override.id} for {worker} ignored: {'; '.join(s.problems)}"
                for s in self.ignored if s.override.worker == worker]
-        out += [f"override ref skipped: {d.line()} ({d.hint})" for d in self.damaged]
+        out += [f"override ref skipped: {d.line()}; see `lanewarden override list`" for d in self.damaged]
         return tuple(out)
 
 
