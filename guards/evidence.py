@@ -1,4 +1,9 @@
-"""What the ledger must hold for an override record to count.
+"""What makes an override record count: its own rules, and what the ledger must hold.
+
+A record counts for nothing when its id no longer derives from its content,
+when it expires more than ``MAX_TTL`` after its request, or when an approval is
+the requester's own, a second one by the same identity, or lies outside
+request..expiry.
 
 An override record in ``refs/lanewarden/overrides/<id>`` is one commit that
 anyone who can write the repository can forge: invented approvers, an expiry
@@ -11,10 +16,11 @@ moment. Anything the ledger does not back is reported, never applied.
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from lanewarden.workers.identity import same_identity
+from lanewarden.workers.identity import parse_time, same_identity
 from lanewarden.workers.ledger import Entry, Kind
 
 if TYPE_CHECKING:
@@ -22,6 +28,32 @@ if TYPE_CHECKING:
 
 REQUEST = "request"
 APPROVE = "approve"
+MAX_TTL = datetime.timedelta(days=7)  # the documented limit (docs/ledger.md)
+
+
+def record_problems(item: Override) -> list[str]:
+    """What makes the record itself count for nothing, whatever the time (ledger aside)."""
+    out = []
+    if item.content_id() != item.id:
+        out.append(f"its content derives id {item.content_id()}, not {item.id}: the record was edited")
+    requested, expires = parse_time(item.requested_at), parse_time(item.expires_at)
+    if expires <= requested:
+        out.append(f"it expires {item.expires_at}, not after its request at {item.requested_at}")
+    elif expires - requested > MAX_TTL:
+        out.append(f"it expires {item.expires_at}, more than the limit of {MAX_TTL.days} days after its "
+                   f"request at {item.requested_at}")
+    for a in item.approvals:
+        when = parse_time(a.when)
+        if same_identity(a.who, item.requested_by):
+            out.append(f"{a.who} approved their own request")
+        elif when < requested:
+            out.append(f"the approval by {a.who} at {a.when} is before the request at {item.requested_at}")
+        elif when >= expires:
+            out.append(f"the approval by {a.who} at {a.when} is after the expiry at {item.expires_at}")
+    names = [a.who for a in item.approvals]
+    if any(same_identity(x, y) for i, x in enumerate(names) for y in names[i + 1:]):
+        out.append("the same identity approved twice")
+    return out
 
 
 def index(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
@@ -50,7 +82,7 @@ def _name(entry: Entry) -> str:
     return entry.actor.rsplit(" <", 1)[0]
 
 
-def problems(item: Override, entries: list[Entry]) -> list[str]:
+def ledger_problems(item: Override, entries: list[Entry]) -> list[str]:
     """Why the ledger does not back this record; empty when it does."""
     requests = [e for e in entries if e.inputs.get("action") == REQUEST]
     if not requests:

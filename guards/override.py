@@ -43,7 +43,7 @@ PREFIX = "refs/lanewarden/overrides/"
 FILE = "override.json"
 SCHEMA = "lanewarden.override/1"
 APPROVALS_NEEDED = 2
-MAX_TTL = datetime.timedelta(days=7)
+MAX_TTL = evidence.MAX_TTL
 RETRIES = 50
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -112,27 +112,7 @@ class Override:
 
     def problems(self) -> list[str]:
         """What makes the record itself count for nothing, whatever the time (ledger aside)."""
-        out = []
-        if self.content_id() != self.id:
-            out.append(f"its content derives id {self.content_id()}, not {self.id}: the record was edited")
-        requested, expires = parse_time(self.requested_at), parse_time(self.expires_at)
-        if expires <= requested:
-            out.append(f"it expires {self.expires_at}, not after its request at {self.requested_at}")
-        elif expires - requested > MAX_TTL:
-            out.append(f"it expires {self.expires_at}, more than the limit of {MAX_TTL.days} days after its "
-                       f"request at {self.requested_at}")
-        for a in self.approvals:
-            when = parse_time(a.when)
-            if same_identity(a.who, self.requested_by):
-                out.append(f"{a.who} approved their own request")
-            elif when < requested:
-                out.append(f"the approval by {a.who} at {a.when} is before the request at {self.requested_at}")
-            elif when >= expires:
-                out.append(f"the approval by {a.who} at {a.when} is after the expiry at {self.expires_at}")
-        names = [a.who for a in self.approvals]
-        if any(same_identity(x, y) for i, x in enumerate(names) for y in names[i + 1:]):
-            out.append("the same identity approved twice")
-        return out
+        return evidence.record_problems(self)
 
     def valid_approvers(self) -> list[str]:
         """Distinct identities, not the requester, that approved after the request and before the expiry."""
@@ -284,7 +264,7 @@ class Overrides:
             return []
         backed = evidence.index(Ledger(self.git).entries())
         return [replace(s, problems=tuple(s.override.problems()
-                                          + evidence.problems(s.override, backed.get(s.override.id, []))))
+                                          + evidence.ledger_problems(s.override, backed.get(s.override.id, []))))
                 for s in stored]
 
     def approve(self, prefix: str) -> Stored:
