@@ -61,11 +61,23 @@ def sync(git: Git, remote: str) -> SyncReport:
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
     report = SyncReport()
     to_push: list[str] = []
+    types = git.object_types([*theirs.values(), *ours.values()])
     for name in sorted(set(theirs) | set(ours)):
         strict = _synced(name)
         if strict is None:
+            report.notes.append(f"{REF_ROOT}{name}: not a ref lanewarden writes (foreign), not synced; "
+                                f"inspect it with `git log {REF_ROOT}{name}`, remove it with "
+                                f"`git update-ref -d {REF_ROOT}{name}`")
             continue
         mine, other = ours.get(name), theirs.get(name)
+        # A ref that names no commit (a blob, a missing object) is damage: never spread it either way.
+        broken = [f"{where} {ref}" for where, ref, oid in (("local", REF_ROOT + name, mine),
+                                                            (remote, mirror + name, other))
+                  if oid is not None and types.get(oid) != "commit"]
+        if broken:
+            report.notes.append(f"{REF_ROOT}{name}: not synced: {' and '.join(broken)} names no commit; "
+                                "inspect with `git cat-file -t <ref>`, remove with `git update-ref -d <ref>`")
+            continue
         if other is None:
             to_push.append(name)
         elif mine is None or (mine != other and git.is_first_parent_ancestor(mine, other)):

@@ -310,3 +310,20 @@ def test_damaged_override_refs_are_named_never_dropped_or_crashed_on(repo: Path,
         _as(monkeypatch, "dave")
         approved = lanewarden("override", "approve", bad[kind][len(OVERRIDES):], "--repo", str(repo))
         assert approved.exit_code == 2 and bad[kind] in approved.stderr, kind
+
+
+def test_sync_names_damaged_and_foreign_refs_and_never_spreads_them(repo: Path, tmp_path: Path) -> None:
+    origin, clone = tmp_path / "origin.git", tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(origin))
+    git(tmp_path, "clone", "-q", str(origin), str(clone))
+    expect(lanewarden("handoff", "propose", "--repo", str(clone), "--worker", "wallet-api", "--to", "contracts",
+                      "--problem", "a real one"))
+    blob = git(clone, "hash-object", "-w", "--stdin", input=b"just a blob").strip()
+    git(clone, "update-ref", HANDOFFS + "1" * 20, blob)
+    head = git(clone, "rev-parse", "HEAD").strip()
+    git(clone, "update-ref", "refs/lanewarden/elsewhere", head)
+    result = expect(lanewarden("handoffs", "sync", "origin", "--repo", str(clone)))
+    assert f"{HANDOFFS}{'1' * 20}: not synced: local" in result.stdout
+    assert "refs/lanewarden/elsewhere: not a ref lanewarden writes (foreign)" in result.stdout
+    pushed = git(origin, "for-each-ref", "--format=%(refname)", "refs/lanewarden/").split()
+    assert len(pushed) == 2 and HANDOFFS + "1" * 20 not in pushed  # the real handoff and the ledger
