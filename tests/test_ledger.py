@@ -238,15 +238,19 @@ def test_a_run_whose_agent_rebuilds_the_ledger_keeping_the_old_head_is_rolled_ba
     assert _verify(repo)[0] == 0
 
 
-def test_a_ledger_ref_that_names_no_commit_is_an_error_not_an_empty_ledger(repo: Path) -> None:
+@pytest.mark.parametrize("damage", ["blob", "missing"])
+def test_a_ledger_ref_that_names_no_commit_is_an_error_not_an_empty_ledger(repo: Path, damage: str) -> None:
     _record_some(repo)
-    blob = git(repo, "hash-object", "-w", "--stdin", input=b"not a ledger").strip()
-    git(repo, "update-ref", REF, blob)
+    if damage == "blob":
+        blob = git(repo, "hash-object", "-w", "--stdin", input=b"not a ledger").strip()
+        git(repo, "update-ref", REF, blob)
+    else:  # git update-ref refuses a missing object; writing the ref file does not
+        (repo / ".git" / REF).write_text("d" * 40 + "\n")
     for args in (("ledger", "verify"), ("ledger", "show"), ("guard", "--worker", "wallet-api", "--staged",
                                                                "--record")):
         result = lanewarden(*args, "--repo", str(repo))
         assert result.exit_code == 2, (args, result.output)
-        assert f"{REF} points at a blob" in result.stderr and "git reflog show" in result.stderr
+        assert f"{REF} points at a {damage}" in result.stderr and "git reflog show" in result.stderr
 
 
 def test_an_empty_ledger_verifies(repo: Path) -> None:

@@ -205,8 +205,8 @@ class Ledger:
     def tip(self) -> str | None:
         """The head commit, None for no ledger; a ref that names no commit is an error, never "empty"."""
         commit = self.git.ref_value(self.ref)
-        if commit is None and self.ref in self.git.refs(self.ref):
-            oid = self.git.refs(self.ref)[self.ref]
+        oid = self.git.refs(self.ref).get(self.ref) if commit is None else None
+        if oid is not None:
             kind = self.git.object_types([oid]).get(oid)
             raise InputError(f"{self.ref} points at {'a missing object' if kind is None else 'a ' + kind} "
                              f"({oid[:12]}), not at a ledger commit: the ledger ref was damaged or replaced",
