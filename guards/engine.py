@@ -79,6 +79,8 @@ class GuardRequest:
     # Overrides to honour; None reads them from refs/lanewarden/overrides when a path needs one.
     # Worker runs pass the set that existed before the agent started, so an agent cannot forge one.
     overrides: tuple[Override, ...] | None = None
+    # With ``overrides`` given: what loading them found and ignored, for the verdict's notes.
+    override_notes: tuple[str, ...] = ()
     at: str | None = None  # the moment overrides are judged at (replays pass the recorded time)
     reviewers: bool = True  # external reviewers from the policy (replays leave them out)
     keep_change: bool = False  # also return the whole change as a patch (for the ledger)
@@ -188,8 +190,11 @@ def _evaluate(git: Git, req: GuardRequest, *, cut: bool,
             raise box["error"]  # type: ignore[misc]
         changeset = box["changeset"]
         assert isinstance(changeset, ChangeSet)
-        verdict = judge(changeset, loaded, worker, overrides=lambda: _overrides(git, req),
+        ignored: list[str] = []
+        verdict = judge(changeset, loaded, worker, overrides=lambda: _overrides(git, req, worker, ignored),
                         at=_moment(req.at))
+        if ignored:  # overrides that were consulted but counted for nothing: never silently
+            verdict = replace(verdict, notes=(*verdict.notes, *ignored))
         if any(c.path == POLICY_FILE for c in changeset.changes):
             verdict = replace(verdict, policy_diff=_policy_diff(git, env, loaded, changeset.head_tree))
         if req.reviewers and loaded.policy.reviewers:
@@ -233,12 +238,15 @@ def _moment(at: str | None) -> datetime.datetime:
     return datetime.datetime.fromisoformat(at)
 
 
-def _overrides(git: Git, req: GuardRequest) -> Sequence[Override]:
+def _overrides(git: Git, req: GuardRequest, worker: str, notes: list[str]) -> Sequence[Override]:
     if req.overrides is not None:
+        notes.extend(req.override_notes)
         return req.overrides
-    from lanewarden.guards.override import load
+    from lanewarden.guards.override import load_checked
 
-    return load(git)
+    found = load_checked(git)
+    notes.extend(found.notes(worker))
+    return found.usable
 
 
 def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,

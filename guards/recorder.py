@@ -77,10 +77,13 @@ def for_ledger(git: Git, req: GuardRequest) -> GuardRequest:
     """The request with what a recorded decision needs: the change itself and the overrides, read once."""
     from dataclasses import replace
 
-    from lanewarden.guards.override import load
+    from lanewarden.guards.override import load_checked
 
-    return replace(req, keep_change=req.mode is not Mode.RANGE,
-                   overrides=req.overrides if req.overrides is not None else load(git))
+    if req.overrides is not None:
+        return replace(req, keep_change=req.mode is not Mode.RANGE)
+    found = load_checked(git)
+    return replace(req, keep_change=req.mode is not Mode.RANGE, overrides=found.usable,
+                   override_notes=found.notes(req.worker or ""))
 
 
 def _authors(git: Git, verdict: Verdict) -> list[str]:

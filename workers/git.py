@@ -511,3 +511,43 @@ class Git(Operations):
     def is_ancestor(self, older: str, newer: str) -> bool:
         code, _, _ = self._run_rc(["merge-base", "--is-ancestor", "--end-of-options", older, newer])
         return code == 0
+
+    def is_first_parent_ancestor(self, older: str, newer: str) -> bool:
+        """Whether ``older`` is on ``newer``'s first-parent line (``newer`` itself included).
+
+        ``is_ancestor`` follows every parent, so a rewritten chain that keeps the
+        old head as an extra parent still "contains" it; a hash chain's history is
+        its first-parent line only.
+        """
+        old = self.ref_value(older) if not is_object_id(older) else older
+        new = self.ref_value(newer) if not is_object_id(newer) else newer
+        if old is None or new is None:
+            return False
+        return old in self.first_parents(new)
+
+    def first_parents(self, tip: str) -> list[str]:
+        """The commits on ``tip``'s first-parent line, newest first."""
+        return self.run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
+
+    def roots(self, tip: str) -> list[str]:
+        """The parentless commits ``tip`` reaches through any parent."""
+        return self.run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
+
+    def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
+        """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
+        if not bottoms:
+            return []
+        out = self.run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
+        return out.decode().split()
+
+    def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:
+        """``oid -> type`` (commit, blob, tree, tag) or None when the object is missing."""
+        wanted = [o for o in dict.fromkeys(oids) if o]
+        if not wanted:
+            return {}
+        out = self.run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        types: dict[str, str | None] = {}
+        for oid, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
+            parts = line.split()
+            types[oid] = parts[1] if len(parts) == 3 and parts[1] != "missing" else None
+        return types

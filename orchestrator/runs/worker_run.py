@@ -144,7 +144,7 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     notes: list[str] = []
     reasons.extend(_restore_repo_state(git, before, notes))
     after = git.ref_value(LEDGER_REF)
-    if trusted.ledger is not None and (after is None or not git.is_ancestor(trusted.ledger, after)):
+    if trusted.ledger is not None and (after is None or not Ledger(git).extends(trusted.ledger, after)):
         # Only a rewrite loses the old head (appends keep it): put the chain back as it was.
         git.run(["update-ref", LEDGER_REF, trusted.ledger])
         reasons.append("protected: the ledger was rewritten during the run (its old head was gone); "
