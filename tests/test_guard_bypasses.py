@@ -540,6 +540,53 @@ def test_replace_ref_cannot_fake_head_or_widen_policy(repo: Path) -> None:
     assert c["class"] == "out_of_scope"
 
 
+def _planted_root(repo: Path) -> tuple[str, str, str]:
+    """main, a topic head with an in-lane and an out-of-lane edit, and a parentless root whose
+    tree already holds the out-of-lane edit (the tree of main plus that edit)."""
+    main = git(repo, "rev-parse", "main").strip()
+    head = commit_on_branch(repo, {APP: "x = 2\n", KEYS: "BACKDOOR = 1\n"})
+    git(repo, "checkout", "-q", "main")
+    write(repo, KEYS, "BACKDOOR = 1\n")
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    git(repo, "reset", "-q", "--hard")
+    root = git(repo, "commit-tree", tree, "-m", "planted root").strip()
+    return main, head, root
+
+
+def test_grafts_planted_root_cannot_move_the_merge_base(repo: Path) -> None:
+    # Bypass (attack 8): info/grafts gives both sides a planted root whose tree already holds
+    # the out-of-lane edit; the merge base moves to it and the range shows only the in-lane part.
+    main, head, root = _planted_root(repo)
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "grafts").write_text(f"{head} {root}\n{main} {root}\n")
+    # Control: the attack is live for git itself.
+    assert git(repo, "merge-base", "main", "topic").strip() == root
+    assert git(repo, "diff", "--name-only", "main...topic").split() == [APP]
+    c = change(rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP), KEYS)
+    assert c["class"] == "out_of_scope"
+
+
+def test_grafts_leave_an_honest_range_alone(repo: Path) -> None:
+    # Control: the same grafts file around an in-lane change: still the one real change, accepted.
+    main = git(repo, "rev-parse", "main").strip()
+    head = commit_on_branch(repo, {APP: "x = 2\n"})
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "grafts").write_text(f"{head} {main}\n")
+    assert paths(accepted(verdict(repo, "--base", "main", "--head", "topic"))) == {APP}
+
+
+def test_history_caches_and_graft_files_are_pinned_off() -> None:
+    # A forged commit-graph (or multi-pack index) would feed git parents it never reads from the
+    # commits; GIT_GRAFT_FILE points below /dev/null, where no file can ever exist.
+    from lanewarden.workers.git import Git, clean_env
+
+    argv = Git(Path("/nonexistent/.git"), None, bare=True).argv(["merge-base", "a", "b"])
+    assert "core.commitGraph=false" in argv and "core.multiPackIndex=false" in argv
+    graft = clean_env()["GIT_GRAFT_FILE"]
+    assert graft.startswith(os.devnull + os.sep) and not os.path.exists(graft)
+
+
 # -- 12. nasty path names ----------------------------------------------------
 
 NASTY_IN_SCOPE = ["services/wallet-api/new\nline.txt", "services/wallet-api/tab\there.txt",
