@@ -34,6 +34,7 @@ def write_crash_log(exc: BaseException) -> Path:
     text = (f"lanewarden crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
             f"platform: {platform.platform()}\nversions: {_versions()}\n\n"
             + "".join(traceback.format_exception(exc)))
+    text = _clean(text)
     for folder in (_log_dir(), Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -43,6 +44,16 @@ def write_crash_log(exc: BaseException) -> Path:
         except OSError:
             continue
     raise RuntimeError("cannot write a crash log")  # pragma: no cover
+
+
+def _clean(text: str) -> str:
+    """No well-known token in clear in a log or on stderr (a traceback can quote a patch or an argument)."""
+    try:
+        from lanewarden.guards.redaction import scrub
+
+        return scrub(text)
+    except Exception:  # the crash may be in that very import: drop the suspect lines instead
+        return "\n".join(line for line in text.splitlines() if "AKIA" not in line and "PRIVATE KEY" not in line)
 
 
 def _versions() -> str:
@@ -107,6 +118,6 @@ def _crash(ctx: click.Context, exc: BaseException) -> NoReturn:
         path: Path | str = write_crash_log(exc)
     except Exception:
         path = "(no log: could not write one)"
-    click.echo(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
-               f"this is a bug, traceback in {path}", err=True)
+    click.echo(_clean(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
+                      f"this is a bug, traceback in {path}"), err=True)
     ctx.exit(EXIT_INTERNAL)
