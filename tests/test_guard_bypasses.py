@@ -659,6 +659,72 @@ def test_case_only_rename_with_ignorecase(repo: Path) -> None:
         assert change(v, old)["status"] == "deleted", mode
 
 
+# -- 13b. case and Unicode folding (attack 9) ---------------------------------
+# Matching is byte-exact, as git's; on a case-insensitive or normalising checkout two paths that
+# fold alike are one file. A path that collides, once folded, with a denied, protected or foreign
+# path is rejected; the exact matcher still decides everything else.
+
+def _widen_policy(repo: Path, extra: str, deny: str | None = None) -> None:
+    policy = (repo / POLICY).read_text()
+    if deny is not None:
+        policy = policy.replace('deny: ["services/wallet-api/secrets/**"]',
+                                f'deny: ["services/wallet-api/secrets/**", "{deny}"]', 1)
+    policy = policy.replace("contracts:\n  wallet-api:", extra + "contracts:\n  wallet-api:", 1)
+    (repo / POLICY).write_text(policy, encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "policy for folding tests")
+
+
+def test_case_variant_of_a_denied_folder_is_rejected(repo: Path) -> None:
+    leak = "services/wallet-api/SECRETS/token.txt"
+    write(repo, leak, "x\n")
+    for result in three_modes(repo).values():
+        c = change(rejected(result, leak), leak)
+        assert c["class"] == "out_of_scope"
+        assert "workers.wallet-api.deny[0]" in c["rule"] and "when case/Unicode-folded" in c["rule"], c
+
+
+@pytest.mark.parametrize(("pattern_form", "path_form"), [("NFC", "NFD"), ("NFD", "NFC")])
+def test_unicode_form_variant_of_a_denied_folder_is_rejected(repo: Path, pattern_form: str,
+                                                             path_form: str) -> None:
+    import unicodedata
+
+    folder = "services/wallet-api/caf\u00e9"
+    _widen_policy(repo, "", deny=unicodedata.normalize(pattern_form, folder) + "/**")
+    leak = unicodedata.normalize(path_form, folder) + "/x.txt"
+    write(repo, leak, "x\n")
+    c = change(rejected(verdict(repo, "--worktree"), leak), leak)
+    assert c["class"] == "out_of_scope" and "when case/Unicode-folded" in c["rule"], c
+
+
+def test_case_variant_of_a_foreign_lane_is_rejected(repo: Path) -> None:
+    _widen_policy(repo, '  platform:\n    allow: ["services/**"]\n')
+    stray = "services/KMS-api/src/kms_api/keys.py"
+    write(repo, stray, "x = 1\n")
+    c = change(rejected(verdict(repo, "--worktree", worker="platform"), stray), stray)
+    assert c["class"] == "out_of_scope" and "collides with kms-api's lane" in c["rule"], c
+    assert c["route_to"] == "kms-api"
+
+
+def test_case_variant_of_the_policy_file_is_protected(repo: Path) -> None:
+    _widen_policy(repo, '  toplevel:\n    allow: ["*"]\n')
+    write(repo, "Lanewarden.yaml", "version: 1\n")
+    c = change(rejected(verdict(repo, "--worktree", worker="toplevel"), "Lanewarden.yaml"), "Lanewarden.yaml")
+    assert c["class"] == "protected"
+    assert any("collides with lanewarden.yaml" in r for r in c["reasons"]), c
+
+
+def test_capitals_that_collide_with_nothing_are_accepted(repo: Path) -> None:
+    # Control: capitals and non-ASCII letters in the lane, folding onto nothing denied or foreign.
+    _widen_policy(repo, '  platform:\n    allow: ["services/**"]\n')
+    own = ["services/wallet-api/src/wallet_api/Upper_Case.py", "services/wallet-api/docs/Caf\u00e9.md"]
+    for rel in own:
+        write(repo, rel, "x = 1\n")
+    assert paths(accepted(verdict(repo, "--worktree"))) == set(own)
+    git(repo, "clean", "-qfd")
+    write(repo, "services/New-Service/README.md", "# new\n")
+    accepted(verdict(repo, "--worktree", worker="platform"))
+
+
 # -- 14. patch mode ----------------------------------------------------------
 
 def test_patch_with_lying_header_moves_protected_file(repo: Path, tmp_path: Path) -> None:
