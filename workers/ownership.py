@@ -13,7 +13,7 @@ from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.pattern import Pattern, compile_pattern
+from lanewarden.workers.pattern import Pattern, compile_pattern, problems
 
 if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
     from lanewarden.workers.policy import Policy
@@ -38,6 +38,28 @@ def fold(path: str) -> str:
     if path.isascii():
         return path.lower()
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+def fold_pattern(text: str) -> str:
+    """A pattern folded like the paths it is compared with.
+
+    Folding can turn a valid bracket range into a reversed one (``[Z-a]`` -> ``[z-a]``);
+    then the brackets are kept as written and only the rest is folded.
+    """
+    folded = fold(text)
+    if not problems(folded):
+        return folded
+    out: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+            out.append(ch)
+            continue
+        out.append(ch if depth else fold(ch))
+    return "".join(out)
 
 
 # read_hints are indexed too (for lints and context packs); they never decide a class.
@@ -211,7 +233,7 @@ class OwnershipIndex:
     def patterns_fold(self) -> bool:
         """Whether any pattern changes when folded (then even an all-lowercase path needs the check)."""
         if self._patterns_fold is None:
-            self._patterns_fold = any(fold(r.pattern.text) != r.pattern.text for r in self.rules)
+            self._patterns_fold = any(fold_pattern(r.pattern.text) != r.pattern.text for r in self.rules)
         return self._patterns_fold
 
     def needs_fold_check(self, path: str) -> bool:
@@ -222,7 +244,7 @@ class OwnershipIndex:
         """The same policy with every pattern folded (built once, on first use)."""
         if self._folded is None:
             def folded(values: tuple[str, ...]) -> tuple[str, ...]:
-                return tuple(fold(p) for p in values)
+                return tuple(fold_pattern(p) for p in values)
 
             workers = {wid: replace(w, allow=folded(w.allow), deny=folded(w.deny),
                                     propose_only=folded(w.propose_only), read_hints=folded(w.read_hints),
