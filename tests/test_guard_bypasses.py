@@ -713,6 +713,14 @@ def test_case_variant_of_the_policy_file_is_protected(repo: Path) -> None:
     assert any("collides with lanewarden.yaml" in r for r in c["reasons"]), c
 
 
+def test_explain_says_what_the_guard_will_say_about_a_collision(repo: Path) -> None:
+    out = lanewarden("explain", "services/wallet-api/SECRETS/x", "services/wallet-api/Upper.md",
+                     "--repo", str(repo), "--worker", WORKER, "--format", "json")
+    leak, fine = (json.loads(line) for line in out.stdout.splitlines())
+    assert leak["class"] == "out_of_scope" and "when case/Unicode-folded" in leak["class_rule"], leak
+    assert fine["class"] == "writable", fine
+
+
 def test_capitals_that_collide_with_nothing_are_accepted(repo: Path) -> None:
     # Control: capitals and non-ASCII letters in the lane, folding onto nothing denied or foreign.
     _widen_policy(repo, '  platform:\n    allow: ["services/**"]\n')

@@ -62,6 +62,8 @@ def fold_pattern(text: str) -> str:
     return "".join(out)
 
 
+_IN_LANE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
+
 # read_hints are indexed too (for lints and context packs); they never decide a class.
 FIELDS = ("allow", "deny", "propose_only", "handoff_required_on", "read_hints")
 
@@ -221,6 +223,10 @@ class OwnershipIndex:
         else:
             owner, rule, tie = self.root_worker, f"unowned: routes to root worker {self.root_worker!r}", ()
         standing = self.standing_from(hits.get(worker, {})) if worker is not None else None
+        if worker is not None and standing is not None and standing.path_class in _IN_LANE:
+            collided = self.collision(path, worker)  # what the guard will say about a folded collision
+            if collided is not None:
+                standing = collided[0]
         return Explanation(path=path, writers=tuple(sorted(w[1] for w in writers)), owner=owner,
                            rule=rule, tie=tie, standing=standing, worker=worker)
 
@@ -262,7 +268,7 @@ class OwnershipIndex:
         hits = folded_index.hits(fold(path))
         own = folded_index.standing_from(hits.get(worker, {}))
         owner = folded_index.owner_from(hits)
-        if own.path_class not in (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED):
+        if own.path_class not in _IN_LANE:
             return Standing(PathClass.OUT_OF_SCOPE, f"collides with {own.rule} when case/Unicode-folded",
                             None), owner
         if owner != worker and owner != self.owner_from(self.hits(path)):
