@@ -576,6 +576,37 @@ def test_grafts_leave_an_honest_range_alone(repo: Path) -> None:
     assert paths(accepted(verdict(repo, "--base", "main", "--head", "topic"))) == {APP}
 
 
+def _forge_commit_graph(repo: Path, commits: list[str], child: str, parent: str) -> None:
+    """Write a commit-graph for ``commits``, then point ``child``'s first parent at ``parent`` in it."""
+    import struct
+
+    git(repo, "commit-graph", "write", "--stdin-commits", input="\n".join(commits).encode())
+    path = repo / ".git" / "objects" / "info" / "commit-graph"
+    data = bytearray(path.read_bytes())
+    chunks = {bytes(data[8 + 12 * i:12 + 12 * i]): struct.unpack(">Q", data[12 + 12 * i:20 + 12 * i])[0]
+              for i in range(data[6] + 1)}
+    oidl, cdat = chunks[b"OIDL"], chunks[b"CDAT"]
+    oids = [bytes(data[oidl + 20 * i:oidl + 20 * i + 20]).hex() for i in range((cdat - oidl) // 20)]
+    at = cdat + 36 * oids.index(child) + 20  # CDAT entry: tree id, then the first parent's position
+    data[at:at + 4] = struct.pack(">I", oids.index(parent))
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
+def test_forged_commit_graph_cannot_rewrite_parents(repo: Path) -> None:
+    # Bypass: a commit-graph file is a cache of parents git trusts without reading the commits.
+    from lanewarden.workers.git import Git
+
+    main, head, root = _planted_root(repo)
+    _forge_commit_graph(repo, [main, head, root], head, root)
+    # Control: git itself now believes the head's parent is the planted root.
+    assert git(repo, "rev-list", "--parents", "-n", "1", head).split() == [head, root]
+    pinned = Git.discover(repo).run(["rev-list", "--parents", "-n", "1", head]).decode().split()
+    assert pinned == [head, main]
+    c = change(rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP), KEYS)
+    assert c["class"] == "out_of_scope"
+
+
 def test_history_caches_and_graft_files_are_pinned_off() -> None:
     # A forged commit-graph (or multi-pack index) would feed git parents it never reads from the
     # commits; GIT_GRAFT_FILE points below /dev/null, where no file can ever exist.
