@@ -4,23 +4,30 @@ The change reader's branches (``guards/changes.py``, ``guards/sources.py``) each
 own input. Where git cannot be made to produce that input, the test feeds them git's real output
 for a real repository, cut or swapped, never an invented stand-in for git:
 
-| branch | where | test |
-|---|---|---|
-| unknown change status (`U`, `X`, new letters) | changes._status | test_unmerged_status_is_refused |
-| raw output with an odd number of fields | changes.parse_raw | test_truncated_raw_output_is_refused |
-| raw output that is not raw | changes.parse_raw | test_raw_output_that_is_not_raw_is_refused |
-| no patch for a non-empty change | changes.apply_patch_lines | test_missing_patch_is_refused |
-| patch not starting with a header | changes.apply_patch_lines | test_patch_with_a_preamble_is_refused |
-| patch naming a path the list lacks | changes.apply_patch_lines | test_patch_and_path_list_disagreeing_is_refused |
-| patch leaving out a listed path | changes.apply_patch_lines | test_patch_leaving_out_a_path_is_refused |
-| git failing while the patch is read | changes.PendingPatch | test_patch_reader_failure_reaches_the_caller |
-| no merge base | sources.from_range | test_no_merge_base_is_exit_2 |
-| shallow clone cutting the merge base off | sources.from_range | test_shallow_history_is_exit_2 |
-| criss-cross merge bases | sources.from_range | test_guard_bypasses: test_criss_cross_merge_bases_fail_closed |
-| a revision that is not a commit | Git.resolve_commit | test_guard_bypasses: test_missing_base_revision |
-| an unmerged index | sources.from_index | test_unmerged_index_is_exit_2 |
-| work-tree mode on a bare repository | sources.from_worktree | test_worktree_mode_on_a_bare_repository_is_exit_2 |
-| an empty patch / one that does not apply | sources.from_patch | test_empty_patch_is_exit_2, test_guard_bypasses |
+guards/changes.py
+- unknown change status (`U`, `X`, new letters), `_status`: test_unmerged_status_is_refused
+- raw output with an odd number of fields, `parse_raw`: test_truncated_raw_output_is_refused
+- raw output that is not raw, `parse_raw`: test_raw_output_that_is_not_raw_is_refused
+- no patch for a non-empty change, `apply_patch_lines`: test_missing_patch_is_refused
+- a patch not starting with a header, `apply_patch_lines`: test_patch_with_a_preamble_is_refused
+- a patch naming a path the list lacks, `apply_patch_lines`: test_patch_and_path_list_disagreeing_is_refused
+- a patch leaving out a listed path, `apply_patch_lines`: test_patch_leaving_out_a_path_is_refused
+- git failing while the patch is read, `PendingPatch`: test_patch_reader_failure_reaches_the_caller
+
+guards/sources.py (and the revision and policy lookups they rely on)
+- no merge base, `from_range`: test_no_merge_base_is_exit_2
+- a shallow clone cutting the merge base off, `from_range`: test_shallow_history_is_exit_2
+- criss-cross merge bases, `from_range`: test_guard_bypasses::test_criss_cross_merge_bases_fail_closed
+- a revision that is not a commit, `Git.resolve_commit`: test_guard_bypasses::test_missing_base_revision
+- an unmerged index, `from_index`: test_unmerged_index_is_exit_2
+- work-tree mode on a bare repository, `from_worktree`: test_worktree_mode_on_a_bare_repository_is_exit_2
+- a flagged file absent outside a sparse checkout counts as deleted, `from_worktree`:
+  test_guard_bypasses::test_skip_worktree_cannot_hide_a_deletion_without_sparse_checkout
+- a .gitignore differing from HEAD: no ignore rule is trusted, `_untracked`:
+  test_guard_bypasses::test_untracked_out_of_scope_file_cannot_hide (and ..._staged_new_gitignore_...)
+- an empty patch, `from_patch`: test_empty_patch_is_exit_2
+- a patch that does not apply, `from_patch`: test_guard_bypasses::test_patch_out_of_scope_and_not_applying
+- an unborn HEAD, no trusted policy, `engine.policy_for`: test_guard_bypasses::test_unborn_head
 
 Then the engine (a crashing guard, a crashing classifier, no votes at all) and the error
 boundary (interrupt, broken pipe, a bug).
