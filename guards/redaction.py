@@ -140,8 +140,7 @@ def redact(patch: bytes, found: Iterable[Finding], *, everywhere: bool = True) -
     out: list[bytes] = []
     done: list[Redaction] = []
     for section in _sections(patch):
-        nl = section.find(b"\n")
-        path = header_path(section[:nl] if nl >= 0 else section) if section.startswith(_HEAD) else ""
+        path = _section_path(section)
         rule = rules.get(path) if path else None
         if rule is None and path:
             rule = secrets.file_problem(path)  # by name alone: even when the guard crashed
@@ -173,9 +172,15 @@ def _swap_tokens(line: bytes, path: str, done: list[Redaction]) -> bytes:
 def without(patch: bytes, paths: Iterable[str]) -> bytes:
     """``patch`` minus the sections of ``paths`` (what a replay can still apply)."""
     drop = set(paths)
-    keep = [s for s in _sections(patch)
-            if not (s.startswith(_HEAD) and header_path(s[:max(s.find(b"\n"), 0) or len(s)]) in drop)]
-    return b"".join(keep)
+    return b"".join(s for s in _sections(patch) if _section_path(s) not in drop)
+
+
+def _section_path(section: bytes) -> str:
+    """The path a ``diff --git`` section is about ("" for anything before the first one)."""
+    if not section.startswith(_HEAD):
+        return ""
+    nl = section.find(b"\n")
+    return header_path(section[:nl] if nl >= 0 else section)
 
 
 def scrub(text: str) -> str:
