@@ -563,8 +563,9 @@ def test_grafts_planted_root_cannot_move_the_merge_base(repo: Path) -> None:
     # Control: the attack is live for git itself.
     assert git(repo, "merge-base", "main", "topic").strip() == root
     assert git(repo, "diff", "--name-only", "main...topic").split() == [APP]
-    c = change(rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP), KEYS)
-    assert c["class"] == "out_of_scope"
+    v = rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP)
+    assert change(v, KEYS)["class"] == "out_of_scope"
+    assert any("info/grafts" in n and "ignored" in n for n in v["notes"]), v["notes"]
 
 
 def test_grafts_leave_an_honest_range_alone(repo: Path) -> None:
