@@ -181,7 +181,7 @@ def _unquote(token: bytes) -> bytes:
     return bytes(out)
 
 
-def _header_path(line: bytes) -> str:
+def header_path(line: bytes) -> str:
     rest = line[len(b"diff --git "):]
     if rest.startswith(b'"'):
         # Both sides are the same path with --no-renames; take the first quoted token.
@@ -218,7 +218,7 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     for section in patch[len(head):].split(b"\n" + head):
         nl = section.find(b"\n")
         header = head + (section if nl < 0 else section[:nl])
-        change = by_path.get(_header_path(header))
+        change = by_path.get(header_path(header))
         if change is None:
             raise LanewardenError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
         seen.add(change.path)

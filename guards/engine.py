@@ -360,9 +360,12 @@ def _reports(ctx: GuardContext) -> list[ChangeReport]:
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
     groups: dict[tuple[str, str], list[str]] = {}
+    mark = secrets.MARK
     for r in reports:
         if r.path_class == PathClass.WRITABLE.value or r.route_to is None:
             continue
+        if r.reasons and any(x.startswith(mark) for x in r.reasons):
+            continue  # a secret-like file is never handed on (its patch would carry the secret)
         groups.setdefault((r.route_to, r.path_class), []).append(r.path)
     return [HandoffDraft(target_worker=target, path_class=cls, reason=_HANDOFF_REASON[PathClass(cls)],
                          paths=tuple(paths))

@@ -69,8 +69,12 @@ def from_range(git: Git, env: dict[str, str], base: str, head: str | None) -> Ch
     mb = bases[0]
     base_tree, head_tree = git.tree_of(mb), git.tree_of(head_commit)
     changes, digest, pending = read_changes(git, base_tree, head_tree, env=env)
+    notes = [f"merge base {mb}"] if mb != base_commit else []
+    if (git.common_dir / "info" / "grafts").exists():
+        # Never read (GIT_GRAFT_FILE points elsewhere), but worth a reviewer's look: it rewrites history.
+        notes.append("the repository has an info/grafts file; lanewarden ignored it (plain git would not)")
     return ChangeSet(Mode.RANGE, base_commit, head_commit, base_tree, head_tree, changes, digest,
-                     notes=[f"merge base {mb}"] if mb != base_commit else [], pending=pending)
+                     notes=notes, pending=pending)
 
 
 def _head_tree(git: Git) -> tuple[str | None, str]:

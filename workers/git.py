@@ -66,7 +66,17 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("log.showSignature", "false"),
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
+    # A commit-graph file (or chain) is a cache of parents git trusts without
+    # reading the commits: a forged one moves merge bases. Read the commits.
+    ("core.commitGraph", "false"),
+    # Same for the multi-pack index: an index of objects git would trust over the packs' own.
+    ("core.multiPackIndex", "false"),
 )
+
+# info/grafts rewrites parents as git reads history (still honoured by git 2.39):
+# a planted root given to both sides moves the merge base. A file below
+# /dev/null can never exist, so no grafts file is ever read.
+NO_GRAFTS = os.path.join(os.devnull, "lanewarden-no-grafts")
 
 _DROP_ENV_PREFIXES = ("GIT_",)
 
@@ -87,6 +97,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_GRAFT_FILE": NO_GRAFTS,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ATTR_NOSYSTEM": "1",
         "LC_ALL": "C",

@@ -203,6 +203,10 @@ class Operations:
         return self._run(["write-tree"], env=env, hint=hint).decode().strip()
 
     # -- history and refs ---------------------------------------------------
+    def parents(self, commit: str) -> list[str]:
+        """The parents of ``commit`` as this hardened git reads them (no grafts, no commit-graph)."""
+        return self._run(["rev-list", "--parents", "-n", "1", _EOO, commit]).decode().split()[1:]
+
     def rev_list(self, rev: str, *, first_parent: bool = False, reverse: bool = False) -> list[str]:
         """Commit ids reachable from ``rev``, newest first unless ``reverse``."""
         flags = [*(["--first-parent"] if first_parent else []), *(["--reverse"] if reverse else [])]
