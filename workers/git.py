@@ -205,13 +205,16 @@ class Git:
         return cls(git_dir, top)
 
     @classmethod
-    def init(cls, folder: Path, *, branch: str = "main") -> Git:
+    def init(cls, folder: Path, *, branch: str = "main", bare: bool = False) -> Git:
         """Create a repository in ``folder`` (used by the demo and by worker runs)."""
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
-                               "init", "-q", str(folder)], env=clean_env(), capture_output=True, check=False)
+                               "init", "-q", *(["--bare"] if bare else []), str(folder)],
+                              env=clean_env(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
+        if bare:  # never discovered: a folder inside another repository's .git would find that one
+            return cls(folder.resolve(), None, bare=True)
         return cls.discover(folder)
 
     # -- running ---------------------------------------------------------
@@ -501,3 +504,87 @@ class Git:
     def is_ancestor(self, older: str, newer: str) -> bool:
         code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
         return code == 0
+
+    # -- worker runs -----------------------------------------------------
+    def clone_shared(self, dest: Path) -> Git:
+        """A disposable clone at ``dest`` borrowing this repository's objects read-only.
+
+        ``--shared`` writes an alternates file instead of copying objects, and
+        ``--no-checkout`` leaves the work tree to :meth:`checkout_branch`, so a
+        clone costs about what a worktree does. The clone has its own refs,
+        config and hooks: nothing written there reaches this repository.
+        """
+        proc = subprocess.run(["git", "-c", f"safe.directory={self.common_dir}", "-c", "init.templateDir=",
+                               *self._safe_flags(), "clone", "--shared", "--no-checkout", "--no-tags", "-q", "--",
+                               str(self.common_dir), str(dest)],
+                              cwd=dest.parent, env=clean_env(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise GitError("git clone failed", args=("clone", str(dest)),
+                           stderr=proc.stderr.decode("utf-8", "replace"))
+        return Git((dest / ".git").resolve(), dest)
+
+    @staticmethod
+    def _safe_flags() -> list[str]:
+        flags: list[str] = []
+        for key, value in _SAFE_CONFIG:
+            flags += ["-c", f"{key}={value}"]
+        return flags
+
+    @classmethod
+    def shadow(cls, admin: Path, objects: Path, top: Path, head: str) -> Git:
+        """A git dir of lanewarden's own for reading ``top``'s files, outside ``top``.
+
+        Collecting a run reads the agent's work tree through this handle, never
+        through the clone's ``.git`` (its refs, index, config and objects are the
+        agent's to forge). Objects come from ``objects`` (the main repository's)
+        only; HEAD is ``head``, detached.
+        """
+        bare = cls.init(admin, bare=True)
+        (admin / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        bare.run(["config", "core.bare", "false"])
+        bare.run(["update-ref", "--no-deref", "HEAD", head])
+        return cls(admin, top)
+
+    def checkout_branch(self, branch: str, commit: str, *, sparse: list[str] | None = None) -> None:
+        """Check out ``commit`` on a new ``branch`` (sparse, non-cone, with these patterns if given).
+
+        The sparse settings are written into the repository's own config so the
+        agent's git in the clone keeps honouring them.
+        """
+        if sparse is not None:
+            info = self.git_dir / "info"
+            info.mkdir(exist_ok=True)
+            (info / "sparse-checkout").write_text("\n".join(sparse) + "\n")
+            self.run(["config", "core.sparseCheckout", "true"])
+            self.run(["config", "core.sparseCheckoutCone", "false"])
+        sparse_flags = ["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false"] if sparse else []
+        self.run([*sparse_flags, "checkout", "-q", "--no-recurse-submodules", "-B", branch, commit])
+
+    def delete_ref(self, ref: str, old: str | None = None) -> bool:
+        """Delete ``ref`` (only if it still points at ``old`` when given)."""
+        code, _, _ = self.run_rc(["update-ref", "--no-deref", "-d", ref, *([old] if old else [])])
+        return code == 0
+
+    def set_ref(self, ref: str, new: str) -> None:
+        """Point ``ref`` at ``new`` whatever it holds now (restoring a ref an agent moved)."""
+        self.run(["update-ref", "--no-deref", ref, new])
+
+    def index_paths(self, base: str, paths: Sequence[str], env: dict[str, str]) -> str:
+        """A tree: ``base`` with ``paths`` re-hashed from the work tree (absent ones removed).
+
+        Uses the index named in ``env`` (``GIT_INDEX_FILE``), never the repository's own.
+        """
+        self.run(["read-tree", base], env=env)
+        if paths:
+            self.run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
+                     input=b"".join(fsencode(p) + b"\0" for p in paths))
+        return self.run(["write-tree"], env=env).decode().strip()
+
+    def binary_diff(self, base: str, env: dict[str, str] | None = None) -> bytes:
+        """The index (``env``'s) against ``base`` as a binary patch ``git apply`` takes."""
+        return self.run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
+                         "--no-renames", base], env=env)
+
+    def stage_all(self, env: dict[str, str]) -> None:
+        """Every file of the work tree, ignored ones included, into ``env``'s index."""
+        self.run(["add", "-A", "-f"], env=env)
