@@ -36,6 +36,7 @@ from lanewarden.orchestrator.reviews.inputs import (
     short,
     trusted_policy,
 )
+from lanewarden.orchestrator.runs import records
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy
@@ -117,24 +118,45 @@ class FinalReview:
                 "notes": list(self.notes)}
 
 
-def worker_branches(git: Git) -> dict[str, tuple[str, str]]:
-    """branch name -> (worker, commit) for every ``lanewarden/<worker>/<topic>`` branch."""
-    out = {}
+def worker_branches(git: Git) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Every ``lanewarden/*`` branch: (attributed: name -> (worker, commit), unattributed: name -> (commit, why)).
+
+    The worker comes from lanewarden's record of the run that created the
+    branch, never from the branch's name (anyone can name a branch
+    ``lanewarden/<someone-else>/x``). A branch without a record, or one that
+    moved since its run recorded it, is unattributed: reported, never approved.
+    """
+    known = records.branch_records(git)
+    attributed: dict[str, tuple[str, str]] = {}
+    unattributed: dict[str, tuple[str, str]] = {}
     for ref, commit in sorted(git.refs(BRANCH_PREFIX).items()):
         name = ref.removeprefix("refs/heads/")
-        parts = name.split("/")
-        if len(parts) >= 3 and parts[1]:
-            out[name] = (parts[1], commit)
-    return out
+        why = _unattributed(known.get(name), commit)
+        if why is None:
+            attributed[name] = (known[name].worker, commit)
+        else:
+            unattributed[name] = (commit, why)
+    return attributed, unattributed
 
 
-def worker_of(head: str | None) -> str | None:
-    """The worker a head named ``lanewarden/<worker>/...`` belongs to."""
+def _unattributed(record: records.BranchRecord | None, commit: str) -> str | None:
+    if record is None:
+        return "no lanewarden run record created this branch"
+    if record.commit != commit:
+        return f"moved since run {record.run_id} created it at {record.commit[:12]}"
+    return None
+
+
+def worker_of(git: Git, head: str | None) -> str | None:
+    """The worker whose run created branch ``head`` (by lanewarden's record), or None."""
     if head is None:
         return None
     name = head.removeprefix("refs/heads/")
-    parts = name.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == "lanewarden" and parts[1] else None
+    record = records.branch_records(git).get(name)
+    commit = git.ref_value(f"refs/heads/{name}")
+    if record is None or commit is None or _unattributed(record, commit) is not None:
+        return None
+    return record.worker
 
 
 def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
@@ -195,22 +217,28 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     policy = loaded.policy
     notes: list[str] = []
     lanes: list[Lane] = []
+    unattributed: list[str] = []
     if head is not None:
-        who = worker or worker_of(head)
+        recorded = worker_of(git, head)
+        who = worker or recorded
         if who is None:
-            raise InputError(f"which worker made {head}?",
-                             hint="pass --worker ID, or review a branch named lanewarden/<worker>/<topic>")
+            raise InputError(f"which worker made {head}? lanewarden has no record of a run that created it",
+                             hint="pass --worker ID (a branch's name never says who made it)")
         head_commit = git.resolve_commit(head, what="head revision")
-        lanes.append(_lane(git, loaded, who, head if worker_of(head) else None, base_commit, head_commit))
+        lanes.append(_lane(git, loaded, who, head if recorded else None, base_commit, head_commit))
         mode = "range"
     else:
         mode = "branches"
-        for branch, (who, commit) in worker_branches(git).items():
+        attributed, stray = worker_branches(git)
+        for branch, (who, commit) in attributed.items():
             if git.is_ancestor(commit, base_commit):
                 notes.append(f"{branch} is already in the base {short(base_commit)}: not reviewed")
                 continue
             lanes.append(_lane(git, loaded, who, branch, base_commit, commit))
-        if not lanes:
+        for branch, (commit, why) in stray.items():
+            if not git.is_ancestor(commit, base_commit):
+                unattributed.append(f"{branch} ({commit[:12]}): {why}")
+        if not lanes and not unattributed:
             raise InputError(f"no worker branch (lanewarden/<worker>/...) has commits beyond {short(base_commit)}",
                              hint="pass --base with the branch the workers started from, "
                                   "or --head REV [--worker ID] for one range")
@@ -230,6 +258,10 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                       top=git.top, run=runner)
     conflicts = conflicts_of(lanes_t)
     votes = _votes(lanes_t, conflicts, queued, contract_review, mx)
+    if unattributed:
+        # Not approved, not guarded as anyone's lane: a person must say whose work it is.
+        votes.append(Vote("unattributed", VoteValue.ABSTAIN, tuple(unattributed)))
+        notes += [f"unattributed branch {u}; review it with --head BRANCH --worker ID" for u in unattributed]
     return FinalReview(mode=mode, base=base_commit, policy_rev=loaded.rev, policy_sha256=loaded.sha256,
                        lanes=lanes_t, conflicts=conflicts, handoffs=queued, impact=contract_review, matrix=mx,
                        votes=tuple(votes), notes=tuple(notes), graph=graph)

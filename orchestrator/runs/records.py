@@ -130,7 +130,25 @@ def branch_records(git: Git) -> dict[str, BranchRecord]:
     out: dict[str, BranchRecord] = {}
     found, _ = _records(git)
     for ws, state in found:
-        commit = state.get("commit")
-        if state.get("status") in ("accepted", "split") and isinstance(commit, str) and commit:
-            out[ws.branch] = BranchRecord(ws.run_id, ws.worker, commit)
+        commit, branch = state.get("commit"), state.get("branch")
+        if state.get("status") in ("accepted", "split") and isinstance(commit, str) and commit \
+                and isinstance(branch, str) and branch.startswith(BRANCH_PREFIX):
+            out[branch] = BranchRecord(ws.run_id, ws.worker, commit)
     return out
+
+
+def record_branch(git: Git, worker: str, branch: str, commit: str, *, task: str | None = None) -> str:
+    """Record that ``worker``'s lane made ``branch`` at ``commit``, as a finished run does; the run id.
+
+    For branches lanewarden itself produced outside ``run`` (an import, a test
+    fixture). The record is what the final review attributes the branch by.
+    """
+    if not branch.startswith(BRANCH_PREFIX):
+        raise ValueError(f"{branch} is not a lanewarden branch ({BRANCH_PREFIX}...)")
+    run_id = workspace.new_run_id()
+    folder = workspace.run_folder(git, run_id)
+    folder.mkdir(parents=True)
+    ws = workspace.Workspace(run_id, worker, branch, folder, Git(folder / "checkout" / ".git", None), "")
+    workspace.write_state(ws, run_id=run_id, worker=worker, task=task, branch=branch, commit=commit,
+                          status="accepted", outcome="accepted", pid=None)
+    return run_id
