@@ -22,9 +22,6 @@ from typing import Any
 
 import pytest
 import yaml
-
-from conftest import expect as _ok
-from conftest import git, lanewarden
 from test_runs import (
     WALLET_SIGNING,
     _gone,
@@ -41,6 +38,9 @@ from test_runs import (
     state,
     unique_sleep,
 )
+
+from conftest import expect as _ok
+from conftest import git, lanewarden
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
                                 reason="bubblewrap is not installed (apt-get install bubblewrap); "
@@ -248,7 +248,7 @@ def test_an_interrupted_run_keeps_its_change_as_evidence_and_changes_nothing(
     before = snapshot(repo)
     proc, run_id = _start(repo, agent)
     os.kill(proc.pid, sig)
-    out, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=60)
     text = err.decode()
     assert proc.returncode == 130, text
     folder = run_folder(repo, run_id)

@@ -10,19 +10,19 @@ The sandbox is what makes the run boundary hold against an agent that tries:
   the agent can write;
 - ``--unshare-net`` when the run or the worker's budget turns the network off.
 
-This module builds the command line and probes once whether bwrap works; it
-starts nothing else (``agent.py`` starts the agent, bwrap included).
+This module builds the command line and decides whether bwrap works (probed
+once per process); ``agent.py`` starts every process, the probe included.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lanewarden.orchestrator.runs import agent as process
 from lanewarden.workers.errors import InputError
 
 INSTALL_HINT = ("install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap; Fedora: dnf install bubblewrap), "
@@ -77,15 +77,11 @@ def _probe() -> str | None:
     exe = shutil.which("bwrap")
     if exe is None:
         return "bwrap (bubblewrap) is not installed"
-    try:
-        proc = subprocess.run([exe, "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
-                               "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"],
-                              stdin=subprocess.DEVNULL, capture_output=True, timeout=30, check=False)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap could not start: {exc}"
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        return "bwrap cannot create a sandbox here" + (f": {err[-1]}" if err else "") + \
+    code, err = process.try_start([exe, "--unshare-pid", "--die-with-parent", "--ro-bind", "/", "/", "--dev", "/dev",
+                                   "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"])
+    if code != 0:
+        last = err.strip().splitlines()
+        return "bwrap cannot create a sandbox here" + (f": {last[-1]}" if last else "") + \
             " (unprivileged use needs user namespaces: sysctl kernel.unprivileged_userns_clone=1)"
     return None
 
