@@ -328,3 +328,30 @@ def test_no_network_from_the_flag_or_the_policy(repo: Path, tmp_path: Path, list
     commit_policy(repo, "wallet-api", network=False)
     data = run(repo, "wallet-api", agent, code=0)
     assert "offline" in log_of(data) and state(repo, data["run_id"])["network"] is False
+
+
+# -- embedded repositories -------------------------------------------------------------
+
+EMBED = ('mkdir -p nested && git -C nested init -q && printf "x\\n" > nested/f '
+         '&& git -C nested add f && git -C nested -c user.name=a -c user.email=a@x commit -qm n\n')
+
+
+def test_an_embedded_repository_is_rejected_by_guard_worktree(repo: Path) -> None:
+    # The control: an in-lane edit alone is accepted.
+    (repo / WALLET_SIGNING).write_text((repo / WALLET_SIGNING).read_text() + "# honest work\n")
+    _ok(lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree"), 0)
+    subprocess.run(["sh", "-c", EMBED], cwd=repo / "services" / "wallet-api", check=True, capture_output=True)
+    result = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--worktree", "--format", "json")
+    verdict = json.loads(_ok(result, 1).stdout)
+    votes = {v["guard"]: v for v in verdict["votes"]}
+    assert votes["protected"]["vote"] == "reject"
+    assert "'services/wallet-api/nested': an embedded git repository" in votes["protected"]["reasons"]
+
+
+def test_an_embedded_repository_rolls_a_run_back(repo: Path, tmp_path: Path) -> None:
+    before = snapshot(repo)
+    data = run(repo, "wallet-api", script(tmp_path, "embed.sh", EMBED + OWN_CHANGE), code=1)
+    assert data["outcome"] == "rejected" and data["commit"] is None
+    assert any("an embedded git repository" in r for r in data["reasons"]), data["reasons"]
+    assert "# honest work" in (run_folder(repo, data["run_id"]) / "attempt.diff").read_text()
+    assert_unchanged(before, repo)
