@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,10 @@ import yaml
 
 from conftest import FIXTURES, git, lanewarden
 from conftest import expect as _ok
+
+pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None,
+                                reason="bubblewrap is not installed (apt-get install bubblewrap): runs confine "
+                                       "their agent with it; CI installs it (see .ci/run)")
 
 AGENTS = FIXTURES / "agents"
 WALLET_SIGNING = "services/wallet-api/src/wallet_api/signing.py"
