@@ -355,3 +355,33 @@ def test_an_embedded_repository_rolls_a_run_back(repo: Path, tmp_path: Path) -> 
     assert any("an embedded git repository" in r for r in data["reasons"]), data["reasons"]
     assert "# honest work" in (run_folder(repo, data["run_id"]) / "attempt.diff").read_text()
     assert_unchanged(before, repo)
+
+
+# -- what comes back from the clone ------------------------------------------------------
+
+def test_only_new_proposals_come_back_from_the_clone_and_as_the_runs_own_worker(repo: Path, tmp_path: Path) -> None:
+    # The agent claims to be kms-api, accepts its own handoff, forges an override and rewrites the
+    # ledger, all inside its clone. Only the proposal comes back: as wallet-api's, open, with its own id.
+    lw = f"{sys.executable} -m lanewarden"
+    forged = (f'ID=$({lw} handoff propose --worker kms-api --format json --problem "SignRequest needs key_version" '
+              '--path contracts/kms/kms.proto | sed -n \'s/.*"id": "\\([0-9a-f]*\\)".*/\\1/p\')\n'
+              'echo "forged $ID"\n'
+              f'{lw} handoffs accept "$ID" >/dev/null 2>&1 && echo "accepted in clone"\n'
+              'git update-ref refs/lanewarden/overrides/forged HEAD && echo "override forged"\n'
+              'git update-ref refs/lanewarden/ledger HEAD && echo "ledger rewritten"\n')
+    run(repo, "hd-manager", ["true"], code=0)  # the ledger has a history the agent could try to rewrite
+    ledger_before = git(repo, "rev-parse", "refs/lanewarden/ledger").strip()
+    data = run(repo, "wallet-api", script(tmp_path, "forge_handoff.sh", forged + OWN_CHANGE), code=0)
+    log = log_of(data)
+    assert "override forged" in log and "ledger rewritten" in log, log
+    forged_id = log.split("forged ", 1)[1].split()[0]
+    assert len(data["proposed"]) == 1 and data["proposed"][0] != forged_id
+    listed = json.loads(_ok(lanewarden("handoffs", "list", "--repo", str(repo), "--format", "json")).stdout)
+    assert [(h["id"], h["source_worker"], h["target_worker"], h["status"]) for h in listed] == \
+        [(data["proposed"][0], "wallet-api", "contracts", "open")]
+    assert git(repo, "for-each-ref", "refs/lanewarden/overrides") == ""
+    assert sorted(git(repo, "for-each-ref", "--format=%(refname)", "refs/heads").split()) == \
+        sorted(["refs/heads/main", f"refs/heads/{data['branch']}"])
+    git(repo, "merge-base", "--is-ancestor", ledger_before, "refs/lanewarden/ledger")  # appended, never rewritten
+    _ok(lanewarden("ledger", "verify", "--repo", str(repo)))
+    assert_honest_change_landed(repo, data)
