@@ -125,13 +125,17 @@ def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
     folder.mkdir(parents=True, exist_ok=False)
     branch = f"{BRANCH_PREFIX}{worker}/{run_id}"
     ws = Workspace(run_id, worker, branch, folder, Git(folder / "checkout" / ".git", folder / "checkout"), base)
-    clone = git.clone_shared(ws.checkout)
-    high_risk = loaded.policy.workers[worker].high_risk
-    clone.checkout_branch(branch, base, sparse=_sparse_patterns(loaded, worker) if high_risk else None)
-    # lanewarden's own git dir for reading the result back: HEAD at the base, the index
-    # (skip-worktree flags of a sparse checkout) as lanewarden wrote it, main's objects only.
-    Git.shadow(ws.admin_dir, common_dir(git) / "objects", ws.checkout, base)
-    shutil.copyfile(clone.git_dir / "index", ws.admin_dir / "index")
+    try:
+        clone = git.clone_shared(ws.checkout)
+        high_risk = loaded.policy.workers[worker].high_risk
+        clone.checkout_branch(branch, base, sparse=_sparse_patterns(loaded, worker) if high_risk else None)
+        # lanewarden's own git dir for reading the result back: HEAD at the base, the index
+        # (skip-worktree flags of a sparse checkout) as lanewarden wrote it, main's objects only.
+        Git.shadow(ws.admin_dir, common_dir(git) / "objects", ws.checkout, base)
+        shutil.copyfile(clone.git_dir / "index", ws.admin_dir / "index")
+    except BaseException:
+        remove(ws)  # Ctrl-C or a failure half-way: no half-made clone stays behind
+        raise
     return dataclasses.replace(ws, git=clone)
 
 
