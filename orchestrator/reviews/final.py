@@ -1,7 +1,9 @@
 """The final diff review: every worker's lane, their overlaps, what is pending, and one decision.
 
-Over the worker branches (``refs/heads/lanewarden/<worker>/...``) against the
-base they come from, or over one range for one worker. Each part votes and
+Over the worker branches (``refs/heads/lanewarden/*``, each attributed to a
+worker by lanewarden's own records: the run that created it, or the handoff
+``handoffs apply`` applied on it; never by the branch's name) against the base
+they come from, or over one range for one worker. Each part votes and
 veto consensus decides (ARCHITECTURE sections 1 and 4):
 
 - each lane's guard verdict: accept approves, reject rejects, revision (or a
@@ -25,7 +27,8 @@ import networkx as nx
 
 from lanewarden.guards.engine import GuardRequest, guard_and_cut
 from lanewarden.guards.verdict import EXIT_CODES, Decision, Verdict, Vote, VoteValue, consensus
-from lanewarden.handoffs.model import Handoff
+from lanewarden.handoffs.model import Handoff, Status
+from lanewarden.handoffs.queue import Queue
 from lanewarden.orchestrator.reviews import graph as g
 from lanewarden.orchestrator.reviews import impact, matrix
 from lanewarden.orchestrator.reviews.inputs import (
@@ -127,6 +130,7 @@ def worker_branches(git: Git) -> tuple[dict[str, tuple[str, str]], dict[str, tup
     moved since its run recorded it, is unattributed: reported, never approved.
     """
     known = records.branch_records(git)
+    applied = _applied(git)
     attributed: dict[str, tuple[str, str]] = {}
     unattributed: dict[str, tuple[str, str]] = {}
     for ref, commit in sorted(git.refs(BRANCH_PREFIX).items()):
@@ -134,9 +138,17 @@ def worker_branches(git: Git) -> tuple[dict[str, tuple[str, str]], dict[str, tup
         why = _unattributed(known.get(name), commit)
         if why is None:
             attributed[name] = (known[name].worker, commit)
+        elif commit in applied:
+            attributed[name] = (applied[commit], commit)
         else:
             unattributed[name] = (commit, why)
     return attributed, unattributed
+
+
+def _applied(git: Git) -> dict[str, str]:
+    """commit -> target worker, for handoffs lanewarden applied (``handoffs apply`` makes their branch)."""
+    return {s.handoff.applied_commit: s.handoff.target_worker for s in Queue(git).all()
+            if s.handoff.status == Status.APPLIED and s.handoff.applied_commit}
 
 
 def _unattributed(record: records.BranchRecord | None, commit: str) -> str | None:
@@ -154,9 +166,11 @@ def worker_of(git: Git, head: str | None) -> str | None:
     name = head.removeprefix("refs/heads/")
     record = records.branch_records(git).get(name)
     commit = git.ref_value(f"refs/heads/{name}")
-    if record is None or commit is None or _unattributed(record, commit) is not None:
+    if commit is None:
         return None
-    return record.worker
+    if _unattributed(record, commit) is None and record is not None:
+        return record.worker
+    return _applied(git).get(commit)
 
 
 def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
