@@ -207,6 +207,9 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     line by line: a large range has hundreds of thousands of lines.
     """
     head = b"diff --git "
+    # An entry in neither tree (an embedded repository, reported by the work-tree source and
+    # rejected by the protected guard) has no patch section to find.
+    changes = [ch for ch in changes if ch.old_oid is not None or ch.new_oid is not None]
     if not patch:
         if changes:
             raise LanewardenError("git produced no patch for a non-empty change; refusing to guess")

@@ -175,6 +175,17 @@ def without(patch: bytes, paths: Iterable[str]) -> bytes:
     return b"".join(s for s in _sections(patch) if _section_path(s) not in drop)
 
 
+def by_name(patch: bytes) -> tuple[Finding, ...]:
+    """Files of ``patch`` that are secret-like by name alone (an interrupted run has no verdict)."""
+    out = []
+    for section in _sections(patch):
+        path = _section_path(section)
+        problem = secrets.file_problem(path) if path else None
+        if problem is not None:
+            out.append(Finding(path, problem))
+    return tuple(out)
+
+
 def _section_path(section: bytes) -> str:
     """The path a ``diff --git`` section is about ("" for anything before the first one)."""
     if not section.startswith(_HEAD):

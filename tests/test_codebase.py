@@ -62,10 +62,6 @@ def test_only_the_git_module_starts_processes() -> None:
 # are decided once (docs/guard.md, "Hardening").
 GIT_ACCESS = {ROOT / "workers" / "git.py", ROOT / "workers" / "gitops.py"}
 RAW_ARGV = frozenset({"run", "run_rc", "run_to_file", "_run", "_run_rc", "_run_to_file", "argv", "_argv"})
-# Temporary: worker runs still pass raw argv through Git's public run/run_rc until they move to
-# clones and typed methods. Shrink this, never grow it; then drop run/run_rc from workers/git.py.
-RAW_ARGV_ESCAPE_HATCH = {ROOT / "orchestrator" / "runs" / "worker_run.py": {"run", "run_rc"},
-                         ROOT / "orchestrator" / "runs" / "workspace.py": {"run", "run_rc"}}
 NOT_GIT = {("subprocess", "run"), ("sys", "argv")}  # agents and reviewers (see above), the CLI's own argv
 
 
@@ -96,11 +92,9 @@ def test_only_git_access_builds_git_argv() -> None:
     for path in ROOT.rglob("*.py"):
         if path in GIT_ACCESS or "fixtures" in path.relative_to(ROOT).parts:
             continue
-        allowed = RAW_ARGV_ESCAPE_HATCH.get(path, set())
         for line, name in raw_argv_uses(path.read_text(encoding="utf-8")):
-            if name not in allowed:
-                offenders.append(f"{path.relative_to(ROOT)}:{line} uses {name}: add a typed method to "
-                                 "workers/gitops.py instead")
+            offenders.append(f"{path.relative_to(ROOT)}:{line} uses {name}: add a typed method to "
+                             "workers/gitops.py instead")
     assert not offenders, "\n".join(offenders)
 
 

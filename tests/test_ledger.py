@@ -227,10 +227,22 @@ def test_a_run_whose_agent_rebuilds_the_ledger_keeping_the_old_head_is_rolled_ba
     _record_some(repo)
     before = git(repo, "rev-parse", REF).strip()
     genesis = git(repo, "rev-list", "--max-parents=0", REF).split()[0]
-    # The new head's first parent skips every entry; the old head stays reachable as a second parent.
-    script = ("echo '# x' >> NOTES.md && "
-              f"git update-ref {REF} $(git commit-tree $(git mktree </dev/null) -p {genesis} -p {before} -m x)")
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+
+    def rebuild(git_dir: str) -> str:
+        # The new head's first parent skips every entry; the old head stays reachable as a second parent.
+        g = f"git --git-dir={git_dir}"
+        return (f"echo '# x' >> NOTES.md && {g} update-ref {REF} "
+                f"$({g} commit-tree $({g} mktree </dev/null) -p {genesis} -p {before} -m x)")
+
+    # Confined, the agent can rewrite only its clone's ledger: none of it reaches the main repository.
+    confined = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--",
+                          "sh", "-c", rebuild("$(git rev-parse --absolute-git-dir)"))
+    assert confined.exit_code == 0, confined.output
+    assert before in git(repo, "rev-list", "--first-parent", REF).split()
+    before = git(repo, "rev-parse", REF).strip()
+    # Unconfined, it can write the main repository's ledger ref: the run puts it back and rolls back.
+    result = lanewarden("run", "wallet-api", "--unconfined", "--repo", str(repo), "--format", "json", "--",
+                        "sh", "-c", rebuild(str(repo / ".git")))
     assert result.exit_code == 1, result.output
     assert "the ledger was rewritten during the run" in result.output
     shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
@@ -409,6 +421,12 @@ def test_the_final_review_records_each_lane_and_its_decision(repo: Path) -> None
     git(repo, "switch", "-qc", "lanewarden/wallet-api/t1")
     _commit_change(repo, WALLET)
     git(repo, "switch", "-q", "main")
+    # The final review attributes a branch by lanewarden's record of the run that made it, not its name.
+    from lanewarden.orchestrator.runs.records import record_branch
+    from lanewarden.workers.git import Git
+
+    record_branch(Git.discover(repo), "wallet-api", "lanewarden/wallet-api/t1",
+                  git(repo, "rev-parse", "lanewarden/wallet-api/t1").strip())
     result = lanewarden("review", "final", "--repo", str(repo), "--base", "main", "--format", "json")
     assert result.exit_code in (0, 3), result.output
     shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
@@ -425,7 +443,19 @@ def test_a_run_whose_agent_rewrites_the_ledger_is_rolled_back(repo: Path) -> Non
     before = git(repo, "rev-parse", REF).strip()
     script = ("echo '# x' >> NOTES.md && "
               f"git update-ref {REF} $(git commit-tree $(git mktree </dev/null) -m forged)")
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    # Confined, the agent rewrites only its clone's ledger: the main chain is untouched and the run lands.
+    confined = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    assert confined.exit_code == 0, confined.output
+    assert git(repo, "merge-base", "--is-ancestor", before, REF) == "" and _verify(repo)[0] == 0
+    before = git(repo, "rev-parse", REF).strip()
+    # Unconfined, it can rewrite the main repository's chain: put back, and the run rolled back.
+    # (the main git dir is three folders above the context pack: .git/lanewarden/runs/<run-id>/context.json)
+    main_git = 'M="$(cd "$(dirname "$LANEWARDEN_CONTEXT")/../../.." && pwd)" && '
+    script = main_git + ("echo '# x' >> NOTES.md && "
+                         f'git --git-dir="$M" update-ref {REF} '
+                         '$(git --git-dir="$M" commit-tree $(git --git-dir="$M" mktree </dev/null) -m forged)')
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--unconfined", "--",
+                        "sh", "-c", script)
     assert result.exit_code == 1, result.output
     assert "the ledger was rewritten during the run" in result.output
     shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)

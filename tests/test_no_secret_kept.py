@@ -175,10 +175,13 @@ def test_range_record_does_not_keep_the_secret_commit(repo: Path, tmp_path: Path
 
 def test_rolled_back_run_keeps_no_key_anywhere(repo: Path, tmp_path: Path) -> None:
     remote = bare_remote(repo, tmp_path)
-    script = tmp_path / "leaky.sh"
-    script.write_text(f"#!/bin/sh\nset -eu\nprintf '{ENV_BODY}' > .env\necho 'wrote {KEY}'\n"
-                      "echo '# fine' >> README.md\n")
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", str(script))
+    # Inline (the confined agent has a private /tmp, so a script in the test's tmp_path is not there), and
+    # the key is put together by the agent: the command line itself, kept in the run's state, holds none.
+    half = len(KEY) // 2
+    body = ENV_BODY.replace(KEY, "$A$B")
+    script = (f"set -eu\nA={KEY[:half]}; B={KEY[half:]}\nprintf \"{body}\" > .env\necho \"wrote $A$B\"\n"
+              "echo '# fine' >> README.md\n")
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
     data = json.loads(result.stdout)
     assert result.exit_code == 1 and data["outcome"] == "rejected", data
     assert any(r.startswith("secrets:") for r in data["reasons"]), data["reasons"]

@@ -212,9 +212,12 @@ def test_a_run_ignores_overrides_its_agent_forges(repo: Path, tmp_path: Path) ->
                       "expires_at": "2099-01-01T00:00:00+00:00"})
     agent = tmp_path / "agent.py"
     agent.write_text(textwrap.dedent(f"""\
-        import subprocess
+        import os, pathlib, subprocess
+        # The main repository's git dir: <git dir>/lanewarden/runs/<run-id>/context.json
+        main_git = pathlib.Path(os.environ["LANEWARDEN_CONTEXT"]).parents[3]
         def git(*args, data=None):
-            return subprocess.run(["git", *args], input=data, capture_output=True, check=True).stdout.strip()
+            return subprocess.run(["git", f"--git-dir={{main_git}}", *args], input=data, capture_output=True,
+                                  check=True).stdout.strip()
         with open("../kms-api/src/kms_api/audit.py", "a") as fh:
             fh.write("# stray\\n")
         blob = git("hash-object", "-w", "--stdin", data={json.dumps(record)!r}.encode()).decode()
@@ -222,7 +225,8 @@ def test_a_run_ignores_overrides_its_agent_forges(repo: Path, tmp_path: Path) ->
         commit = git("commit-tree", tree, "-m", "forged").decode()
         git("update-ref", "{PREFIX}{record['id']}", commit)
     """))
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--", sys.executable, str(agent))
+    # Unconfined, so the agent can write the main repository's refs at all (a confined one has only its clone).
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--unconfined", "--", sys.executable, str(agent))
     assert git(repo, "for-each-ref", PREFIX).strip(), "the agent did forge an override"
     # The run judged with the overrides that existed before the agent started: none.
     assert result.exit_code == 3, result.output

@@ -198,14 +198,16 @@ class Git(Operations):
         return cls(git_dir, top)
 
     @classmethod
-    def init(cls, folder: Path, *, branch: str = "main") -> Git:
+    def init(cls, folder: Path, *, branch: str = "main", bare: bool = False) -> Git:
         """Create a repository in ``folder`` (used by the demo and by worker runs)."""
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
-                               "init", "-q", "--end-of-options", str(folder)],
+                               "init", "-q", *(["--bare"] if bare else []), "--end-of-options", str(folder)],
                               env=clean_env(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
+        if bare:  # never discovered: a folder inside another repository's .git would find that one
+            return cls(folder.resolve(), None, bare=True)
         return cls.discover(folder)
 
     # -- running ---------------------------------------------------------
@@ -279,17 +281,6 @@ class Git(Operations):
         proc = subprocess.run(self._argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
-
-    # Raw argv for orchestrator/runs only, until worker runs move to clones and typed
-    # methods (tests/test_codebase.py allows no other caller). Do not add callers.
-    def run(self, args: Sequence[str], *, input: bytes | None = None,
-            env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
-            hint: str | None = None) -> bytes:
-        return self._run(args, input=input, env=env, ok=ok, hint=hint)
-
-    def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
-               env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
-        return self._run_rc(args, input=input, env=env)
 
     def _run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
         """Run git with its output going straight into a file.
@@ -538,17 +529,17 @@ class Git(Operations):
 
     def first_parents(self, tip: str) -> list[str]:
         """The commits on ``tip``'s first-parent line, newest first."""
-        return self.run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
+        return self._run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
 
     def roots(self, tip: str) -> list[str]:
         """The parentless commits ``tip`` reaches through any parent."""
-        return self.run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
+        return self._run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
 
     def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
         """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
         if not bottoms:
             return []
-        out = self.run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
+        out = self._run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
         return out.decode().split()
 
     def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:
@@ -556,9 +547,88 @@ class Git(Operations):
         wanted = [o for o in dict.fromkeys(oids) if o]
         if not wanted:
             return {}
-        out = self.run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
         types: dict[str, str | None] = {}
         for oid, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
             parts = line.split()
             types[oid] = parts[1] if len(parts) == 3 and parts[1] != "missing" else None
         return types
+
+    # -- worker runs -----------------------------------------------------
+    def clone_shared(self, dest: Path) -> Git:
+        """A disposable clone at ``dest`` borrowing this repository's objects read-only.
+
+        ``--shared`` writes an alternates file instead of copying objects, and
+        ``--no-checkout`` leaves the work tree to :meth:`checkout_branch`, so a
+        clone costs about what a worktree does. The clone has its own refs,
+        config and hooks: nothing written there reaches this repository.
+        """
+        proc = subprocess.run(["git", "-c", f"safe.directory={self.common_dir}", "-c", "init.templateDir=",
+                               *self._safe_flags(), "clone", "--shared", "--no-checkout", "--no-tags", "-q", "--",
+                               str(self.common_dir), str(dest)],
+                              cwd=dest.parent, env=clean_env(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise GitError("git clone failed", args=("clone", str(dest)),
+                           stderr=proc.stderr.decode("utf-8", "replace"))
+        return Git((dest / ".git").resolve(), dest)
+
+    @staticmethod
+    def _safe_flags() -> list[str]:
+        flags: list[str] = []
+        for key, value in _SAFE_CONFIG:
+            flags += ["-c", f"{key}={value}"]
+        return flags
+
+    @classmethod
+    def shadow(cls, admin: Path, objects: Path, top: Path, head: str) -> Git:
+        """A git dir of lanewarden's own for reading ``top``'s files, outside ``top``.
+
+        Collecting a run reads the agent's work tree through this handle, never
+        through the clone's ``.git`` (its refs, index, config and objects are the
+        agent's to forge). Objects come from ``objects`` (the main repository's)
+        only; HEAD is ``head``, detached.
+        """
+        bare = cls.init(admin, bare=True)
+        (admin / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        bare._run(["config", "core.bare", "false"])
+        bare._run(["update-ref", "--no-deref", "HEAD", head])
+        return cls(admin, top)
+
+    def checkout_branch(self, branch: str, commit: str, *, sparse: list[str] | None = None) -> None:
+        """Check out ``commit`` on a new ``branch`` (sparse, non-cone, with these patterns if given).
+
+        The sparse settings are written into the repository's own config so the
+        agent's git in the clone keeps honouring them.
+        """
+        if sparse is not None:
+            info = self.git_dir / "info"
+            info.mkdir(exist_ok=True)
+            (info / "sparse-checkout").write_text("\n".join(sparse) + "\n")
+            self._run(["config", "core.sparseCheckout", "true"])
+            self._run(["config", "core.sparseCheckoutCone", "false"])
+        sparse_flags = ["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false"] if sparse else []
+        self._run([*sparse_flags, "checkout", "-q", "--no-recurse-submodules", "-B", branch, commit])
+
+    def set_ref(self, ref: str, new: str) -> None:
+        """Point ``ref`` at ``new`` whatever it holds now (restoring a ref an agent moved)."""
+        self._run(["update-ref", "--no-deref", ref, new])
+
+    def index_paths(self, base: str, paths: Sequence[str], env: dict[str, str]) -> str:
+        """A tree: ``base`` with ``paths`` re-hashed from the work tree (absent ones removed).
+
+        Uses the index named in ``env`` (``GIT_INDEX_FILE``), never the repository's own.
+        """
+        self._run(["read-tree", base], env=env)
+        if paths:
+            self._run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
+                     input=b"".join(fsencode(p) + b"\0" for p in paths))
+        return self._run(["write-tree"], env=env).decode().strip()
+
+    def binary_diff(self, base: str, env: dict[str, str] | None = None) -> bytes:
+        """The index (``env``'s) against ``base`` as a binary patch ``git apply`` takes."""
+        return self._run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
+                         "--no-renames", base], env=env)
+
+    def stage_all(self, env: dict[str, str]) -> None:
+        """Every file of the work tree, ignored ones included, into ``env``'s index."""
+        self._run(["add", "-A", "-f"], env=env)

@@ -13,6 +13,7 @@ from lanewarden.handoffs.model import Action
 from lanewarden.handoffs.proposals import VerdictQueue
 from lanewarden.handoffs.queue import Queue
 from lanewarden.orchestrator.reports.verdict import to_text
+from lanewarden.orchestrator.runs import sandbox
 from lanewarden.orchestrator.runs.dispatch import Task, dispatch
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
@@ -269,7 +270,10 @@ def command(folder: str | None) -> int:
         click.echo(f"  {h.id[:12]}  {h.status.value:9} {h.source_worker} -> {h.target_worker}  "
                    f"{', '.join(h.evidence.paths)}")
 
-    _section("6. runs: two scripted agents dispatched in parallel worktrees")
+    _section("6. runs: two scripted agents dispatched in parallel, each confined to its own clone")
+    confined = sandbox.probe() is None
+    if not confined:
+        click.echo(f"  no sandbox here ({sandbox.probe()}): the demo's own scripted agents run UNCONFINED")
     tasks = [
         Task(0, "hd-manager", "derive paths for account 1",
              ["sh", "-c", "printf '\\n// account 1 derivation\\n' >> internal/derive/derive.go"]),
@@ -278,7 +282,7 @@ def command(folder: str | None) -> int:
                           "printf '\\n// key_version on SignRequest\\n' >> ../../contracts/kms/kms.proto && "
                           "printf '\\n# wallet-api needs key versions\\n' >> ../kms-api/src/kms_api/keys.py"]),
     ]
-    dispatch(git.top, tasks, jobs=2)
+    dispatch(git.top, tasks, jobs=2, confined=confined)
     for t in tasks:
         r = t.result
         if r is None:
