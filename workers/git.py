@@ -510,3 +510,88 @@ class Git:
     def is_ancestor(self, older: str, newer: str) -> bool:
         code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
         return code == 0
+
+    # -- merging and scratch trees (reviews) --------------------------------
+    def merge_trees(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
+        """Merge each pair of commits in memory: ``(merged tree, conflicted paths)`` per pair.
+
+        One ``git merge-tree --write-tree --stdin`` process for every pair: git's
+        own merge machinery (merge-ort, rename detection included), no work
+        tree or index touched; the trees it writes are unreferenced objects.
+        Pass commit ids: one bad name ends git's whole batch.
+        """
+        if not pairs:
+            return []
+        lines = "".join(f"{a} {b}\n" for a, b in pairs).encode()
+        out = self.run(["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", "--stdin"],
+                       input=lines)
+        # Per merge: "<1 clean|0 conflicted>\0<tree>\0<path>\0...\0\0".
+        fields = out.split(b"\0")
+        results: list[tuple[str, tuple[str, ...]]] = []
+        pos = 0
+        for _ in pairs:
+            status, tree = fields[pos], fields[pos + 1].decode()
+            pos += 2
+            paths: list[str] = []
+            while fields[pos] != b"":
+                paths.append(fsdecode(fields[pos]))
+                pos += 1
+            pos += 1
+            if status not in (b"0", b"1"):
+                raise GitError("git merge-tree gave an unexpected status", args=("merge-tree",),
+                               stderr=status.decode("utf-8", "replace"))
+            results.append((tree, tuple(dict.fromkeys(paths)) if status == b"0" else ()))
+        return results
+
+    def _scratch_tree(self, base: str, steps: Sequence[tuple[Sequence[str], bytes | None]]) -> str:
+        """A tree built in a throwaway index from ``base``'s tree; the repository's index is untouched."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="lanewarden-index-") as tmp:
+            env = {"GIT_INDEX_FILE": f"{tmp}/index"}
+            self.run(["read-tree", base], env=env)
+            for args, data in steps:
+                self.run(args, input=data, env=env)
+            return self.run(["write-tree"], env=env).decode().strip()
+
+    def tree_with_patch(self, base: str, patch: bytes) -> str | None:
+        """``base``'s tree with a unified diff applied (as ``git apply --cached``), or None if it does not apply."""
+        try:
+            return self._scratch_tree(base, [(["apply", "--cached", "--whitespace=nowarn", "-"], patch)])
+        except GitError:
+            return None
+
+    def tree_taking(self, base: str, source: str, paths: Sequence[str]) -> str:
+        """``base``'s tree with ``paths`` as they are in ``source`` (absent there: removed)."""
+        listed = self.run(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", source, "--", *paths])
+        present = {line.split(b"\t", 1)[1] for line in listed.split(b"\0") if b"\t" in line}
+        gone = b"".join(b"0 " + b"0" * 40 + b"\t" + fsencode(p) + b"\0" for p in paths
+                        if fsencode(p) not in present)
+        return self._scratch_tree(base, [(["update-index", "-z", "--index-info"], listed + gone)])
+
+    def commits_between(self, base: str, head: str) -> tuple[list[str], list[str]]:
+        """``(commits, merges)`` reachable from ``head`` and not from ``base``, oldest first."""
+        out = self.run(["rev-list", "--reverse", "--parents", head, f"^{base}", "--"]).decode().split("\n")
+        commits: list[str] = []
+        merges: list[str] = []
+        for line in out:
+            ids = line.split()
+            if ids:
+                (merges if len(ids) > 2 else commits).append(ids[0])
+        return commits, merges
+
+    def commit_messages(self, commits: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+        """commit id -> (first parent, message), read with one ``cat-file --batch``."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for commit, found in zip(commits, self.batch(list(commits)), strict=False):
+            if found is None or found[1] != "commit":
+                continue
+            header, _, message = found[2].partition(b"\n\n")
+            parents = [ln[7:].decode() for ln in header.split(b"\n") if ln.startswith(b"parent ")]
+            out[commit] = (parents[0] if parents else None, message.decode("utf-8", "replace"))
+        return out
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Paths that differ between two commits or trees (renames as delete plus add)."""
+        out = self.run(["diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-ext-diff", old, new])
+        return [fsdecode(p) for p in split_z(out)]
