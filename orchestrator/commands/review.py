@@ -115,7 +115,8 @@ def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, result
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")
     runner = matrix.runner_for(git, policy, run=run_suites, results_dir=folder, timeout=timeout, echo=_echo_err)
-    return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner)
+    return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner,
+                                must_cover=review.must_cover)
 
 
 @command.command("e2e")

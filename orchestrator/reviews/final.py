@@ -273,7 +273,8 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     contract_review = impact.review(git, subject, graph)
     runner = matrix.runner_for(git, policy, run=run, results_dir=results_dir, timeout=timeout, echo=echo)
     mx = matrix.build(policy, graph, contract_review.affected_services, results_dir=results_dir,
-                      top=git.top, run=runner)
+                      top=git.top, run=runner,
+                      must_cover=contract_review.must_cover)
     merges = merging.check(git, [*candidates, *merging.accepted_handoffs(git, queued, base_commit)])
     conflicts = conflicts_of(merges)
     votes = _votes(lanes_t, _conflicts_vote(conflicts, merges, overlaps_of(lanes_t)), queued, contract_review, mx)
