@@ -185,3 +185,26 @@ def test_integration_review_trusts_a_trailer_only_with_its_run_record(repo: Path
     [lane] = data["lanes"]
     assert (lane["worker"], lane["via"], lane["decision"]) == ("wallet-api", "run r1", "accept")
     assert not any("backs it" in n for n in data["notes"])
+
+
+# -- reports ------------------------------------------------------------------------
+
+def test_report_groups_a_workers_branches_and_marks_proposed_apart(repo: Path, tmp_path: Path) -> None:
+    for topic in ("one", "two", "three-with-a-very-long-branch-name-that-must-not-break-the-table-layout"):
+        commit_on(repo, f"lanewarden/wallet-api/{topic}", [(WALLET_APP, "import", f"import {topic}\nimport")])
+    # kms-api is only named by a pending handoff: proposed, not changed.
+    expect(lanewarden("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", "--path", KMS_KEYS,
+                      "--problem", "retry needs an idempotency key"))
+    page = tmp_path / "final.html"
+    expect(lanewarden("review", "final", "--repo", str(repo), "--format", "html", "--output", str(page)), 1)
+    html = page.read_text(encoding="utf-8")
+    assert html.count("<summary>lane wallet-api:") == 1
+    assert "lane wallet-api: 3 branch(es)" in html
+    assert "overflow-wrap:anywhere" in html
+    assert "proposed only: kms-api" in html
+    kms = html[html.index("<title>service: kms-api</title>"):]
+    assert 'stroke-dasharray="5 3"' in kms[:kms.index("</g>")]
+    wallet = html[html.index("<title>service: wallet-api</title>"):]
+    assert 'stroke="#e16f24"' in wallet[:wallet.index("</g>")]
+    data = json.loads(expect(lanewarden("review", "contracts", "--repo", str(repo), "--format", "json")).stdout)
+    assert data["proposed_services"] == ["kms-api"] and data["changed_services"] == []

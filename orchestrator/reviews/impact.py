@@ -115,18 +115,20 @@ class ImpactReview:
     head: str | None
     sources: tuple[str, ...]
     contracts: tuple[ContractImpact, ...]
-    changed_services: tuple[str, ...]  # owners of the changed paths
+    changed_services: tuple[str, ...]  # owners of the paths that really change (range, branches)
     notes: tuple[str, ...] = field(default=())
     copies: tuple[Copy, ...] = ()  # every copy of every contract, identical or drifted
     inferred: tuple[Consumer, ...] | None = None  # with --infer: consumers found in the tree
     # What an e2e suite must exercise: owners of changed non-contract paths and the consumers of
     # changed contracts (a contract's own folder owner and the root lane are not services to test).
     must_cover: tuple[str, ...] = ()
+    proposed_services: tuple[str, ...] = ()  # owners of paths only proposed to change (pending handoffs)
 
     @property
     def affected_services(self) -> tuple[str, ...]:
         """Owners of changed paths plus every service a changed contract reaches."""
-        return tuple(sorted({*self.changed_services, *(s for c in self.contracts for s in c.services)}))
+        return tuple(sorted({*self.changed_services, *self.proposed_services,
+                             *(s for c in self.contracts for s in c.services)}))
 
     @property
     def stale(self) -> tuple[Mapping, ...]:
@@ -140,6 +142,7 @@ class ImpactReview:
     def as_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "policy_rev": self.policy_rev, "base": self.base, "head": self.head,
                 "sources": list(self.sources), "changed_services": list(self.changed_services),
+                "proposed_services": list(self.proposed_services),
                 "affected_services": list(self.affected_services),
                 "contracts": [c.as_json() for c in self.contracts],
                 "stale_mappings": len(self.stale), "notes": list(self.notes), "exit_code": self.exit_code,
@@ -300,7 +303,9 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
             by_contract.setdefault(cid, []).append((g.split(key)[1], g.split(via)[1]))
     mappings = read_mappings(git, policy, subject.mapping_rev, sorted(touched), subject.paths)
     index = OwnershipIndex(policy)
-    changed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths})
+    real = {c.path for c in subject.changes if not c.proposed}
+    changed_services = sorted({index.owner_from(index.hits(p)) for p in real})
+    proposed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths - real} - set(changed_services))
     suites = g.suite_map(graph)
     impacts = []
     for cid in sorted(touched):
@@ -330,4 +335,5 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
     return ImpactReview(policy_rev=subject.loaded.rev, base=subject.base, head=subject.head,
                         sources=subject.sources, contracts=tuple(impacts),
                         changed_services=tuple(changed_services), notes=tuple(notes), copies=tuple(copies),
-                        inferred=inferred, must_cover=tuple(sorted(must_cover)))
+                        inferred=inferred, must_cover=tuple(sorted(must_cover)),
+                        proposed_services=tuple(proposed_services))
