@@ -29,8 +29,8 @@ padding:0 1em;color:#1b1f24;background:#fff}
 h1{font-size:1.5em;margin:.2em 0 .6em}h2{font-size:1.2em;margin:1.4em 0 .5em;border-bottom:1px solid #d0d7de}
 h3{font-size:1.05em;margin:1.1em 0 .4em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.92em}
-th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-summary,p,li,code{overflow-wrap:anywhere}
+th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
+summary,li,code{overflow-wrap:anywhere}
 th{background:#f6f8fa}code{font:.92em ui-monospace,Menlo,Consolas,monospace}
 .ok{background:#dafbe1}.warn{background:#fff8c5}.bad{background:#ffebe9}
 .banner{padding:.6em 1em;border-radius:6px;font-weight:600;border:1px solid #d0d7de}
@@ -158,3 +158,11 @@ def to_html(doc: Document) -> str:
             "img-src data:\">"
             f"<title>{_e(doc.title)}</title><style>{_CSS}</style></head><body>"
             f"<h1>{_e(doc.title)}</h1>{banner}{''.join(_blocks(doc.blocks))}</body></html>\n")
+
+
+def fragment(blocks: tuple[Block, ...]) -> str:
+    """The blocks' HTML without a page around them (the dashboard embeds reports in its own pages)."""
+    return "".join(_blocks(blocks))
+
+
+STYLE = _CSS  # the report's look, for pages that embed fragments
