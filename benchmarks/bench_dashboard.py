@@ -38,7 +38,8 @@ def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
 def build(repo: Path, n: int) -> None:
     git(repo, "-c", "init.defaultBranch=main", "init", "-q", ".")
     (repo / "lanewarden.yaml").write_text(
-        "version: 1\nroot: root\nworkers:\n  a: {allow: ['a/**']}\n  b: {allow: ['b/**']}\n  root: {allow: ['docs/**']}\n"
+        "version: 1\nroot: root\nworkers:\n  a: {allow: ['a/**']}\n  b: {allow: ['b/**']}\n"
+        "  root: {allow: ['docs/**']}\n"
         "contracts:\n  c1: {paths: ['a/c1/**'], producers: [a], consumers: [b]}\n"
         "  c2: {paths: ['b/c2/**'], producers: [b], consumers: [a]}\n")
     git(repo, "add", "-A")
@@ -61,7 +62,7 @@ def build(repo: Path, n: int) -> None:
 def get(url: str, cookie: str) -> tuple[float, str]:
     req = urllib.request.Request(url, headers={"Cookie": cookie})
     start = time.perf_counter()
-    with urllib.request.urlopen(req) as r:  # noqa: S310 (our own server on 127.0.0.1)
+    with urllib.request.urlopen(req) as r:  # our own server on 127.0.0.1
         body = r.read().decode()
     return time.perf_counter() - start, body
 
