@@ -126,7 +126,7 @@ def test_dashboard_in_a_real_browser(served: tuple[Path, str, str], tmp_path: Pa
             page.evaluate("window.__same_page = true")
             page.goto(base + "/handoffs")
             page.evaluate("window.__same_page = true")
-            _handoff(repo, "hd-manager", KMS_KEYS, "import hashlib", "import hashlib  # hd", "hd needs it too")
+            third = _handoff(repo, "hd-manager", KMS_KEYS, "import hashlib", "import hashlib  # hd", "hd needs it too")
             playwright.expect(page.locator("table.queue tbody tr")).to_have_count(3, timeout=15000)
             assert page.evaluate("window.__same_page") is True
             # One handoff: its diff and evidence; accept, then apply.
@@ -140,11 +140,19 @@ def test_dashboard_in_a_real_browser(served: tuple[Path, str, str], tmp_path: Pa
             assert page.locator("#status").inner_text() == "applied"
             assert f"applied on lanewarden/kms-api/handoff-{to_kms[:12]}" in page.locator("#message").inner_text()
             assert git(repo, "rev-parse", "--verify", f"lanewarden/kms-api/handoff-{to_kms[:12]}").strip()
+            # A rejection needs a reason and records it.
+            page.goto(f"{base}/handoffs/{third}")
+            page.fill("form[action$='/reject'] input[name=reason]", "kms-api already imports hashlib")
+            page.click("#reject")
+            assert page.locator("#status").inner_text() == "rejected"
+            assert "kms-api already imports hashlib" in page.locator("table.history").inner_text()
             # The ledger shows it, under the reviewer's name, and verifies.
             page.click("text=ledger")
             assert page.locator("#verify").inner_text().startswith("verified:")
-            first = page.locator("table.timeline tbody tr").first.inner_text()
-            assert "reviewer-ann" in first and "action apply" in first and to_kms in first
+            rows = page.locator("table.timeline tbody tr")
+            assert "action reject" in rows.nth(0).inner_text()
+            applied = rows.nth(1).inner_text()
+            assert "reviewer-ann" in applied and "action apply" in applied and to_kms in applied
             _shot(page, "desk-ledger.png", tmp_path)
             page.click("text=reviews")
             assert "Contract impact" in page.content()

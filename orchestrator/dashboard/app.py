@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from markupsafe import Markup
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
@@ -88,76 +89,90 @@ def _int(value: str | None, default: int = 1) -> int:
         return default
 
 
-def create_app(git: Git, access: Access) -> Starlette:
+def create_app(repo: Git, access: Access) -> Starlette:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     cache = desk.Cache()
-    who = actor(git)[0]
+    who = actor(repo)[0]
 
-    def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    def fresh() -> Git:
+        # One handle per request: a handle caches what names resolve to, and requests run in threads.
+        return Git(repo.git_dir, repo.top, bare=repo.bare)
+
+    def page(request: Request, git: Git, name: str, status: int = 200, **context: Any) -> Response:
         partial = request.query_params.get("partial") == "1"
         context.update(csrf=access.csrf, who=who, state=desk.state(git), partial=partial,
                        path=request.url.path, Status=Status)
         return templates.TemplateResponse(request, name, context, status_code=status)
 
     def index(request: Request) -> Response:
+        git = fresh()
         o = cache.get(git)
         review_html = Markup(html.fragment(tuple(builders.final_doc(o.review).blocks))) if o.review else None
-        return page(request, "desk.html", o=o, review_html=review_html)
+        return page(request, git, "desk.html", o=o, review_html=review_html)
 
     def handoffs(request: Request) -> Response:
+        git = fresh()
         q = request.query_params
         result = desk.queue_page(git, target=q.get("target"), status=q.get("status"),
                                  contract=q.get("contract"), page=_int(q.get("page")))
-        return page(request, "handoffs.html", q=result, query=lambda **kw: urlencode(
+        return page(request, git, "handoffs.html", q=result, query=lambda **kw: urlencode(
             {k: v for k, v in {**result.filters, **kw}.items() if v}))
 
     def handoff(request: Request) -> Response:
+        git = fresh()
         try:
             stored = Queue(git).get(request.path_params["hid"])
         except InputError as exc:
-            return page(request, "message.html", status=404, message=exc.message)
+            return page(request, git, "message.html", status=404, message=exc.message)
         h = stored.handoff
-        return page(request, "handoff.html", h=h, diff=desk.diff_lines(h.proposed_change or ""),
+        return page(request, git, "handoff.html", h=h, diff=desk.diff_lines(h.proposed_change or ""),
                     message=request.query_params.get("msg"))
+
+    def decide(git: Git, hid: str, verb: str, reason: str | None) -> str:
+        """Run one write through the core (as ``lanewarden handoffs``); the message to show."""
+        if verb == "apply":
+            done = apply_handoff(git, Queue(git), hid)
+            if done.commit is None:
+                reasons = "; ".join(r for v in done.verdict.votes for r in v.reasons) or "no reason given"
+                return f"not applied: the target's guard said {done.verdict.decision.value} ({reasons})"
+            return f"applied on {done.branch} as {done.commit[:12]}"
+        if verb == "reject" and reason is None:
+            raise InputError("a rejection needs a reason")
+        stored = Queue(git).transition(hid, Action(verb), reason=reason)
+        return f"{stored.handoff.status.value} by {who}"
 
     async def act(request: Request) -> Response:
         hid, verb = request.path_params["hid"], request.path_params["verb"]
+        if verb not in ("accept", "reject", "apply"):
+            return PlainTextResponse("unknown action", status_code=404)
+        git = fresh()
         form = await request.form()
         reason = str(form.get("reason") or "").strip() or None
         try:
-            if verb == "apply":
-                done = apply_handoff(git, Queue(git), hid)
-                if done.commit is None:
-                    reasons = "; ".join(r for v in done.verdict.votes for r in v.reasons) or "no reason given"
-                    msg = f"not applied: the target's guard said {done.verdict.decision.value} ({reasons})"
-                else:
-                    msg = f"applied on {done.branch} as {done.commit[:12]}"
-            elif verb in ("accept", "reject"):
-                if verb == "reject" and reason is None:
-                    raise InputError("a rejection needs a reason")
-                stored = Queue(git).transition(hid, Action(verb), reason=reason)
-                msg = f"{stored.handoff.status.value} by {who}"
-            else:
-                return PlainTextResponse("unknown action", status_code=404)
+            # git work off the event loop: other pages (and the live poll) keep answering meanwhile.
+            msg = await run_in_threadpool(decide, git, hid, verb, reason)
             hid = Queue(git).resolve(hid)
         except LanewardenError as exc:
             msg = f"error: {exc.message}"
-        return RedirectResponse(f"/handoffs/{hid}?{urlencode({'msg': msg})}", status_code=303)
+        return RedirectResponse(f"/handoffs/{quote(hid, safe='')}?{urlencode({'msg': msg})}", status_code=303)
 
     def reviews(request: Request) -> Response:
+        git = fresh()
         o = cache.get(git)
         blocks: list[Any] = []
         if o.impact is not None:
             blocks += builders.impact_blocks(o.impact)
         matrix_html = Markup(html.fragment(tuple(builders.matrix_blocks(o.matrix)))) if o.matrix else None
-        return page(request, "reviews.html", o=o, impact_html=Markup(html.fragment(tuple(blocks))),
+        return page(request, git, "reviews.html", o=o, impact_html=Markup(html.fragment(tuple(blocks))),
                     matrix_html=matrix_html)
 
     def ledger(request: Request) -> Response:
+        git = fresh()
         t = desk.timeline(git, _int(request.query_params.get("page")))
-        return page(request, "ledger.html", t=t, summary=desk.summary)
+        return page(request, git, "ledger.html", t=t, summary=desk.summary)
 
     def live(request: Request) -> Response:
+        git = fresh()
         return JSONResponse({"state": desk.state(git)})
 
     routes = [
