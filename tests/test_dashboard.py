@@ -144,7 +144,7 @@ def test_dashboard_in_a_real_browser(served: tuple[Path, str, str], tmp_path: Pa
             page.goto(f"{base}/handoffs/{third}")
             page.fill("form[action$='/reject'] input[name=reason]", "kms-api already imports hashlib")
             page.click("#reject")
-            assert page.locator("#status").inner_text() == "rejected"
+            assert page.locator("#status").inner_text() == "rejected", page.locator("main").inner_text()[:600]
             assert "kms-api already imports hashlib" in page.locator("table.history").inner_text()
             # The ledger shows it, under the reviewer's name, and verifies.
             page.click("text=ledger")

@@ -65,6 +65,7 @@ class Guard(BaseHTTPMiddleware):
                 "403: this dashboard needs its access token: open the URL `lanewarden serve` printed "
                 "(http://127.0.0.1:PORT/?token=...)", status_code=403))
         if request.method == "POST":
+            await request.body()  # kept, so the endpoint can read the form again after this check
             form = await request.form()
             csrf = form.get("csrf")
             if not (a.same_origin(request.headers.get("origin"), request.headers.get("referer"))
