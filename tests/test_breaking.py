@@ -39,6 +39,8 @@ def _openapi(old: str, new: str) -> tuple[Compat, tuple[str, ...]]:
     ("bytes digest = 2;", "optional bytes digest = 2;", Compat.BREAKING, "cardinality changed"),
     ("  rpc RotateKey(RotateKeyRequest) returns (RotateKeyResponse);\n", "", Compat.BREAKING,
      "method KeyManagement.RotateKey removed"),
+    ("  ALGORITHM_ED25519 = 2;\n", "", Compat.BREAKING, "enum value Algorithm.ALGORITHM_ED25519 removed"),
+    ("package walletplatform.kms.v1;", "package walletplatform.kms.v2;", Compat.BREAKING, "package changed"),
     ("bytes digest = 2;", "bytes digest = 2;\n  string note = 9;", Compat.COMPATIBLE, "added"),
     ("  bytes digest = 2; // 32-byte message digest\n", "  reserved 2;\n", Compat.COMPATIBLE,
      "removed and its number reserved"),

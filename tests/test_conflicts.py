@@ -208,3 +208,15 @@ def test_report_groups_a_workers_branches_and_marks_proposed_apart(repo: Path, t
     assert 'stroke="#e16f24"' in wallet[:wallet.index("</g>")]
     data = json.loads(expect(lanewarden("review", "contracts", "--repo", str(repo), "--format", "json")).stdout)
     assert data["proposed_services"] == ["kms-api"] and data["changed_services"] == []
+
+
+def test_integration_review_of_a_merge_train_judges_the_commits_a_merge_brings(repo: Path) -> None:
+    commit_on(repo, "a", [(WALLET_APP, "import", "import ")])
+    commit_on(repo, "b", [(HD_MAIN, "package main", "package main // b")])
+    git(repo, "checkout", "-q", "-b", "train", "a")
+    git(repo, "merge", "-q", "--no-ff", "-m", "merge b", "b")
+    git(repo, "checkout", "-q", "main")
+    data = final(repo, "--base", "main", "--head", "train", code=3)
+    assert sorted(lane["worker"] for lane in data["lanes"]) == ["hd-manager", "wallet-api"]
+    assert any(n.startswith("merge commit") and "not judged itself" in n for n in data["notes"])
+    assert data["conflicts"] == [] and data["lanes_covered"] == ["hd-manager", "wallet-api"]
