@@ -44,17 +44,20 @@ def build(repo: Path, n: int) -> None:
         "  c2: {paths: ['b/c2/**'], producers: [b], consumers: [a]}\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "base")
-    # One fast-import stream: n blobs, n commits, n refs.
+    # One fast-import stream: n blobs, n commits, n refs; each id derived from its record, as the queue checks.
+    from lanewarden.handoffs.model import handoff_id
+
     out = []
     for i in range(n):
         target = "a" if i % 2 else "b"
-        record = {"schema": "lanewarden.handoff/1", "id": f"{i:020x}", "status": "open", "source_worker": "root",
+        hid = handoff_id("root", target, (), f"problem {i}", None)
+        record = {"schema": "lanewarden.handoff/1", "id": hid, "status": "open", "source_worker": "root",
                   "target_worker": target, "routing_reason": "owner", "problem": f"problem {i}",
                   "contracts": ["c1" if i % 2 else "c2"], "created_at": f"2026-01-01T00:{i // 60 % 60:02d}:"
                   f"{i % 60:02d}+00:00", "created_by": "bench",
                   "proposed_change": None}
         body = json.dumps(record).encode()
-        out.append(b"commit refs/lanewarden/handoffs/%020x\ncommitter b <b@b> 0 +0000\ndata 1\nh\n" % i)
+        out.append(b"commit refs/lanewarden/handoffs/%s\ncommitter b <b@b> 0 +0000\ndata 1\nh\n" % hid.encode())
         out.append(b"M 100644 inline handoff.json\ndata %d\n%s\n" % (len(body), body))
     git(repo, "fast-import", "--quiet", data=b"".join(out))
 
@@ -72,14 +75,19 @@ def main() -> int:
     ap.add_argument("--handoffs", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    shim = Path(tempfile.mkdtemp(prefix="lanewarden-bench-"))  # import this checkout as lanewarden
+    (shim / "lanewarden").symlink_to(Path(__file__).resolve().parent.parent, target_is_directory=True)
+    sys.path.insert(0, str(shim))
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as tmp:
         repo = Path(tmp)
         build(repo, args.handoffs)
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
+        path = os.pathsep.join(p for p in (str(shim), os.environ.get("PYTHONPATH")) if p)
         proc = subprocess.Popen([*lanewarden_argv(), "serve", "--repo", str(repo), "--port", str(port)],
-                                env={**ENV, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE, text=True)
+                                env={**ENV, "PYTHONUNBUFFERED": "1", "PYTHONPATH": path},
+                                stdout=subprocess.PIPE, text=True)
         try:
             assert proc.stdout is not None
             line = ""
@@ -88,6 +96,7 @@ def main() -> int:
             token = line.split("token=")[1].strip()
             cookie = f"lanewarden_desk={token}"
             base = f"http://127.0.0.1:{port}"
+            from lanewarden.handoffs.model import handoff_id
             for _ in range(100):
                 with socket.socket() as s:
                     if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -102,7 +111,8 @@ def main() -> int:
                                        ("filtered by target and contract", "/handoffs?target=a&contract=c1",
                                         f"{args.handoffs // 2} of {args.handoffs}"),
                                        ("page 90", "/handoffs?page=90", "page 90 of"),
-                                       ("one handoff", f"/handoffs/{5:020x}", "problem 5")):
+                                       ("one handoff", f"/handoffs/{handoff_id('root', 'a', (), 'problem 5', None)}",
+                                        "problem 5")):
                 samples = []
                 for _ in range(args.repeat):
                     seconds, body = get(base + path, cookie)

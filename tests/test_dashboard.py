@@ -186,17 +186,20 @@ def test_queue_of_ten_thousand_is_read_once_and_paginated(repo: Path) -> None:
     from lanewarden.workers.git import Git
 
     g = Git.discover(repo)
-    commits = {}
-    for target in ("kms-api", "contracts"):
-        h = Handoff(id=f"{target:0>20}"[:20], source_worker="wallet-api", target_worker=target,
-                    routing_reason="owner", problem="p", created_at="2026-01-01T00:00:00+00:00", created_by="t",
-                    contracts=("kms-signing",))
-        tree = g.make_tree({"handoff.json": h.to_json().encode()})
-        commits[target] = g.commit_tree(tree, [], "h", ("t", "t@t"))
-    # 10,000 refs in one update-ref: the queue's read path does not care that records repeat.
-    lines = "".join(f"create {PREFIX}{i:020x} {commits['kms-api' if i % 2 else 'contracts']}\n"
-                    for i in range(10_000))
-    g.run(["update-ref", "--stdin"], input=lines.encode())
+    # 10,000 real records (each id derived from its content, as the queue checks) in one fast-import.
+    stream = []
+    for i in range(10_000):
+        h = Handoff(id="0" * 20, source_worker="wallet-api", target_worker="kms-api" if i % 2 else "contracts",
+                    routing_reason="owner", problem=f"problem {i}", created_at="2026-01-01T00:00:00+00:00",
+                    created_by="t", contracts=("kms-signing",))
+        h = h.model_copy(update={"id": h.content_id()})
+        body = h.to_json().encode()
+        stream.append(b"commit %s\ncommitter t <t@t> 0 +0000\ndata 1\nh\nM 100644 inline handoff.json\n"
+                      b"data %d\n%s\n" % ((PREFIX + h.id).encode(), len(body), body))
+    git(repo, "fast-import", "--quiet", input=b"".join(stream))
+    # One damaged ref among them: named and skipped, never shown as a handoff.
+    git(repo, "update-ref", PREFIX + "f" * 20, git(repo, "rev-parse", "HEAD").strip())
     q = desk.queue_page(g, target="kms-api", status=None, contract="kms-signing", page=3)
     assert q.everything == 10_000 and q.total == 5_000 and len(q.items) == desk.PER_PAGE and q.pages == 100
     assert dict(q.facets["target"]) == {"kms-api": 5_000, "contracts": 5_000}
+    assert [d.ref for d in q.damaged] == [PREFIX + "f" * 20]

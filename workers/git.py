@@ -1,4 +1,4 @@
-"""The only module that spawns git.
+"""The only module that spawns git (``workers/gitops.py`` builds the argv of its operations).
 
 A guard that reads git through the repository's own configuration can be
 fooled by it (see NOTES.md): ``diff.relative`` hides paths, ``core.fsmonitor``
@@ -19,13 +19,16 @@ User-supplied revisions are resolved once with ``rev-parse --verify
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from lanewarden.workers.errors import GitError, InputError, NotARepositoryError, RevisionError
+from lanewarden.workers.gitops import Operations, TreeEntry, fsdecode, fsencode, is_object_id, split_z
+
+# Re-exported: callers import the path helpers from here, next to Git.
+__all__ = ["EMPTY_TREE_SHA1", "Git", "TreeEntry", "clean_env", "fsdecode", "fsencode", "is_object_id", "split_z"]
 
 # Settings that can hide a change or run code, pinned to safe values.
 _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
@@ -63,7 +66,17 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("log.showSignature", "false"),
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
+    # A commit-graph file (or chain) is a cache of parents git trusts without
+    # reading the commits: a forged one moves merge bases. Read the commits.
+    ("core.commitGraph", "false"),
+    # Same for the multi-pack index: an index of objects git would trust over the packs' own.
+    ("core.multiPackIndex", "false"),
 )
+
+# info/grafts rewrites parents as git reads history (still honoured by git 2.39):
+# a planted root given to both sides moves the merge base. A file below
+# /dev/null can never exist, so no grafts file is ever read.
+NO_GRAFTS = os.path.join(os.devnull, "lanewarden-no-grafts")
 
 _DROP_ENV_PREFIXES = ("GIT_",)
 
@@ -75,8 +88,6 @@ _MOVES_REFS = frozenset({"checkout", "switch", "commit", "reset", "merge", "reba
 # The empty tree's id in a SHA-1 repository; computed per repository below.
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every git process gets: the caller's, minus git's, plus ours."""
@@ -86,6 +97,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_GRAFT_FILE": NO_GRAFTS,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ATTR_NOSYSTEM": "1",
         "LC_ALL": "C",
@@ -94,29 +106,6 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
-
-
-def split_z(data: bytes) -> list[bytes]:
-    """Split NUL-terminated git output into its fields."""
-    if not data:
-        return []
-    parts = data.split(b"\0")
-    if parts[-1] == b"":
-        parts.pop()
-    return parts
-
-
-def fsdecode(raw: bytes) -> str:
-    """Paths are bytes in git; keep undecodable bytes round-trippable."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def fsencode(path: str) -> bytes:
-    return path.encode("utf-8", "surrogateescape")
-
-
-def is_object_id(text: str) -> bool:
-    return bool(_HEX.match(text))
 
 
 def _subcommand(args: Sequence[str]) -> str:
@@ -145,8 +134,12 @@ def _find_top(start: Path) -> Path | None:
     return None
 
 
-class Git:
-    """A hardened handle on one repository (its git dir and, unless bare, its work tree)."""
+class Git(Operations):
+    """A hardened handle on one repository (its git dir and, unless bare, its work tree).
+
+    Only this class and its ``Operations`` build git command lines; the runners
+    are private (tests/test_codebase.py checks no other module calls them).
+    """
 
     def __init__(self, git_dir: Path, top: Path | None, *, bare: bool = False) -> None:
         self.git_dir = git_dir
@@ -209,7 +202,8 @@ class Git:
         """Create a repository in ``folder`` (used by the demo and by worker runs)."""
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
-                               "init", "-q", str(folder)], env=clean_env(), capture_output=True, check=False)
+                               "init", "-q", "--end-of-options", str(folder)],
+                              env=clean_env(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
         return cls.discover(folder)
@@ -257,7 +251,7 @@ class Git:
         env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
-    def argv(self, args: Sequence[str]) -> list[str]:
+    def _argv(self, args: Sequence[str]) -> list[str]:
         return [*self._base_args(), *args]
 
     def _env(self, args: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
@@ -265,28 +259,39 @@ class Git:
             return clean_env(extra)  # the filter lookup itself; without a work tree no filter can run
         return clean_env({**self._filter_env(), **(extra or {})})
 
-    def run(self, args: Sequence[str], *, input: bytes | None = None,
-            env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
-            hint: str | None = None) -> bytes:
+    def _run(self, args: Sequence[str], *, input: bytes | None = None,
+             env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
+             hint: str | None = None) -> bytes:
         """Run git and return stdout; any exit code outside ``ok`` raises GitError."""
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         if proc.returncode not in ok:
-            raise GitError(f"git {args[0]} failed", args=tuple(args),
+            raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
                            stderr=proc.stderr.decode("utf-8", "replace"), hint=hint)
         return proc.stdout
 
-    def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
-               env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    def _run_rc(self, args: Sequence[str], *, input: bytes | None = None,
+                env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
-    def run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
+    # Raw argv for orchestrator/runs only, until worker runs move to clones and typed
+    # methods (tests/test_codebase.py allows no other caller). Do not add callers.
+    def run(self, args: Sequence[str], *, input: bytes | None = None,
+            env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
+            hint: str | None = None) -> bytes:
+        return self._run(args, input=input, env=env, ok=ok, hint=hint)
+
+    def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
+               env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+        return self._run_rc(args, input=input, env=env)
+
+    def _run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
         """Run git with its output going straight into a file.
 
         For large outputs read in the background: a pipe needs a reader holding
@@ -294,10 +299,11 @@ class Git:
         """
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), stdout=out, stderr=subprocess.PIPE, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), stdout=out, stderr=subprocess.PIPE, cwd=self.top or self.git_dir,
                               env=self._env(args, env), check=False)
         if proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed", args=tuple(args), stderr=proc.stderr.decode("utf-8", "replace"))
+            raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
+                           stderr=proc.stderr.decode("utf-8", "replace"))
 
     def own_config(self, key: str) -> str | None:
         """A setting as the user's git sees it (repository, then global config).
@@ -349,7 +355,7 @@ class Git:
     def batch(self, specs: Sequence[str], *,
               env: dict[str, str] | None = None) -> list[tuple[str, str, bytes] | None]:
         """``(oid, type, content)`` for each object name, None where git finds none."""
-        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"),
+        out = self._run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"),
                        env=env)
         results: list[tuple[str, str, bytes] | None] = []
         pos = 0
@@ -371,7 +377,7 @@ class Git:
             raise RevisionError(f"{what} {rev!r} is empty or malformed")
         if rev in self._commits:
             return self._commits[rev][0]
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
         if code != 0:
             raise RevisionError(
                 f"{what} {rev!r} does not name a commit in {self.top or self.git_dir}",
@@ -383,49 +389,52 @@ class Git:
         """HEAD's commit id, or None on an unborn branch."""
         if "HEAD" in self._commits:
             return self._commits["HEAD"][0]
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", "HEAD^{commit}"])
         return out.decode().strip() if code == 0 else None
 
     def current_branch(self) -> str | None:
-        code, out, _ = self.run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
+        code, out, _ = self._run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
         return fsdecode(out.strip()) if code == 0 else None
 
     def remote_has_branches(self, remote: str) -> bool:
         """Whether ``remote`` (a configured remote's name or a URL) has any branch; asks the remote."""
         if not remote or remote.startswith("-"):
             raise InputError(f"remote {remote!r} is not a remote name or URL")
-        code, out, err = self.run_rc(["ls-remote", "--heads", "--end-of-options", remote])
+        code, out, err = self._run_rc(["ls-remote", "--heads", "--end-of-options", remote])
         if code != 0:
             raise GitError(f"cannot list the branches of remote {remote!r}: {err.decode(errors='replace').strip()}")
         return bool(out.strip())
 
     def merge_bases(self, a: str, b: str) -> list[str]:
-        code, out, err = self.run_rc(["merge-base", "--all", a, b])
+        code, out, err = self._run_rc(["merge-base", "--all", "--end-of-options", a, b])
         if code not in (0, 1):
             raise GitError("git merge-base failed", args=("merge-base", a, b),
                            stderr=err.decode("utf-8", "replace"))
         return out.decode().split()
 
     def is_shallow(self) -> bool:
-        return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+        return self._run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
 
     def tree_of(self, commit: str) -> str:
         cached = self._commits.get(commit)
         if cached is not None and cached[1].startswith(b"tree "):
             return cached[1][5:cached[1].index(b"\n")].decode()
-        return self.run(["rev-parse", "--verify", f"{commit}^{{tree}}"]).decode().strip()
+        return self._run(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}"]).decode().strip()
 
     def empty_tree(self) -> str:
         if self._empty_tree is None:
-            self._empty_tree = self.run(["mktree"], input=b"").decode().strip()
+            self._empty_tree = self._run(["mktree"], input=b"").decode().strip()
         return self._empty_tree
 
     # -- objects ---------------------------------------------------------
-    def read_file_at(self, commit: str, path: str) -> bytes | None:
-        """Contents of ``path`` in ``commit``, or None when it does not exist there."""
-        if (commit, path) in self._files:
+    def read_file_at(self, commit: str, path: str, *, env: dict[str, str] | None = None) -> bytes | None:
+        """Contents of ``path`` in ``commit`` (or a tree), or None when it does not exist there.
+
+        ``env`` may name a scratch object directory; such reads bypass the cache.
+        """
+        if env is None and (commit, path) in self._files:
             return self._files[(commit, path)]
-        code, out, _ = self.run_rc(["cat-file", "blob", f"{commit}:{path}"])
+        code, out, _ = self._run_rc(["cat-file", "blob", "--end-of-options", f"{commit}:{path}"], env=env)
         return out if code == 0 else None
 
     def read_blobs(self, oids: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str, bytes]:
@@ -442,19 +451,19 @@ class Git:
         name, email = author
         identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                     "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-        self.run(["add", "-A"])
-        self.run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
-        return self.run(["rev-parse", "HEAD"]).decode().strip()
+        self._run(["add", "-A"])
+        self._run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
+        return self._run(["rev-parse", "HEAD"]).decode().strip()
 
     def write_blob(self, data: bytes) -> str:
-        return self.run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
+        return self._run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
 
     def make_tree(self, entries: dict[str, bytes], blobs: dict[str, str] | None = None) -> str:
         """A flat tree of regular files ``name -> content`` (plus ``name -> blob id`` already written)."""
         oids = {name: self.write_blob(data) for name, data in entries.items()}
         oids.update(blobs or {})
         lines = b"".join(f"100644 blob {oid}\t{name}\0".encode() for name, oid in sorted(oids.items()))
-        return self.run(["mktree", "-z"], input=lines).decode().strip()
+        return self._run(["mktree", "-z"], input=lines).decode().strip()
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str,
                     author: tuple[str, str], when: str | None = None) -> str:
@@ -466,21 +475,24 @@ class Git:
         args = ["-c", "commit.gpgSign=false", "commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
-        return self.run(args, input=message.encode(), env=env).decode().strip()
+        return self._run(args, input=message.encode(), env=env).decode().strip()
 
     def ref_value(self, ref: str) -> str | None:
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}"])
         return out.decode().strip() if code == 0 else None
 
     def update_ref(self, ref: str, new: str, old: str | None) -> bool:
         """Compare-and-swap: move ``ref`` to ``new`` only if it is still ``old`` (None: absent)."""
         expected = old or "0" * len(new)
-        code, _, _ = self.run_rc(["update-ref", "--no-deref", ref, new, expected])
+        code, _, _ = self._run_rc(["update-ref", "--no-deref", "--end-of-options", ref, new, expected])
         return code == 0
 
     def refs(self, prefix: str) -> dict[str, str]:
-        """ref name -> commit id for every ref under ``prefix``."""
-        out = self.run(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
+        """ref name -> commit id for every ref under ``prefix``.
+
+        Parsed by lines: a ref name can hold neither a newline nor a space (git check-ref-format).
+        """
+        out = self._run(["for-each-ref", "--format=%(objectname) %(refname)", "--end-of-options", prefix])
         refs: dict[str, str] = {}
         for line in out.decode("utf-8", "surrogateescape").splitlines():
             oid, _, name = line.partition(" ")
@@ -508,77 +520,48 @@ class Git:
         return [found[2] if found is not None else None for found in self.batch(specs)]
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
+        code, _, _ = self._run_rc(["merge-base", "--is-ancestor", "--end-of-options", older, newer])
         return code == 0
 
-    # -- merging and scratch trees (reviews) --------------------------------
-    def merge_trees(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
-        """Merge each pair of commits in memory: ``(merged tree, conflicted paths)`` per pair.
+    def is_first_parent_ancestor(self, older: str, newer: str) -> bool:
+        """Whether ``older`` is on ``newer``'s first-parent line (``newer`` itself included).
 
-        One ``git merge-tree --write-tree --stdin`` process for every pair: git's
-        own merge machinery (merge-ort, rename detection included), no work
-        tree or index touched; the trees it writes are unreferenced objects.
-        Pass commit ids: one bad name ends git's whole batch.
+        ``is_ancestor`` follows every parent, so a rewritten chain that keeps the
+        old head as an extra parent still "contains" it; a hash chain's history is
+        its first-parent line only.
         """
-        if not pairs:
+        old = self.ref_value(older) if not is_object_id(older) else older
+        new = self.ref_value(newer) if not is_object_id(newer) else newer
+        if old is None or new is None:
+            return False
+        return old in self.first_parents(new)
+
+    def first_parents(self, tip: str) -> list[str]:
+        """The commits on ``tip``'s first-parent line, newest first."""
+        return self.run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
+
+    def roots(self, tip: str) -> list[str]:
+        """The parentless commits ``tip`` reaches through any parent."""
+        return self.run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
+
+    def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
+        """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
+        if not bottoms:
             return []
-        lines = "".join(f"{a} {b}\n" for a, b in pairs).encode()
-        out = self.run(["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", "--stdin"],
-                       input=lines)
-        # Per merge: "<1 clean|0 conflicted>\0<tree>\0<path>\0...\0\0".
-        fields = out.split(b"\0")
-        results: list[tuple[str, tuple[str, ...]]] = []
-        pos = 0
-        for _ in pairs:
-            status, tree = fields[pos], fields[pos + 1].decode()
-            pos += 2
-            paths: list[str] = []
-            while fields[pos] != b"":
-                paths.append(fsdecode(fields[pos]))
-                pos += 1
-            pos += 1
-            if status not in (b"0", b"1"):
-                raise GitError("git merge-tree gave an unexpected status", args=("merge-tree",),
-                               stderr=status.decode("utf-8", "replace"))
-            results.append((tree, tuple(dict.fromkeys(paths)) if status == b"0" else ()))
-        return results
+        out = self.run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
+        return out.decode().split()
 
-    def _scratch_tree(self, base: str, steps: Sequence[tuple[Sequence[str], bytes | None]]) -> str:
-        """A tree built in a throwaway index from ``base``'s tree; the repository's index is untouched."""
-        import tempfile
-
-        with tempfile.TemporaryDirectory(prefix="lanewarden-index-") as tmp:
-            env = {"GIT_INDEX_FILE": f"{tmp}/index"}
-            self.run(["read-tree", base], env=env)
-            for args, data in steps:
-                self.run(args, input=data, env=env)
-            return self.run(["write-tree"], env=env).decode().strip()
-
-    def tree_with_patch(self, base: str, patch: bytes) -> str | None:
-        """``base``'s tree with a unified diff applied (as ``git apply --cached``), or None if it does not apply."""
-        try:
-            return self._scratch_tree(base, [(["apply", "--cached", "--whitespace=nowarn", "-"], patch)])
-        except GitError:
-            return None
-
-    def tree_taking(self, base: str, source: str, paths: Sequence[str]) -> str:
-        """``base``'s tree with ``paths`` as they are in ``source`` (absent there: removed)."""
-        listed = self.run(["--literal-pathspecs", "ls-tree", "-r", "-z", "--full-tree", source, "--", *paths])
-        present = {line.split(b"\t", 1)[1] for line in listed.split(b"\0") if b"\t" in line}
-        gone = b"".join(b"0 " + b"0" * 40 + b"\t" + fsencode(p) + b"\0" for p in paths
-                        if fsencode(p) not in present)
-        return self._scratch_tree(base, [(["update-index", "-z", "--index-info"], listed + gone)])
-
-    def commits_between(self, base: str, head: str) -> tuple[list[str], list[str]]:
-        """``(commits, merges)`` reachable from ``head`` and not from ``base``, oldest first."""
-        out = self.run(["rev-list", "--reverse", "--parents", head, f"^{base}", "--"]).decode().split("\n")
-        commits: list[str] = []
-        merges: list[str] = []
-        for line in out:
-            ids = line.split()
-            if ids:
-                (merges if len(ids) > 2 else commits).append(ids[0])
-        return commits, merges
+    def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:
+        """``oid -> type`` (commit, blob, tree, tag) or None when the object is missing."""
+        wanted = [o for o in dict.fromkeys(oids) if o]
+        if not wanted:
+            return {}
+        out = self.run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        types: dict[str, str | None] = {}
+        for oid, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
+            parts = line.split()
+            types[oid] = parts[1] if len(parts) == 3 and parts[1] != "missing" else None
+        return types
 
     def commit_messages(self, commits: Sequence[str]) -> dict[str, tuple[str | None, str]]:
         """commit id -> (first parent, message), read with one ``cat-file --batch``."""
@@ -590,8 +573,3 @@ class Git:
             parents = [ln[7:].decode() for ln in header.split(b"\n") if ln.startswith(b"parent ")]
             out[commit] = (parents[0] if parents else None, message.decode("utf-8", "replace"))
         return out
-
-    def changed_paths(self, old: str, new: str) -> list[str]:
-        """Paths that differ between two commits or trees (renames as delete plus add)."""
-        out = self.run(["diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-ext-diff", old, new])
-        return [fsdecode(p) for p in split_z(out)]

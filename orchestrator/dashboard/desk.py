@@ -22,6 +22,7 @@ from lanewarden.orchestrator.reviews.inputs import collect
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.ledger import Entry, Ledger, Report
+from lanewarden.workers.records import Damaged
 
 PER_PAGE = 50
 
@@ -42,11 +43,13 @@ class QueuePage:
     pages: int
     facets: dict[str, list[tuple[str, int]]]
     filters: dict[str, str]
+    damaged: tuple[Damaged, ...] = ()  # refs the queue could not read, named and skipped
 
 
 def queue_page(git: Git, *, target: str | None, status: str | None, contract: str | None,
                page: int = 1, per_page: int = PER_PAGE) -> QueuePage:
-    every = [s.handoff for s in Queue(git).all()]
+    stored, damaged = Queue(git).scan()
+    every = [s.handoff for s in stored]
     facets = {"status": Counter(h.status.value for h in every), "target": Counter(h.target_worker for h in every),
               "contract": Counter(c for h in every for c in h.contracts)}
     chosen = [h for h in every if (not target or h.target_worker == target)
@@ -57,7 +60,8 @@ def queue_page(git: Git, *, target: str | None, status: str | None, contract: st
     shown = tuple(chosen[(page - 1) * per_page: page * per_page])
     filters = {k: v for k, v in (("target", target), ("status", status), ("contract", contract)) if v}
     return QueuePage(shown, len(chosen), len(every), page, pages,
-                     {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for k, c in facets.items()}, filters)
+                     {k: sorted(c.items(), key=lambda kv: (-kv[1], kv[0])) for k, c in facets.items()}, filters,
+                     tuple(damaged))
 
 
 @dataclass(frozen=True)

@@ -260,7 +260,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                              hint="pass --base with the branch the workers started from, "
                                   "or --head REV [--worker ID] for one range")
     lanes_t = tuple(lanes)
-    queued = tuple(pending_handoffs(git))
+    queued = tuple(pending_handoffs(git, notes))
     changes = [ChangeRef(c.path, "branch" if lane.branch else "range", lane.branch or short(lane.head),
                          c.status, lane.worker) for lane in lanes_t if lane.verdict for c in lane.verdict.changes]
     for h in queued:

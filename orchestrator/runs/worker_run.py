@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lanewarden.guards import override
+from lanewarden.guards import override, redaction
 from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
 from lanewarden.guards.recorder import record as record_decision
 from lanewarden.guards.verdict import Decision, Mode, Verdict, VoteValue
@@ -144,7 +144,7 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     notes: list[str] = []
     reasons.extend(_restore_repo_state(git, before, notes))
     after = git.ref_value(LEDGER_REF)
-    if trusted.ledger is not None and (after is None or not git.is_ancestor(trusted.ledger, after)):
+    if trusted.ledger is not None and (after is None or not Ledger(git).extends(trusted.ledger, after)):
         # Only a rewrite loses the old head (appends keep it): put the chain back as it was.
         git.run(["update-ref", LEDGER_REF, trusted.ledger])
         reasons.append("protected: the ledger was rewritten during the run (its old head was gone); "
@@ -176,7 +176,7 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
                        log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict)
     evidence_of = {"change": change, "overrides": trusted.overrides}
     if reasons:
-        _save_attempt(wt, ws)
+        _save_attempt(wt, ws, verdict)
         workspace.remove(git, ws, keep_branch=False)
         return _finish(ws, result, started, git, evidence_of)
     stays = ("writable", "handoff_required", "shared_append")
@@ -271,11 +271,19 @@ def _task(ws: workspace.Workspace) -> str | None:
     return task if isinstance(task, str) and task else None
 
 
-def _save_attempt(wt: Git, ws: workspace.Workspace) -> None:
-    """Keep the rejected attempt as a patch next to its verdict (evidence, never applied)."""
+def _save_attempt(wt: Git, ws: workspace.Workspace, verdict: Verdict) -> None:
+    """Keep the rejected attempt as a patch next to its verdict (evidence, never applied).
+
+    Secret-like content is redacted first (guards/redaction.py), and so is any token in the log.
+    """
     wt.run(["add", "-A", "-f"])
     patch = wt.run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color", ws.base])
-    (ws.folder / "attempt.diff").write_bytes(patch)
+    (ws.folder / "attempt.diff").write_bytes(redaction.redact(patch, redaction.findings(verdict)).patch)
+    if ws.log_file.is_file():
+        log = ws.log_file.read_text("utf-8", "surrogateescape")
+        clean = redaction.scrub(log)
+        if clean != log:
+            ws.log_file.write_text(clean, "utf-8", "surrogateescape")
 
 
 def _put_back(wt: Git, base: str, paths: list[str]) -> None:
