@@ -32,6 +32,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "review": ("lanewarden.orchestrator.commands.review", "Contract impact, e2e matrix and the final review."),
     "run": ("lanewarden.orchestrator.commands.run", "Run an agent as a worker in its own guarded worktree."),
     "runs": ("lanewarden.orchestrator.commands.runs", "List, show and clean up worker runs."),
+    "serve": ("lanewarden.orchestrator.commands.serve",
+              "The reviewer's dashboard on 127.0.0.1, with a per-start access token."),
 }
 
 

@@ -632,3 +632,14 @@ class Git(Operations):
     def stage_all(self, env: dict[str, str]) -> None:
         """Every file of the work tree, ignored ones included, into ``env``'s index."""
         self._run(["add", "-A", "-f"], env=env)
+
+    def commit_messages(self, commits: Sequence[str]) -> dict[str, tuple[str | None, str]]:
+        """commit id -> (first parent, message), read with one ``cat-file --batch``."""
+        out: dict[str, tuple[str | None, str]] = {}
+        for commit, found in zip(commits, self.batch(list(commits)), strict=False):
+            if found is None or found[1] != "commit":
+                continue
+            header, _, message = found[2].partition(b"\n\n")
+            parents = [ln[7:].decode() for ln in header.split(b"\n") if ln.startswith(b"parent ")]
+            out[commit] = (parents[0] if parents else None, message.decode("utf-8", "replace"))
+        return out

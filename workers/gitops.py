@@ -248,3 +248,80 @@ class Operations:
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
         self._run(["push", "--porcelain", "--quiet", _EOO, name, *specs])
 
+
+    # -- reviews: merges in memory, scratch trees, a range's commits ----------
+    def merge_trees(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
+        """Merge each pair of commits in memory: ``(merged tree, conflicted paths)`` per pair.
+
+        One ``git merge-tree --write-tree --stdin`` process (git 2.38+) for every
+        pair: git's own merge (merge-ort, renames included), no work tree or
+        index touched; the trees it writes are unreferenced objects. Pass commit
+        ids only: one bad name ends git's whole batch (``--stdin`` takes no
+        ``--end-of-options``, so names starting with '-' are refused here).
+        """
+        if not pairs:
+            return []
+        for a, b in pairs:
+            if not (is_object_id(a) and is_object_id(b)):
+                raise InputError(f"merge_trees takes commit ids, not {a!r} and {b!r}")
+        lines = "".join(f"{a} {b}\n" for a, b in pairs).encode()
+        fields = self._run(["merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", "--stdin"],
+                           input=lines).split(b"\0")
+        # Per merge: "<1 clean | 0 conflicted>\0<tree>\0<path>\0...\0\0".
+        results: list[tuple[str, tuple[str, ...]]] = []
+        pos = 0
+        for _ in pairs:
+            status, tree = fields[pos], fields[pos + 1].decode()
+            pos += 2
+            paths: list[str] = []
+            while fields[pos] != b"":
+                paths.append(fsdecode(fields[pos]))
+                pos += 1
+            pos += 1
+            if status not in (b"0", b"1"):
+                raise InputError(f"git merge-tree gave an unexpected status {status!r}")
+            results.append((tree, tuple(dict.fromkeys(paths)) if status == b"0" else ()))
+        return results
+
+    def tree_with_patch(self, base: str, patch: bytes) -> str | None:
+        """``base``'s tree with a unified diff applied in a scratch index; None if it does not apply."""
+        import tempfile
+
+        from lanewarden.workers.errors import GitError
+
+        with tempfile.TemporaryDirectory(prefix="lanewarden-index-") as tmp:
+            env = {"GIT_INDEX_FILE": f"{tmp}/index"}
+            self.read_tree(base, env=env)
+            try:
+                self.apply_cached(patch, env=env)
+            except GitError:
+                return None
+            return self.write_tree(env=env)
+
+    def tree_taking(self, base: str, source: str, paths: Sequence[str]) -> str:
+        """``base``'s tree with ``paths`` as they are in ``source`` (absent there: removed), in a scratch index."""
+        import tempfile
+
+        listed = self._run([*_PATHS, "ls-tree", "-r", "-z", "--full-tree", _EOO, source, "--", *paths])
+        present = {line.split(b"\t", 1)[1] for line in listed.split(b"\0") if b"\t" in line}
+        gone = b"".join(b"0 " + b"0" * 40 + b"\t" + fsencode(p) + b"\0" for p in paths if fsencode(p) not in present)
+        with tempfile.TemporaryDirectory(prefix="lanewarden-index-") as tmp:
+            env = {"GIT_INDEX_FILE": f"{tmp}/index"}
+            self.read_tree(base, env=env)
+            self._run(["update-index", "-z", "--index-info"], input=listed + gone, env=env)
+            return self.write_tree(env=env)
+
+    def commits_between(self, base: str, head: str) -> tuple[list[str], list[str]]:
+        """``(commits, merges)`` reachable from ``head`` and not from ``base``, oldest first."""
+        out = self._run(["rev-list", "--reverse", "--parents", _EOO, head, f"^{base}", "--"]).decode()
+        commits: list[str] = []
+        merges: list[str] = []
+        for line in out.split("\n"):
+            ids = line.split()
+            if ids:
+                (merges if len(ids) > 2 else commits).append(ids[0])
+        return commits, merges
+
+    def changed_paths(self, old: str, new: str) -> list[str]:
+        """Paths that differ between two commits or trees (a rename is a delete plus an add)."""
+        return _names(self._run(["diff-tree", "-r", "-z", "--name-only", *DIFF_FLAGS, _EOO, old, new]))

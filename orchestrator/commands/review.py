@@ -115,7 +115,8 @@ def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, result
     if timeout is not None and not run_suites:
         raise InputError("--timeout goes with --run")
     runner = matrix.runner_for(git, policy, run=run_suites, results_dir=folder, timeout=timeout, echo=_echo_err)
-    return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner)
+    return review, matrix.build(policy, g, review.affected_services, results_dir=folder, top=git.top, run=runner,
+                                must_cover=review.must_cover)
 
 
 @command.command("e2e")
@@ -147,7 +148,8 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
 @click.option("--base", help="The branch the workers started from (default HEAD); the policy comes from it.")
 @click.option("--head", help="Review one range merge-base(BASE, HEAD)..HEAD instead of the worker branches.")
 @click.option("--worker",
-              help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name).")
+              help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name; "
+                   "neither: an integration review, each commit in the lane its run record or owners give it).")
 @_results_options
 @format_option(*FORMATS)
 @_output_option
@@ -156,7 +158,7 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
     """Every worker branch (lanewarden/*) guarded, their conflicts, open handoffs, contract impact,
     the e2e matrix, and one decision by veto consensus.
 
-    Exit 0 accept, 1 reject (a lane rejected, a conflict, a failing suite),
+    Exit 0 accept, 1 reject (a lane rejected, a merge conflict, a failing suite),
     3 revision (open handoffs, a stale mapping, residual risk, an abstention).
     """
     from lanewarden.orchestrator.reports import builders as pages

@@ -18,7 +18,7 @@ from lanewarden.orchestrator.reports.document import (
     cell,
 )
 from lanewarden.orchestrator.reviews import graph as g
-from lanewarden.orchestrator.reviews.final import FinalReview
+from lanewarden.orchestrator.reviews.final import FinalReview, Lane
 from lanewarden.orchestrator.reviews.impact import ContractImpact, ImpactReview
 from lanewarden.orchestrator.reviews.inputs import short
 from lanewarden.orchestrator.reviews.matrix import FAIL, PASS, Matrix, Row
@@ -27,6 +27,7 @@ from lanewarden.orchestrator.reviews.plan import Plan
 DECISION_TONE = {Decision.ACCEPT: "ok", Decision.REJECT: "bad", Decision.REVISION: "warn"}
 _VOTE_TONE = {VoteValue.APPROVE: "ok", VoteValue.REJECT: "bad", VoteValue.ABSTAIN: "warn"}
 _RISK_TONE = {"low": "ok", "medium": "warn", "high": "bad"}
+_COMPAT_TONE = {"compatible": "ok", "unknown": "warn", "breaking": "bad"}
 _NEXT = {
     Decision.ACCEPT: "merge: every lane is clean, nothing is pending and every required suite passed",
     Decision.REJECT: "do not merge: fix the rejected lanes, the conflicts or the failing suites first",
@@ -45,9 +46,15 @@ def impacted_nodes(review: ImpactReview, mx: Matrix | None) -> tuple[frozenset[s
     nodes |= {g.node(g.SERVICE, s) for s in review.affected_services}
     if mx is not None:
         nodes |= {g.node(g.SUITE, r.suite) for r in mx.rows if r.required}
-    changed = {g.node(g.CONTRACT, c.contract) for c in review.contracts}
+    changed = {g.node(g.CONTRACT, c.contract) for c in review.contracts if any(not x.proposed for x in c.changes)}
     changed |= {g.node(g.SERVICE, s) for s in review.changed_services}
     return frozenset(nodes), frozenset(changed)
+
+
+def proposed_nodes(review: ImpactReview) -> frozenset[str]:
+    """Contracts and services only proposed to change (pending handoffs): not marked changed."""
+    found = {g.node(g.CONTRACT, c.contract) for c in review.contracts if all(x.proposed for x in c.changes)}
+    return frozenset(found | {g.node(g.SERVICE, s) for s in review.proposed_services})
 
 
 def _contract_details(c: ContractImpact) -> Details:
@@ -57,6 +64,10 @@ def _contract_details(c: ContractImpact) -> Details:
         Para(f"producers: {_names(c.producers)} · direct consumers: {_names(c.consumers)} · transitive "
              f"dependents: {_names([f'{d} (via {v})' for d, v in c.dependents])}"),
         Para(f"risk {c.risk}:", _RISK_TONE[c.risk]), Items(c.risk_reasons)]
+    if c.breaking:
+        blocks.append(Table(("file", "compatibility", "engine", "why", "source"), tuple(
+            (cell(f.path, code=True), cell(f.compat.value, _COMPAT_TONE[f.compat.value]), cell(f.engine or "-"),
+             cell("; ".join(f.reasons)), cell(f.source)) for f in c.breaking)))
     if c.mappings:
         blocks.append(Table(("service", "mapping", "section", "role", "state", "stale when"), tuple(
             (cell(m.service), cell(m.file, code=True), cell(m.section), cell(m.role or "-"),
@@ -101,14 +112,17 @@ def inferred_blocks(review: ImpactReview) -> list[Block]:
 
 def impact_blocks(review: ImpactReview) -> list[Block]:
     blocks: list[Block] = [Para(f"{'; '.join(review.sources)} · policy from {short(review.policy_rev)} · "
-                                f"changed services: {_names(review.changed_services)}")]
+                                f"changed services: {_names(review.changed_services)}"
+                                + (f" · proposed only: {_names(review.proposed_services)}"
+                                   if review.proposed_services else ""))]
     extra = _copies_blocks(review) + inferred_blocks(review)
     if not review.contracts:
         return [*blocks, Para("no contract changes or is proposed to change", "ok"), *extra]
     blocks.append(Table(
-        ("contract", "risk", "changes", "producers", "direct consumers", "transitive dependents",
+        ("contract", "risk", "compatibility", "changes", "producers", "direct consumers", "transitive dependents",
          "stale mappings", "required e2e"),
         tuple((cell(c.contract, code=True), cell(c.risk, _RISK_TONE[c.risk]),
+               cell(c.compat or "-", _COMPAT_TONE.get(c.compat or "", "")),
                cell(f"{sum(1 for x in c.changes if not x.proposed)} changed, "
                     f"{sum(1 for x in c.changes if x.proposed)} proposed"),
                cell(_names(c.producers)), cell(_names(c.consumers)), cell(_names([d for d, _ in c.dependents])),
@@ -157,7 +171,8 @@ def matrix_blocks(mx: Matrix) -> list[Block]:
 def impact_doc(review: ImpactReview, graph: nx.DiGraph) -> Document:
     nodes, changed = impacted_nodes(review, None)
     tone = "warn" if review.stale else "ok"
-    return Document("lanewarden: contract impact", (*impact_blocks(review), Diagram(graph, nodes, changed)),
+    return Document("lanewarden: contract impact",
+                    (*impact_blocks(review), Diagram(graph, nodes, changed, proposed_nodes(review) - changed)),
                     tone=tone)
 
 
@@ -176,14 +191,16 @@ def final_doc(fr: FinalReview) -> Document:
         Table(("part", "vote", "reasons"), tuple((cell(v.guard), cell(v.vote.value, _VOTE_TONE[v.vote]),
                                                   cell("; ".join(v.reasons) or "-")) for v in fr.votes)),
         Heading("Lanes"),
+        Para(f"lanes covered: {_names(list(fr.covered))}"),
         Table(("worker", "branch", "guard", "paths", "note"), tuple(
             (cell(lane.worker), cell(lane.branch or short(lane.head), code=True),
              cell(lane.decision.value, DECISION_TONE[lane.decision]), cell(len(lane.paths)),
-             cell(lane.error or "")) for lane in fr.lanes)),
+             cell("; ".join(x for x in (lane.via, lane.error) if x))) for lane in fr.lanes)),
         Heading("Conflicts"),
-        Table(("path", "workers", "branches"), tuple((cell(c.path, code=True), cell(_names(c.workers)),
-                                                      cell(_names(c.branches))) for c in fr.conflicts))
-        if fr.conflicts else Para("no path is changed by more than one worker", "ok"),
+        Table(("path", "workers", "branches and handoffs"), tuple(
+            (cell(c.path, code=True), cell(_names(c.workers)), cell(_names(c.branches))) for c in fr.conflicts))
+        if fr.conflicts else Para("git merges every pair of in-flight branches and accepted handoffs cleanly"
+                                  + (f" ({fr.merges.pairs} pair(s))" if fr.merges else ""), "ok"),
         Heading("Open handoffs"),
         Table(("id", "from -> to", "status", "problem"), tuple(
             (cell(h.id[:12], code=True), cell(f"{h.source_worker} -> {h.target_worker}"),
@@ -193,18 +210,36 @@ def final_doc(fr: FinalReview) -> Document:
     if fr.graph is not None:
         nodes, changed = impacted_nodes(fr.impact, fr.matrix)
         blocks.append(Details("impacted part of the service and contract graph",
-                              (Diagram(fr.graph, nodes, changed),), open=True))
+                              (Diagram(fr.graph, nodes, changed, proposed_nodes(fr.impact) - changed),), open=True))
     blocks += [Heading("E2E matrix"), *matrix_blocks(fr.matrix)]
-    for lane in fr.lanes:
-        if lane.verdict is not None and lane.verdict.changes:
-            blocks.append(Details(f"lane {lane.worker}: {len(lane.verdict.changes)} path(s)", (Table(
-                ("path", "status", "class", "route"),
-                tuple((cell(c.path, code=True), cell(c.status),
-                       cell(c.path_class, "" if c.path_class == "writable" else "warn"), cell(c.route_to or "-"))
-                      for c in lane.verdict.changes)),)))
+    blocks += _lane_details(fr)
     if fr.notes:
         blocks.append(Items(fr.notes))
     return Document("lanewarden: final review", tuple(blocks), decision=d.value, tone=DECISION_TONE[d])
+
+
+def _lane_details(fr: FinalReview) -> list[Block]:
+    """One section per worker, each of its branches (or commits) inside: no heading repeats."""
+    by_worker: dict[str, list[Lane]] = {}
+    for lane in fr.lanes:
+        if lane.verdict is not None and lane.verdict.changes:
+            by_worker.setdefault(lane.worker, []).append(lane)
+    out: list[Block] = []
+    for worker, lanes in sorted(by_worker.items()):
+        inner: list[Block] = []
+        for lane in lanes:
+            assert lane.verdict is not None
+            if len(lanes) > 1:
+                inner.append(Heading(f"{lane.branch or short(lane.head)}" + (f" ({lane.via})" if lane.via else ""),
+                                     level=4))
+            inner.append(Table(("path", "status", "class", "route"), tuple(
+                (cell(c.path, code=True), cell(c.status),
+                 cell(c.path_class, "" if c.path_class == "writable" else "warn"), cell(c.route_to or "-"))
+                for c in lane.verdict.changes)))
+        paths = sum(len(lane.verdict.changes) for lane in lanes if lane.verdict)
+        unit = "commit(s)" if fr.mode == "integration" else "branch(es)"
+        out.append(Details(f"lane {worker}: {len(lanes)} {unit}, {paths} path(s)", tuple(inner)))
+    return out
 
 
 def plan_doc(p: Plan) -> Document:

@@ -55,6 +55,7 @@ class Diagram:
     graph: nx.DiGraph = field(compare=False)
     nodes: frozenset[str]
     highlight: frozenset[str] = frozenset()
+    proposed: frozenset[str] = frozenset()  # only proposed to change (a pending handoff), not changed
 
 
 @dataclass(frozen=True)

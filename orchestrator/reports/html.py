@@ -30,6 +30,7 @@ h1{font-size:1.5em;margin:.2em 0 .6em}h2{font-size:1.2em;margin:1.4em 0 .5em;bor
 h3{font-size:1.05em;margin:1.1em 0 .4em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.92em}
 th,td{border:1px solid #d0d7de;padding:.3em .6em;text-align:left;vertical-align:top}
+summary,li,code{overflow-wrap:anywhere}
 th{background:#f6f8fa}code{font:.92em ui-monospace,Menlo,Consolas,monospace}
 .ok{background:#dafbe1}.warn{background:#fff8c5}.bad{background:#ffebe9}
 .banner{padding:.6em 1em;border-radius:6px;font-weight:600;border:1px solid #d0d7de}
@@ -101,16 +102,18 @@ def svg(d: Diagram) -> str:
     for n in nodes:
         x, y = pos[n]
         kind, name = g.split(n)
-        stroke = "#e16f24" if n in d.highlight else "#57606a"
+        stroke = "#e16f24" if n in d.highlight else "#9a6700" if n in d.proposed else "#57606a"
+        dash = ' stroke-dasharray="5 3"' if n in d.proposed and n not in d.highlight else ""
         label = f"{kind}: {name}"
         shown = label if len(label) <= 30 else label[:29] + "…"
         parts.append(f'<g><title>{_e(label)}</title><rect x="{x}" y="{y}" width="{_W}" height="{_H}" rx="6" '
                      f'fill="{_FILL.get(kind, "#fff")}" stroke="{stroke}" '
-                     f'stroke-width="{3 if n in d.highlight else 1}"/>'
+                     f'stroke-width="{3 if n in d.highlight or n in d.proposed else 1}"{dash}/>'
                      f'<text x="{x + 8}" y="{y + 19}">{_e(shown)}</text></g>')
     parts.append("</svg>")
     legend = ('<p class="legend">blue: produces · purple: consumes · dashed pink: depends on · dotted grey: '
-              "suite exercises · thick orange border: changed</p>")
+              "suite exercises · thick orange border: changed · dashed brown border: only proposed (a pending "
+              "handoff)</p>")
     return "".join(parts) + legend
 
 
@@ -155,3 +158,11 @@ def to_html(doc: Document) -> str:
             "img-src data:\">"
             f"<title>{_e(doc.title)}</title><style>{_CSS}</style></head><body>"
             f"<h1>{_e(doc.title)}</h1>{banner}{''.join(_blocks(doc.blocks))}</body></html>\n")
+
+
+def fragment(blocks: tuple[Block, ...]) -> str:
+    """The blocks' HTML without a page around them (the dashboard embeds reports in its own pages)."""
+    return "".join(_blocks(blocks))
+
+
+STYLE = _CSS  # the report's look, for pages that embed fragments

@@ -3,12 +3,16 @@
 Over the worker branches (``refs/heads/lanewarden/*``, each attributed to a
 worker by lanewarden's own records: the run that created it, or the handoff
 ``handoffs apply`` applied on it; never by the branch's name) against the base
-they come from, or over one range for one worker. Each part votes and
-veto consensus decides (ARCHITECTURE sections 1 and 4):
+they come from, over one range for one worker, or over any range without a
+worker (an integration review: each commit in the lane ``attribution`` finds
+for it). Each part votes and veto consensus decides (ARCHITECTURE sections 1
+and 4):
 
 - each lane's guard verdict: accept approves, reject rejects, revision (or a
   guard that could not run) abstains;
-- ``conflicts``: a path changed by more than one worker rejects;
+- ``conflicts``: git's own merge of every pair of in-flight branches and
+  accepted handoffs (``conflicts.py``) reports a conflict: reject; a merge git
+  could not compute or a handoff patch that no longer applies abstains;
 - ``handoffs``: open or accepted handoffs abstain (work is still pending);
 - ``contracts``: a stale ``llm-context/contracts.md`` mapping abstains;
 - ``e2e``: a required suite failing rejects; one that did not run abstains
@@ -19,7 +23,7 @@ The policy comes from the base, for every lane alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +33,9 @@ from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import EXIT_CODES, Decision, Mode, Verdict, Vote, VoteValue, consensus
 from lanewarden.handoffs.model import Handoff, Status
 from lanewarden.handoffs.queue import Queue
+from lanewarden.orchestrator.reviews import attribution, impact, matrix
+from lanewarden.orchestrator.reviews import conflicts as merging
 from lanewarden.orchestrator.reviews import graph as g
-from lanewarden.orchestrator.reviews import impact, matrix
 from lanewarden.orchestrator.reviews.inputs import (
     ChangeRef,
     Subject,
@@ -60,6 +65,7 @@ class Lane:
     decision: Decision
     verdict: Verdict | None = None
     error: str | None = None
+    via: str | None = None  # integration reviews: "run R", "handoff H" or "human commit"
 
     @property
     def paths(self) -> tuple[str, ...]:
@@ -68,12 +74,13 @@ class Lane:
     def as_json(self) -> dict[str, Any]:
         return {"worker": self.worker, "branch": self.branch, "head": self.head,
                 "decision": self.decision.value, "error": self.error, "paths": list(self.paths),
+                "via": self.via,
                 "verdict": self.verdict.as_json() if self.verdict else None}
 
 
 @dataclass(frozen=True)
 class Conflict:
-    """A path changed by more than one worker."""
+    """A path git leaves conflicted when in-flight work (branches, accepted handoffs) is merged."""
 
     path: str
     workers: tuple[str, ...]
@@ -85,7 +92,7 @@ class Conflict:
 
 @dataclass(frozen=True)
 class FinalReview:
-    mode: str  # branches | range
+    mode: str  # branches | range | integration
     base: str
     policy_rev: str | None
     policy_sha256: str
@@ -97,6 +104,12 @@ class FinalReview:
     votes: tuple[Vote, ...]
     notes: tuple[str, ...] = ()
     graph: nx.DiGraph | None = field(default=None, compare=False, repr=False)
+    merges: merging.Merges | None = None
+
+    @property
+    def covered(self) -> tuple[str, ...]:
+        """The lanes this one decision covers."""
+        return tuple(sorted({lane.worker for lane in self.lanes}))
 
     @property
     def decision(self) -> Decision:
@@ -118,7 +131,8 @@ class FinalReview:
                               "paths": list(h.evidence.paths), "contracts": list(h.contracts)}
                              for h in self.handoffs],
                 "contract_impact": self.impact.as_json(), "e2e": self.matrix.as_json(),
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "lanes_covered": list(self.covered),
+                "merges": self.merges.as_json() if self.merges else None}
 
 
 def worker_branches(git: Git) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
@@ -182,7 +196,8 @@ def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base:
     return Lane(worker, branch, head, verdict.decision, verdict=verdict)
 
 
-def conflicts_of(lanes: tuple[Lane, ...]) -> tuple[Conflict, ...]:
+def overlaps_of(lanes: tuple[Lane, ...]) -> tuple[Conflict, ...]:
+    """Paths changed by more than one worker (git may still merge them cleanly)."""
     touched: dict[str, dict[str, list[str]]] = {}
     for lane in lanes:
         for path in lane.paths:
@@ -191,7 +206,25 @@ def conflicts_of(lanes: tuple[Lane, ...]) -> tuple[Conflict, ...]:
                  for path, by in sorted(touched.items()) if len(by) > 1)
 
 
-def _votes(lanes: tuple[Lane, ...], conflicts: tuple[Conflict, ...], handoffs: tuple[Handoff, ...],
+def conflicts_of(merges: merging.Merges) -> tuple[Conflict, ...]:
+    return tuple(Conflict(path, workers, names) for path, workers, names in merging.by_path(merges))
+
+
+def _conflicts_vote(conflicts: tuple[Conflict, ...], merges: merging.Merges,
+                    overlaps: tuple[Conflict, ...]) -> Vote:
+    if conflicts:
+        return Vote("conflicts", VoteValue.REJECT,
+                    tuple(f"{c.path}: {' and '.join(c.branches)} conflict (git merge-tree)" for c in conflicts))
+    doubts = [f"{c.name}: {c.problem}" for c in merges.broken]
+    if merges.error:
+        doubts.append(f"git could not merge the in-flight work: {merges.error}")
+    if doubts:
+        return Vote("conflicts", VoteValue.ABSTAIN, tuple(doubts))
+    return Vote("conflicts", VoteValue.APPROVE,
+                tuple(f"{o.path} changed by {', '.join(o.workers)}; git merges them cleanly" for o in overlaps))
+
+
+def _votes(lanes: tuple[Lane, ...], conflicts: Vote, handoffs: tuple[Handoff, ...],
            review: impact.ImpactReview, mx: matrix.Matrix) -> list[Vote]:
     votes = []
     for lane in lanes:
@@ -200,10 +233,10 @@ def _votes(lanes: tuple[Lane, ...], conflicts: tuple[Conflict, ...], handoffs: t
         else:
             reasons = tuple(f"{v.guard}: {r}" for v in lane.verdict.votes if v.vote != VoteValue.APPROVE
                             for r in v.reasons)
-        votes.append(Vote(f"lane {lane.worker}" + (f" ({lane.branch})" if lane.branch else ""),
+        where = lane.branch or (f"{lane.head[:12]}, {lane.via}" if lane.via else None)
+        votes.append(Vote(f"lane {lane.worker}" + (f" ({where})" if where else ""),
                           _VOTE_OF[lane.decision], reasons))
-    votes.append(Vote("conflicts", VoteValue.REJECT if conflicts else VoteValue.APPROVE,
-                      tuple(f"{c.path} changed by {', '.join(c.workers)}" for c in conflicts)))
+    votes.append(conflicts)
     votes.append(Vote("handoffs", VoteValue.ABSTAIN if handoffs else VoteValue.APPROVE,
                       tuple(f"{h.id[:12]} {h.source_worker} -> {h.target_worker} ({h.status.value})"
                             for h in handoffs)))
@@ -232,15 +265,28 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     notes: list[str] = []
     lanes: list[Lane] = []
     unattributed: list[str] = []
+    candidates: list[merging.Candidate] = []
+    head_commit: str | None = None
     if head is not None:
         recorded = worker_of(git, head)
         who = worker or recorded
-        if who is None:
-            raise InputError(f"which worker made {head}? lanewarden has no record of a run that created it",
-                             hint="pass --worker ID (a branch's name never says who made it)")
         head_commit = git.resolve_commit(head, what="head revision")
-        lanes.append(_lane(git, loaded, who, head if recorded else None, base_commit, head_commit))
-        mode = "range"
+        if who is None:
+            # No record says who made it: an integration review, each commit in the lane its own
+            # record (or, for a person's commit, the owners of what it touches) puts it in.
+            mode = "integration"
+            parts, found = attribution.attribute(git, policy, base_commit, head_commit)
+            notes += found
+            for part in parts:
+                lane = _lane(git, loaded, part.worker, None, part.parent, part.head)
+                lanes.append(replace(lane, head=part.commit, via=part.how))
+            if not lanes:
+                raise InputError(f"{head} has no commits beyond {short(base_commit)}",
+                                 hint="pass --base with the branch the range starts from")
+        else:
+            lanes.append(_lane(git, loaded, who, head if recorded else None, base_commit, head_commit))
+            mode = "range"
+        candidates.append(merging.Candidate(head, "range", who or "integration", head_commit))
     else:
         mode = "branches"
         attributed, stray = worker_branches(git)
@@ -249,9 +295,12 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                 notes.append(f"{branch} is already in the base {short(base_commit)}: not reviewed")
                 continue
             lanes.append(_lane(git, loaded, who, branch, base_commit, commit))
+            candidates.append(merging.Candidate(branch, "branch", who, commit))
         for branch, (commit, why) in stray.items():
             if not git.is_ancestor(commit, base_commit):
                 unattributed.append(f"{branch} ({commit[:12]}): {why}")
+                # Whoever made it, it is in flight: it can still conflict with the others.
+                candidates.append(merging.Candidate(branch, "branch", "unattributed", commit))
         if not lanes and not unattributed:
             raise InputError(f"no worker branch (lanewarden/<worker>/...) has commits beyond {short(base_commit)}",
                              hint="pass --base with the branch the workers started from, "
@@ -262,23 +311,26 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                          c.status, lane.worker) for lane in lanes_t if lane.verdict for c in lane.verdict.changes]
     for h in queued:
         changes += handoff_changes(h)
-    subject = Subject(loaded=loaded, base=base_commit, head=lanes_t[0].head if mode == "range" else None,
-                      mapping_rev=lanes_t[0].head if mode == "range" else base_commit, changes=tuple(changes),
+    ranged = head_commit if mode != "branches" else None
+    subject = Subject(loaded=loaded, base=base_commit, head=ranged,
+                      mapping_rev=ranged or base_commit, changes=tuple(changes),
                       handoffs=queued, sources=(f"{len(lanes_t)} lane(s)", f"{len(queued)} open handoff(s)"))
     graph = g.build(policy)
     contract_review = impact.review(git, subject, graph)
     runner = matrix.runner_for(git, policy, run=run, results_dir=results_dir, timeout=timeout, echo=echo)
     mx = matrix.build(policy, graph, contract_review.affected_services, results_dir=results_dir,
-                      top=git.top, run=runner)
-    conflicts = conflicts_of(lanes_t)
-    votes = _votes(lanes_t, conflicts, queued, contract_review, mx)
+                      top=git.top, run=runner,
+                      must_cover=contract_review.must_cover)
+    merges = merging.check(git, [*candidates, *merging.accepted_handoffs(git, queued, base_commit)])
+    conflicts = conflicts_of(merges)
+    votes = _votes(lanes_t, _conflicts_vote(conflicts, merges, overlaps_of(lanes_t)), queued, contract_review, mx)
     if unattributed:
         # Not approved, not guarded as anyone's lane: a person must say whose work it is.
         votes.append(Vote("unattributed", VoteValue.ABSTAIN, tuple(unattributed)))
         notes += [f"unattributed branch {u}; review it with --head BRANCH --worker ID" for u in unattributed]
     return FinalReview(mode=mode, base=base_commit, policy_rev=loaded.rev, policy_sha256=loaded.sha256,
                        lanes=lanes_t, conflicts=conflicts, handoffs=queued, impact=contract_review, matrix=mx,
-                       votes=tuple(votes), notes=tuple(notes), graph=graph)
+                       votes=tuple(votes), notes=tuple(notes), graph=graph, merges=merges)
 
 
 def record_review(git: Git, result: FinalReview) -> None:

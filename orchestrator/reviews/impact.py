@@ -21,6 +21,7 @@ from typing import Any
 import networkx as nx
 
 from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews.breaking import Compat, Finding, findings, worst
 from lanewarden.orchestrator.reviews.consumers import Consumer
 from lanewarden.orchestrator.reviews.copies import Copy
 from lanewarden.orchestrator.reviews.inputs import ChangeRef, Subject
@@ -76,6 +77,13 @@ class ContractImpact:
     risk: str
     risk_reasons: tuple[str, ...]
     copies: tuple[Copy, ...] = ()  # copies of its files kept inside services
+    breaking: tuple[Finding, ...] = ()  # each changed file: breaking, compatible or unknown (breaking.py)
+
+    @property
+    def compat(self) -> str | None:
+        """The worst class of its changes: breaking > unknown > compatible."""
+        found = worst(self.breaking)
+        return found.value if found else None
 
     @property
     def stale(self) -> tuple[Mapping, ...]:
@@ -94,7 +102,8 @@ class ContractImpact:
                 "stale_mappings": [m.as_json() for m in self.stale], "unmapped": list(self.unmapped),
                 "validations": [v.as_json() for v in self.validations],
                 "risk": self.risk, "risk_reasons": list(self.risk_reasons),
-                "copies": [c.as_json() for c in self.copies]}
+                "copies": [c.as_json() for c in self.copies],
+                "compatibility": self.compat, "breaking": [f.as_json() for f in self.breaking]}
 
 
 @dataclass(frozen=True)
@@ -106,15 +115,20 @@ class ImpactReview:
     head: str | None
     sources: tuple[str, ...]
     contracts: tuple[ContractImpact, ...]
-    changed_services: tuple[str, ...]  # owners of the changed paths
+    changed_services: tuple[str, ...]  # owners of the paths that really change (range, branches)
     notes: tuple[str, ...] = field(default=())
     copies: tuple[Copy, ...] = ()  # every copy of every contract, identical or drifted
     inferred: tuple[Consumer, ...] | None = None  # with --infer: consumers found in the tree
+    # What an e2e suite must exercise: owners of changed non-contract paths and the consumers of
+    # changed contracts (a contract's own folder owner and the root lane are not services to test).
+    must_cover: tuple[str, ...] = ()
+    proposed_services: tuple[str, ...] = ()  # owners of paths only proposed to change (pending handoffs)
 
     @property
     def affected_services(self) -> tuple[str, ...]:
         """Owners of changed paths plus every service a changed contract reaches."""
-        return tuple(sorted({*self.changed_services, *(s for c in self.contracts for s in c.services)}))
+        return tuple(sorted({*self.changed_services, *self.proposed_services,
+                             *(s for c in self.contracts for s in c.services)}))
 
     @property
     def stale(self) -> tuple[Mapping, ...]:
@@ -128,6 +142,7 @@ class ImpactReview:
     def as_json(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "policy_rev": self.policy_rev, "base": self.base, "head": self.head,
                 "sources": list(self.sources), "changed_services": list(self.changed_services),
+                "proposed_services": list(self.proposed_services),
                 "affected_services": list(self.affected_services),
                 "contracts": [c.as_json() for c in self.contracts],
                 "stale_mappings": len(self.stale), "notes": list(self.notes), "exit_code": self.exit_code,
@@ -215,8 +230,16 @@ def contracts_touched(policy: Policy, changes: tuple[ChangeRef, ...]) -> dict[st
 
 def _risk(policy: Policy, cid: str, changes: list[ChangeRef], services: set[str],
           consumers: tuple[str, ...], dependents: int, stale: int,
-          validations: list[Validation], copies: list[Copy]) -> tuple[str, list[str]]:
+          validations: list[Validation], copies: list[Copy],
+          judged: tuple[Finding, ...] = ()) -> tuple[str, list[str]]:
     reasons: list[tuple[str, str]] = []
+    for f in judged:
+        if f.compat == Compat.BREAKING:
+            suites = sorted({v.suite for v in validations if set(v.services) & set(consumers)})
+            reasons.append(("high", f"breaking change in {f.path}: {f.reasons[0]}; its consumers' e2e suites "
+                                    f"are required ({', '.join(suites) or 'none exercises them'})"))
+        elif f.compat == Compat.UNKNOWN:
+            reasons.append(("medium", f"compatibility of {f.path} unknown: {f.reasons[0]}"))
     copy_paths = {c.path for c in copies}
     forked = sorted({c.path for c in changes if c.path in copy_paths})
     if forked:
@@ -280,7 +303,9 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
             by_contract.setdefault(cid, []).append((g.split(key)[1], g.split(via)[1]))
     mappings = read_mappings(git, policy, subject.mapping_rev, sorted(touched), subject.paths)
     index = OwnershipIndex(policy)
-    changed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths})
+    real = {c.path for c in subject.changes if not c.proposed}
+    changed_services = sorted({index.owner_from(index.hits(p)) for p in real})
+    proposed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths - real} - set(changed_services))
     suites = g.suite_map(graph)
     impacts = []
     for cid in sorted(touched):
@@ -294,15 +319,21 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
         mapped = {m.service for m in found}
         stale = [m for m in found if not m.updated]
         own_copies = [cp for cp in copies if cp.contract == cid]
+        judged = findings(git, subject, touched[cid])
         risk, reasons = _risk(policy, cid, touched[cid], services, c.consumers, len(deps), len(stale),
-                              validations, own_copies)
+                              validations, own_copies, judged)
         impacts.append(ContractImpact(
             contract=cid, changes=tuple(touched[cid]), producers=c.producers, consumers=c.consumers,
             dependents=deps, mappings=tuple(found), unmapped=tuple(sorted(direct - mapped)),
-            validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons), copies=tuple(own_copies)))
+            validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons), copies=tuple(own_copies),
+            breaking=judged))
+    in_contracts = {c.path for cs in touched.values() for c in cs}
+    owners = {index.owner_from(index.hits(p)) for p in subject.paths if p not in in_contracts}
+    must_cover = (owners | {s for cid in touched for s in policy.contracts[cid].consumers}) - {policy.root}
     notes = [] if subject.changes else ["nothing changes and nothing is proposed: no contract is affected"]
     inferred = tuple(infer_consumers(git, policy, files, copies)) if infer and files else (() if infer else None)
     return ImpactReview(policy_rev=subject.loaded.rev, base=subject.base, head=subject.head,
                         sources=subject.sources, contracts=tuple(impacts),
                         changed_services=tuple(changed_services), notes=tuple(notes), copies=tuple(copies),
-                        inferred=inferred)
+                        inferred=inferred, must_cover=tuple(sorted(must_cover)),
+                        proposed_services=tuple(proposed_services))

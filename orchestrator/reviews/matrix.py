@@ -73,6 +73,9 @@ class Matrix:
     services: tuple[str, ...]  # the columns: affected services
     rows: tuple[Row, ...]
     notes: tuple[str, ...] = field(default=())
+    # Services some suite must exercise (owners of changed paths, consumers of changed contracts; not
+    # the root lane). None: coverage is only reported, as before.
+    must_cover: tuple[str, ...] | None = None
 
     def cell(self, row: Row, service: str) -> str:
         """``required`` when the suite exercises this affected service, else empty."""
@@ -88,16 +91,18 @@ class Matrix:
 
     @property
     def uncovered(self) -> tuple[str, ...]:
-        """Affected services no suite exercises."""
+        """Affected services (those that must be covered, when known) no suite exercises."""
         covered = {s for r in self.rows for s in r.required_for}
-        return tuple(s for s in self.services if s not in covered)
+        wanted = self.services if self.must_cover is None else self.must_cover
+        return tuple(s for s in wanted if s not in covered)
 
     @property
     def decision(self) -> Decision:
-        """A required suite failing rejects; one that did not run asks for revision."""
+        """A required suite failing rejects; one that did not run, or a changed service no suite
+        covers, asks for revision (residual risk, as ``review contracts`` calls it high)."""
         if self.failed:
             return Decision.REJECT
-        if self.residual:
+        if self.residual or (self.must_cover is not None and self.uncovered):
             return Decision.REVISION
         return Decision.ACCEPT
 
@@ -178,7 +183,7 @@ Runner = Callable[[str, str], Result]  # (suite, command) -> its result
 
 
 def build(policy: Policy, graph: nx.DiGraph, services: tuple[str, ...], *, results_dir: Path | None = None,
-          top: Path | None = None, run: Runner | None = None) -> Matrix:
+          top: Path | None = None, run: Runner | None = None, must_cover: tuple[str, ...] | None = None) -> Matrix:
     """The matrix for ``services``; with ``run``, required suites are run first and their runs decide."""
     touched = g.suites_of(graph, services)
     rows = []
@@ -198,7 +203,7 @@ def build(policy: Policy, graph: nx.DiGraph, services: tuple[str, ...], *, resul
     if results_dir is None and run is None:
         notes.append("results read from each suite's `results` path in the work tree; "
                      "a file from an earlier run counts as it is (use --run for fresh results)")
-    return Matrix(services=services, rows=tuple(rows), notes=tuple(notes))
+    return Matrix(services=services, rows=tuple(rows), notes=tuple(notes), must_cover=must_cover)
 
 
 def combine(exit_code: int | None, parsed: Result, log: str) -> Result:
