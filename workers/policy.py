@@ -70,6 +70,43 @@ class Shared:
 
 
 @dataclass(frozen=True)
+class OwnershipRule:
+    """One ordered ownership rule, a CODEOWNERS line: the last matching rule of a section decides.
+
+    ``pattern`` is written in CODEOWNERS syntax (gitignore-style, unanchored
+    without a slash); ``owners`` are worker ids (none: the section owns nothing
+    there); ``exclude`` is GitLab's ``!path``: the section owns nothing there,
+    whatever order its lines are in.
+    """
+
+    pattern: str
+    owners: tuple[str, ...] = ()
+    line: int | None = None
+    section: str | None = None
+    exclude: bool = False
+
+
+@dataclass(frozen=True)
+class Section:
+    """A GitLab CODEOWNERS section: review metadata; an optional one never grants or routes."""
+
+    line: int | None = None
+    optional: bool = False
+    approvals: int | None = None
+    default_owners: tuple[str, ...] = ()  # as written in CODEOWNERS: review metadata only
+
+
+@dataclass(frozen=True)
+class Ownership:
+    """Ordered ownership rules (imported from CODEOWNERS), evaluated with their own semantics."""
+
+    source: str | None = None
+    flavour: str = "github"  # "github" or "gitlab"
+    rules: tuple[OwnershipRule, ...] = ()
+    sections: dict[str, Section] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Reviewer:
     """An external reviewer command; it can only ever add a veto or an abstention."""
 
@@ -88,6 +125,7 @@ class Policy:
     e2e: dict[str, Suite] = field(default_factory=dict)
     reviewers: dict[str, Reviewer] = field(default_factory=dict)
     shared: Shared = field(default_factory=Shared)
+    ownership: Ownership = field(default_factory=Ownership)
 
 
 class _Unsure(Exception):
@@ -129,7 +167,11 @@ def _count(value: Any) -> int | None:
     return value
 
 
-_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared"})
+_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"})
+_OWNERSHIP = frozenset({"source", "flavour", "rules", "sections"})
+_RULE = frozenset({"pattern", "owners", "line", "section", "exclude"})
+_SECTION = frozenset({"line", "optional", "approvals", "default_owners"})
+FLAVOURS = ("github", "gitlab")
 _SHARED = frozenset({"append_only"})
 _WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
@@ -150,6 +192,41 @@ def _worker(raw: Any) -> Worker:
     lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
     return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
                   high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
+
+
+def _flag(value: Any) -> bool:
+    if type(value) is not bool:
+        raise _Unsure
+    return value
+
+
+def _ownership(raw: Any) -> Ownership:
+    """The ``ownership`` block; tens of thousands of rules are read here without pydantic."""
+    o = _mapping(raw, _OWNERSHIP)
+    flavour = o.get("flavour", "github")
+    if flavour not in FLAVOURS:
+        raise _Unsure
+    sections: dict[str, Section] = {}
+    for name, sraw in _mapping(o.get("sections", {}), frozenset(o.get("sections") or {})).items():
+        s = _mapping(sraw, _SECTION)
+        if type(name) is not str or not name:
+            raise _Unsure
+        sections[name] = Section(line=_count(s.get("line")), optional=_flag(s.get("optional", False)),
+                                 approvals=_count(s.get("approvals")),
+                                 default_owners=_strings(s.get("default_owners", [])))
+    rules_raw = o.get("rules", [])
+    if type(rules_raw) is not list:
+        raise _Unsure
+    rules = []
+    for item in rules_raw:
+        r = _mapping(item, _RULE)
+        pattern, section = r.get("pattern"), r.get("section")
+        if type(pattern) is not str or (section is not None and section not in sections):
+            raise _Unsure
+        rules.append(OwnershipRule(pattern=pattern, owners=_strings(r.get("owners", []), ids=True),
+                                   line=_count(r.get("line")), section=section,
+                                   exclude=_flag(r.get("exclude", False))))
+    return Ownership(source=_text(o.get("source")), flavour=flavour, rules=tuple(rules), sections=sections)
 
 
 def strict_policy(data: Any) -> Policy | None:
@@ -192,7 +269,9 @@ def strict_policy(data: Any) -> Policy | None:
                                       description=_text(r.get("description")),
                                       workers=_strings(r.get("workers", []), ids=True))
         shared = _mapping(top.get("shared", {}), _SHARED)
+        ownership = _ownership(top["ownership"]) if "ownership" in top else Ownership()
         return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites,
-                      reviewers=reviewers, shared=Shared(append_only=_strings(shared.get("append_only", []))))
+                      reviewers=reviewers, shared=Shared(append_only=_strings(shared.get("append_only", []))),
+                      ownership=ownership)
     except (_Unsure, TypeError):
         return None
