@@ -21,20 +21,175 @@ backwards: the first one that matches decides, separately in each section
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from functools import cache
 from typing import TYPE_CHECKING
 
 from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard, problems
 
 if TYPE_CHECKING:
-    from lanewarden.workers.policy import Ownership, OwnershipRule
+    from lanewarden.workers.policy import Ownership
+
+_GITHUB_OWNER = re.compile(r"@[A-Za-z0-9][A-Za-z0-9-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?|[^@\s]+@[^@\s]+\.[^@\s]+")
+# GitLab: users may hold dots and underscores, groups nest, roles are '@@developer'.
+_GITLAB_OWNER = re.compile(r"@@?[A-Za-z0-9_][A-Za-z0-9_.-]*(/[A-Za-z0-9_][A-Za-z0-9_.-]*)*|[^@\s]+@[^@\s]+\.[^@\s]+")
+# GitLab: "[Section]", "^[Optional]", "[Section][2]", optionally followed by default owners.
+SECTION = re.compile(r"^(\^)?\[([^\]]+)\](?:\[(\d+)\])?(?:\s+(.*))?$")
+_SPLIT = re.compile(r"(?<!\\)\s+")  # GitLab escapes spaces in paths with '\ '
 
 
+@dataclass(frozen=True)
+class OwnershipRule:
+    """One ordered ownership rule: a CODEOWNERS line (the last matching line of a section decides).
+
+    ``owners`` are the owners as written, compared without case; none: the
+    section owns nothing there. ``exclude`` is GitLab's ``!path``: the section
+    owns nothing there, whatever order its lines are in.
+    """
+
+    pattern: str  # CODEOWNERS syntax, escapes resolved
+    owners: tuple[str, ...] = ()
+    line: int | None = None
+    section: str | None = None
+    exclude: bool = False
+    defaulted: bool = False  # owners came from the section header
+
+
+@dataclass
+class Section:
+    """A GitLab section: optional sections and approval counts are review metadata only."""
+
+    name: str  # first spelling; sections with one name in any case are one section
+    line: int
+    optional: bool = False
+    approvals: int | None = None
+    default_owners: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A line that is not a rule (``skipped``) or one read with a caveat (``note``)."""
+
+    line: int
+    text: str
+    reason: str
+    kind: str = "skipped"
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.kind}: {self.text!r}: {self.reason}"
+
+
+@dataclass
+class Parsed:
+    rules: list[OwnershipRule] = field(default_factory=list)
+    sections: dict[str, Section] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    spelling: dict[str, str] = field(default_factory=dict)  # owner as compared (lower case) -> as first written
+
+
+def _owners(tokens: list[str]) -> list[str]:
+    out = []
+    for token in tokens:
+        if token.startswith("#"):
+            break  # the rest of the line is a comment
+        out.append(token)
+    return out
+
+
+def read(text: str, flavour: str) -> Parsed:
+    """Every line of a CODEOWNERS text in its dialect ("github" or "gitlab"); lines that are
+    not exact rules become ``skipped`` issues, never approximations."""
+    gitlab = flavour == "gitlab"
+    skips = "GitLab" if gitlab else "GitHub"
+    owner_rx = _GITLAB_OWNER if gitlab else _GITHUB_OWNER
+    out = Parsed()
+    issues = out.issues
+    current: Section | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        header = SECTION.match(stripped) if gitlab else None
+        if header is not None:
+            optional, name, approvals, rest = header.groups()
+            defaults = _owners((rest or "").split())
+            bad = [o for o in defaults if not owner_rx.fullmatch(o)]
+            if bad:
+                issues.append(Issue(number, stripped, f"default owner {bad[0]!r} is not a GitLab owner"))
+                continue
+            name = name.strip()
+            known = next((s for s in out.sections.values() if s.name.lower() == name.lower()), None)
+            if known is None:
+                known = out.sections[name] = Section(name, number, bool(optional),
+                                                     int(approvals) if approvals else None, tuple(defaults))
+            else:  # GitLab combines sections of one name
+                issues.append(Issue(number, stripped, f"section {known.name!r} (line {known.line}) continues here: "
+                                                      "GitLab combines sections with one name", "note"))
+                known.default_owners = tuple(defaults) or known.default_owners
+            for owner in defaults:
+                out.spelling.setdefault(owner.lower(), owner)
+            current = known
+            continue
+        tokens = _SPLIT.split(stripped) if gitlab else stripped.split()
+        raw, owners = tokens[0], _owners(tokens[1:])
+        if gitlab:
+            raw = raw.replace("\\ ", " ").replace("\\#", "#")
+        exclude = gitlab and raw.startswith("!")
+        if exclude:
+            raw = raw[1:]
+            if owners:
+                issues.append(Issue(number, stripped, "owners on an exclusion are ignored by GitLab", "note"))
+            owners = []
+        bad_owner = next((o for o in owners if not owner_rx.fullmatch(o)), None)
+        if bad_owner is not None:
+            what = "an @user, @group/sub/team, @@role or e-mail" if gitlab else "an @user, @org/team or e-mail"
+            issues.append(Issue(number, stripped, f"{bad_owner!r} is not {what} owner ({skips} skips this line)"))
+            continue
+        _, reason = translate(raw)
+        if reason is not None:
+            usual = not gitlab and (raw.startswith("!") or "[" in raw or "\\" in raw)
+            issues.append(Issue(number, stripped, reason + (f" ({skips} skips this line)" if usual else
+                                                            " (left out: its paths keep the earlier owners)")))
+            continue
+        defaulted = False
+        if not owners and not exclude and current is not None and current.default_owners:
+            owners, defaulted = list(current.default_owners), True
+        if "?" in raw:
+            issues.append(Issue(number, stripped, "'?' matches one byte in lanewarden (git's rule) and one "
+                                                  f"character on {skips}: they differ on non-ASCII names", "note"))
+        if not owners and not exclude and gitlab and current is not None:
+            issues.append(Issue(number, stripped, f"no owners and section {current.name!r} has no default owners: "
+                                                  "the section owns nothing here", "note"))
+        if len({o.lower() for o in owners}) > 1:
+            issues.append(Issue(number, stripped, "several owners: each may write these paths; handoffs route to "
+                                                  "the first one", "note"))
+        for owner in owners:
+            out.spelling.setdefault(owner.lower(), owner)
+        out.rules.append(OwnershipRule(raw, tuple(dict.fromkeys(o.lower() for o in owners)), number,
+                                       current.name if current is not None else None, exclude, defaulted))
+    return out
+
+
+# Plain anchored paths are most of a large CODEOWNERS ('/src/d1/f.c'): checked by this alone.
+_PLAIN = re.compile(r"/?[A-Za-z0-9_+=,%@~-][A-Za-z0-9._+=,%@~-]*(/[A-Za-z0-9_+=,%@~-][A-Za-z0-9._+=,%@~-]*)*/?")
+
+
+def literal(text: str) -> Pattern:
+    """The compiled form of a wildcard-free pattern already checked (what compile_pattern builds)."""
+    return Pattern(text=text, literal=text, tree_only=False, dirs=tuple(text.split("/")),
+                   specificity=len(text), spec=None, below=None)
+
+
+@cache
 def translate(raw: str) -> tuple[tuple[str, ...], str | None]:
     """lanewarden patterns covering exactly the files the CODEOWNERS pattern ``raw`` owns, or why not.
 
     Reasons name the problem only; callers add what GitHub or GitLab does with such a line.
     """
+    if "/" in raw.strip("/") and _PLAIN.fullmatch(raw) and not raw.endswith("/"):
+        # anchored, no wildcard, no '.'-led component (so no '.', '..' or '.git'): the path and below
+        return (raw.lstrip("/"),), None
     if raw.startswith("!"):
         return (), "'!' negation does not work in CODEOWNERS"
     if "\\" in raw:
@@ -109,16 +264,18 @@ class OrderedIndex:
 
     def __init__(self, ownership: Ownership) -> None:
         self.ownership = ownership
+        self.sections = ownership.parsed.sections
         self.rules: list[Compiled] = []
         self._trie = _Node()
         self._names: dict[str, list[Compiled]] = {}
         self._suffixes: dict[str, list[Compiled]] = {}
         self._lengths: set[int] = set()
-        for position, rule in enumerate(ownership.rules):
+        for position, rule in enumerate(ownership.parsed.rules):
             texts, reason = translate(rule.pattern)
             if reason is not None:  # the loader refuses such a policy first; this is a bug guard
                 raise ValueError(f"ownership rule {position}: {rule.pattern!r}: {reason}")
-            compiled = Compiled(position, rule, tuple(compile_pattern(t) for t in texts))
+            compiled = Compiled(position, rule, tuple(compile_pattern(t) if has_wildcard(t) or t.endswith("/")
+                                                      or "/" not in t else literal(t) for t in texts))
             self.rules.append(compiled)
             self._file(compiled)
 
@@ -180,9 +337,9 @@ class OrderedIndex:
         return sorted(decided.values(), key=lambda d: self._order(d.section))
 
     def _order(self, section: str) -> int:
-        sections = self.ownership.sections
-        return -1 if not section else (sections[section].line or 0) if section in sections else 0
+        found = self.sections.get(section) if section else None
+        return -1 if found is None else found.line
 
     def optional(self, section: str) -> bool:
-        found = self.ownership.sections.get(section) if section else None
+        found = self.sections.get(section) if section else None
         return found is not None and found.optional
