@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from lanewarden.workers import pattern
-from lanewarden.workers.codeowners import translate
+from lanewarden.workers.codeowners import read
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -186,7 +186,7 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
         data = builder.build(node, ())
     except (_TooLarge, RecursionError):
         why = ("YAML aliases expand it; a policy needs no aliases" if "*" in decoded and "&" in decoded
-               else "split it, or keep ordered CODEOWNERS rules under ownership.rules, one per line")
+               else "split it; CODEOWNERS rules belong in ownership.rules, one text block")
         raise PolicyError([PolicyProblem(source, 1, 1, "", f"the policy holds more than {builder.cap} values "
                                          f"({why})")]) from None
     if not isinstance(data, dict):
@@ -245,7 +245,7 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
 
 _KNOWN = {
     (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"),
-    ("ownership",): ("source", "flavour", "rules", "sections"),
+    ("ownership",): ("source", "flavour", "owners", "rules"),
     ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
                        "handoff_required_on", "budgets", "high_risk", "depends_on"),
@@ -292,26 +292,28 @@ def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
 
 
 def _check_ownership(ownership: Any, b: _Builder) -> None:
-    """Each ordered rule's CODEOWNERS pattern must translate exactly; its section must exist."""
-    if not isinstance(ownership, dict) or not isinstance(ownership.get("rules"), list):
+    """Every line of the CODEOWNERS text must be an exact rule (or a comment), every owner mapped."""
+    if not isinstance(ownership, dict) or not isinstance(ownership.get("rules"), str):
         return
-    sections = ownership.get("sections")
-    names = set(sections) if isinstance(sections, dict) else set()
-    for i, rule in enumerate(ownership["rules"]):
-        if not isinstance(rule, dict):
-            continue
-        text = rule.get("pattern")
-        if isinstance(text, str):
-            _, reason = translate(text)
-            if reason is not None:
-                loc: Loc = ("ownership", "rules", i, "pattern")
-                b.problem(b.marks.at(loc), loc, f"CODEOWNERS pattern {text!r}: {reason}; "
-                                                "remove the rule or rewrite the pattern")
-        section = rule.get("section")
-        if isinstance(section, str) and section not in names:
-            loc = ("ownership", "rules", i, "section")
-            b.problem(b.marks.at(loc), loc, f"unknown section {section!r}: add it under ownership.sections"
-                                            f"{_close(section, names)}")
+    flavour = ownership.get("flavour", "github")
+    parsed = read(ownership["rules"], flavour if flavour in ("github", "gitlab") else "github")
+    owners = ownership.get("owners")
+    mapped = {str(k).lower() for k in owners} if isinstance(owners, dict) else set()
+    loc: Loc = ("ownership", "rules")
+    # A block scalar ('|') starts on the line after its indicator: CODEOWNERS line n is n lines below.
+    top = b.marks.at(loc)[0]
+    source = ownership.get("source") or "CODEOWNERS"
+    for issue in parsed.issues:
+        if issue.kind == "skipped":
+            b.problem((top + issue.line, 1), loc, f"{source} line {issue.line} {issue.text!r}: {issue.reason}; "
+                                                  "fix it, or comment it out with '#'")
+    for rule in parsed.rules:
+        for owner in rule.owners:
+            if owner not in mapped:
+                b.problem((top + (rule.line or 0), 1), loc,
+                          f"{source} line {rule.line}: owner {parsed.spelling.get(owner, owner)!r} is not mapped to "
+                          "a worker: add it under ownership.owners")
+                mapped.add(owner)  # once per owner
 
 
 def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
@@ -350,14 +352,12 @@ def _check_references(data: dict[str, Any], b: _Builder) -> None:
                         loc: Loc = (section, item_id, fld, i)
                         b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)}")
     ownership = data.get("ownership")
-    rules = ownership.get("rules") if isinstance(ownership, dict) else None
-    for i, rule in enumerate(rules if isinstance(rules, list) else []):
-        owners = rule.get("owners") if isinstance(rule, dict) else None
-        for j, wid in enumerate(owners if isinstance(owners, list) else []):
-            if isinstance(wid, str) and ids and wid not in ids:
-                loc = ("ownership", "rules", i, "owners", j)
-                b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)} "
-                                                "(owners of a rule are worker ids)")
+    owners = ownership.get("owners") if isinstance(ownership, dict) else None
+    for name, wid in (owners.items() if isinstance(owners, dict) else ()):
+        if isinstance(wid, str) and ids and wid not in ids:
+            loc = ("ownership", "owners", str(name))
+            b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)} "
+                                            "(each CODEOWNERS owner maps to a worker id)")
 
 
 def _close(word: str, known: set[Any]) -> str:

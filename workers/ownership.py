@@ -123,14 +123,14 @@ class OwnershipIndex:
                     for part in rule.pattern.dirs:
                         node = node.children.setdefault(part, _Node())
                     node.rules.append(rule)
-        self.ordered = OrderedIndex(policy.ownership) if policy.ownership.rules else None
+        self.ordered = OrderedIndex(policy.ownership) if policy.ownership.parsed.rules else None
         self._owns: dict[tuple[int, str], list[Rule]] = {}
 
     def _label(self, decided: Decided) -> str:
         rule = decided.rule.rule
         where = f"{self.policy.ownership.source or 'CODEOWNERS'}:{rule.line}" if rule.line else "CODEOWNERS"
         section = f" [{decided.section}]" if decided.section else ""
-        return f"ownership.rules[{decided.rule.position}] {where}{section} {rule.pattern!r}"
+        return f"ownership {where}{section} {rule.pattern!r}"
 
     def owns(self, path: str) -> list[Rule]:
         """One ``owns`` hit per owner of each required section's deciding rule (last match wins)."""
@@ -145,9 +145,10 @@ class OwnershipIndex:
             hits = self._owns.get(key)
             if hits is None:
                 label = self._label(decided)
+                workers = dict.fromkeys(w for w in map(self.policy.ownership.worker_of, compiled.rule.owners) if w)
                 hits = self._owns[key] = [
                     Rule(owner, OWNS, compiled.position, compiled.patterns[0], note=label, rank=-i)
-                    for i, owner in enumerate(compiled.rule.owners)]
+                    for i, owner in enumerate(workers)]
             out.extend(hits)
         return out
 
@@ -158,9 +159,12 @@ class OwnershipIndex:
         out = []
         for decided in self.ordered.decide(path):
             rule = decided.rule.rule
-            meta = self.policy.ownership.sections.get(decided.section)
-            item: dict[str, Any] = {"section": decided.section or None, "line": rule.line,
-                                    "pattern": rule.pattern, "owners": [] if decided.excluded else list(rule.owners)}
+            meta = self.ordered.sections.get(decided.section)
+            owners = [] if decided.excluded else [self.policy.ownership.parsed.spelling.get(o, o) for o in rule.owners]
+            item: dict[str, Any] = {"section": decided.section or None, "line": rule.line, "pattern": rule.pattern,
+                                    "owners": owners,
+                                    "workers": [self.policy.ownership.worker_of(o) for o in rule.owners]
+                                    if not decided.excluded else []}
             if decided.excluded:
                 item["excluded"] = True
             if meta is not None:

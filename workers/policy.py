@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
+
+if TYPE_CHECKING:
+    from lanewarden.workers.codeowners import Parsed
 
 PATTERN_FIELDS = ("allow", "deny", "read_hints", "propose_only", "handoff_required_on")
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -70,40 +74,31 @@ class Shared:
 
 
 @dataclass(frozen=True)
-class OwnershipRule:
-    """One ordered ownership rule, a CODEOWNERS line: the last matching rule of a section decides.
+class Ownership:
+    """Ordered ownership rules: a CODEOWNERS text kept as written, with its owners mapped to workers.
 
-    ``pattern`` is written in CODEOWNERS syntax (gitignore-style, unanchored
-    without a slash); ``owners`` are worker ids (none: the section owns nothing
-    there); ``exclude`` is GitLab's ``!path``: the section owns nothing there,
-    whatever order its lines are in.
+    ``rules`` is the CODEOWNERS file verbatim (a YAML block scalar: one rule per
+    line, line numbers as in CODEOWNERS, a policy that grows with the file);
+    ``owners`` maps each owner as written (compared without case) to a worker.
     """
 
-    pattern: str
-    owners: tuple[str, ...] = ()
-    line: int | None = None
-    section: str | None = None
-    exclude: bool = False
-
-
-@dataclass(frozen=True)
-class Section:
-    """A GitLab CODEOWNERS section: review metadata; an optional one never grants or routes."""
-
-    line: int | None = None
-    optional: bool = False
-    approvals: int | None = None
-    default_owners: tuple[str, ...] = ()  # as written in CODEOWNERS: review metadata only
-
-
-@dataclass(frozen=True)
-class Ownership:
-    """Ordered ownership rules (imported from CODEOWNERS), evaluated with their own semantics."""
-
     source: str | None = None
-    flavour: str = "github"  # "github" or "gitlab"
-    rules: tuple[OwnershipRule, ...] = ()
-    sections: dict[str, Section] = field(default_factory=dict)
+    flavour: str = "github"  # "github" or "gitlab": how the text is read
+    owners: dict[str, str] = field(default_factory=dict)
+    rules: str = ""
+
+    @cached_property
+    def parsed(self) -> Parsed:
+        from lanewarden.workers.codeowners import read
+        return read(self.rules, self.flavour)
+
+    def worker_of(self, owner: str) -> str | None:
+        """The worker an owner (as compared: lower case) maps to."""
+        return self._owner_map.get(owner.lower())
+
+    @cached_property
+    def _owner_map(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.owners.items()}
 
 
 @dataclass(frozen=True)
@@ -168,9 +163,7 @@ def _count(value: Any) -> int | None:
 
 
 _TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"})
-_OWNERSHIP = frozenset({"source", "flavour", "rules", "sections"})
-_RULE = frozenset({"pattern", "owners", "line", "section", "exclude"})
-_SECTION = frozenset({"line", "optional", "approvals", "default_owners"})
+_OWNERSHIP = frozenset({"source", "flavour", "owners", "rules"})
 FLAVOURS = ("github", "gitlab")
 _SHARED = frozenset({"append_only"})
 _WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
@@ -194,39 +187,16 @@ def _worker(raw: Any) -> Worker:
                   high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
 
 
-def _flag(value: Any) -> bool:
-    if type(value) is not bool:
-        raise _Unsure
-    return value
-
-
 def _ownership(raw: Any) -> Ownership:
-    """The ``ownership`` block; tens of thousands of rules are read here without pydantic."""
+    """The ``ownership`` block (its text is read, line by line, by the loader's checks)."""
     o = _mapping(raw, _OWNERSHIP)
     flavour = o.get("flavour", "github")
-    if flavour not in FLAVOURS:
+    owners = _mapping(o.get("owners", {}), frozenset(o.get("owners") or {}))
+    if flavour not in FLAVOURS or type(o.get("rules", "")) is not str:
         raise _Unsure
-    sections: dict[str, Section] = {}
-    for name, sraw in _mapping(o.get("sections", {}), frozenset(o.get("sections") or {})).items():
-        s = _mapping(sraw, _SECTION)
-        if type(name) is not str or not name:
-            raise _Unsure
-        sections[name] = Section(line=_count(s.get("line")), optional=_flag(s.get("optional", False)),
-                                 approvals=_count(s.get("approvals")),
-                                 default_owners=_strings(s.get("default_owners", [])))
-    rules_raw = o.get("rules", [])
-    if type(rules_raw) is not list:
+    if not all(type(k) is str and k and _is_id(v) for k, v in owners.items()):
         raise _Unsure
-    rules = []
-    for item in rules_raw:
-        r = _mapping(item, _RULE)
-        pattern, section = r.get("pattern"), r.get("section")
-        if type(pattern) is not str or (section is not None and section not in sections):
-            raise _Unsure
-        rules.append(OwnershipRule(pattern=pattern, owners=_strings(r.get("owners", []), ids=True),
-                                   line=_count(r.get("line")), section=section,
-                                   exclude=_flag(r.get("exclude", False))))
-    return Ownership(source=_text(o.get("source")), flavour=flavour, rules=tuple(rules), sections=sections)
+    return Ownership(source=_text(o.get("source")), flavour=flavour, owners=dict(owners), rules=o.get("rules", ""))
 
 
 def strict_policy(data: Any) -> Policy | None:

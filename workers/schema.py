@@ -88,32 +88,14 @@ class Reviewer(_Model):
     workers: tuple[Id, ...] = Field(default=(), description="Only for these workers (default: all).")
 
 
-class OwnershipRule(_Model):
-    """One ordered ownership rule: a CODEOWNERS line (last match of its section wins)."""
-
-    pattern: StrictStr = Field(description="CODEOWNERS syntax (gitignore-style), as written in CODEOWNERS.")
-    owners: tuple[Id, ...] = Field(default=(), description="Worker ids; none: the section owns nothing here.")
-    line: Annotated[StrictInt, Field(ge=1)] | None = Field(default=None, description="The CODEOWNERS line.")
-    section: StrictStr | None = Field(default=None, description="GitLab section (a key of ownership.sections).")
-    exclude: StrictBool = Field(default=False, description="GitLab '!path': the section owns nothing here.")
-
-
-class Section(_Model):
-    """A GitLab CODEOWNERS section (review metadata; optional sections never grant or route)."""
-
-    line: Annotated[StrictInt, Field(ge=1)] | None = None
-    optional: StrictBool = False
-    approvals: Annotated[StrictInt, Field(ge=1)] | None = None
-    default_owners: tuple[StrictStr, ...] = ()
-
-
 class Ownership(_Model):
-    """Ordered ownership rules imported from CODEOWNERS (GitHub or GitLab semantics)."""
+    """Ordered ownership rules: a CODEOWNERS text kept as written (last match wins, per GitLab section)."""
 
-    source: StrictStr | None = None
-    flavour: Literal["github", "gitlab"] = "github"
-    rules: tuple[OwnershipRule, ...] = ()
-    sections: dict[Annotated[StrictStr, Field(min_length=1)], Section] = {}
+    source: StrictStr | None = Field(default=None, description="Where the rules came from (e.g. .github/CODEOWNERS).")
+    flavour: Literal["github", "gitlab"] = Field(default="github", description="How the rules are read.")
+    owners: dict[Annotated[StrictStr, Field(min_length=1)], Id] = Field(
+        default={}, description="Each CODEOWNERS owner as written (compared without case) -> a worker id.")
+    rules: StrictStr = Field(default="", description="The CODEOWNERS lines, verbatim (a YAML block scalar '|').")
 
 
 class Policy(_Model):
@@ -155,10 +137,5 @@ def to_policy(model: Policy) -> values.Policy:
         reviewers={k: values.Reviewer(command=r.command, timeout_s=r.timeout_s, description=r.description,
                                       workers=r.workers) for k, r in model.reviewers.items()},
         shared=values.Shared(append_only=model.shared.append_only),
-        ownership=values.Ownership(
-            source=model.ownership.source, flavour=model.ownership.flavour,
-            rules=tuple(values.OwnershipRule(pattern=r.pattern, owners=r.owners, line=r.line, section=r.section,
-                                             exclude=r.exclude) for r in model.ownership.rules),
-            sections={k: values.Section(line=s.line, optional=s.optional, approvals=s.approvals,
-                                        default_owners=s.default_owners)
-                      for k, s in model.ownership.sections.items()}))
+        ownership=values.Ownership(source=model.ownership.source, flavour=model.ownership.flavour,
+                                   owners=dict(model.ownership.owners), rules=model.ownership.rules))
