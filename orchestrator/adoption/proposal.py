@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import re
 
-from lanewarden.orchestrator.adoption.codeowners import Imported
+from lanewarden.orchestrator.adoption.codeowners import SKIP_MARK, Imported
 from lanewarden.orchestrator.adoption.discovery import Found
-from lanewarden.orchestrator.adoption.draft import DraftContract, DraftWorker, render
+from lanewarden.orchestrator.adoption.draft import DraftContract, DraftOwnership, DraftWorker, render
+from lanewarden.workers.codeowners import translate
 from lanewarden.workers.pattern import directory_prefix
 
 ROOT = "root"
@@ -126,32 +127,53 @@ def _cwd(patterns: list[str], dirs: set[str]) -> str | None:
     return "/".join(common) or None
 
 
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:20])) + (f", ... ({len(numbers)} lines)" if len(numbers) > 20 else "")
+
+
 def from_codeowners(imported: Imported, dirs: set[str]) -> str:
-    """The draft text for a CODEOWNERS import (one worker per owner and lane, plus root)."""
+    """The draft for a CODEOWNERS import: one worker per owner, the file as ordered rules, plus root."""
+    dialect = "GitLab" if imported.flavour == "gitlab" else "GitHub"
+    rules = imported.parsed.rules
     header = [*_HEADER, "",
-              f"Imported from {imported.source}: {len(imported.rules)} rules, {len(imported.lanes)} workers.",
-              "Last match wins in CODEOWNERS: a later line that takes paths from an earlier owner is a deny",
-              "of that owner here. Comments name the CODEOWNERS line of each pattern."]
+              f"Imported from {imported.source}, read as {dialect} CODEOWNERS ({imported.detected}):",
+              f"{len(rules)} rules, {len(imported.workers)} workers. The file is kept below as written, under",
+              "`ownership.rules`, with CODEOWNERS' own semantics: the last matching line decides"
+              + (", in each section on its own." if imported.flavour == "gitlab" else "."),
+              "The owners of the deciding line may write the path (their own deny and propose_only still apply);",
+              "a line without owners un-owns its paths (they route to root). See docs/policy.md."]
+    if imported.flavour == "gitlab":
+        header += ["Maps to lanes: the rules of required sections (write access and routing; the latest",
+                   "deciding line routes). Review-only metadata: optional sections (^[...]) and approval",
+                   "counts ([Name][2]). Exclusions (!path) take a path out of their section."]
     skipped = imported.skipped
     if skipped:
-        header += ["", f"{len(skipped)} line(s) NOT translated (left out; their paths keep earlier owners):"]
+        header += ["", f"{len(skipped)} line(s) NOT translated (commented out with '{SKIP_MARK.strip()}'; their "
+                   "paths keep earlier owners):"]
         header += [str(i) for i in skipped[:50]]
         if len(skipped) > 50:
             header.append(f"... and {len(skipped) - 50} more: see the output of `lanewarden init`")
+    by_owner: dict[str, list[int]] = {}
+    patterns: dict[str, list[str]] = {}
+    for rule in rules:
+        for owner in rule.owners:
+            by_owner.setdefault(owner, []).append(rule.line or 0)
+            if len(patterns.setdefault(owner, [])) < 200:  # enough to find a common folder
+                patterns[owner].extend(translate(rule.pattern)[0])
     workers: list[DraftWorker] = []
-    for lane in imported.lanes:
-        owner = imported.spelling.get(lane.owner, lane.owner)
-        lines = ", ".join(map(str, lane.lines[:20])) + (", ..." if len(lane.lines) > 20 else "")
-        comments = [f"{owner}: CODEOWNERS line(s) {lines}"]
-        if lane.number > 1:
-            comments.append(f"lane {lane.number} of {owner}: these lines give back paths that a later carve-out "
-                            "took from its other lane (one worker has one deny list)")
-        worker = DraftWorker(lane.worker_id, description=owner, cwd=_cwd(lane.allow, dirs), comments=comments)
-        worker.patterns["allow"] = [(p, f"CODEOWNERS:{n}")
-                                    for p, n in zip(lane.allow, lane.allow_lines, strict=True)]
-        worker.patterns["deny"] = [(p, f"CODEOWNERS:{n} takes it")
-                                   for p, n in zip(lane.deny, lane.deny_lines, strict=True)]
+    for owner, wid in sorted(imported.workers.items(), key=lambda item: item[1]):
+        written = imported.spelling.get(owner, owner)
+        lines = by_owner.get(owner, [])
+        worker = DraftWorker(wid, description=written, cwd=_cwd(patterns.get(owner, []), dirs),
+                             comments=[f"{written}: CODEOWNERS line(s) {_lines(lines)}" if lines else
+                                       f"{written}: a GitLab section's default owner"])
+        worker.patterns["allow"] = []
         workers.append(worker)
     root = DraftWorker(ROOT, comments=["paths no CODEOWNERS line owns (or a line without owners) route here"])
     workers.append(root)
-    return render(header, ROOT, workers, [], [])
+    ownership = DraftOwnership(
+        source=imported.source, flavour=imported.flavour,
+        owners=[(imported.spelling.get(o, o), wid) for o, wid in sorted(imported.workers.items())],
+        text=imported.text,
+        comments=["", "Ordered ownership rules: the CODEOWNERS file as written (docs/policy.md)."])
+    return render(header, ROOT, workers, [], [], ownership)

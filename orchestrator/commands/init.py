@@ -91,10 +91,14 @@ def _write_packs(top: Path, policy: Policy, files: list[str]) -> list[dict[str, 
 
 def _summary(found: Found | None, imported: Imported | None, ids: dict[str, str]) -> dict[str, Any]:
     if imported is not None:
-        return {"source": imported.source, "rules": len(imported.rules),
-                "workers": [{"id": lane.worker_id, "owner": imported.spelling.get(lane.owner, lane.owner),
-                             "lane": lane.number, "lines": len(lane.lines), "allow": len(lane.allow),
-                             "deny": len(lane.deny)} for lane in imported.lanes],
+        return {"source": imported.source, "flavour": imported.flavour, "detected": imported.detected,
+                "rules": len(imported.parsed.rules),
+                "sections": [{"name": s.name, "line": s.line, "optional": s.optional, "approvals": s.approvals,
+                              "default_owners": list(s.default_owners), "maps_to_lanes": not s.optional}
+                             for s in imported.parsed.sections.values()],
+                "workers": [{"id": wid, "owner": imported.spelling.get(owner, owner),
+                             "lines": len(imported.lines_of(owner))}
+                            for owner, wid in sorted(imported.workers.items(), key=lambda item: item[1])],
                 "issues": [{"line": i.line, "kind": i.kind, "text": i.text, "reason": i.reason}
                            for i in imported.issues]}
     assert found is not None
@@ -124,11 +128,17 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
     for note in draft.get("notes", []):
         say(f"  note: {note}")
     if "rules" in draft:
-        say(f"  {draft['rules']} CODEOWNERS rules -> {len(draft['workers'])} workers (plus root)")
+        dialect = "GitLab" if draft["flavour"] == "gitlab" else "GitHub"
+        say(f"  read as {dialect} CODEOWNERS: {draft['detected']}")
+        say(f"  {draft['rules']} CODEOWNERS rules -> {len(draft['workers'])} workers (plus root), "
+            "kept as ordered rules under ownership:")
+        for section in draft["sections"]:
+            what = ("review-only metadata (optional section)" if section["optional"]
+                    else "maps to lanes (write access and routing)")
+            extra = f", {section['approvals']} approvals (review-only)" if section["approvals"] else ""
+            say(f"  section [{section['name']}] line {section['line']}: {what}{extra}")
         for worker in draft["workers"]:
-            lane = f" (lane {worker['lane']})" if worker["lane"] > 1 else ""
-            say(f"  worker {worker['id']:<24} {worker['owner']}{lane}: {worker['lines']} line(s), "
-                f"{worker['allow']} allow, {worker['deny']} deny")
+            say(f"  worker {worker['id']:<24} {worker['owner']}: {worker['lines']} line(s)")
         skipped = [i for i in draft["issues"] if i["kind"] == "skipped"]
         for issue in draft["issues"]:
             say(f"  line {issue['line']}: {issue['kind']}: {issue['text']}\n      {issue['reason']}")
