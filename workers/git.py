@@ -509,9 +509,10 @@ class Git:
 
     def numstat_history(self, commit: str, limit: int) -> list[list[tuple[int | None, int | None, str]]]:
         """Per commit (newest first, at most ``limit``, merges left out): (added, deleted, path) of each
-        file it changed; None counts for binary files. Reads blobs: a partial clone can make it fail."""
-        out = self.run(["log", "--no-renames", "--no-merges", "--numstat", "-z", "--format=%x01%H",
-                        f"--max-count={limit}", commit, "--"])
+        file it modified (a file's creation or deletion says nothing of how it is edited); None counts
+        for binary files. Reads blobs: a partial clone can make it fail."""
+        out = self.run(["log", "--no-renames", "--no-merges", "--diff-filter=M", "--numstat", "-z",
+                        "--format=%x01%H", f"--max-count={limit}", commit, "--"])
         commits: list[list[tuple[int | None, int | None, str]]] = []
         for chunk in out.split(b"\x01")[1:]:
             _, _, rest = chunk.partition(b"\0")
