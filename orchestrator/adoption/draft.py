@@ -83,7 +83,8 @@ def render_ownership(own: DraftOwnership) -> list[str]:
 
 
 def render(header: list[str], root: str, workers: list[DraftWorker], contracts: list[DraftContract],
-           trailer: list[str], ownership: DraftOwnership | None = None) -> str:
+           trailer: list[str], ownership: DraftOwnership | None = None,
+           shared: list[tuple[str, str]] | None = None) -> str:
     """The policy text: header comments, version/root, workers, contracts, trailing comments."""
     out = [_comment(line, "") if line else "#" for line in header]
     out += ["version: 1", f"root: {key(root)}", "workers:"]
@@ -114,6 +115,11 @@ def render(header: list[str], root: str, workers: list[DraftWorker], contracts: 
             out.append(f"    paths: [{', '.join(quote(p) for p in contract.paths)}]")
             out.append(f"    producers: [{', '.join(key(p) for p in contract.producers)}]")
             out.append(f"    consumers: [{', '.join(key(c) for c in contract.consumers)}]")
+    if shared:
+        out += ["# Files most commits only add lines to (read from git history): any worker may add lines;",
+                "# any other change stays out of its lane (docs/policy.md \"Shared append-only files\").",
+                "shared:", "  append_only:"]
+        out += [f"    - {quote(path)}  # {note}" for path, note in shared]
     if ownership is not None:
         out += render_ownership(ownership)
     out += [_comment(line, "") if line else "#" for line in trailer]

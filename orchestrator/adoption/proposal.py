@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from lanewarden.orchestrator.adoption.codeowners import SKIP_MARK, Imported
-from lanewarden.orchestrator.adoption.discovery import Found
+from lanewarden.orchestrator.adoption.discovery import INFRA_NAMES, Found
 from lanewarden.orchestrator.adoption.draft import DraftContract, DraftOwnership, DraftWorker, render
 from lanewarden.workers.codeowners import translate
 from lanewarden.workers.pattern import directory_prefix
@@ -21,7 +22,16 @@ _BUDGETS = "budgets: {max_files: 40, max_lines: 2000, timeout_s: 900}   # limits
 
 
 def _clean(text: str) -> str:
-    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:90]
+    """A worker id from a folder name: accents dropped ('café' -> 'cafe'), other scripts spelled
+    with IDNA's punycode ('服务' -> 'xn--...'), so a non-ASCII name keeps a readable, unique id."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("-._")[:90]
+    if not out or (not text.isascii() and len(out) < len(re.sub(r"[^\w.-]+", "", text)) // 2):
+        try:
+            coded = "xn--" + text.encode("punycode").decode("ascii")
+        except UnicodeError:
+            coded = ""
+        out = re.sub(r"[^A-Za-z0-9._-]+", "-", coded).strip("-._")[:90]
     return out or "service"
 
 
@@ -44,9 +54,12 @@ def _below(folder: str) -> str:
 
 
 Inferred = dict[str, list[tuple[str, bool, str]]]  # contract id -> (service, trusted, evidence note)
+Appended = list[tuple[str, int, int]]  # (path, commits touching it, of which only added lines)
 
 
-def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str, dict[str, str]]:
+def from_discovery(found: Found, inferred: Inferred | None = None,
+                   appended: Appended | None = None,
+                   serving: dict[str, list[tuple[str, str]]] | None = None) -> tuple[str, dict[str, str]]:
     """The draft text and the worker id chosen for each service folder.
 
     ``inferred`` (from orchestrator/reviews/consumers.py, keyed by the draft's contract ids)
@@ -73,12 +86,17 @@ def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str,
                              comments=["the single source of truth for shared APIs and schemas"])
         worker.patterns["allow"] = [(p, None) for p in contract_patterns]
         workers.append(worker)
-    root = DraftWorker(ROOT, comments=["integration: e2e, docs and repository-wide files; receives unowned paths"])
+    root = DraftWorker(ROOT, comments=["integration: e2e, docs and repository-wide files; receives unowned paths,",
+                                       "so its lane covers every path no other worker claims (it never hands its",
+                                       "own files to itself)"])
     allow: list[tuple[str, str | None]] = [(_below(e), "e2e suites") for e in found.e2e]
     allow += [(_below(d), "documentation") for d in found.docs]
     allow += [(f"{w}/*", f"workspace manifest: {what}") for w, what in sorted(found.workspace_roots.items()) if w]
-    if found.root_files:
-        allow.append(("*", "files at the repository root"))
+    for group, count in found.groups.items():
+        top = group.split("/")[0]
+        what = ("infrastructure" if top.lower() in INFRA_NAMES else "files at the repository root" if group == "*"
+                else "no service claims it")
+        allow.append((group, f"{what}: {count} tracked file(s)"))
     root.patterns["allow"] = allow
     workers.append(root)
     contracts: list[DraftContract] = []
@@ -95,24 +113,28 @@ def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str,
             kinds = sorted({k for _, k in files})
             shown = ", ".join(p for p, _ in files[:3]) + (", ..." if len(files) > 3 else "")
             evidence = (inferred or {}).get(candidate, [])
-            notes = [f"consumer {svc}: {note}" + ("" if ok else " (not added: check it)")
-                     for svc, ok, note in evidence]
+            served = (serving or {}).get(candidate, [])
+            notes = [f"producer {svc}: {note}" for svc, note in served]
+            notes += [f"consumer {svc}: {note}" + ("" if ok else " (not added: check it)")
+                      for svc, ok, note in evidence]
             contracts.append(DraftContract(
                 candidate, [_below(sub)] if is_folder else [p for p, _ in files],
                 comments=[f"{', '.join(kinds)}: {shown}", *notes,
-                          "fill in producers" + (" and consumers" if not evidence else "; check the consumers")
-                          + " (worker ids)"],
-                consumers=[svc for svc, ok, _ in evidence if ok]))
+                          ("check the producers" if served else "fill in producers")
+                          + (" and consumers" if not evidence else "; check the consumers") + " (worker ids)"],
+                consumers=[svc for svc, ok, _ in evidence if ok], producers=[svc for svc, _ in served]))
     trailer: list[str] = []
     for folder, suites in found.e2e.items():
         trailer += ["", f"e2e suites found in {folder}/: say which services each exercises and how it runs,",
                     "then uncomment (services take worker ids):", "e2e:"]
         for suite in suites or [folder.rpartition("/")[2]]:
             trailer += [f"  {_clean(suite)}:", "    services: []", f'    command: "make -C {folder} {suite}"']
-    if found.unowned:
-        trailer += ["", "nobody owns these folders yet (their changes route to root): "
-                    + ", ".join(f"{u}/" for u in found.unowned)]
-    return render(_HEADER, ROOT, workers, contracts, trailer), ids
+    if found.groups:
+        trailer += ["", "root owns what no service claims (its allow above): "
+                    + ", ".join(f"{g} ({n})" for g, n in found.groups.items())]
+    shared = [(path, f"{only} of {touched} commits touching it only added lines") for path, touched, only in
+              appended or []]
+    return render(_HEADER, ROOT, workers, contracts, trailer, shared=shared), ids
 
 
 def _cwd(patterns: list[str], dirs: set[str]) -> str | None:

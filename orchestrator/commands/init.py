@@ -18,6 +18,7 @@ import click
 from lanewarden.orchestrator.adoption.codeowners import SEARCH_PATHS, Imported, import_codeowners
 from lanewarden.orchestrator.adoption.discovery import Found, discover
 from lanewarden.orchestrator.adoption.draft import validate
+from lanewarden.orchestrator.adoption.history import append_only
 from lanewarden.orchestrator.adoption.packs import plan
 from lanewarden.orchestrator.adoption.proposal import from_codeowners, from_discovery
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
@@ -37,6 +38,13 @@ def _reader(top: Path) -> Any:
                 return fh.read(_MAX_READ)
         except OSError:
             return None
+    return read
+
+
+def _head_reader(git: Git, head: str) -> Any:
+    def read(path: str) -> bytes | None:
+        data = git.read_file_at(head, path)
+        return data[:_MAX_READ] if data is not None else None
     return read
 
 
@@ -103,6 +111,7 @@ def _summary(found: Found | None, imported: Imported | None, ids: dict[str, str]
                            for i in imported.issues]}
     assert found is not None
     return {"services": [{"id": ids[s.folder], "folder": s.folder, "why": s.reasons} for s in found.services],
+            "root_owns": found.groups, "config_only": found.config_only,
             "contracts": [{"folder": g.folder, "contracts": sorted(g.items)} for g in found.contracts],
             "e2e": [{"folder": f, "suites": s} for f, s in found.e2e.items()], "docs": found.docs,
             "workspaces": found.workspace_roots, "unowned": found.unowned, "notes": found.notes}
@@ -123,8 +132,12 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
         say(f"  e2e folder {suite['folder']}/: suites {', '.join(suite['suites']) or '-'} (fill in e2e: services)")
     for folder, what in draft.get("workspaces", {}).items():
         say(f"  workspace {folder or '(root)'}: {what}")
-    if draft.get("unowned"):
-        say(f"  unowned (route to root): {', '.join(u + '/' for u in draft['unowned'])}")
+    if draft.get("root_owns"):
+        say("  root owns what no service claims (every such group of tracked files):")
+        for group, count in draft["root_owns"].items():
+            say(f"      {group:<40} {count} file(s)")
+    for item in report.get("append_only", []):
+        say(f"  shared append-only {item['path']}: {item['append_only']} of {item['commits']} commits only added lines")
     for note in draft.get("notes", []):
         say(f"  note: {note}")
     if "rules" in draft:
@@ -149,21 +162,27 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
     say(f"next: {report['next']}")
 
 
-def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
-    """contract -> (service, trusted, evidence) from the committed tree; nothing before the first commit."""
-    from lanewarden.orchestrator.reviews.consumers import infer
+def _infer(git: Git, draft: Policy) -> tuple[dict[str, list[tuple[str, bool, str]]],
+                                             dict[str, list[tuple[str, str]]]]:
+    """(contract -> [(consumer, trusted, evidence)], contract -> [(producer, evidence)]) from the
+    committed tree; nothing before the first commit. Every edge keeps its evidence and confidence."""
+    from lanewarden.orchestrator.reviews.consumers import infer, producers
     from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
 
     head = git.head_commit()
     if head is None or not draft.contracts:
-        return {}
+        return {}, {}
     files = tree_files(git, head)
     out: dict[str, list[tuple[str, bool, str]]] = {}
     for c in infer(git, draft, files, find_copies(git, draft, files)):
         kinds = ", ".join(f"{e.kind} {e.path}" for e in c.evidence[:3])
         label = "possibly stale" if c.possibly_stale else f"{c.confidence} confidence"
         out.setdefault(c.contract, []).append((c.service, c.confidence != "low", f"{label}: {kinds}"))
-    return out
+    served: dict[str, list[tuple[str, str]]] = {}
+    for p in producers(git, draft, files):
+        served.setdefault(p.contract, []).append((p.service, "medium confidence: " + "; ".join(
+            f"{e.path} {e.detail}" for e in p.evidence[:2])))
+    return out, served
 
 
 @click.command("init")
@@ -187,8 +206,19 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
         raise InputError("lanewarden init needs a checkout with a work tree, not a bare repository")
     top = git.top
     files = tracked_files(git, None)
+    reader = _reader(top)
+    head = git.head_commit()
+    if not files and head is not None:
+        # An empty index with a commit: a checkout that failed (or was never done). HEAD's tree
+        # is what the repository tracks; read names and contents from it, not the work tree.
+        files = tracked_files(git, head)
+        if files:
+            reader = _head_reader(git, head)
+            click.echo(f"lanewarden init: the index is empty but HEAD tracks {len(files)} files (did the "
+                       "checkout fail?); reading HEAD's tree", err=True)
     if not files:
-        raise InputError(f"{top}: git tracks no files yet, so there is nothing to discover",
+        raise InputError(f"{top}: git tracks no files yet (the index is empty and "
+                         + ("HEAD's tree is empty" if head is not None else "there is no commit") + ")",
                          hint="git add your code first (lanewarden reads the tracked files only)")
     to_stdout = output == "-"
     target = top / POLICY_FILE if output is None else Path(output)
@@ -212,12 +242,17 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
             imported = import_codeowners(text, label)
             draft = from_codeowners(imported, dirs)
         else:
-            found = discover(files, _reader(top))
-            draft, ids = from_discovery(found)
-            inferred = _infer(git, validate(draft, str(target))) if infer else {}
-            if inferred:
-                draft, ids = from_discovery(found, inferred)
+            found = discover(files, reader)
+            appended, note = append_only(git, set(files))
+            if note:
+                found.notes.append(note)
+            draft, ids = from_discovery(found, appended=appended)
+            inferred, serving = _infer(git, validate(draft, str(target))) if infer else ({}, {})
+            if inferred or serving:
+                draft, ids = from_discovery(found, inferred, appended, serving)
                 report["inferred_consumers"] = inferred
+                report["inferred_producers"] = serving
+            report["append_only"] = [{"path": p, "commits": n, "append_only": a} for p, n, a in appended]
         policy = validate(draft, str(target))
         if to_stdout:
             sys.stdout.write(draft)
