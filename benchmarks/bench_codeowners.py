@@ -127,8 +127,7 @@ def generate_nuttx(rules: int = 16_700, files: int = 27_000, seed: int = 11) -> 
         else:
             lines += [f"/{folder}/{name} {dev}" for name in names if rng.random() < 0.75]
     tracked += [f"tools/t{i}.py" for i in range(50)] + [f"Documentation/p{i}.rst" for i in range(50)]
-    body = [ln for ln in lines[7:]]
-    lines = lines[:7] + body[: max(0, rules - 6)]
+    lines = lines[:7] + lines[7:][: max(0, rules - 6)]
     lines += ["!/arch/ @x", "/boards/[ab]*/ @y"]  # GitHub skips both
     return "\n".join(lines) + "\n", tracked
 

@@ -246,7 +246,7 @@ def test_nuttx_shaped_codeowners_imports_one_rule_per_line_with_a_linear_draft()
     assert big_out / big_in < 1.2 * small_out / small_in  # linear: no carve-outs multiplying
     index = OwnershipIndex(policy)
     skipped = {i.line for i in imported.skipped}
-    sample = random.Random(7).sample(tracked, 60) + ["AUTHORS", "x/AUTHORS", "README.md", "tools/t1.py"]
+    sample = [*random.Random(7).sample(tracked, 60), "AUTHORS", "x/AUTHORS", "README.md", "tools/t1.py"]
     for path in sample:
         want = reference_owners(text, path, skipped)
         exp = index.explain(path)

@@ -399,7 +399,8 @@ def test_plan_and_review_take_a_dry_run_policy_marked_untrusted(repo: Path, tmp_
     branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO])
     dry = tmp_path / "dry.yaml"
     # The dry-run policy takes kms-api out of the contract's consumers: the plan must follow the file.
-    dry.write_text((repo / "lanewarden.yaml").read_text().replace("consumers: [wallet-api, mpc-manager-rs]", "consumers: [wallet-api]"))
+    text = (repo / "lanewarden.yaml").read_text()
+    dry.write_text(text.replace("consumers: [wallet-api, mpc-manager-rs]", "consumers: [wallet-api]"))
     args = ["--repo", str(repo), "--base", "main", "--head", "lanewarden/contracts/key-version"]
     result = lanewarden("plan", *args, "--policy", str(dry), "--format", "json")
     data = _json(result)

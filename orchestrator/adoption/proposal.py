@@ -92,11 +92,11 @@ def from_discovery(found: Found, inferred: Inferred | None = None,
     allow: list[tuple[str, str | None]] = [(_below(e), "e2e suites") for e in found.e2e]
     allow += [(_below(d), "documentation") for d in found.docs]
     allow += [(f"{w}/*", f"workspace manifest: {what}") for w, what in sorted(found.workspace_roots.items()) if w]
-    for group, count in found.groups.items():
-        top = group.split("/")[0]
-        what = ("infrastructure" if top.lower() in INFRA_NAMES else "files at the repository root" if group == "*"
-                else "no service claims it")
-        allow.append((group, f"{what}: {count} tracked file(s)"))
+    for unclaimed, count in found.groups.items():
+        top = unclaimed.split("/")[0]
+        what = ("infrastructure" if top.lower() in INFRA_NAMES else "files at the repository root"
+                if unclaimed == "*" else "no service claims it")
+        allow.append((unclaimed, f"{what}: {count} tracked file(s)"))
     root.patterns["allow"] = allow
     workers.append(root)
     contracts: list[DraftContract] = []
