@@ -6,7 +6,7 @@ only tested against the patterns filed along its own directories: a policy of
 thousands of workers costs a few pattern tests per path, not thousands.
 
 Ordered ownership rules (``ownership:``, CODEOWNERS) are decided by their own
-index (``workers/codeowners.py``) and join the answer as the field ``owns``:
+index (``workers/ruleindex.py``) and join the answer as the field ``owns``:
 the owners of the deciding rule of each required section may write the path
 as if ``allow`` matched it. ``deny`` and ``propose_only`` still win over it
 (a rule never widens past a worker's own carve-outs), and an ``allow``
@@ -19,8 +19,8 @@ from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.codeowners import Decided, OrderedIndex
 from lanewarden.workers.pattern import Pattern, compile_pattern
+from lanewarden.workers.ruleindex import Decided, OrderedIndex
 
 if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
     from lanewarden.workers.policy import Policy
