@@ -185,10 +185,12 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     try:
         data = builder.build(node, ())
     except (_TooLarge, RecursionError):
-        why = ("YAML aliases expand it; a policy needs no aliases" if "*" in decoded and "&" in decoded
-               else "split it; CODEOWNERS rules belong in ownership.rules, one text block")
-        raise PolicyError([PolicyProblem(source, 1, 1, "", f"the policy holds more than {builder.cap} values "
-                                         f"({why})")]) from None
+        if "*" in decoded and "&" in decoded:
+            why = f"the policy expands to more than {builder.cap} values through YAML aliases; a policy needs none"
+        else:
+            why = (f"the policy holds more than {builder.cap} values; keep CODEOWNERS rules in ownership.rules "
+                   "(one text block) rather than one entry per pattern")
+        raise PolicyError([PolicyProblem(source, 1, 1, "", why)]) from None
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
