@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from lanewarden.workers.pattern import has_wildcard, problems
 
@@ -82,9 +82,11 @@ def _owners(tokens: list[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=8)  # the loader checks the text and the index reads it again: read it once
 def read(text: str, flavour: str) -> Parsed:
     """Every line of a CODEOWNERS text in its dialect ("github" or "gitlab"); lines that are
-    not exact rules become ``skipped`` issues, never approximations."""
+    not exact rules become ``skipped`` issues, never approximations. The result is shared: never
+    change it."""
     gitlab = flavour == "gitlab"
     skips = "GitLab" if gitlab else "GitHub"
     owner_rx = _GITLAB_OWNER if gitlab else _GITHUB_OWNER
