@@ -405,3 +405,12 @@ def test_cli_import_names_a_missing_or_unreadable_file(repo: Path) -> None:
     (repo / "CODEOWNERS").write_bytes(b"* @a\n/x/ \xff@b\n")
     bad = lanewarden("init", "--repo", str(repo), "--from-codeowners", str(repo / "CODEOWNERS"), "--force")
     assert bad.exit_code == 2 and "CODEOWNERS:2: not UTF-8" in bad.stderr
+
+
+def test_a_high_risk_workers_sparse_checkout_holds_the_files_its_codeowners_lines_name() -> None:
+    from lanewarden.orchestrator.runs.workspace import sparse_set
+    from lanewarden.workers.loader import LoadedPolicy
+
+    policy, _, _ = draft_policy(TRICKY)
+    loaded = LoadedPolicy(policy=policy, source="lanewarden.yaml", origin="file", rev=None, sha256="", text=b"")
+    assert {"services/a/**", "services/a/docs/**"} <= set(sparse_set(loaded, "team-a"))
