@@ -35,6 +35,7 @@ class OwnershipRule:
 
     pattern: str  # CODEOWNERS syntax, escapes resolved
     owners: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()  # the same paths in our glob language, in the file's dialect
     line: int | None = None
     section: str | None = None
     exclude: bool = False
@@ -114,6 +115,9 @@ def read(text: str, flavour: str) -> Parsed:
                 issues.append(Issue(number, stripped, f"section {known.name!r} (line {known.line}) continues here: "
                                                       "GitLab combines sections with one name", "note"))
                 known.default_owners = tuple(defaults) or known.default_owners
+                # One header saying optional makes the whole section review-only here: fewer lanes, never more.
+                known.optional = known.optional or bool(optional)
+                known.approvals = int(approvals) if approvals else known.approvals
             for owner in defaults:
                 out.spelling.setdefault(owner.lower(), owner)
             current = known
@@ -133,7 +137,7 @@ def read(text: str, flavour: str) -> Parsed:
             what = "an @user, @group/sub/team, @@role or e-mail" if gitlab else "an @user, @org/team or e-mail"
             issues.append(Issue(number, stripped, f"{bad_owner!r} is not {what} owner ({skips} skips this line)"))
             continue
-        _, reason = translate(raw)
+        patterns, reason = translate_gitlab(raw) if gitlab else translate(raw)
         if reason is not None:
             usual = not gitlab and (raw.startswith("!") or "[" in raw or "\\" in raw)
             issues.append(Issue(number, stripped, reason + (f" ({skips} skips this line)" if usual else
@@ -153,13 +157,61 @@ def read(text: str, flavour: str) -> Parsed:
                                                   "the first one", "note"))
         for owner in owners:
             out.spelling.setdefault(owner.lower(), owner)
-        out.rules.append(OwnershipRule(raw, tuple(dict.fromkeys(o.lower() for o in owners)), number,
+        out.rules.append(OwnershipRule(raw, tuple(dict.fromkeys(o.lower() for o in owners)), patterns, number,
                                        current.name if current is not None else None, exclude, defaulted))
     return out
 
 
 # Plain anchored paths are most of a large CODEOWNERS ('/src/d1/f.c'): checked by this alone.
 _PLAIN = re.compile(r"/?[A-Za-z0-9_+=,%@~-][A-Za-z0-9._+=,%@~-]*(/[A-Za-z0-9_+=,%@~-][A-Za-z0-9._+=,%@~-]*)*/?")
+
+
+@cache
+def translate_gitlab(raw: str) -> tuple[tuple[str, ...], str | None]:
+    """Our patterns for GitLab's reading of ``raw``, which is not gitignore's.
+
+    GitLab (``Gitlab::CodeOwners::File``) matches ``/PATH`` with Ruby's
+    ``File.fnmatch?`` (``FNM_PATHNAME | FNM_DOTMATCH``) against the pattern
+    normalised as: ``*`` -> ``/**/*``; no leading ``/`` -> ``/**/`` in front
+    (so ``docs/api`` matches at any depth, unlike GitHub); a trailing ``/`` ->
+    ``**/*`` behind (everything below). Anything else matches the whole path
+    only: ``/docs`` owns the file ``docs``, nothing below it, and a final
+    ``**`` not followed by ``/`` is one level, like ``*``.
+    """
+    if raw == "*":
+        return ("**",), None
+    if "[" in raw or "]" in raw or "\\" in raw:
+        return (), "'[ ]' character ranges and '\\' escapes are not translated"
+    if "***" in raw:
+        return (), "'***' is not a valid pattern"
+    if raw.strip("/") == "":
+        return (), "the pattern matches no file"
+    anchored = raw.startswith("/")
+    body = raw[1:] if anchored else raw
+    dir_only = body.endswith("/")
+    body = body[:-1] if dir_only else body
+    parts = body.split("/")
+    if not dir_only and parts[-1] == "**":
+        parts[-1] = "*"  # fnmatch: '**' not followed by '/' is '*'
+    glob = "/".join(parts)
+    if not anchored and parts[0] != "**":
+        glob = "**/" + glob
+    if dir_only:
+        out = glob if glob.split("/")[-1] == "**" else glob + "/**"
+    elif has_wildcard(glob):
+        out = glob  # a glob with wildcards matches whole paths only, as fnmatch does
+    else:
+        # An anchored path with no wildcard owns that file only. Our literal covers what lies
+        # below too, so one character becomes a one-character set: a glob of the same path.
+        last = parts[-1]
+        at = next((i for i in range(len(last) - 1, -1, -1) if last[i].isascii() and last[i].isalnum()), None)
+        if at is None:
+            return (), "an exact file name without a letter or digit cannot be expressed"
+        out = "/".join([*parts[:-1], last[:at] + "[" + last[at] + "]" + last[at + 1:]])
+    bad = problems(out)
+    if bad:
+        return (), f"lanewarden cannot express {out!r}: {'; '.join(bad)}"
+    return (out,), None
 
 
 @cache

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lanewarden.workers.codeowners import OwnershipRule, translate
+from lanewarden.workers.codeowners import OwnershipRule
 from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard
 
 if TYPE_CHECKING:
@@ -81,9 +81,9 @@ class OrderedIndex:
         self._suffixes: dict[str, list[Compiled]] = {}
         self._lengths: set[int] = set()
         for position, rule in enumerate(ownership.parsed.rules):
-            texts, reason = translate(rule.pattern)
-            if reason is not None:  # the loader refuses such a policy first; this is a bug guard
-                raise ValueError(f"ownership rule {position}: {rule.pattern!r}: {reason}")
+            texts = rule.patterns
+            if not texts:  # read() keeps translated lines only; this is a bug guard
+                raise ValueError(f"ownership rule {position}: {rule.pattern!r} has no translation")
             compiled = Compiled(position, rule, tuple(compile_pattern(t) if has_wildcard(t) or t.endswith("/")
                                                       or "/" not in t else literal(t) for t in texts))
             self.rules.append(compiled)
