@@ -24,7 +24,7 @@ from conftest import git, lanewarden
 from lanewarden.orchestrator.adoption.codeowners import SKIP_MARK, import_codeowners, name_workers
 from lanewarden.orchestrator.adoption.draft import validate
 from lanewarden.orchestrator.adoption.proposal import from_codeowners
-from lanewarden.workers.codeowners import translate
+from lanewarden.workers.codeowners import translate, translate_gitlab
 from lanewarden.workers.ownership import OwnershipIndex, PathClass
 from lanewarden.workers.policy import Policy
 
@@ -313,6 +313,17 @@ def test_gitlab_sections_are_evaluated_independently_with_defaults_exclusions_an
     assert index.explain("a/path with spaces/x").owner == "jane.doe"
 
 
+@pytest.mark.parametrize(("raw", "patterns"), [
+    ("*", ("**",)), ("docs/api", ("**/docs/api",)), ("/docs/api", ("docs/ap[i]",)), ("docs/", ("**/docs/**",)),
+    ("/docs/*", ("docs/*",)), ("docs/*", ("**/docs/*",)), ("/app/**", ("app/*",)), ("*.rb", ("**/*.rb",)),
+    ("/a/**/b/", ("a/**/b/**",)), ("README.md", ("**/README.md",)),
+])
+def test_gitlab_patterns_keep_gitlabs_own_meaning(raw: str, patterns: tuple[str, ...]) -> None:
+    # GitLab: no leading '/' matches at any depth (even with a '/' inside), a path without a trailing
+    # '/' is that file only, and a final '**' is one level (Ruby's fnmatch).
+    assert translate_gitlab(raw) == (patterns, None)
+
+
 def test_gitlab_detected_by_section_syntax_and_github_lines_skipped_for_github_only() -> None:
     text = "* @a\n[Backend] @org/sub/team\n/app/\n"
     imported = import_codeowners(text, ".github/CODEOWNERS")
@@ -414,3 +425,102 @@ def test_a_high_risk_workers_sparse_checkout_holds_the_files_its_codeowners_line
     policy, _, _ = draft_policy(TRICKY)
     loaded = LoadedPolicy(policy=policy, source="lanewarden.yaml", origin="file", rev=None, sha256="", text=b"")
     assert {"services/a/**", "services/a/docs/**"} <= set(sparse_set(loaded, "team-a"))
+
+
+def _ruby_fnmatch(pattern: str) -> re.Pattern[str]:
+    """Ruby's File.fnmatch with FNM_PATHNAME | FNM_DOTMATCH (no brackets), as a regular expression."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:[^/]*/)*")
+            i += 3
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out))
+
+
+def _gitlab_normalise(pattern: str) -> str:
+    # As Gitlab::CodeOwners::File#normalize_pattern does.
+    if pattern == "*":
+        return "/**/*"
+    if not pattern.startswith("/"):
+        pattern = "/**/" + pattern
+    if pattern.endswith("/"):
+        pattern += "**/*"
+    return pattern
+
+
+def gitlab_reference(text: str, path: str) -> tuple[set[str], str | None]:
+    """(owners of every required section, the route: first owner of the latest deciding line)."""
+    sections: dict[str, tuple[int, tuple[str, ...]] | None] = {}  # section -> (line, owners) | excluded
+    optional: set[str] = set()
+    defaults: dict[str, tuple[str, ...]] = {}
+    current = ""
+    for number, line in enumerate(text.splitlines(), start=1):
+        tokens = line.split()
+        if not tokens:
+            continue
+        header = re.fullmatch(r"(\^)?\[([^\]]+)\](?:\[\d+\])?", tokens[0])
+        if header:
+            current = header.group(2).lower()
+            if header.group(1):
+                optional.add(current)
+            defaults[current] = tuple(o.lower() for o in tokens[1:]) or defaults.get(current, ())
+            continue
+        raw, owners = tokens[0], tuple(o.lower() for o in tokens[1:])
+        exclude = raw.startswith("!")
+        if not _ruby_fnmatch(_gitlab_normalise(raw.lstrip("!"))).fullmatch("/" + path):
+            continue
+        if exclude:
+            sections[current] = None
+        elif current not in sections or sections[current] is not None:
+            sections[current] = (number, owners or defaults.get(current, ()))
+    decided = [v for k, v in sections.items() if v is not None and k not in optional and v[1]]
+    owners = {o for _, who in decided for o in who}
+    route = max(decided)[1][0] if decided else None
+    return owners, route
+
+
+def _random_gitlab(rng: random.Random, lines: int) -> str:
+    out = []
+    for _ in range(lines):
+        roll = rng.random()
+        if roll < 0.12:
+            name = rng.choice(("Docs", "Backend", "docs", "Ops"))
+            out.append(f"{'^' if rng.random() < 0.2 else ''}[{name}]{'[2]' if rng.random() < 0.2 else ''}"
+                       + (f" @group/sub/t{rng.randrange(4)}" if rng.random() < 0.5 else ""))
+            continue
+        depth = rng.randrange(1, 3)
+        p = "/".join(rng.choice(_COMPONENTS) for _ in range(depth))
+        shape = rng.choice(_SHAPES).format(p=p, q=rng.choice(_COMPONENTS))
+        if roll < 0.2:
+            out.append("!" + shape)
+            continue
+        owners = " ".join(f"@user.t{rng.randrange(6)}" for _ in range(rng.choice((0, 1, 1, 2))))
+        out.append(f"{shape} {owners}".rstrip())
+    return "\n".join(out) + "\n"
+
+
+def test_differential_gitlab_sections_against_an_independent_fnmatch_reference() -> None:
+    rng = random.Random(1717)
+    paths = sorted({"/".join(rng.choice(_COMPONENTS) for _ in range(rng.randrange(1, 5))) for _ in range(300)})
+    for _ in range(40):
+        text = _random_gitlab(rng, rng.randrange(3, 30))
+        imported = import_codeowners(text, ".gitlab/CODEOWNERS")
+        assert not imported.skipped, imported.skipped
+        policy = validate(from_codeowners(imported, set()), "lanewarden.yaml")
+        index = OwnershipIndex(policy)
+        for path in paths:
+            owners, route = gitlab_reference(text, path)
+            exp = index.explain(path)
+            got = {(policy.workers[w].description or "").lower() for w in exp.writers}
+            assert got == owners, (text, path, owners, exp)
+            want_route = imported.workers[route] if route else "root"
+            assert exp.owner == want_route, (text, path, route, exp)

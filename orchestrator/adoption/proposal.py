@@ -7,7 +7,6 @@ import unicodedata
 from lanewarden.orchestrator.adoption.codeowners import SKIP_MARK, Imported
 from lanewarden.orchestrator.adoption.discovery import INFRA_NAMES, Found
 from lanewarden.orchestrator.adoption.draft import DraftContract, DraftOwnership, DraftWorker, render
-from lanewarden.workers.codeowners import translate
 from lanewarden.workers.pattern import directory_prefix
 
 ROOT = "root"
@@ -181,7 +180,7 @@ def from_codeowners(imported: Imported, dirs: set[str]) -> str:
         for owner in rule.owners:
             by_owner.setdefault(owner, []).append(rule.line or 0)
             if len(patterns.setdefault(owner, [])) < 200:  # enough to find a common folder
-                patterns[owner].extend(translate(rule.pattern)[0])
+                patterns[owner].extend(rule.patterns)
     workers: list[DraftWorker] = []
     for owner, wid in sorted(imported.workers.items(), key=lambda item: item[1]):
         written = imported.spelling.get(owner, owner)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.codeowners import translate
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import BRANCH_PREFIX, POLICY_FILE
@@ -78,7 +77,7 @@ def sparse_set(loaded: LoadedPolicy, worker: str) -> tuple[str, ...]:
     # Lines of ordered ownership rules (CODEOWNERS) naming the worker: the files it may write are there.
     own = policy.ownership
     patterns += [t for rule in own.parsed.rules if any(own.worker_of(o) == worker for o in rule.owners)
-                 for t in translate(rule.pattern)[0]]
+                 for t in rule.patterns]
     for contract in policy.contracts.values():
         if worker in contract.producers or worker in contract.consumers:
             patterns += list(contract.paths)
