@@ -20,14 +20,19 @@ backwards: the first one that matches decides, separately in each section
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lanewarden.workers.codeowners import OwnershipRule
-from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard
+from lanewarden.workers.pattern import Pattern, compile_pattern, directory_prefix, has_wildcard
 
 if TYPE_CHECKING:
     from lanewarden.workers.policy import Ownership
+
+# GitLab's exact file, as codeowners.translate_gitlab spells it: one one-character set, no other wildcard.
+_EXACT = re.compile(r"[^*?\[\]]*\[[A-Za-z0-9]\][^*?\[\]/]*")
 
 
 def literal(text: str) -> Pattern:
@@ -38,17 +43,41 @@ def literal(text: str) -> Pattern:
 
 @dataclass(frozen=True)
 class Compiled:
-    """One ordered rule ready to match: its place in the file and its translated patterns."""
+    """One ordered rule ready to match: its place in the file and its translated patterns.
+
+    Patterns are compiled when first matched: a path tests a handful of rules, so a large file
+    never pays for compiling the lines no path in the change reaches. A GitLab line naming one
+    exact file (``/src/a.c``, translated ``src/a.[c]``) is compared as text.
+    """
 
     position: int  # index in ownership.rules: later wins
     rule: OwnershipRule
-    patterns: tuple[Pattern, ...]
 
     @property
     def section(self) -> str:
         return self.rule.section or ""
 
+    @cached_property
+    def exact(self) -> str | None:
+        texts = self.rule.patterns
+        if len(texts) == 1 and _EXACT.fullmatch(texts[0]):
+            return texts[0].replace("[", "").replace("]", "")
+        return None
+
+    @cached_property
+    def patterns(self) -> tuple[Pattern, ...]:
+        return tuple(compile_pattern(t) if has_wildcard(t) or t.endswith("/") or "/" not in t else literal(t)
+                     for t in self.rule.patterns)
+
+    @property
+    def shown(self) -> Pattern:
+        """A pattern standing for the rule in a hit (its label names the line): never compiles a glob."""
+        return literal(self.exact) if self.exact is not None and "/" in self.exact else self.patterns[0]
+
     def matches(self, path: str) -> bool:
+        exact = self.exact
+        if exact is not None:
+            return path == exact
         return any(p.matches(path) for p in self.patterns)
 
 
@@ -81,26 +110,24 @@ class OrderedIndex:
         self._suffixes: dict[str, list[Compiled]] = {}
         self._lengths: set[int] = set()
         for position, rule in enumerate(ownership.parsed.rules):
-            texts = rule.patterns
-            if not texts:  # read() keeps translated lines only; this is a bug guard
+            if not rule.patterns:  # read() keeps translated lines only; this is a bug guard
                 raise ValueError(f"ownership rule {position}: {rule.pattern!r} has no translation")
-            compiled = Compiled(position, rule, tuple(compile_pattern(t) if has_wildcard(t) or t.endswith("/")
-                                                      or "/" not in t else literal(t) for t in texts))
+            compiled = Compiled(position, rule)
             self.rules.append(compiled)
             self._file(compiled)
 
     def _file(self, compiled: Compiled) -> None:
         # File the rule once, under the narrowest key that every matching path must show.
         keys: set[tuple[str, str]] = set()
-        for pattern in compiled.patterns:
-            parts = pattern.text.split("/")
+        for text in compiled.rule.patterns:
+            parts = text.split("/")
             unanchored = parts[0] == "**" and len(parts) in (2, 3) and parts[2:] in ([], ["**"])
             if unanchored and not has_wildcard(parts[1]):
                 keys.add(("name", parts[1]))
             elif unanchored and parts[1].startswith("*") and not has_wildcard(parts[1][1:]) and parts[1] != "*":
                 keys.add(("suffix", parts[1][1:]))
             else:
-                keys.add(("dirs", "/".join(pattern.dirs)))
+                keys.add(("dirs", "/".join(directory_prefix(text))))
         for kind, key in keys:
             if kind == "name":
                 self._names.setdefault(key, []).append(compiled)
