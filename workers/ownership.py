@@ -147,7 +147,7 @@ class OwnershipIndex:
                 label = self._label(decided)
                 workers = dict.fromkeys(w for w in map(self.policy.ownership.worker_of, compiled.rule.owners) if w)
                 hits = self._owns[key] = [
-                    Rule(owner, OWNS, compiled.position, compiled.patterns[0], note=label, rank=-i)
+                    Rule(owner, OWNS, compiled.position, compiled.shown, note=label, rank=-i)
                     for i, owner in enumerate(workers)]
             out.extend(hits)
         return out
