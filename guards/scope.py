@@ -38,6 +38,8 @@ def classify(ctx: GuardContext) -> None:
         if extra is not None and extra.rules:
             candidates = candidates + extra.rules
             cacheable = False
+        elif index.ordered is not None:
+            cacheable = False  # ordered rules (CODEOWNERS) decide file by file
         else:
             cacheable = only_below.get(folder)  # type: ignore[assignment]
             if cacheable is None:

@@ -59,6 +59,25 @@ def open_repo(repo: str | None) -> Git:
     return Git.discover(repo)
 
 
+def policy_file_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--policy FILE`` for a dry run, as ``guard`` has it: the result is marked untrusted."""
+    return click.option("--policy", "policy_file", type=click.Path(dir_okay=False), default=None,
+                        help="Dry run with this policy file instead of the trusted revision "
+                             "(the result is marked untrusted and never recorded).")(func)
+
+
+def dry_run_notice(policy_file: str) -> None:
+    click.echo(f"lanewarden: dry run with the policy in {policy_file} (untrusted: not the committed policy)",
+               err=True)
+
+
+def untrusted(data: dict[str, Any], policy_file: str | None) -> dict[str, Any]:
+    """JSON output of a dry run says where the policy came from."""
+    if policy_file is not None:
+        data["policy"] = {"source": "file", "path": policy_file, "trusted": False}
+    return data
+
+
 def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> LoadedPolicy:
     """``--policy FILE`` or ``--rev REV``, else the policy file in the work tree."""
     from lanewarden.workers.loader import load_file, load_revision

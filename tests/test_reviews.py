@@ -403,3 +403,23 @@ def test_demo_reviews_after_the_dispatch(tmp_path: Path) -> None:
     assert "final decision: reject (exit 1)" in review
     page = tmp_path / "demo" / ".git" / "lanewarden" / "final-review.html"
     assert page.is_file() and "residual risk" in page.read_text(encoding="utf-8")
+
+
+def test_plan_and_review_take_a_dry_run_policy_marked_untrusted(repo: Path, tmp_path: Path) -> None:
+    branch(repo, "lanewarden/contracts/key-version", [KMS_PROTO])
+    dry = tmp_path / "dry.yaml"
+    # The dry-run policy takes kms-api out of the contract's consumers: the plan must follow the file.
+    text = (repo / "lanewarden.yaml").read_text()
+    dry.write_text(text.replace("consumers: [wallet-api, mpc-manager-rs]", "consumers: [wallet-api]"))
+    args = ["--repo", str(repo), "--base", "main", "--head", "lanewarden/contracts/key-version"]
+    result = lanewarden("plan", *args, "--policy", str(dry), "--format", "json")
+    data = _json(result)
+    assert data["policy"] == {"source": "file", "path": str(dry), "trusted": False}
+    assert "dry run" in result.stderr and "untrusted" in result.stderr
+    contracts = lanewarden("review", "contracts", *args, "--policy", str(dry), "--format", "json")
+    assert json.loads(contracts.stdout)["policy"]["trusted"] is False  # exit 3: stale maps, as without --policy
+    final = lanewarden("review", "final", "--repo", str(repo), "--base", "main", "--policy", str(dry),
+                       "--format", "json")
+    assert final.exit_code in (0, 1, 3) and json.loads(final.stdout)["policy"]["trusted"] is False
+    ledger = lanewarden("ledger", "show", "--repo", str(repo), "--format", "json")
+    assert "final" not in ledger.stdout  # a dry run is never recorded

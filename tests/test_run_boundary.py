@@ -166,9 +166,13 @@ def test_a_branch_named_for_another_worker_is_never_that_workers_lane(repo: Path
     assert votes["unattributed"]["vote"] == "abstain"
     assert "lanewarden/kms-api/x" in votes["unattributed"]["reasons"][0]
     assert "no lanewarden run record" in votes["unattributed"]["reasons"][0]
-    # Named directly, the branch has no worker either: the reviewer must say whose it is.
-    direct = lanewarden("review", "final", "--repo", str(repo), "--head", "lanewarden/kms-api/x")
-    assert direct.exit_code == 2 and "no record of a run that created it" in direct.stderr
+    # Named directly, the branch has no worker either: an integration review judges its commit as a
+    # person's, by the owners of what it touches, and says so; no run of kms-api is credited with it.
+    direct = lanewarden("review", "final", "--repo", str(repo), "--head", "lanewarden/kms-api/x",
+                        "--format", "json")
+    shown = json.loads(direct.stdout)
+    assert direct.exit_code != 0 and shown["mode"] == "integration"
+    assert [(lane["worker"], lane["via"]) for lane in shown["lanes"]] == [("kms-api", "human commit")]
 
 
 # -- (6) writing into a concurrent run ----------------------------------------------

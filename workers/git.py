@@ -510,6 +510,25 @@ class Git(Operations):
             return []
         return [found[2] if found is not None else None for found in self.batch(specs)]
 
+    def numstat_history(self, commit: str, limit: int) -> list[list[tuple[int | None, int | None, str]]]:
+        """Per commit (newest first, at most ``limit``, merges left out): (added, deleted, path) of each
+        file it modified (a file's creation or deletion says nothing of how it is edited); None counts
+        for binary files. Reads blobs: a partial clone can make it fail."""
+        out = self._run(["log", "--no-renames", "--no-merges", "--diff-filter=M", "--numstat", "-z",
+                         "--format=%x01%H", f"--max-count={limit}", "--end-of-options", commit, "--"])
+        commits: list[list[tuple[int | None, int | None, str]]] = []
+        for chunk in out.split(b"\x01")[1:]:
+            _, _, rest = chunk.partition(b"\0")
+            files: list[tuple[int | None, int | None, str]] = []
+            for entry in rest.lstrip(b"\n").split(b"\0"):
+                added, _, more = entry.partition(b"\t")
+                deleted, _, path = more.partition(b"\t")
+                if path:
+                    files.append((int(added) if added.isdigit() else None,
+                                  int(deleted) if deleted.isdigit() else None, fsdecode(path)))
+            commits.append(files)
+        return commits
+
     def is_ancestor(self, older: str, newer: str) -> bool:
         code, _, _ = self._run_rc(["merge-base", "--is-ancestor", "--end-of-options", older, newer])
         return code == 0

@@ -61,7 +61,8 @@ def lint(loaded: LoadedPolicy, tracked: list[str]) -> list[Finding]:
     for workers, paths in sorted(overlaps.items()):
         findings.append(Finding("overlap", loaded.where("workers", workers[0]),
                                 f"workers {', '.join(workers)} can all write {len(paths)} tracked file(s), "
-                                f"e.g. {paths[0]!r}; the most specific pattern owns them"))
+                                f"e.g. {paths[0]!r}; the most specific pattern (else the latest "
+                                "CODEOWNERS line) owns them"))
     for workers, paths in sorted(ties.items()):
         findings.append(Finding("tie", loaded.where("workers", workers[0]),
                                 f"true ownership tie between {', '.join(workers)} on {len(paths)} file(s), "
@@ -70,12 +71,14 @@ def lint(loaded: LoadedPolicy, tracked: list[str]) -> list[Finding]:
         findings.append(Finding("writable_read_hint", loaded.where("workers", wid, "read_hints", i),
                                 f"read hint {policy.workers[wid].read_hints[i]!r} of {wid} covers "
                                 f"{len(paths)} file(s) it can already write, e.g. {paths[0]!r}"))
+    ruled = set(policy.ownership.owners.values()) if policy.ownership.parsed.rules else set()
     for wid, worker in policy.workers.items():
         if worker.cwd is None:
             continue
         cwd = tuple(worker.cwd.strip("/").split("/"))
         inside = any(rule.pattern.dirs[:len(cwd)] == cwd[:len(rule.pattern.dirs)]
                      for rule in index.rules if rule.worker == wid and rule.field == "allow")
+        inside = inside or wid in ruled  # its lane comes from ordered ownership rules
         if not inside:
             findings.append(Finding("cwd_outside_allow", loaded.where("workers", wid, "cwd"),
                                     f"cwd {worker.cwd!r} of {wid} lies outside its allow patterns "

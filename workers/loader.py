@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from lanewarden.workers import pattern
+from lanewarden.workers.codeowners import read
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -82,8 +83,14 @@ def _key_text(loc: Loc) -> str:
 
 
 # YAML aliases can make a short file expand into billions of values ("billion laughs"); the
-# guard parses the policy of a change under test, so the expansion is capped.
+# guard parses the policy of a change under test, so the expansion is capped. Without aliases
+# every value takes at least two bytes of text, so a cap that grows with the text never stops
+# an honest policy (16,000 imported CODEOWNERS rules) and still stops an expansion.
 MAX_VALUES = 200_000
+
+
+def value_cap(text_size: int) -> int:
+    return max(MAX_VALUES, text_size)
 
 
 class _TooLarge(Exception):
@@ -91,12 +98,13 @@ class _TooLarge(Exception):
 
 
 class _Builder:
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, cap: int = MAX_VALUES) -> None:
         self.source = source
         self.marks = _Marks()
         self.problems: list[PolicyProblem] = []
         self._constructor = yaml.SafeLoader("")
         self._values = 0
+        self.cap = cap
 
     def problem(self, pos: tuple[int, int], loc: Loc, message: str) -> None:
         found = PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message)
@@ -105,7 +113,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, loc: Loc) -> Any:
         self._values += 1
-        if self._values > MAX_VALUES:
+        if self._values > self.cap:
             raise _TooLarge
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.marks.value[loc] = pos
@@ -153,7 +161,7 @@ def parse(text: bytes, source: str) -> Policy:
 
 
 def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]]:
-    builder = _Builder(source)
+    builder = _Builder(source, value_cap(len(text)))
     try:
         decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -177,8 +185,12 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     try:
         data = builder.build(node, ())
     except (_TooLarge, RecursionError):
-        raise PolicyError([PolicyProblem(source, 1, 1, "", f"the policy expands to more than {MAX_VALUES} values "
-                                         "(YAML aliases?); a policy needs no aliases")]) from None
+        if "*" in decoded and "&" in decoded:
+            why = f"the policy expands to more than {builder.cap} values through YAML aliases; a policy needs none"
+        else:
+            why = (f"the policy holds more than {builder.cap} values; keep CODEOWNERS rules in ownership.rules "
+                   "(one text block) rather than one entry per pattern")
+        raise PolicyError([PolicyProblem(source, 1, 1, "", why)]) from None
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
@@ -234,7 +246,8 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
 
 
 _KNOWN = {
-    (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared"),
+    (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"),
+    ("ownership",): ("source", "flavour", "owners", "rules"),
     ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
                        "handoff_required_on", "budgets", "high_risk", "depends_on"),
@@ -271,12 +284,38 @@ def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
     shared = data.get("shared")
     if isinstance(shared, dict):
         _check_list(b, ("shared", "append_only"), shared.get("append_only"))
+    _check_ownership(data.get("ownership"), b)
     for section, fld in (("contracts", "paths"),):
         items = data.get(section)
         if isinstance(items, dict):
             for cid, item in items.items():
                 if isinstance(item, dict):
                     _check_list(b, (section, cid, fld), item.get(fld))
+
+
+def _check_ownership(ownership: Any, b: _Builder) -> None:
+    """Every line of the CODEOWNERS text must be an exact rule (or a comment), every owner mapped."""
+    if not isinstance(ownership, dict) or not isinstance(ownership.get("rules"), str):
+        return
+    flavour = ownership.get("flavour", "github")
+    parsed = read(ownership["rules"], flavour if flavour in ("github", "gitlab") else "github")
+    owners = ownership.get("owners")
+    mapped = {str(k).lower() for k in owners} if isinstance(owners, dict) else set()
+    loc: Loc = ("ownership", "rules")
+    # A block scalar ('|') starts on the line after its indicator: CODEOWNERS line n is n lines below.
+    top = b.marks.at(loc)[0]
+    source = ownership.get("source") or "CODEOWNERS"
+    for issue in parsed.issues:
+        if issue.kind == "skipped":
+            b.problem((top + issue.line, 1), loc, f"{source} line {issue.line} {issue.text!r}: {issue.reason}; "
+                                                  "fix it, or comment it out with '#'")
+    for rule in parsed.rules:
+        for owner in rule.owners:
+            if owner not in mapped:
+                b.problem((top + (rule.line or 0), 1), loc,
+                          f"{source} line {rule.line}: owner {parsed.spelling.get(owner, owner)!r} is not mapped to "
+                          "a worker: add it under ownership.owners")
+                mapped.add(owner)  # once per owner
 
 
 def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
@@ -314,6 +353,13 @@ def _check_references(data: dict[str, Any], b: _Builder) -> None:
                     if isinstance(wid, str) and ids and wid not in ids:
                         loc: Loc = (section, item_id, fld, i)
                         b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)}")
+    ownership = data.get("ownership")
+    owners = ownership.get("owners") if isinstance(ownership, dict) else None
+    for name, wid in (owners.items() if isinstance(owners, dict) else ()):
+        if isinstance(wid, str) and ids and wid not in ids:
+            loc = ("ownership", "owners", str(name))
+            b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)} "
+                                            "(each CODEOWNERS owner maps to a worker id)")
 
 
 def _close(word: str, known: set[Any]) -> str:

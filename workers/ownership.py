@@ -4,6 +4,13 @@ Every pattern is filed in a trie under its wildcard-free directory prefix
 (``services/wallet-api/**`` under ``services/wallet-api``), so a path is
 only tested against the patterns filed along its own directories: a policy of
 thousands of workers costs a few pattern tests per path, not thousands.
+
+Ordered ownership rules (``ownership:``, CODEOWNERS) are decided by their own
+index (``workers/ruleindex.py``) and join the answer as the field ``owns``:
+the owners of the deciding rule of each required section may write the path
+as if ``allow`` matched it. ``deny`` and ``propose_only`` still win over it
+(a rule never widens past a worker's own carve-outs), and an ``allow``
+writer is the owner before any rule's owner (explicit lanes first).
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.pattern import Pattern, compile_pattern, problems
+from lanewarden.workers.ruleindex import Decided, OrderedIndex
 
 if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
     from lanewarden.workers.policy import Policy
@@ -66,6 +74,7 @@ _IN_LANE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
 
 # read_hints are indexed too (for lints and context packs); they never decide a class.
 FIELDS = ("allow", "deny", "propose_only", "handoff_required_on", "read_hints")
+OWNS = "owns"  # the field of a hit from an ordered ownership rule (never a field of a worker)
 
 
 @dataclass(frozen=True)
@@ -76,11 +85,14 @@ class Rule:
     field: str
     index: int
     pattern: Pattern
+    note: str = dataclass_field(default="", compare=False, repr=False)  # an ordered rule's own label
+    rank: int = 0  # ordered rules: the first owner of a line ranks highest
     label: str = dataclass_field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         # Rendered once: verdicts quote the deciding rule for every path.
-        object.__setattr__(self, "label", f"workers.{self.worker}.{self.field}[{self.index}] {self.pattern.text!r}")
+        label = self.note or f"workers.{self.worker}.{self.field}[{self.index}] {self.pattern.text!r}"
+        object.__setattr__(self, "label", label)
 
     def __str__(self) -> str:
         return self.label
@@ -104,12 +116,15 @@ class Explanation:
     tie: tuple[str, ...]
     standing: Standing | None
     worker: str | None
+    codeowners: tuple[dict[str, Any], ...] = ()  # each section's deciding rule, review metadata included
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "writers": list(self.writers),
                                "owner": self.owner, "rule": self.rule}
         if self.tie:
             out["tie"] = list(self.tie)
+        if self.codeowners:
+            out["codeowners"] = list(self.codeowners)
         if self.standing is not None:
             out["worker"] = self.worker
             out["class"] = self.standing.path_class.value
@@ -145,6 +160,57 @@ class OwnershipIndex:
                     for part in rule.pattern.dirs:
                         node = node.children.setdefault(part, _Node())
                     node.rules.append(rule)
+        self.ordered = OrderedIndex(policy.ownership) if policy.ownership.parsed.rules else None
+        self._owns: dict[tuple[int, str], list[Rule]] = {}
+
+    def _label(self, decided: Decided) -> str:
+        rule = decided.rule.rule
+        where = f"{self.policy.ownership.source or 'CODEOWNERS'}:{rule.line}" if rule.line else "CODEOWNERS"
+        section = f" [{decided.section}]" if decided.section else ""
+        return f"ownership {where}{section} {rule.pattern!r}"
+
+    def owns(self, path: str) -> list[Rule]:
+        """One ``owns`` hit per owner of each required section's deciding rule (last match wins)."""
+        if self.ordered is None:
+            return []
+        out: list[Rule] = []
+        for decided in self.ordered.decide(path):
+            if decided.excluded or self.ordered.optional(decided.section):
+                continue
+            compiled = decided.rule
+            key = (compiled.position, decided.section)
+            hits = self._owns.get(key)
+            if hits is None:
+                label = self._label(decided)
+                workers = dict.fromkeys(w for w in map(self.policy.ownership.worker_of, compiled.rule.owners) if w)
+                hits = self._owns[key] = [
+                    Rule(owner, OWNS, compiled.position, compiled.shown, note=label, rank=-i)
+                    for i, owner in enumerate(workers)]
+            out.extend(hits)
+        return out
+
+    def codeowners(self, path: str) -> tuple[dict[str, Any], ...]:
+        """Every section's answer for ``path``, for people: what maps to lanes and what is review-only."""
+        if self.ordered is None:
+            return ()
+        out = []
+        for decided in self.ordered.decide(path):
+            rule = decided.rule.rule
+            meta = self.ordered.sections.get(decided.section)
+            owners = [] if decided.excluded else [self.policy.ownership.parsed.spelling.get(o, o) for o in rule.owners]
+            item: dict[str, Any] = {"section": decided.section or None, "line": rule.line, "pattern": rule.pattern,
+                                    "owners": owners,
+                                    "workers": [self.policy.ownership.worker_of(o) for o in rule.owners]
+                                    if not decided.excluded else []}
+            if decided.excluded:
+                item["excluded"] = True
+            if meta is not None:
+                item["optional"] = meta.optional
+                if meta.approvals:
+                    item["approvals"] = meta.approvals
+            item["lane"] = not decided.excluded and not (meta is not None and meta.optional) and bool(rule.owners)
+            out.append(item)
+        return tuple(out)
 
     def folder(self, folder: str) -> tuple[_Node | None, list[Rule]]:
         """The trie node of ``folder`` (None when no pattern lives below it) and the rules on the way."""
@@ -185,11 +251,17 @@ class OwnershipIndex:
             best = fields.get(rule.field)
             if best is None or rule.pattern.specificity > best.pattern.specificity:
                 fields[rule.field] = rule
+        if self.ordered is not None:
+            for rule in self.owns(path):
+                fields = found.setdefault(rule.worker, {})
+                best = fields.get(OWNS)
+                if best is None or rule.index > best.index:
+                    fields[OWNS] = rule  # several sections: the one decided by the later line
         return found
 
     @staticmethod
     def standing_from(fields: dict[str, Rule]) -> Standing:
-        allow, deny = fields.get("allow"), fields.get("deny")
+        allow, deny = fields.get("allow") or fields.get(OWNS), fields.get("deny")
         proposal, review = fields.get("propose_only"), fields.get("handoff_required_on")
         if allow is not None and deny is None and proposal is None:
             if review is not None:
@@ -209,11 +281,22 @@ class OwnershipIndex:
         if hits is None:
             hits = self.hits(path)
         writers: list[tuple[int, str, Rule]] = []
+        ruled: list[tuple[int, int, str, Rule]] = []
         for wid, fields in hits.items():
             st = self.standing_from(fields)
-            if st.allow is not None:
+            if st.allow is not None and st.allow.field == OWNS:
+                ruled.append((st.allow.index, st.allow.rank, wid, st.allow))
+            elif st.allow is not None:
                 writers.append((st.allow.pattern.specificity, wid, st.allow))
         writers.sort(key=lambda w: (-w[0], w[1]))
+        everyone = tuple(sorted([w[1] for w in writers] + [r[2] for r in ruled]))
+        codeowners = self.codeowners(path)
+        if not writers and ruled:
+            # No explicit lane: the latest deciding line routes, to its first-listed owner.
+            best = max(ruled)
+            standing = self.standing_from(hits.get(worker, {})) if worker is not None else None
+            return Explanation(path=path, writers=everyone, owner=best[2], rule=best[3].label, tie=(),
+                               standing=standing, worker=worker, codeowners=codeowners)
         if writers:
             top = writers[0][0]
             tie = tuple(w[1] for w in writers if w[0] == top)
@@ -222,13 +305,20 @@ class OwnershipIndex:
                 tie = ()
         else:
             owner, rule, tie = self.root_worker, f"unowned: routes to root worker {self.root_worker!r}", ()
+            said = [c for c in codeowners if not c["lane"]]
+            if said and not any(c["lane"] for c in codeowners):
+                last = said[-1]
+                why = ("excluded by" if last.get("excluded") else "optional section:" if last.get("optional")
+                       else "no owners on")
+                rule = (f"unowned ({why} {self.policy.ownership.source or 'CODEOWNERS'}:{last['line']} "
+                        f"{last['pattern']!r}): routes to root worker {self.root_worker!r}")
         standing = self.standing_from(hits.get(worker, {})) if worker is not None else None
         if worker is not None and standing is not None and standing.path_class in _IN_LANE:
             collided = self.collision(path, worker)  # what the guard will say about a folded collision
             if collided is not None:
                 standing = collided[0]
-        return Explanation(path=path, writers=tuple(sorted(w[1] for w in writers)), owner=owner,
-                           rule=rule, tie=tie, standing=standing, worker=worker)
+        return Explanation(path=path, writers=everyone, owner=owner,
+                           rule=rule, tie=tie, standing=standing, worker=worker, codeowners=codeowners)
 
     # -- case and Unicode folding ---------------------------------------------
     # Matching is byte-exact (as git's), so `secrets/` denied leaves `SECRETS/` open,
@@ -283,11 +373,19 @@ class OwnershipIndex:
     def owner_from(self, hits: dict[str, dict[str, Rule]]) -> str:
         """The owner as :meth:`explain` decides it, without building an explanation."""
         best, best_spec = "", -1
+        ruled: tuple[int, int, str] | None = None
         for wid, fields in hits.items():
+            if "deny" in fields or "propose_only" in fields:
+                continue
             allow = fields.get("allow")
-            if allow is None or "deny" in fields or "propose_only" in fields:
+            if allow is None:
+                owns = fields.get(OWNS)
+                if owns is not None and (ruled is None or (owns.index, owns.rank, wid) > ruled):
+                    ruled = (owns.index, owns.rank, wid)
                 continue
             spec = allow.pattern.specificity
             if spec > best_spec or (spec == best_spec and wid < best):
                 best, best_spec = wid, spec
+        if not best and ruled is not None:
+            return ruled[2]
         return best or self.root_worker

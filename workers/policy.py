@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
+
+if TYPE_CHECKING:
+    from lanewarden.workers.codeowners import Parsed
 
 PATTERN_FIELDS = ("allow", "deny", "read_hints", "propose_only", "handoff_required_on")
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -71,6 +75,34 @@ class Shared:
 
 
 @dataclass(frozen=True)
+class Ownership:
+    """Ordered ownership rules: a CODEOWNERS text kept as written, with its owners mapped to workers.
+
+    ``rules`` is the CODEOWNERS file verbatim (a YAML block scalar: one rule per
+    line, line numbers as in CODEOWNERS, a policy that grows with the file);
+    ``owners`` maps each owner as written (compared without case) to a worker.
+    """
+
+    source: str | None = None
+    flavour: str = "github"  # "github" or "gitlab": how the text is read
+    owners: dict[str, str] = field(default_factory=dict)
+    rules: str = ""
+
+    @cached_property
+    def parsed(self) -> Parsed:
+        from lanewarden.workers.codeowners import read
+        return read(self.rules, self.flavour)
+
+    def worker_of(self, owner: str) -> str | None:
+        """The worker an owner (as compared: lower case) maps to."""
+        return self._owner_map.get(owner.lower())
+
+    @cached_property
+    def _owner_map(self) -> dict[str, str]:
+        return {k.lower(): v for k, v in self.owners.items()}
+
+
+@dataclass(frozen=True)
 class Reviewer:
     """An external reviewer command; it can only ever add a veto or an abstention."""
 
@@ -89,6 +121,7 @@ class Policy:
     e2e: dict[str, Suite] = field(default_factory=dict)
     reviewers: dict[str, Reviewer] = field(default_factory=dict)
     shared: Shared = field(default_factory=Shared)
+    ownership: Ownership = field(default_factory=Ownership)
 
 
 class _Unsure(Exception):
@@ -130,7 +163,9 @@ def _count(value: Any) -> int | None:
     return value
 
 
-_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared"})
+_TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"})
+_OWNERSHIP = frozenset({"source", "flavour", "owners", "rules"})
+FLAVOURS = ("github", "gitlab")
 _SHARED = frozenset({"append_only"})
 _WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
@@ -155,6 +190,18 @@ def _worker(raw: Any) -> Worker:
     lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
     return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
                   high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
+
+
+def _ownership(raw: Any) -> Ownership:
+    """The ``ownership`` block (its text is read, line by line, by the loader's checks)."""
+    o = _mapping(raw, _OWNERSHIP)
+    flavour = o.get("flavour", "github")
+    owners = _mapping(o.get("owners", {}), frozenset(o.get("owners") or {}))
+    if flavour not in FLAVOURS or type(o.get("rules", "")) is not str:
+        raise _Unsure
+    if not all(type(k) is str and k and _is_id(v) for k, v in owners.items()):
+        raise _Unsure
+    return Ownership(source=_text(o.get("source")), flavour=flavour, owners=dict(owners), rules=o.get("rules", ""))
 
 
 def strict_policy(data: Any) -> Policy | None:
@@ -197,7 +244,9 @@ def strict_policy(data: Any) -> Policy | None:
                                       description=_text(r.get("description")),
                                       workers=_strings(r.get("workers", []), ids=True))
         shared = _mapping(top.get("shared", {}), _SHARED)
+        ownership = _ownership(top["ownership"]) if "ownership" in top else Ownership()
         return Policy(version=1, root=top["root"], workers=workers, contracts=contracts, e2e=suites,
-                      reviewers=reviewers, shared=Shared(append_only=_strings(shared.get("append_only", []))))
+                      reviewers=reviewers, shared=Shared(append_only=_strings(shared.get("append_only", []))),
+                      ownership=ownership)
     except (_Unsure, TypeError):
         return None

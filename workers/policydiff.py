@@ -98,11 +98,14 @@ def compare(old: Policy, new: Policy, files: Iterable[str], *, old_name: str = "
         added = {f: v for f, v in added.items() if v}
         removed = {f: v for f, v in removed.items() if v}
         settings = _settings(before, after) if wid in old.workers and wid in new.workers else []
-        if not (added or removed or settings):
+        # Ordered ownership rules grant writes too: when they change, every worker's lane is checked.
+        reowned = old.ownership != new.ownership
+        if not (added or removed or settings or reowned):
             continue
         grown: list[str] = []
         shrunk = 0
-        if any(f in added or f in removed for f in ("allow", "deny", "propose_only", "handoff_required_on")):
+        if reowned or any(f in added or f in removed for f in ("allow", "deny", "propose_only",
+                                                                "handoff_required_on")):
             for path in paths:
                 was = wid in old.workers and old_index.standing(path, wid).path_class in _MAY_WRITE
                 now = wid in new.workers and new_index.standing(path, wid).path_class in _MAY_WRITE
@@ -110,6 +113,10 @@ def compare(old: Policy, new: Policy, files: Iterable[str], *, old_name: str = "
                     grown.append(path)
                 elif was and not now:
                     shrunk += 1
+        if reowned and not (added or removed or settings or grown or shrunk):
+            continue
+        if reowned:
+            settings.append("ownership rules changed (ownership:)")
         changes.append(WorkerChange(worker=wid, added=added, removed=removed, settings=settings,
                                     newly_writable=len(grown), no_longer_writable=shrunk,
                                     newly_writable_sample=grown[:SAMPLE]))

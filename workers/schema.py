@@ -89,6 +89,16 @@ class Reviewer(_Model):
     workers: tuple[Id, ...] = Field(default=(), description="Only for these workers (default: all).")
 
 
+class Ownership(_Model):
+    """Ordered ownership rules: a CODEOWNERS text kept as written (last match wins, per GitLab section)."""
+
+    source: StrictStr | None = Field(default=None, description="Where the rules came from (e.g. .github/CODEOWNERS).")
+    flavour: Literal["github", "gitlab"] = Field(default="github", description="How the rules are read.")
+    owners: dict[Annotated[StrictStr, Field(min_length=1)], Id] = Field(
+        default={}, description="Each CODEOWNERS owner as written (compared without case) -> a worker id.")
+    rules: StrictStr = Field(default="", description="The CODEOWNERS lines, verbatim (a YAML block scalar '|').")
+
+
 class Policy(_Model):
     """The whole policy file."""
 
@@ -99,6 +109,7 @@ class Policy(_Model):
     e2e: dict[Id, Suite] = {}
     reviewers: dict[Id, Reviewer] = {}
     shared: Shared = Shared()
+    ownership: Ownership = Ownership()
 
     @field_validator("version", mode="before")
     @classmethod
@@ -127,4 +138,6 @@ def to_policy(model: Policy) -> values.Policy:
                              results=s.results) for k, s in model.e2e.items()},
         reviewers={k: values.Reviewer(command=r.command, timeout_s=r.timeout_s, description=r.description,
                                       workers=r.workers) for k, r in model.reviewers.items()},
-        shared=values.Shared(append_only=model.shared.append_only))
+        shared=values.Shared(append_only=model.shared.append_only),
+        ownership=values.Ownership(source=model.ownership.source, flavour=model.ownership.flavour,
+                                   owners=dict(model.ownership.owners), rules=model.ownership.rules))

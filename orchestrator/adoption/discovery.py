@@ -31,7 +31,15 @@ BUILD_FILES = {
     "Gemfile": "Ruby project", "composer.json": "PHP project", "mix.exs": "Elixir project",
     "Package.swift": "Swift package", "pubspec.yaml": "Dart package", "deno.json": "Deno project",
 }
-BUILD_SUFFIXES = {".csproj": ".NET project", ".fsproj": ".NET project"}
+BUILD_SUFFIXES = {".csproj": ".NET project", ".fsproj": ".NET project", ".vbproj": ".NET project",
+                  ".sln": ".NET solution"}
+# A service keeps its code and tests in such sub-folders, each perhaps with its own build file:
+# they are parts of the service around them, never services of their own.
+LAYOUT_NAMES = frozenset({"src", "source", "tests", "test", "lib", "app", "spec", "specs", "main"})
+E2E_TOP = frozenset({"test", "tests"})  # at the repository root: the integration suite
+E2E_CONFIGS = ("cypress.config.", "playwright.config.")
+INFRA_NAMES = frozenset({".github", ".gitlab", ".circleci", "kubernetes", "k8s", "helm", "charts", "deploy",
+                         "deployment", "infra", "infrastructure", "terraform", "ops", "ci", ".devcontainer"})
 SKIP_DIRS = frozenset({"node_modules", "vendor", "third_party", "third-party", "testdata", "__fixtures__"})
 CONTRACT_SUFFIXES = {".proto": "protobuf", ".graphql": "GraphQL", ".graphqls": "GraphQL", ".gql": "GraphQL",
                      ".avsc": "Avro schema", ".thrift": "Thrift IDL"}
@@ -69,6 +77,10 @@ class Found:
     unowned: list[str]
     notes: list[str]
     dirs: set[str]
+    # Every tracked path no service, contract, e2e or docs folder claims, as pattern -> file count:
+    # root's lane, so root never hands its own files to itself.
+    groups: dict[str, int] = field(default_factory=dict)
+    config_only: list[str] = field(default_factory=list)  # services found by their place, not a build file
 
 
 def _skipped(path: str) -> bool:
@@ -170,6 +182,11 @@ def discover(files: list[str], read: Reader) -> Found:
             svc.reasons.append(f"{path} ({kind_name})")
     for root in workspace_roots:
         candidates.pop(root, None)  # a workspace root is the frame, its members are the services
+    e2e = _e2e(files, dirs)
+    for folder in list(candidates):
+        if any(folder == e or folder.startswith(e + "/") for e in e2e):
+            del candidates[folder]  # a suite's own package.json or Dockerfile does not make it a service
+    _fold_layout(candidates, workspace_roots)
     services: list[Service] = []
     for folder in sorted(candidates, key=lambda f: (f.count("/"), f)):
         outer = next((s for s in services if folder.startswith(s.folder + "/")), None)
@@ -178,22 +195,107 @@ def discover(files: list[str], read: Reader) -> Found:
                                  if "member " not in r)
             continue
         services.append(candidates[folder])
+    config_only = _config_only(services, dirs, e2e)
+    services += [Service(f, [f"configuration only (no build file), beside the services in {_parent(f)}/"])
+                 for f in config_only]
     services.sort(key=lambda s: s.folder)
     in_service = _owner_of(services)
     contracts = _contracts(files, read, in_service, notes)
-    e2e: dict[str, list[str]] = {}
     for d in sorted(dirs, key=lambda x: (x.count("/"), x)):
         if d.rpartition("/")[2].lower() in E2E_NAMES and in_service(d + "/x") is None and not _skipped(d + "/x") \
-                and not any(d.startswith(e + "/") for e in e2e):
+                and not any(d == e or d.startswith(e + "/") for e in e2e):
             e2e[d] = sorted({f[len(d) + 1:].split("/")[0] for f in files
                              if f.startswith(d + "/") and f.count("/") > d.count("/") + 1})
+    for svc in services:  # suites inside a service stay the service's files, but are reported
+        for f in files:
+            if f.startswith(svc.folder + "/") and f.rpartition("/")[2].startswith(E2E_CONFIGS):
+                notes.append(f"e2e suite {f} (inside {svc.folder}, which keeps it)")
     docs = sorted(d for d in dirs if "/" not in d and d.lower() in DOC_NAMES)
-    claimed = [s.folder for s in services] + [g.folder for g in contracts if g.folder] + list(e2e) + docs \
-        + list(workspace_roots)
+    claimed = [s.folder for s in services] + [g.folder for g in contracts if g.folder] + list(e2e) + docs
+    groups = _groups(files, claimed, workspace_roots)
     tops = {f.split("/")[0] for f in files if "/" in f and not _skipped(f)}
-    unowned = sorted(t for t in tops if not any(c == t or c.startswith(t + "/") for c in claimed if c))
+    unowned = sorted(t for t in tops if not any(c == t or c.startswith(t + "/") for c in claimed + list(
+        workspace_roots) if c))
     return Found(services=services, contracts=contracts, e2e=e2e, docs=docs, workspace_roots=workspace_roots,
-                 root_files=any("/" not in f for f in files), unowned=unowned, notes=notes, dirs=dirs)
+                 root_files=any("/" not in f for f in files), unowned=unowned, notes=notes, dirs=dirs,
+                 groups=groups, config_only=config_only)
+
+
+def _e2e(files: list[str], dirs: set[str]) -> dict[str, list[str]]:
+    """Integration suites that are nobody's service: a top-level ``test/`` or ``tests/``, and folders
+    holding a Cypress or Playwright configuration outside any build-file folder."""
+    out: dict[str, list[str]] = {}
+    for d in sorted(dirs):
+        if "/" not in d and d.lower() in E2E_TOP:
+            out[d] = sorted({f[len(d) + 1:].split("/")[0] for f in files
+                             if f.startswith(d + "/") and f.count("/") > 1})
+    for f in files:
+        name = f.rpartition("/")[2]
+        folder = _parent(f)
+        if name.startswith(E2E_CONFIGS) and folder and not _skipped(f) and folder.split("/")[0].lower() in (
+                E2E_NAMES | E2E_TOP) and not any(folder.startswith(e + "/") or folder == e for e in out):
+            out[folder] = [name.split(".")[0]]
+    return out
+
+
+def _fold_layout(candidates: dict[str, Service], workspace_roots: dict[str, str]) -> None:
+    """``svc/src`` and ``svc/tests`` with build files are one service ``svc`` (when all the folder's
+    candidates are such layout folders, or it has a build file of its own)."""
+    by_parent: dict[str, list[str]] = {}
+    for folder in candidates:
+        if "/" in folder:
+            by_parent.setdefault(_parent(folder), []).append(folder)
+    for parent, children in sorted(by_parent.items(), key=lambda item: -item[0].count("/")):
+        layout = [c for c in children if c.rpartition("/")[2].lower() in LAYOUT_NAMES]
+        if not layout or parent in workspace_roots or (len(layout) < len(children) and parent not in candidates):
+            continue
+        svc = candidates.setdefault(parent, Service(parent))
+        for child in layout:
+            moved = candidates.pop(child)
+            svc.build_files.extend(moved.build_files)
+            svc.reasons.extend(f"{r} (its {child.rpartition('/')[2]}/ folder)" for r in moved.reasons)
+
+
+def _config_only(services: list[Service], dirs: set[str], e2e: dict[str, list[str]]) -> list[str]:
+    """Folders with no build file beside two or more services (``src/grafana`` next to ``src/cart``):
+    configuration a service folder of its own would own."""
+    folders = {s.folder for s in services}
+    parents: dict[str, int] = {}
+    for folder in folders:
+        if "/" in folder:
+            parents[_parent(folder)] = parents.get(_parent(folder), 0) + 1
+    out = []
+    for d in sorted(dirs):
+        parent = _parent(d)
+        if "/" in d and parents.get(parent, 0) >= 2 and d not in folders and not _skipped(d + "/x") \
+                and d not in e2e and d.rpartition("/")[2].lower() not in DOC_NAMES | E2E_NAMES:
+            out.append(d)
+    return out
+
+
+def _groups(files: list[str], claimed: list[str], workspace_roots: dict[str, str]) -> dict[str, int]:
+    """Unclaimed tracked paths as root-lane patterns: the widest folder holding no claim, else the
+    direct files of the folder they sit in (``*`` at the root)."""
+    claims = {c for c in claimed if c}
+    holds = {str(p) for c in claims for p in PurePosixPath(c).parents if str(p) != "."} | claims
+    out: dict[str, int] = {}
+    for f in files:
+        parts = f.split("/")
+        if any("/".join(parts[:i]) in claims for i in range(1, len(parts))):
+            continue
+        group = None
+        for i in range(1, len(parts)):
+            folder = "/".join(parts[:i])
+            if folder not in holds:
+                group = f"{folder}/**"
+                break
+        if group is None:
+            parent = _parent(f)
+            if parent in workspace_roots and parent:
+                continue  # the draft gives root the workspace manifest's folder files already
+            group = f"{parent}/*" if parent else "*"
+        out[group] = out.get(group, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _owner_of(services: list[Service]) -> Callable[[str], str | None]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cache
 
 import yaml
 
@@ -40,8 +41,9 @@ class DraftContract:
     consumers: list[str] = field(default_factory=list)
 
 
+@cache
 def key(text: str) -> str:
-    """A mapping key or id as YAML reads it back unchanged."""
+    """A mapping key or id as YAML reads it back unchanged (cached: imports quote thousands)."""
     if _PLAIN.fullmatch(text) and yaml.safe_load(text) == text:
         return text
     return quote(text)
@@ -57,8 +59,32 @@ def _comment(text: str, indent: str) -> str:
     return f"{indent}# {' '.join(text.splitlines())}".rstrip()
 
 
+@dataclass
+class DraftOwnership:
+    """Ordered ownership rules: the CODEOWNERS text as a literal block, and each owner's worker."""
+
+    source: str
+    flavour: str
+    owners: list[tuple[str, str]]  # (owner as written, worker id)
+    text: str
+    comments: list[str] = field(default_factory=list)
+
+
+def render_ownership(own: DraftOwnership) -> list[str]:
+    out = [_comment(c, "") if c else "#" for c in own.comments]
+    out += ["ownership:", f"  source: {quote(own.source)}", f"  flavour: {own.flavour}", "  owners:"]
+    out += [f"    {quote(owner)}: {key(worker)}" for owner, worker in own.owners]
+    # A literal block keeps every line as written; '|+' would keep trailing blank lines, not needed.
+    out.append("  rules: |")
+    # Lines are stripped (CODEOWNERS ignores the white space around a line): a first line indented
+    # deeper than the next would change the block's indentation.
+    out += [f"    {line.strip()}" if line.strip() else "" for line in own.text.splitlines()]
+    return out
+
+
 def render(header: list[str], root: str, workers: list[DraftWorker], contracts: list[DraftContract],
-           trailer: list[str]) -> str:
+           trailer: list[str], ownership: DraftOwnership | None = None,
+           shared: list[tuple[str, str]] | None = None) -> str:
     """The policy text: header comments, version/root, workers, contracts, trailing comments."""
     out = [_comment(line, "") if line else "#" for line in header]
     out += ["version: 1", f"root: {key(root)}", "workers:"]
@@ -89,6 +115,13 @@ def render(header: list[str], root: str, workers: list[DraftWorker], contracts: 
             out.append(f"    paths: [{', '.join(quote(p) for p in contract.paths)}]")
             out.append(f"    producers: [{', '.join(key(p) for p in contract.producers)}]")
             out.append(f"    consumers: [{', '.join(key(c) for c in contract.consumers)}]")
+    if shared:
+        out += ["# Files most commits only add lines to (read from git history): any worker may add lines;",
+                "# any other change stays out of its lane (docs/policy.md \"Shared append-only files\").",
+                "shared:", "  append_only:"]
+        out += [f"    - {quote(path)}  # {note}" for path, note in shared]
+    if ownership is not None:
+        out += render_ownership(ownership)
     out += [_comment(line, "") if line else "#" for line in trailer]
     return "\n".join(out) + "\n"
 

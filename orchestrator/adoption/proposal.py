@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from lanewarden.orchestrator.adoption.codeowners import Imported
-from lanewarden.orchestrator.adoption.discovery import Found
-from lanewarden.orchestrator.adoption.draft import DraftContract, DraftWorker, render
+from lanewarden.orchestrator.adoption.codeowners import SKIP_MARK, Imported
+from lanewarden.orchestrator.adoption.discovery import INFRA_NAMES, Found
+from lanewarden.orchestrator.adoption.draft import DraftContract, DraftOwnership, DraftWorker, render
 from lanewarden.workers.pattern import directory_prefix
 
 ROOT = "root"
@@ -20,7 +21,16 @@ _BUDGETS = "budgets: {max_files: 40, max_lines: 2000, timeout_s: 900}   # limits
 
 
 def _clean(text: str) -> str:
-    out = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")[:90]
+    """A worker id from a folder name: accents dropped ('café' -> 'cafe'), other scripts spelled
+    with IDNA's punycode ('服务' -> 'xn--...'), so a non-ASCII name keeps a readable, unique id."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    out = re.sub(r"[^A-Za-z0-9._-]+", "-", ascii_text).strip("-._")[:90]
+    if not out or (not text.isascii() and len(out) < len(re.sub(r"[^\w.-]+", "", text)) // 2):
+        try:
+            coded = "xn--" + text.encode("punycode").decode("ascii")
+        except UnicodeError:
+            coded = ""
+        out = re.sub(r"[^A-Za-z0-9._-]+", "-", coded).strip("-._")[:90]
     return out or "service"
 
 
@@ -43,9 +53,12 @@ def _below(folder: str) -> str:
 
 
 Inferred = dict[str, list[tuple[str, bool, str]]]  # contract id -> (service, trusted, evidence note)
+Appended = list[tuple[str, int, int]]  # (path, commits touching it, of which only added lines)
 
 
-def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str, dict[str, str]]:
+def from_discovery(found: Found, inferred: Inferred | None = None,
+                   appended: Appended | None = None,
+                   serving: dict[str, list[tuple[str, str]]] | None = None) -> tuple[str, dict[str, str]]:
     """The draft text and the worker id chosen for each service folder.
 
     ``inferred`` (from orchestrator/reviews/consumers.py, keyed by the draft's contract ids)
@@ -72,12 +85,17 @@ def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str,
                              comments=["the single source of truth for shared APIs and schemas"])
         worker.patterns["allow"] = [(p, None) for p in contract_patterns]
         workers.append(worker)
-    root = DraftWorker(ROOT, comments=["integration: e2e, docs and repository-wide files; receives unowned paths"])
+    root = DraftWorker(ROOT, comments=["integration: e2e, docs and repository-wide files; receives unowned paths,",
+                                       "so its lane covers every path no other worker claims (it never hands its",
+                                       "own files to itself)"])
     allow: list[tuple[str, str | None]] = [(_below(e), "e2e suites") for e in found.e2e]
     allow += [(_below(d), "documentation") for d in found.docs]
     allow += [(f"{w}/*", f"workspace manifest: {what}") for w, what in sorted(found.workspace_roots.items()) if w]
-    if found.root_files:
-        allow.append(("*", "files at the repository root"))
+    for unclaimed, count in found.groups.items():
+        top = unclaimed.split("/")[0]
+        what = ("infrastructure" if top.lower() in INFRA_NAMES else "files at the repository root"
+                if unclaimed == "*" else "no service claims it")
+        allow.append((unclaimed, f"{what}: {count} tracked file(s)"))
     root.patterns["allow"] = allow
     workers.append(root)
     contracts: list[DraftContract] = []
@@ -94,24 +112,28 @@ def from_discovery(found: Found, inferred: Inferred | None = None) -> tuple[str,
             kinds = sorted({k for _, k in files})
             shown = ", ".join(p for p, _ in files[:3]) + (", ..." if len(files) > 3 else "")
             evidence = (inferred or {}).get(candidate, [])
-            notes = [f"consumer {svc}: {note}" + ("" if ok else " (not added: check it)")
-                     for svc, ok, note in evidence]
+            served = (serving or {}).get(candidate, [])
+            notes = [f"producer {svc}: {note}" for svc, note in served]
+            notes += [f"consumer {svc}: {note}" + ("" if ok else " (not added: check it)")
+                      for svc, ok, note in evidence]
             contracts.append(DraftContract(
                 candidate, [_below(sub)] if is_folder else [p for p, _ in files],
                 comments=[f"{', '.join(kinds)}: {shown}", *notes,
-                          "fill in producers" + (" and consumers" if not evidence else "; check the consumers")
-                          + " (worker ids)"],
-                consumers=[svc for svc, ok, _ in evidence if ok]))
+                          ("check the producers" if served else "fill in producers")
+                          + (" and consumers" if not evidence else "; check the consumers") + " (worker ids)"],
+                consumers=[svc for svc, ok, _ in evidence if ok], producers=[svc for svc, _ in served]))
     trailer: list[str] = []
     for folder, suites in found.e2e.items():
         trailer += ["", f"e2e suites found in {folder}/: say which services each exercises and how it runs,",
                     "then uncomment (services take worker ids):", "e2e:"]
         for suite in suites or [folder.rpartition("/")[2]]:
             trailer += [f"  {_clean(suite)}:", "    services: []", f'    command: "make -C {folder} {suite}"']
-    if found.unowned:
-        trailer += ["", "nobody owns these folders yet (their changes route to root): "
-                    + ", ".join(f"{u}/" for u in found.unowned)]
-    return render(_HEADER, ROOT, workers, contracts, trailer), ids
+    if found.groups:
+        trailer += ["", "root owns what no service claims (its allow above): "
+                    + ", ".join(f"{g} ({n})" for g, n in found.groups.items())]
+    shared = [(path, f"{only} of {touched} commits touching it only added lines") for path, touched, only in
+              appended or []]
+    return render(_HEADER, ROOT, workers, contracts, trailer, shared=shared), ids
 
 
 def _cwd(patterns: list[str], dirs: set[str]) -> str | None:
@@ -126,32 +148,53 @@ def _cwd(patterns: list[str], dirs: set[str]) -> str | None:
     return "/".join(common) or None
 
 
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(map(str, numbers[:20])) + (f", ... ({len(numbers)} lines)" if len(numbers) > 20 else "")
+
+
 def from_codeowners(imported: Imported, dirs: set[str]) -> str:
-    """The draft text for a CODEOWNERS import (one worker per owner and lane, plus root)."""
+    """The draft for a CODEOWNERS import: one worker per owner, the file as ordered rules, plus root."""
+    dialect = "GitLab" if imported.flavour == "gitlab" else "GitHub"
+    rules = imported.parsed.rules
     header = [*_HEADER, "",
-              f"Imported from {imported.source}: {len(imported.rules)} rules, {len(imported.lanes)} workers.",
-              "Last match wins in CODEOWNERS: a later line that takes paths from an earlier owner is a deny",
-              "of that owner here. Comments name the CODEOWNERS line of each pattern."]
+              f"Imported from {imported.source}, read as {dialect} CODEOWNERS ({imported.detected}):",
+              f"{len(rules)} rules, {len(imported.workers)} workers. The file is kept below as written, under",
+              "`ownership.rules`, with CODEOWNERS' own semantics: the last matching line decides"
+              + (", in each section on its own." if imported.flavour == "gitlab" else "."),
+              "The owners of the deciding line may write the path (their own deny and propose_only still apply);",
+              "a line without owners un-owns its paths (they route to root). See docs/policy.md."]
+    if imported.flavour == "gitlab":
+        header += ["Maps to lanes: the rules of required sections (write access and routing; the latest",
+                   "deciding line routes). Review-only metadata: optional sections (^[...]) and approval",
+                   "counts ([Name][2]). Exclusions (!path) take a path out of their section."]
     skipped = imported.skipped
     if skipped:
-        header += ["", f"{len(skipped)} line(s) NOT translated (left out; their paths keep earlier owners):"]
+        header += ["", f"{len(skipped)} line(s) NOT translated (commented out with '{SKIP_MARK.strip()}'; their "
+                   "paths keep earlier owners):"]
         header += [str(i) for i in skipped[:50]]
         if len(skipped) > 50:
             header.append(f"... and {len(skipped) - 50} more: see the output of `lanewarden init`")
+    by_owner: dict[str, list[int]] = {}
+    patterns: dict[str, list[str]] = {}
+    for rule in rules:
+        for owner in rule.owners:
+            by_owner.setdefault(owner, []).append(rule.line or 0)
+            if len(patterns.setdefault(owner, [])) < 200:  # enough to find a common folder
+                patterns[owner].extend(rule.patterns)
     workers: list[DraftWorker] = []
-    for lane in imported.lanes:
-        owner = imported.spelling.get(lane.owner, lane.owner)
-        lines = ", ".join(map(str, lane.lines[:20])) + (", ..." if len(lane.lines) > 20 else "")
-        comments = [f"{owner}: CODEOWNERS line(s) {lines}"]
-        if lane.number > 1:
-            comments.append(f"lane {lane.number} of {owner}: these lines give back paths that a later carve-out "
-                            "took from its other lane (one worker has one deny list)")
-        worker = DraftWorker(lane.worker_id, description=owner, cwd=_cwd(lane.allow, dirs), comments=comments)
-        worker.patterns["allow"] = [(p, f"CODEOWNERS:{n}")
-                                    for p, n in zip(lane.allow, lane.allow_lines, strict=True)]
-        worker.patterns["deny"] = [(p, f"CODEOWNERS:{n} takes it")
-                                   for p, n in zip(lane.deny, lane.deny_lines, strict=True)]
+    for owner, wid in sorted(imported.workers.items(), key=lambda item: item[1]):
+        written = imported.spelling.get(owner, owner)
+        lines = by_owner.get(owner, [])
+        worker = DraftWorker(wid, description=written, cwd=_cwd(patterns.get(owner, []), dirs),
+                             comments=[f"{written}: CODEOWNERS line(s) {_lines(lines)}" if lines else
+                                       f"{written}: a GitLab section's default owner"])
+        worker.patterns["allow"] = []
         workers.append(worker)
     root = DraftWorker(ROOT, comments=["paths no CODEOWNERS line owns (or a line without owners) route here"])
     workers.append(root)
-    return render(header, ROOT, workers, [], [])
+    ownership = DraftOwnership(
+        source=imported.source, flavour=imported.flavour,
+        owners=[(imported.spelling.get(o, o), wid) for o, wid in sorted(imported.workers.items())],
+        text=imported.text,
+        comments=["", "Ordered ownership rules: the CODEOWNERS file as written (docs/policy.md)."])
+    return render(header, ROOT, workers, [], [], ownership)

@@ -60,6 +60,12 @@ def command(paths: tuple[str, ...], repo: str | None, worker: str | None, rev: s
             line = f"{exp.path}\n  owner: {exp.owner}   writers: {writers}\n  rule:  {exp.rule}"
             if exp.tie:
                 line += f"\n  tie:   {', '.join(exp.tie)} (equally specific; see policy check)"
+            for item in exp.codeowners:  # every section's deciding line: lanes and review-only metadata
+                section = f"[{item['section']}] " if item["section"] else ""
+                owners = " ".join(item["owners"]) or ("(excluded)" if item.get("excluded") else "(no owners)")
+                what = "lane" if item["lane"] else "review only" if item.get("optional") else "no lane"
+                approvals = f", {item['approvals']} approvals" if item.get("approvals") else ""
+                line += f"\n  codeowners {section}line {item['line']} {item['pattern']!r}: {owners} ({what}{approvals})"
             if exp.standing is not None:
                 line += f"\n  {worker}: {exp.standing.path_class.value} ({exp.standing.rule})"
             click.echo(line)

@@ -18,6 +18,7 @@ import click
 from lanewarden.orchestrator.adoption.codeowners import SEARCH_PATHS, Imported, import_codeowners
 from lanewarden.orchestrator.adoption.discovery import Found, discover
 from lanewarden.orchestrator.adoption.draft import validate
+from lanewarden.orchestrator.adoption.history import append_only
 from lanewarden.orchestrator.adoption.packs import plan
 from lanewarden.orchestrator.adoption.proposal import from_codeowners, from_discovery
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option, tracked_files
@@ -37,6 +38,13 @@ def _reader(top: Path) -> Any:
                 return fh.read(_MAX_READ)
         except OSError:
             return None
+    return read
+
+
+def _head_reader(git: Git, head: str) -> Any:
+    def read(path: str) -> bytes | None:
+        data = git.read_file_at(head, path)
+        return data[:_MAX_READ] if data is not None else None
     return read
 
 
@@ -91,14 +99,19 @@ def _write_packs(top: Path, policy: Policy, files: list[str]) -> list[dict[str, 
 
 def _summary(found: Found | None, imported: Imported | None, ids: dict[str, str]) -> dict[str, Any]:
     if imported is not None:
-        return {"source": imported.source, "rules": len(imported.rules),
-                "workers": [{"id": lane.worker_id, "owner": imported.spelling.get(lane.owner, lane.owner),
-                             "lane": lane.number, "lines": len(lane.lines), "allow": len(lane.allow),
-                             "deny": len(lane.deny)} for lane in imported.lanes],
+        return {"source": imported.source, "flavour": imported.flavour, "detected": imported.detected,
+                "rules": len(imported.parsed.rules),
+                "sections": [{"name": s.name, "line": s.line, "optional": s.optional, "approvals": s.approvals,
+                              "default_owners": list(s.default_owners), "maps_to_lanes": not s.optional}
+                             for s in imported.parsed.sections.values()],
+                "workers": [{"id": wid, "owner": imported.spelling.get(owner, owner),
+                             "lines": len(imported.lines_of(owner))}
+                            for owner, wid in sorted(imported.workers.items(), key=lambda item: item[1])],
                 "issues": [{"line": i.line, "kind": i.kind, "text": i.text, "reason": i.reason}
                            for i in imported.issues]}
     assert found is not None
     return {"services": [{"id": ids[s.folder], "folder": s.folder, "why": s.reasons} for s in found.services],
+            "root_owns": found.groups, "config_only": found.config_only,
             "contracts": [{"folder": g.folder, "contracts": sorted(g.items)} for g in found.contracts],
             "e2e": [{"folder": f, "suites": s} for f, s in found.e2e.items()], "docs": found.docs,
             "workspaces": found.workspace_roots, "unowned": found.unowned, "notes": found.notes}
@@ -119,16 +132,26 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
         say(f"  e2e folder {suite['folder']}/: suites {', '.join(suite['suites']) or '-'} (fill in e2e: services)")
     for folder, what in draft.get("workspaces", {}).items():
         say(f"  workspace {folder or '(root)'}: {what}")
-    if draft.get("unowned"):
-        say(f"  unowned (route to root): {', '.join(u + '/' for u in draft['unowned'])}")
+    if draft.get("root_owns"):
+        say("  root owns what no service claims (every such group of tracked files):")
+        for group, count in draft["root_owns"].items():
+            say(f"      {group:<40} {count} file(s)")
+    for item in report.get("append_only", []):
+        say(f"  shared append-only {item['path']}: {item['append_only']} of {item['commits']} commits only added lines")
     for note in draft.get("notes", []):
         say(f"  note: {note}")
     if "rules" in draft:
-        say(f"  {draft['rules']} CODEOWNERS rules -> {len(draft['workers'])} workers (plus root)")
+        dialect = "GitLab" if draft["flavour"] == "gitlab" else "GitHub"
+        say(f"  read as {dialect} CODEOWNERS: {draft['detected']}")
+        say(f"  {draft['rules']} CODEOWNERS rules -> {len(draft['workers'])} workers (plus root), "
+            "kept as ordered rules under ownership:")
+        for section in draft["sections"]:
+            what = ("review-only metadata (optional section)" if section["optional"]
+                    else "maps to lanes (write access and routing)")
+            extra = f", {section['approvals']} approvals (review-only)" if section["approvals"] else ""
+            say(f"  section [{section['name']}] line {section['line']}: {what}{extra}")
         for worker in draft["workers"]:
-            lane = f" (lane {worker['lane']})" if worker["lane"] > 1 else ""
-            say(f"  worker {worker['id']:<24} {worker['owner']}{lane}: {worker['lines']} line(s), "
-                f"{worker['allow']} allow, {worker['deny']} deny")
+            say(f"  worker {worker['id']:<24} {worker['owner']}: {worker['lines']} line(s)")
         skipped = [i for i in draft["issues"] if i["kind"] == "skipped"]
         for issue in draft["issues"]:
             say(f"  line {issue['line']}: {issue['kind']}: {issue['text']}\n      {issue['reason']}")
@@ -139,21 +162,27 @@ def _echo_text(report: dict[str, Any], err: bool) -> None:
     say(f"next: {report['next']}")
 
 
-def _infer(git: Git, draft: Policy) -> dict[str, list[tuple[str, bool, str]]]:
-    """contract -> (service, trusted, evidence) from the committed tree; nothing before the first commit."""
-    from lanewarden.orchestrator.reviews.consumers import infer
+def _infer(git: Git, draft: Policy) -> tuple[dict[str, list[tuple[str, bool, str]]],
+                                             dict[str, list[tuple[str, str]]]]:
+    """(contract -> [(consumer, trusted, evidence)], contract -> [(producer, evidence)]) from the
+    committed tree; nothing before the first commit. Every edge keeps its evidence and confidence."""
+    from lanewarden.orchestrator.reviews.consumers import infer, producers
     from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
 
     head = git.head_commit()
     if head is None or not draft.contracts:
-        return {}
+        return {}, {}
     files = tree_files(git, head)
     out: dict[str, list[tuple[str, bool, str]]] = {}
     for c in infer(git, draft, files, find_copies(git, draft, files)):
         kinds = ", ".join(f"{e.kind} {e.path}" for e in c.evidence[:3])
         label = "possibly stale" if c.possibly_stale else f"{c.confidence} confidence"
         out.setdefault(c.contract, []).append((c.service, c.confidence != "low", f"{label}: {kinds}"))
-    return out
+    served: dict[str, list[tuple[str, str]]] = {}
+    for p in producers(git, draft, files):
+        served.setdefault(p.contract, []).append((p.service, "medium confidence: " + "; ".join(
+            f"{e.path} {e.detail}" for e in p.evidence[:2])))
+    return out, served
 
 
 @click.command("init")
@@ -177,8 +206,19 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
         raise InputError("lanewarden init needs a checkout with a work tree, not a bare repository")
     top = git.top
     files = tracked_files(git, None)
+    reader = _reader(top)
+    head = git.head_commit()
+    if not files and head is not None:
+        # An empty index with a commit: a checkout that failed (or was never done). HEAD's tree
+        # is what the repository tracks; read names and contents from it, not the work tree.
+        files = tracked_files(git, head)
+        if files:
+            reader = _head_reader(git, head)
+            click.echo(f"lanewarden init: the index is empty but HEAD tracks {len(files)} files (did the "
+                       "checkout fail?); reading HEAD's tree", err=True)
     if not files:
-        raise InputError(f"{top}: git tracks no files yet, so there is nothing to discover",
+        raise InputError(f"{top}: git tracks no files yet (the index is empty and "
+                         + ("HEAD's tree is empty" if head is not None else "there is no commit") + ")",
                          hint="git add your code first (lanewarden reads the tracked files only)")
     to_stdout = output == "-"
     target = top / POLICY_FILE if output is None else Path(output)
@@ -202,12 +242,17 @@ def command(repo: str | None, codeowners: str | None, packs: bool, force: bool, 
             imported = import_codeowners(text, label)
             draft = from_codeowners(imported, dirs)
         else:
-            found = discover(files, _reader(top))
-            draft, ids = from_discovery(found)
-            inferred = _infer(git, validate(draft, str(target))) if infer else {}
-            if inferred:
-                draft, ids = from_discovery(found, inferred)
+            found = discover(files, reader)
+            appended, note = append_only(git, set(files))
+            if note:
+                found.notes.append(note)
+            draft, ids = from_discovery(found, appended=appended)
+            inferred, serving = _infer(git, validate(draft, str(target))) if infer else ({}, {})
+            if inferred or serving:
+                draft, ids = from_discovery(found, inferred, appended, serving)
                 report["inferred_consumers"] = inferred
+                report["inferred_producers"] = serving
+            report["append_only"] = [{"path": p, "commits": n, "append_only": a} for p, n, a in appended]
         policy = validate(draft, str(target))
         if to_stdout:
             sys.stdout.write(draft)

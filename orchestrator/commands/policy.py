@@ -62,7 +62,8 @@ def _copy_findings(git: Git, loaded: LoadedPolicy, rev: str | None) -> list[Find
         return []
     out = []
     for copy in find_copies(git, loaded.policy, tree_files(git, commit)):
-        state = "an identical copy" if copy.identical else f"a DRIFTED copy ({copy.similarity:.0%} alike)"
+        state = ("an identical copy" if copy.identical else "a copy that differs only in white space"
+                 if copy.whitespace_only else f"a {copy.state} copy")
         out.append(Finding("contract_copy", loaded.where("contracts", copy.contract),
                            f"{copy.path} is {state} of contract {copy.contract!r} ({copy.canonical}): the "
                            "contract folder is the single source of truth; keep a mapping in the service's "

@@ -8,7 +8,14 @@ from typing import Any
 
 import click
 
-from lanewarden.orchestrator.options import format_option, open_repo, repo_option
+from lanewarden.orchestrator.options import (
+    dry_run_notice,
+    format_option,
+    open_repo,
+    policy_file_option,
+    repo_option,
+    untrusted,
+)
 from lanewarden.orchestrator.reports.document import Document
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
@@ -25,8 +32,16 @@ def _range_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--head", help="With --base: the head of the range (default HEAD).")(func)
     func = click.option("--base",
                         help="Review the range merge-base(BASE, HEAD)..HEAD; the policy comes from BASE.")(func)
+    func = policy_file_option(func)
     return click.option("--handoffs/--no-handoffs", default=True, show_default=True,
                         help="Include the open and accepted handoffs' proposed changes.")(func)
+
+
+def _dry(policy_file: str | None) -> Path | None:
+    if policy_file is None:
+        return None
+    dry_run_notice(policy_file)
+    return Path(policy_file)
 
 
 def _results_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,8 +98,8 @@ def _results_dir(value: str | None) -> Path | None:
                    "generator scripts, ignore entries), each with its evidence and confidence.")
 @format_option(*FORMATS)
 @_output_option
-def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bool, infer: bool, fmt: str,
-              output: str | None) -> int:
+def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bool, policy_file: str | None,
+              infer: bool, fmt: str, output: str | None) -> int:
     """For every contract that changes or is proposed to change: who moves with it and what is at risk.
 
     Exit 0, or 3 when a service's llm-context/contracts.md names a changed
@@ -95,20 +110,20 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     from lanewarden.orchestrator.reviews.inputs import collect
 
     git = open_repo(repo)
-    subject = collect(git, base=base, head=head, handoffs=handoffs)
+    subject = collect(git, base=base, head=head, handoffs=handoffs, policy_file=_dry(policy_file))
     g = graph.build(subject.loaded.policy)
     result = impact.review(git, subject, g, infer=infer)
-    _emit(fmt, result.as_json(), lambda: pages.impact_doc(result, g), output)
+    _emit(fmt, untrusted(result.as_json(), policy_file), lambda: pages.impact_doc(result, g), output)
     return result.exit_code
 
 
 def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
-            run_suites: bool, timeout: int | None) -> tuple[Any, Any]:
+            run_suites: bool, timeout: int | None, policy_file: str | None = None) -> tuple[Any, Any]:
     from lanewarden.orchestrator.reviews import graph, impact, matrix
     from lanewarden.orchestrator.reviews.inputs import collect
 
     folder = _results_dir(results_dir)
-    subject = collect(git, base=base, head=head, handoffs=handoffs)
+    subject = collect(git, base=base, head=head, handoffs=handoffs, policy_file=_dry(policy_file))
     policy = subject.loaded.policy
     g = graph.build(policy)
     review = impact.review(git, subject, g)
@@ -125,8 +140,8 @@ def _matrix(git: Git, base: str | None, head: str | None, handoffs: bool, result
 @_results_options
 @format_option(*FORMATS)
 @_output_option
-def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, results_dir: str | None,
-        run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
+def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, policy_file: str | None,
+        results_dir: str | None, run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
     """The e2e suites (rows) by affected services (columns): which are required, and their status.
 
     Status comes from JUnit XML (--results DIR, else each suite's `results`
@@ -136,8 +151,8 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
     """
     from lanewarden.orchestrator.reports import builders as pages
 
-    review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout)
-    data = {"sources": list(review.sources), **mx.as_json()}
+    review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout, policy_file)
+    data = untrusted({"sources": list(review.sources), **mx.as_json()}, policy_file)
     _emit(fmt, data, lambda: pages.matrix_doc(mx), output)
     code: int = mx.exit_code
     return code
@@ -151,10 +166,11 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, re
               help="With --head: the worker whose lane the range is (else from a lanewarden/<worker>/... name; "
                    "neither: an integration review, each commit in the lane its run record or owners give it).")
 @_results_options
+@policy_file_option
 @format_option(*FORMATS)
 @_output_option
 def final(repo: str | None, base: str | None, head: str | None, worker: str | None, results_dir: str | None,
-          run_suites: bool, timeout: int | None, fmt: str, output: str | None) -> int:
+          run_suites: bool, timeout: int | None, policy_file: str | None, fmt: str, output: str | None) -> int:
     """Every worker branch (lanewarden/*) guarded, their conflicts, open handoffs, contract impact,
     the e2e matrix, and one decision by veto consensus.
 
@@ -169,7 +185,8 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
     git = open_repo(repo)
     result = final_review.review(git, base=base, head=head, worker=worker,
                                  results_dir=_results_dir(results_dir), run=run_suites, timeout=timeout,
-                                 echo=_echo_err)
-    final_review.record_review(git, result)
-    _emit(fmt, result.as_json(), lambda: pages.final_doc(result), output)
+                                 echo=_echo_err, policy_file=_dry(policy_file))
+    if policy_file is None:  # a dry run is not a decision: the ledger records trusted reviews only
+        final_review.record_review(git, result)
+    _emit(fmt, untrusted(result.as_json(), policy_file), lambda: pages.final_doc(result), output)
     return result.exit_code

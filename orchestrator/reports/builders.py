@@ -85,7 +85,7 @@ def _copies_blocks(review: ImpactReview) -> list[Block]:
     if not review.copies:
         return []
     rows = tuple((cell(c.path, code=True), cell(c.contract, code=True), cell(c.canonical, code=True),
-                  cell("identical", "ok") if c.identical else cell(f"DRIFTED ({c.similarity:.0%} alike)", "bad"))
+                  cell(c.state, "ok") if c.identical else cell(c.state, "warn" if c.whitespace_only else "bad"))
                  for c in review.copies)
     blocks: list[Block] = [Heading("contract copies inside services"),
                            Table(("copy", "contract", "canonical file", "state"), rows)]

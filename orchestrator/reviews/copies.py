@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import difflib
 import posixpath
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from lanewarden.workers.git import Git
 from lanewarden.workers.pattern import compile_pattern
 from lanewarden.workers.policy import Policy
 
+_SPACE = re.compile(rb"\s+")
 SIMILAR = 0.6  # line similarity above which a same-named file counts as a copy
 MAX_DIFF_LINES = 200
 
@@ -38,10 +40,21 @@ class Copy:
     identical: bool
     similarity: float
     diff: str  # unified diff canonical -> copy ("" when identical)
+    whitespace_only: bool = False  # differs, but not once white space is ignored
+
+    @property
+    def state(self) -> str:
+        """For people: never "drifted, 100% alike" (a rounded ratio hides a real difference)."""
+        if self.identical:
+            return "identical"
+        if self.whitespace_only:
+            return "differs only in white space"
+        return f"DRIFTED ({min(99, int(self.similarity * 100))}% alike)"
 
     def as_json(self) -> dict[str, Any]:
         return {"contract": self.contract, "canonical": self.canonical, "path": self.path,
-                "identical": self.identical, "similarity": round(self.similarity, 3), "diff": self.diff}
+                "identical": self.identical, "whitespace_only": self.whitespace_only, "state": self.state,
+                "similarity": round(self.similarity, 3), "diff": self.diff}
 
 
 def tree_files(git: Git, rev: str) -> list[TreeFile]:
@@ -76,8 +89,9 @@ def contract_files(policy: Policy, files: Sequence[TreeFile]) -> dict[str, list[
 
 
 def _similarity(a: bytes, b: bytes) -> float:
-    left = a.decode("utf-8", "replace").splitlines()
-    right = b.decode("utf-8", "replace").splitlines()
+    # Lines compared with their white space collapsed: re-indenting a copy does not make it another file.
+    left = [" ".join(line.split()) for line in a.decode("utf-8", "replace").splitlines()]
+    right = [" ".join(line.split()) for line in b.decode("utf-8", "replace").splitlines()]
     return difflib.SequenceMatcher(None, left, right, autojunk=False).ratio()
 
 
@@ -109,8 +123,10 @@ def find_copies(git: Git, policy: Policy, files: Sequence[TreeFile]) -> list[Cop
             continue
         score, cid, src = best
         identical = src.oid == cand.oid
-        diff = "" if identical else _diff(src.path, cand.path, blobs.get(src.oid, b""), blobs.get(cand.oid, b""))
-        copies.append(Copy(cid, src.path, cand.path, identical, score, diff))
+        a, b = blobs.get(src.oid, b""), blobs.get(cand.oid, b"")
+        diff = "" if identical else _diff(src.path, cand.path, a, b)
+        blank = not identical and _SPACE.sub(b"", a) == _SPACE.sub(b"", b)
+        copies.append(Copy(cid, src.path, cand.path, identical, score, diff, blank))
     return sorted(copies, key=lambda c: (c.contract, c.path))
 
 

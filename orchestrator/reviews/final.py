@@ -252,7 +252,7 @@ def _votes(lanes: tuple[Lane, ...], conflicts: Vote, handoffs: tuple[Handoff, ..
 
 def review(git: Git, *, base: str | None = None, head: str | None = None, worker: str | None = None,
            results_dir: Path | None = None, run: bool = False, timeout: int | None = None,
-           echo: Callable[[bytes], None] = lambda b: None) -> FinalReview:
+           echo: Callable[[bytes], None] = lambda b: None, policy_file: Path | None = None) -> FinalReview:
     """The final review of the worker branches (no ``head``) or of one worker's range.
 
     Returns data with ``decision`` and ``exit_code``; it never prints. This is
@@ -260,7 +260,7 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     """
     if head is None and worker is not None:
         raise InputError("--worker goes with --head (one worker's range); worker branches name their worker")
-    base_commit, loaded = trusted_policy(git, base or "HEAD")
+    base_commit, loaded = trusted_policy(git, base or "HEAD", policy_file)
     policy = loaded.policy
     notes: list[str] = []
     lanes: list[Lane] = []

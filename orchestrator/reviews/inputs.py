@@ -8,6 +8,7 @@ revision: the base of a range, else HEAD, never from a change under review.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lanewarden.guards.sources import from_range, scratch
@@ -16,7 +17,7 @@ from lanewarden.handoffs.queue import Queue
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
-from lanewarden.workers.loader import LoadedPolicy, load_revision
+from lanewarden.workers.loader import LoadedPolicy, load_file, load_revision
 
 # Handoffs whose work has not landed yet: an accepted handoff is still work to do.
 PENDING = frozenset({Status.OPEN, Status.ACCEPTED})
@@ -94,8 +95,17 @@ def handoff_changes(h: Handoff) -> list[ChangeRef]:
     return [ChangeRef(p, "handoff", h.id, "proposed", h.source_worker) for p in h.evidence.paths]
 
 
-def trusted_policy(git: Git, base: str | None) -> tuple[str, LoadedPolicy]:
-    """The commit the policy is read from (the base, else HEAD) and the policy itself."""
+def trusted_policy(git: Git, base: str | None, policy_file: Path | None = None) -> tuple[str, LoadedPolicy]:
+    """The commit the policy is read from (the base, else HEAD) and the policy itself.
+
+    ``policy_file`` is a dry run (``--policy FILE``, as in ``guard``): the policy then comes from the
+    file, its origin says "file", and nothing built on it is a trusted decision.
+    """
+    if policy_file is not None:
+        commit = git.head_commit() if base is None else git.resolve_commit(base, what="base revision")
+        if commit is None:
+            raise InputError("HEAD has no commit yet, so there is nothing to review", hint="commit your code first")
+        return commit, load_file(policy_file)
     if base is None:
         head = git.head_commit()
         if head is None:
@@ -106,13 +116,14 @@ def trusted_policy(git: Git, base: str | None) -> tuple[str, LoadedPolicy]:
     return commit, load_revision(git, commit)
 
 
-def collect(git: Git, *, base: str | None, head: str | None, handoffs: bool) -> Subject:
+def collect(git: Git, *, base: str | None, head: str | None, handoffs: bool,
+            policy_file: Path | None = None) -> Subject:
     """The range (when ``base`` is given) and/or the pending handoffs, with the trusted policy."""
     if base is None and head is not None:
         raise InputError("--head needs --base (the range is merge-base(BASE, HEAD)..HEAD)")
     if base is None and not handoffs:
         raise InputError("nothing to review", hint="pass --base REV [--head REV], or leave out --no-handoffs")
-    policy_rev, loaded = trusted_policy(git, base)
+    policy_rev, loaded = trusted_policy(git, base, policy_file)
     changes: list[ChangeRef] = []
     sources: list[str] = []
     head_commit: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from lanewarden.orchestrator.reviews import graph as g
@@ -51,9 +52,10 @@ class Plan:
         return json.dumps({"include": include}, separators=(",", ":"))
 
 
-def plan(git: Git, base: str, head: str | None = None) -> Plan:
-    """The workers, contracts and suites the range merge-base(base, head)..head affects."""
-    subject = collect(git, base=base, head=head, handoffs=False)
+def plan(git: Git, base: str, head: str | None = None, policy_file: Path | None = None) -> Plan:
+    """The workers, contracts and suites the range merge-base(base, head)..head affects
+    (``policy_file``: a dry run with an untrusted policy)."""
+    subject = collect(git, base=base, head=head, handoffs=False, policy_file=policy_file)
     policy = subject.loaded.policy
     graph = g.build(policy)
     review = impact.review(git, subject, graph)

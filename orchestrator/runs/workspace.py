@@ -96,6 +96,10 @@ def sparse_set(loaded: LoadedPolicy, worker: str) -> tuple[str, ...]:
     policy = loaded.policy
     w = policy.workers[worker]
     patterns = [POLICY_FILE, "AGENTS.md", *w.allow, *w.read_hints, *w.propose_only]
+    # Lines of ordered ownership rules (CODEOWNERS) naming the worker: the files it may write are there.
+    own = policy.ownership
+    patterns += [t for rule in own.parsed.rules if any(own.worker_of(o) == worker for o in rule.owners)
+                 for t in rule.patterns]
     for contract in policy.contracts.values():
         if worker in contract.producers or worker in contract.consumers:
             patterns += list(contract.paths)
