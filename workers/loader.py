@@ -237,7 +237,7 @@ _KNOWN = {
     (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared"),
     ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
-                       "handoff_required_on", "budgets", "high_risk", "depends_on"),
+                       "handoff_required_on", "budgets", "high_risk", "depends_on", "agents"),
     ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
     ("contracts", "*"): ("description", "paths", "producers", "consumers"),
     ("e2e", "*"): ("description", "services", "command", "results"),

@@ -44,6 +44,8 @@ class Worker:
     budgets: Budgets = field(default_factory=Budgets)
     high_risk: bool = False
     depends_on: tuple[str, ...] = ()
+    # Agent runtimes' subagent types (Claude Code/Codex ``agent_type``) that work as this worker.
+    agents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _count(value: Any) -> int | None:
 
 _TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers", "shared"})
 _SHARED = frozenset({"append_only"})
-_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
+_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on", "agents"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
 _BUDGETS = frozenset({"max_files", "max_lines", "timeout_s"})
 _CONTRACT = frozenset({"description", "paths", "producers", "consumers"})
@@ -149,7 +151,8 @@ def _worker(raw: Any) -> Worker:
         raise _Unsure
     lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
     return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
-                  high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
+                  high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True),
+                  agents=_strings(w.get("agents", []), ids=True), **lists)
 
 
 def strict_policy(data: Any) -> Policy | None:
