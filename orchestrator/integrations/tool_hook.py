@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanewarden.orchestrator.integrations import apply_patch, dialects, shell_writes
+from lanewarden.orchestrator.integrations import apply_patch, dialects
 from lanewarden.orchestrator.integrations.dialects import Answer, Event, Kind, Runtime
 from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.ownership import OwnershipIndex, PathClass
@@ -140,6 +140,8 @@ def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[
         except apply_patch.PatchError as exc:
             unreadable.append(f"apply_patch: {exc}")
     elif tool in _SHELL_TOOLS:
+        from lanewarden.orchestrator.integrations import shell_writes  # only shell calls need the lexer
+
         command = _command_text(args.get("command"))
         if command is None:
             unreadable.append("a shell call without a command")
