@@ -48,7 +48,8 @@ def test_mcp_server_over_stdio(repo: Path) -> None:
     contract.write_text(original)
     calls: list[tuple[str, dict[str, Any]]] = [
         ("my_lane", {}),
-        ("who_owns", {"paths": ["contracts/wallet/openapi.yaml", "services/wallet-api/src/wallet_api/app.py"]}),
+        ("who_owns", {"paths": ["contracts/wallet/openapi.yaml",
+                                str(repo / "services/wallet-api/src/wallet_api/app.py"), "services/kms-api/src"]}),
         ("check_my_changes", {}),
         ("propose_handoff", {"problem": "Add a v2 marker to the wallet contract", "patch": patch}),
         ("list_handoffs", {"direction": "from_me"}),
@@ -60,7 +61,9 @@ def test_mcp_server_over_stdio(repo: Path) -> None:
     assert lane["change_only_through_handoff"] == ["contracts/**"]
     assert [c["id"] for c in lane["contracts_produced"]] == ["wallet-api"]
     assert [c["id"] for c in lane["contracts_consumed"]] == ["kms-signing"]
-    assert [(p["owner"], p["you_may_write"]) for p in owners["paths"]] == [("contracts", False), ("wallet-api", True)]
+    assert [(p["owner"], p["you_may_write"]) for p in owners["paths"]] == [
+        ("contracts", False), ("wallet-api", True), ("kms-api", False)]
+    assert owners["paths"][1]["path"] == "services/wallet-api/src/wallet_api/app.py"  # absolute paths made relative
     assert check["done_allowed"] is False and check["verdict"]["decision"] == "reject"
     assert "services/kms-api/src/kms_api/server.py" in check["what_to_do"]
     (queued,) = proposed["queued"]

@@ -162,6 +162,13 @@ def gemini(tool: str, tool_input: dict[str, Any]) -> dict[str, Any]:
             "timestamp": "2026-12-01T10:00:00Z", "tool_name": tool, "tool_input": tool_input}
 
 
+def test_shell_folder_arguments_move_relative_paths() -> None:
+    # Gemini's run_shell_command takes dir_path; Codex's shell takes workdir.
+    assert run(gemini("run_shell_command", {"command": "touch x.py", "dir_path": "services/wallet-api"})) == ({}, 0)
+    out, _ = run(gemini("run_shell_command", {"command": "touch x.py", "dir_path": "services/kms-api"}))
+    assert out["decision"] == "deny" and "services/kms-api/x.py" in out["reason"]
+
+
 def test_gemini_write_file_and_shell() -> None:
     assert run(gemini("write_file", {"file_path": f"{TOP}/{MINE}", "content": "x"})) == ({}, 0)
     assert run(gemini("replace", {"file_path": f"{TOP}/{CONTRACT}", "old_string": "a", "new_string": "b"})) == (

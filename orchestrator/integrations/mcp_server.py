@@ -13,6 +13,7 @@ without a transport; :func:`build` wraps them as MCP tools.
 from __future__ import annotations
 
 import os
+import posixpath
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,13 +65,25 @@ class LaneDesk:
             "policy": {"source": loaded.source, "sha256": loaded.sha256},
         }
 
+    def _relative(self, path: str) -> str:
+        """A repository-relative path; absolute ones must lie inside the checkout."""
+        text = path.strip()
+        if not os.path.isabs(text):
+            return posixpath.normpath(text)
+        top = str(self.git.top or "")
+        full = posixpath.normpath(text)
+        if top and full.startswith(top.rstrip("/") + "/"):
+            return full[len(top.rstrip("/")) + 1:]
+        raise InputError(f"{path} is outside this repository ({top or self.git.git_dir})",
+                         hint="give paths relative to the repository root")
+
     def who_owns(self, paths: list[str]) -> dict[str, Any]:
         if not paths:
             raise InputError("give at least one repository-relative path")
         index = OwnershipIndex(self._policy().policy)
         out = []
         for path in paths:
-            explained = index.explain(path.strip().lstrip("/"), self.worker).as_json()
+            explained = index.explain(self._relative(path), self.worker).as_json()
             explained["you_may_write"] = explained.get("class") in ("writable", "handoff_required")
             out.append(explained)
         return {"worker": self.worker, "paths": out}
@@ -87,7 +100,8 @@ class LaneDesk:
                         risk: str | None = None) -> dict[str, Any]:
         results = propose(self.git, self._policy(), Proposal(
             source=self.worker, problem=problem, target=target,
-            patch=patch.encode("utf-8", "surrogateescape") if patch else None, paths=tuple(paths or ()),
+            patch=patch.encode("utf-8", "surrogateescape") if patch else None,
+            paths=tuple(self._relative(p) for p in paths or ()),
             evidence=tuple(evidence or ()), risk=risk, task=os.environ.get("LANEWARDEN_TASK"),
             base=os.environ.get("LANEWARDEN_BASE")))
         return {"queued": [{"id": s.handoff.id, "created": created, "target_worker": s.handoff.target_worker,

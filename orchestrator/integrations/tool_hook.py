@@ -28,7 +28,12 @@ from lanewarden.workers.ownership import OwnershipIndex, PathClass
 from lanewarden.workers.pattern import compile_pattern
 
 _OK = frozenset({PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED})
-_SHELL_TOOLS = frozenset({"bash", "shell", "run_shell_command", "exec_command", "local_shell", "terminal"})
+# Claude/Codex Bash, Copilot bash, Gemini run_shell_command, Cursor Shell, Codex shell/exec_command, VS Code
+# run_in_terminal.
+_SHELL_TOOLS = frozenset({"bash", "shell", "run_shell_command", "exec_command", "local_shell", "terminal",
+                          "run_in_terminal"})
+# Where a shell tool says its command runs (Gemini dir_path, Codex workdir), relative to the call's cwd.
+_SHELL_FOLDERS = ("dir_path", "directory", "workdir", "cwd")
 _PATCH_TOOLS = frozenset({"apply_patch"})
 _FILE_TOOLS = frozenset({"write", "edit", "multiedit", "notebookedit", "write_file", "replace", "create",
                          "strreplace", "delete", "str_replace_editor", "str_replace_based_edit_tool", "tabwrite",
@@ -143,6 +148,9 @@ def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[
         from lanewarden.orchestrator.integrations import shell_writes  # only shell calls need the lexer
 
         command = _command_text(args.get("command"))
+        folder = next((args[k] for k in _SHELL_FOLDERS if isinstance(args.get(k), str) and args[k]), None)
+        if folder is not None:
+            cwd = posixpath.normpath(posixpath.join(cwd, folder))
         if command is None:
             unreadable.append("a shell call without a command")
         else:
