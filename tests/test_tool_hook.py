@@ -316,3 +316,17 @@ def test_done_gate_on_a_real_repository(repo: Path) -> None:
     cursor_stop = cursor("stop", status="completed", loop_count=0, workspace_roots=[str(repo)])
     follow = hook(repo, json.dumps(cursor_stop).encode(), "--worker", "wallet-api")
     assert "you are not done" in json.loads(follow.stdout)["followup_message"]
+
+
+def test_done_gate_blocks_on_a_guard_that_cannot_decide(repo: Path) -> None:
+    # An external reviewer that fails abstains: a doubt, never a pass (fail closed).
+    policy = repo / "lanewarden.yaml"
+    policy.write_text(policy.read_text() + "reviewers:\n  broken:\n    command: [\"false\"]\n")
+    git(repo, "commit", "-qam", "a reviewer that always fails")
+    (repo / MINE).write_text("in lane\n")
+    stop = {"session_id": "s", "transcript_path": "/t.jsonl", "cwd": str(repo), "hook_event_name": "Stop",
+            "stop_hook_active": True}
+    proc = hook(repo, json.dumps(stop).encode(), "--worker", "wallet-api")
+    doc = json.loads(proc.stdout)
+    assert proc.returncode == 0 and doc["decision"] == "block"
+    assert "- reviewer:broken (abstain):" in doc["reason"]

@@ -33,16 +33,19 @@ def out_of_lane(verdict: Verdict) -> list[ChangeReport]:
 def blocking_message(verdict: Verdict) -> str | None:
     stray = out_of_lane(verdict)
     rejecting = [v for v in verdict.votes if v.vote is VoteValue.REJECT and v.guard != "scope"]
-    if not stray and verdict.decision is not Decision.REJECT:
+    # The scope guard abstains on root-reviewed paths, which may stay; any other abstention is a guard
+    # that could not decide (a crash, an unreachable reviewer): a doubt, so the agent is not done.
+    doubtful = [v for v in verdict.votes if v.vote is VoteValue.ABSTAIN and v.guard != "scope"]
+    if not stray and not doubtful and verdict.decision is not Decision.REJECT:
         return None
     worker = verdict.worker
-    lines = [f"lanewarden: you are not done. The work tree holds changes outside the lane of worker {worker!r}."]
+    lines = [f"lanewarden: you are not done. The work tree of worker {worker!r} does not pass the guard."]
     owners: dict[str, list[ChangeReport]] = {}
     for c in stray:
         lines.append(f"- {c.path} ({c.status}): {c.path_class}; belongs to {c.route_to or 'the root'}")
         owners.setdefault(c.route_to or "", []).append(c)
-    for vote in rejecting:
-        lines += [f"- {vote.guard}: {reason}" for reason in vote.reasons]
+    for vote in (*rejecting, *doubtful):
+        lines += [f"- {vote.guard} ({vote.vote.value}): {reason}" for reason in vote.reasons]
     if owners:
         lines.append("Hand each group to its owner (attach your change with --patch FILE, e.g. from "
                      "`git diff -- PATHS > change.patch`), then undo it here:")

@@ -205,11 +205,12 @@ def relative(path: str, cwd: str, setup: Setup) -> str | None:
     """``path`` relative to the checkout's root, or None when it lies outside the checkout."""
     assert setup.top is not None
     full = posixpath.normpath(path if path.startswith("/") else posixpath.join(cwd, path))
-    for top in (setup.top, *setup.aliases):
-        if full == top:
-            return "."
-        if full.startswith(top.rstrip("/") + "/"):
-            return full[len(top.rstrip("/")) + 1:]
+    for candidate in (full, os.path.realpath(full)):  # the one filesystem read: symlinks on the way
+        for top in (setup.top, *setup.aliases):
+            if candidate == top:
+                return "."
+            if candidate.startswith(top.rstrip("/") + "/"):
+                return candidate[len(top.rstrip("/")) + 1:]
     return None
 
 
