@@ -97,6 +97,23 @@ def test_claude_relative_path_and_path_outside_the_repository() -> None:
     assert "services/kms-api/x: outside your lane" in out["hookSpecificOutput"]["permissionDecisionReason"]
 
 
+def test_paths_git_ignores_pass_unless_protected_or_outside() -> None:
+    # The diff guard never sees ignored files, so the hook lets them be written (logs, build output).
+    asked: list[list[str]] = []
+
+    def ignored(paths: list[str]) -> set[str]:
+        asked.append(paths)
+        return {p for p in paths if p.endswith(".log") or p == "lanewarden.yaml"}
+
+    setup = Setup(worker="wallet-api", top=TOP, index=SETUP.index, ignored=ignored)
+    assert run(claude("Bash", {"command": "make test 2>&1 | tee build.log"}), setup) == (None, 0)
+    out, _ = run(claude("Bash", {"command": f"echo > lanewarden.yaml; echo > {KMS}; echo > /tmp/x.log"}), setup)
+    text = out["hookSpecificOutput"]["permissionDecisionReason"]
+    assert "- lanewarden.yaml: protected" in text and f"- {KMS}: outside your lane" in text and "/tmp/x.log" in text
+    assert asked == [["build.log"], [KMS]]  # only paths the lane alone denies are asked about
+    assert run(claude("Write", {"file_path": f"{TOP}/{MINE}"}), setup) == (None, 0) and len(asked) == 2
+
+
 def test_claude_protected_paths_are_denied_even_inside_the_lane() -> None:
     for path in ("lanewarden.yaml", "services/wallet-api/.git/config", ".gitmodules"):
         out, _ = run(claude("Write", {"file_path": f"{TOP}/{path}"}))
@@ -264,6 +281,10 @@ def test_cli_decides_in_a_real_repository(repo: Path) -> None:
     ok = hook(repo / "services", json.dumps(claude("Write", {"file_path": str(repo / MINE)})).encode(),
               "--worker", "wallet-api")
     assert (ok.returncode, ok.stdout) == (0, b"")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "exclude").write_text("*.log\n")  # git check-ignore reads it like .gitignore
+    log = claude("Bash", {"command": "make 2>&1 | tee build.log"}, cwd=str(repo))
+    assert hook(repo, json.dumps(log).encode(), "--worker", "wallet-api").stdout == b""
 
 
 def test_cli_without_a_committed_policy_blocks(tmp_path: Path) -> None:

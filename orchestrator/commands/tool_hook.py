@@ -39,8 +39,8 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
     """The checkout and its trusted policy (HEAD); a problem instead when there is none."""
     from lanewarden.orchestrator.integrations.dialects import Runtime
     from lanewarden.orchestrator.integrations.tool_hook import Setup, worker_from_env
-    from lanewarden.workers.errors import LanewardenError
-    from lanewarden.workers.git import Git
+    from lanewarden.workers.errors import GitError, LanewardenError
+    from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
     from lanewarden.workers.layout import POLICY_FILE
     from lanewarden.workers.loader import load_revision
     from lanewarden.workers.ownership import OwnershipIndex
@@ -51,13 +51,23 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
         git = Git.discover(repo)
         if git.top is None:
             return Setup(hint, who, problem="a bare repository has no work tree to guard")
-        # One cat-file process resolves HEAD and reads the policy committed there.
-        git.prefetch(["HEAD"], [("HEAD", POLICY_FILE)])
-        loaded = load_revision(git, "HEAD")
+        # One cat-file process resolves HEAD and reads the policy committed there; opened without the
+        # work tree, git needs no second process to look up filter drivers first.
+        objects = git.without_worktree()
+        objects.prefetch(["HEAD"], [("HEAD", POLICY_FILE)])
+        loaded = load_revision(objects, "HEAD")
     except LanewardenError as exc:
         return Setup(hint, who, problem=exc.message + (f" ({exc.hint})" if exc.hint else ""))
-    top = str(git.top)
-    return Setup(hint, who, top, OwnershipIndex(loaded.policy))
+
+    def ignored(paths: list[str]) -> set[str]:
+        # Only for writes the lane would deny: the common in-lane call pays nothing.
+        code, out, err = git.run_rc(["check-ignore", "-z", "--stdin"],
+                                    input=b"".join(fsencode(p) + b"\0" for p in paths))
+        if code not in (0, 1):
+            raise GitError("git check-ignore failed", stderr=err.decode("utf-8", "replace"))
+        return {fsdecode(p) for p in split_z(out)}
+
+    return Setup(hint, who, str(git.top), OwnershipIndex(loaded.policy), ignored=ignored)
 
 
 @click.command("tool-hook")

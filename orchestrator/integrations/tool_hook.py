@@ -53,6 +53,9 @@ class Setup:
     index: OwnershipIndex | None = None  # the trusted policy (HEAD)
     problem: str | None = None
     aliases: tuple[str, ...] = field(default=(), compare=False)  # other spellings of ``top`` (symlinks)
+    # Which of these repository paths git ignores (the diff guard never sees them, so neither does the
+    # hook): build output, logs, caches. None: nothing is ignored. An error here denies.
+    ignored: Callable[[list[str]], set[str]] | None = field(default=None, compare=False)
 
 
 # The done gate: worker -> None when the work tree is in the lane, else what to tell the agent.
@@ -125,6 +128,7 @@ class Denied:
     path: str  # repository-relative, or the path as given when outside the repository
     why: str
     owner: str | None  # who to hand it to (None: outside the repository)
+    lane: bool = False  # denied by the lane alone (not protected, not outside): an ignored path passes
 
 
 def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[str], list[str]]:
@@ -169,6 +173,10 @@ def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[
                 unreadable.append(f"{event.tool} names no file")
             return [], [], unreadable
     denied = [d for d in (_judge(t, cwd, setup, worker) for t in dict.fromkeys(targets)) if d is not None]
+    lane_only = [d.path for d in denied if d.lane]
+    if lane_only and setup.ignored is not None:
+        skip = setup.ignored(lane_only)
+        denied = [d for d in denied if not (d.lane and d.path in skip)]
     return denied, refs, unreadable
 
 
@@ -236,7 +244,7 @@ def _judge(path: str, cwd: str, setup: Setup, worker: str) -> Denied | None:
         return None  # shared append-only: the diff guard checks that lines are only added
     why = {PathClass.PROPOSE_ONLY: "propose-only for you", PathClass.OUT_OF_SCOPE: "outside your lane"}.get(
         standing.path_class, standing.path_class.value)
-    return Denied(rel, f"{why} ({standing.rule})", index.owner(rel))
+    return Denied(rel, f"{why} ({standing.rule})", index.owner(rel), lane=True)
 
 
 def deny_text(worker: str, denied: list[Denied], refs: list[str], unreadable: list[str]) -> str:
