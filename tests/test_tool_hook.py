@@ -209,6 +209,10 @@ def test_copilot_edit_and_bash() -> None:
                     "permissionDecisionReason": reason(CONTRACT, CONTRACT_WHY, "contracts")}, 0)
     out2, _ = run(copilot("bash", {"command": f"rm -f {KMS}", "description": "clean"}))
     assert out2["permissionDecision"] == "deny"
+    # agentStop input ({timestamp, cwd, transcriptPath, stopReason}) is recognised without a sessionId.
+    gate = decide(json.dumps({"timestamp": 1764669600000, "cwd": TOP, "transcriptPath": "/t", "stopReason": "end_turn"})
+                  .encode(), SETUP, lambda worker: f"{worker} is not done")
+    assert (json.loads(gate.stdout), gate.exit_code) == ({"decision": "block", "reason": "wallet-api is not done"}, 0)
 
 
 # Cursor, as in https://cursor.com/docs/agent/hooks: common fields conversation_id, generation_id,

@@ -77,8 +77,9 @@ def detect(doc: Any, hint: Runtime | None) -> Runtime:
     if not isinstance(doc, dict):
         raise DialectError("the hook input is not a JSON object")
     event = doc.get("hook_event_name")
-    if "toolName" in doc or "sessionId" in doc:
-        return Runtime.COPILOT
+    if "toolName" in doc or "sessionId" in doc or (
+            isinstance(doc.get("timestamp"), (int, float)) and event is None):
+        return Runtime.COPILOT  # camelCase input; its timestamp is a number and it names no event
     if "conversation_id" in doc or "cursor_version" in doc or "workspace_roots" in doc:
         return Runtime.CURSOR
     if event in _GEMINI_EVENTS:
