@@ -72,3 +72,25 @@ def test_mcp_server_over_stdio(repo: Path) -> None:
     assert refs == [f"refs/lanewarden/handoffs/{queued['id']}"]
     assert [h["id"] for h in mine["handoffs"]] == [queued["id"]]
     assert "problem is empty" in bad["error"]
+
+
+def test_mcp_refuses_to_start_for_an_unknown_worker(repo: Path) -> None:
+    from conftest import lanewarden
+
+    result = lanewarden("mcp", "--repo", str(repo), "--worker", "nobody")
+    assert result.exit_code == 2 and "unknown worker 'nobody'" in result.stderr
+
+
+def test_lane_desk_routes_a_proposal_by_paths(repo: Path) -> None:
+    from lanewarden.orchestrator.integrations.mcp_server import LaneDesk
+    from lanewarden.workers.errors import InputError
+    from lanewarden.workers.git import Git
+
+    desk = LaneDesk(Git.discover(repo), "wallet-api")
+    queued = desk.propose_handoff("kms-api must accept a key id", paths=["services/kms-api/src/kms_api/keys.py"])
+    (item,) = queued["queued"]
+    assert item["target_worker"] == "kms-api" and item["status"] == "open"
+    assert [h["id"] for h in LaneDesk(desk.git, "kms-api").list_handoffs()["handoffs"]] == [item["id"]]
+    assert desk.list_handoffs("to_me")["handoffs"] == []
+    with pytest.raises(InputError, match="outside this repository"):
+        desk.who_owns(["/etc/passwd"])
