@@ -158,9 +158,10 @@ def test_codex_apply_patch_in_lane_and_move_out_of_lane() -> None:
 
 
 def test_codex_broken_envelope_is_denied() -> None:
-    out, code = run(codex("apply_patch", "*** Begin Patch\n*** Update File: \n"))
-    assert code == 0 and "lanewarden cannot tell where this writes" in \
-        out["hookSpecificOutput"]["permissionDecisionReason"]
+    for text in ("*** Begin Patch\n*** Update File: \n", "--- a/x\n+++ b/x\n", ""):
+        out, code = run(codex("apply_patch", text))
+        assert code == 0 and "lanewarden cannot tell where this writes" in \
+            out["hookSpecificOutput"]["permissionDecisionReason"], text
 
 
 def test_codex_shell_ref_moves_are_denied() -> None:

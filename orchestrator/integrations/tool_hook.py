@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lanewarden.orchestrator.integrations import apply_patch, dialects
+from lanewarden.orchestrator.integrations import dialects
 from lanewarden.orchestrator.integrations.dialects import Answer, Event, Kind, Runtime
 from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.ownership import OwnershipIndex, PathClass
@@ -34,7 +34,7 @@ _SHELL_TOOLS = frozenset({"bash", "shell", "run_shell_command", "exec_command", 
                           "run_in_terminal"})
 # Where a shell tool says its command runs (Gemini dir_path, Codex workdir), relative to the call's cwd.
 _SHELL_FOLDERS = ("dir_path", "directory", "workdir", "cwd")
-_PATCH_TOOLS = frozenset({"apply_patch"})
+PATCH_START = "*** Begin Patch"  # a Codex apply_patch envelope, whatever the tool is called
 _FILE_TOOLS = frozenset({"write", "edit", "multiedit", "notebookedit", "write_file", "replace", "create",
                          "strreplace", "delete", "str_replace_editor", "str_replace_based_edit_tool", "tabwrite",
                          "edit_file", "editfiles", "create_file", "delete_file", "apply_edit"})
@@ -143,11 +143,15 @@ def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[
     text = _patch_text(args)
     if tool.startswith(("mcp__", "mcp:")):
         return [], [], []
-    if text is not None and (tool in _PATCH_TOOLS or apply_patch.looks_like_patch(text)):
+    if text is not None:
+        from lanewarden.orchestrator.integrations import apply_patch  # only patches need the parser
+
         try:
             targets = [t.path for t in apply_patch.touched(text)]
         except apply_patch.PatchError as exc:
             unreadable.append(f"apply_patch: {exc}")
+    elif tool == "apply_patch":
+        unreadable.append("apply_patch: the input holds no *** Begin Patch envelope")
     elif tool in _SHELL_TOOLS:
         from lanewarden.orchestrator.integrations import shell_writes  # only shell calls need the lexer
 
@@ -183,7 +187,7 @@ def _check(event: Event, setup: Setup, worker: str) -> tuple[list[Denied], list[
 def _patch_text(args: dict[str, Any]) -> str | None:
     for key in ("command", "input", "patch"):
         value = args.get(key)
-        if isinstance(value, str) and apply_patch.looks_like_patch(value):
+        if isinstance(value, str) and value.lstrip().startswith(PATCH_START):
             return value
     return None
 
