@@ -5,13 +5,14 @@ Every write an agent makes waits for this hook, so what matters is the fixed
 cost: interpreter, imports, one git process for HEAD and the policy, and the
 decision. This compares (wall time, best of --repeat after one warm-up):
 
-  floor        python -c "import click, yaml, pathspec"   (the hook's own dependencies)
+  floor        python -c "import click, yaml, pathspec"   (the hook's own third-party dependencies)
   in lane      lanewarden tool-hook --runtime claude --worker wallet-api   (a Write in the lane: no opinion)
   out of lane  the same for a Write to contracts/ (a deny naming the owner and the handoff)
 
 each hook call a real subprocess with a Claude Code PreToolUse document on stdin,
-in a fresh git copy of fixtures/wallet-platform, and prints each ratio to the
-floor (target <= 1.5). It then runs the hook under `python -X importtime` and
+in a fresh git copy of fixtures/wallet-platform. The three are timed round-robin,
+so a busy machine slows all of them alike, and each ratio to the floor is printed
+for the best and the median run (target <= 1.5). It then runs the hook under `python -X importtime` and
 reports whether pydantic, networkx or GitPython get imported on this path.
 
 A measuring tool, not a test: it never fails because something is slow, only
@@ -74,14 +75,21 @@ def document(repo: Path, path: str) -> bytes:
                        "tool_use_id": "toolu_bench"}).encode()
 
 
-def best_of(argv: Sequence[str], cwd: Path, repeat: int, data: bytes | None = None) -> tuple[float, list[float]]:
-    run(argv, cwd, data)  # warm-up: pyc files, page cache
-    samples = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
+def interleaved(commands: Sequence[tuple[Sequence[str], bytes | None]], cwd: Path,
+                repeat: int) -> list[list[float]]:
+    """Samples per command, taken round-robin so every command sees the same machine load.
+
+    One untimed warm-up each first (pyc files, page cache).
+    """
+    for argv, data in commands:
         run(argv, cwd, data)
-        samples.append(time.perf_counter() - t0)
-    return min(samples), samples
+    samples: list[list[float]] = [[] for _ in commands]
+    for _ in range(repeat):
+        for i, (argv, data) in enumerate(commands):
+            t0 = time.perf_counter()
+            run(argv, cwd, data)
+            samples[i].append(time.perf_counter() - t0)
+    return samples
 
 
 def heavy_imports(repo: Path, data: bytes) -> list[str]:
@@ -115,21 +123,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if answer["permissionDecision"] != "deny" or "--to contracts" not in answer["permissionDecisionReason"]:
         raise SystemExit(f"expected a deny routed to contracts, got {answer}")
 
-    print(f"timing: 1 warm-up + best of {args.repeat} each ...")
-    f_best, f_s = best_of([sys.executable, "-c", IMPORT_FLOOR], repo, args.repeat)
-    i_best, i_s = best_of(hook, repo, args.repeat, inside)
-    o_best, o_s = best_of(hook, repo, args.repeat, outside)
+    print(f"timing: 1 warm-up each, then {args.repeat} rounds of the three, interleaved ...")
+    f_s, i_s, o_s = interleaved([([sys.executable, "-c", IMPORT_FLOOR], None), (hook, inside), (hook, outside)],
+                                repo, args.repeat)
 
-    def row(label: str, best: float, samples: list[float]) -> str:
-        return f"  {label:<48} {best:8.3f} s   (median {sorted(samples)[len(samples) // 2]:.3f})"
+    def median(samples: list[float]) -> float:
+        return sorted(samples)[len(samples) // 2]
 
-    print(f"\n  {'measurement':<48} {'best':>8}")
-    print(row(f"python -c '{IMPORT_FLOOR}'", f_best, f_s))
-    print(row("tool-hook: Write in the lane (no opinion)", i_best, i_s))
-    print(row("tool-hook: Write out of the lane (deny)", o_best, o_s))
-    for label, best in (("in lane", i_best), ("out of lane", o_best)):
-        ratio = best / f_best
-        print(f"  {label} / floor = {ratio:.2f}   (target <= 1.5: {'met' if ratio <= 1.5 else 'NOT met'})")
+    def row(label: str, samples: list[float]) -> str:
+        return f"  {label:<48} {min(samples):8.3f} s {median(samples):8.3f} s"
+
+    print(f"\n  {'measurement':<48} {'best':>10} {'median':>10}")
+    print(row(f"python -c '{IMPORT_FLOOR}'", f_s))
+    print(row("tool-hook: Write in the lane (no opinion)", i_s))
+    print(row("tool-hook: Write out of the lane (deny)", o_s))
+    for label, samples in (("in lane", i_s), ("out of lane", o_s)):
+        ratio = min(samples) / min(f_s)
+        print(f"  {label} / floor = {ratio:.2f} best, {median(samples) / median(f_s):.2f} median   "
+              f"(target <= 1.5 on the best: {'met' if ratio <= 1.5 else 'NOT met'})")
     hits = heavy_imports(repo, outside)
     print("\npydantic / networkx / GitPython / mcp imports on the hook's path: "
           + ("none" if not hits else f"{len(hits)} line(s)"))
