@@ -286,10 +286,18 @@ def test_cli_decides_in_a_real_repository(repo: Path) -> None:
     ok = hook(repo / "services", json.dumps(claude("Write", {"file_path": str(repo / MINE)})).encode(),
               "--worker", "wallet-api")
     assert (ok.returncode, ok.stdout) == (0, b"")
+    # Ignored by a .gitignore: the diff guard never sees it, so it passes. info/exclude is not the
+    # repository's: the work-tree guard does not read it, and neither does the hook.
     (repo / ".git" / "info").mkdir(exist_ok=True)
-    (repo / ".git" / "info" / "exclude").write_text("*.log\n")  # git check-ignore reads it like .gitignore
+    (repo / ".git" / "info" / "exclude").write_text("*.txt\n")
+    (repo / ".gitignore").write_text((repo / ".gitignore").read_text() + "*.log\n!keep.log\n")
+    git(repo, "commit", "-qam", "ignore logs")
     log = claude("Bash", {"command": "make 2>&1 | tee build.log"}, cwd=str(repo))
     assert hook(repo, json.dumps(log).encode(), "--worker", "wallet-api").stdout == b""
+    for command in ("make > notes.txt", "make > keep.log"):
+        other = hook(repo, json.dumps(claude("Bash", {"command": command}, cwd=str(repo))).encode(),
+                     "--worker", "wallet-api")
+        assert json.loads(other.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny", command
 
 
 def test_cli_without_a_committed_policy_blocks(tmp_path: Path) -> None:

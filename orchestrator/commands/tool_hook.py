@@ -60,12 +60,18 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
         return Setup(hint, who, problem=exc.message + (f" ({exc.hint})" if exc.hint else ""))
 
     def ignored(paths: list[str]) -> set[str]:
-        # Only for writes the lane would deny: the common in-lane call pays nothing.
-        code, out, err = git.run_rc(["check-ignore", "-z", "--stdin"],
+        # Only for writes the lane would deny: the common in-lane call pays nothing. Like the work-tree
+        # guard, only .gitignore files count: info/exclude and core.excludesFile are not the repository's.
+        code, out, err = git.run_rc(["check-ignore", "-v", "-z", "--stdin"],
                                     input=b"".join(fsencode(p) + b"\0" for p in paths))
         if code not in (0, 1):
             raise GitError("git check-ignore failed", stderr=err.decode("utf-8", "replace"))
-        return {fsdecode(p) for p in split_z(out)}
+        fields = split_z(out)
+        found = set()
+        for source, _line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
+            if source.split(b"/")[-1] == b".gitignore" and not pattern.startswith(b"!"):
+                found.add(fsdecode(path))
+        return found
 
     return Setup(hint, who, str(git.top), OwnershipIndex(loaded.policy), ignored=ignored)
 
