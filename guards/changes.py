@@ -59,16 +59,16 @@ class Change:
 class PendingPatch:
     """The ``-U0`` patch, read by git in the background while the path list is classified."""
 
-    def __init__(self, git: Git, args: list[str], env: dict[str, str] | None) -> None:
+    def __init__(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
         self._out: bytes | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, args=(git, args, env), daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(git, base_tree, head_tree, env), daemon=True)
         self._thread.start()
 
-    def _read(self, git: Git, args: list[str], env: dict[str, str] | None) -> None:
+    def _read(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
         try:
             with tempfile.TemporaryFile(prefix="lanewarden-patch-") as out:
-                git.run_to_file(args, out, env=env)
+                git.diff_zero_context_to_file(base_tree, head_tree, out, env=env)
                 out.seek(0)
                 self._out = out.read()
         except BaseException as exc:  # re-raised in the caller's thread
@@ -181,7 +181,7 @@ def _unquote(token: bytes) -> bytes:
     return bytes(out)
 
 
-def _header_path(line: bytes) -> str:
+def header_path(line: bytes) -> str:
     rest = line[len(b"diff --git "):]
     if rest.startswith(b'"'):
         # Both sides are the same path with --no-renames; take the first quoted token.
@@ -207,6 +207,9 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     line by line: a large range has hundreds of thousands of lines.
     """
     head = b"diff --git "
+    # An entry in neither tree (an embedded repository, reported by the work-tree source and
+    # rejected by the protected guard) has no patch section to find.
+    changes = [ch for ch in changes if ch.old_oid is not None or ch.new_oid is not None]
     if not patch:
         if changes:
             raise LanewardenError("git produced no patch for a non-empty change; refusing to guess")
@@ -218,7 +221,7 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     for section in patch[len(head):].split(b"\n" + head):
         nl = section.find(b"\n")
         header = head + (section if nl < 0 else section[:nl])
-        change = by_path.get(_header_path(header))
+        change = by_path.get(header_path(header))
         if change is None:
             raise LanewardenError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
         seen.add(change.path)
@@ -245,10 +248,6 @@ def added_lines(change: Change) -> list[bytes]:
     return out
 
 
-_DIFF_FLAGS = ("--no-renames", "--ignore-submodules=none", "--no-ext-diff", "--no-textconv",
-               "--no-color", "--full-index")
-
-
 def read_changes(git: Git, base_tree: str, head_tree: str, *,
                  env: dict[str, str] | None = None) -> tuple[list[Change], str, PendingPatch]:
     """Every touched path between two trees, the diff's sha256, and the patch still on its way.
@@ -256,15 +255,10 @@ def read_changes(git: Git, base_tree: str, head_tree: str, *,
     Two git processes run concurrently: the raw path list, read here, and the
     -U0 patch, which ``ChangeSet.complete`` attaches once the paths are classified.
     """
-    raw_cmd = ["diff-tree", "-r", *_DIFF_FLAGS, "--raw", "-z", base_tree, head_tree]
-    # The patch comes from porcelain `diff`, which writes a large patch about twice
-    # as fast as `diff-tree -p` here; every setting that shapes it is pinned by a
-    # flag, and apply_patch_lines checks it covers exactly the raw path list.
-    patch_cmd = ["diff", *_DIFF_FLAGS, "--no-relative", "-p", "-U0", "--inter-hunk-context=0", "--text",
-                 "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree]
-    pending = PendingPatch(git, patch_cmd, env)
+    # apply_patch_lines checks the patch covers exactly the raw path list.
+    pending = PendingPatch(git, base_tree, head_tree, env)
     with tempfile.TemporaryFile(prefix="lanewarden-raw-") as out:
-        git.run_to_file(raw_cmd, out, env=env)  # no pipe for the GIL to starve
+        git.diff_tree_raw_to_file(base_tree, head_tree, out, env=env)  # no pipe for the GIL to starve
         out.seek(0)
         raw = out.read()
     changes = parse_raw(raw)

@@ -79,6 +79,8 @@ class GuardRequest:
     # Overrides to honour; None reads them from refs/lanewarden/overrides when a path needs one.
     # Worker runs pass the set that existed before the agent started, so an agent cannot forge one.
     overrides: tuple[Override, ...] | None = None
+    # With ``overrides`` given: what loading them found and ignored, for the verdict's notes.
+    override_notes: tuple[str, ...] = ()
     at: str | None = None  # the moment overrides are judged at (replays pass the recorded time)
     reviewers: bool = True  # external reviewers from the policy (replays leave them out)
     keep_change: bool = False  # also return the whole change as a patch (for the ledger)
@@ -188,8 +190,11 @@ def _evaluate(git: Git, req: GuardRequest, *, cut: bool,
             raise box["error"]  # type: ignore[misc]
         changeset = box["changeset"]
         assert isinstance(changeset, ChangeSet)
-        verdict = judge(changeset, loaded, worker, overrides=lambda: _overrides(git, req),
+        ignored: list[str] = []
+        verdict = judge(changeset, loaded, worker, overrides=lambda: _overrides(git, req, worker, ignored),
                         at=_moment(req.at))
+        if ignored:  # overrides that were consulted but counted for nothing: never silently
+            verdict = replace(verdict, notes=(*verdict.notes, *ignored))
         if any(c.path == POLICY_FILE for c in changeset.changes):
             verdict = replace(verdict, policy_diff=_policy_diff(git, env, loaded, changeset.head_tree))
         if req.reviewers and loaded.policy.reviewers:
@@ -224,9 +229,7 @@ def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str
 
 def cut_patch(git: Git, env: dict[str, str], base_tree: str, head_tree: str, paths: list[str]) -> bytes:
     """A ``git apply``-able patch of exactly ``paths`` (binary-safe, no rename detection)."""
-    return git.run(["--literal-pathspecs", "diff-tree", "-r", "-p", "--binary", "--full-index",
-                    "--no-renames", "--no-ext-diff", "--no-textconv", "--no-color", "--ignore-submodules=none",
-                    "--src-prefix=a/", "--dst-prefix=b/", base_tree, head_tree, "--", *paths], env=env)
+    return git.diff_tree_patch(base_tree, head_tree, paths, env=env)
 
 
 def _moment(at: str | None) -> datetime.datetime:
@@ -235,12 +238,15 @@ def _moment(at: str | None) -> datetime.datetime:
     return datetime.datetime.fromisoformat(at)
 
 
-def _overrides(git: Git, req: GuardRequest) -> Sequence[Override]:
+def _overrides(git: Git, req: GuardRequest, worker: str, notes: list[str]) -> Sequence[Override]:
     if req.overrides is not None:
+        notes.extend(req.override_notes)
         return req.overrides
-    from lanewarden.guards.override import load
+    from lanewarden.guards.override import load_checked
 
-    return load(git)
+    found = load_checked(git)
+    notes.extend(found.notes(worker))
+    return found.usable
 
 
 def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
@@ -291,20 +297,18 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
 def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree: str) -> dict[str, object]:
     """What the change does to the policy, judged against the trusted one (never adopted)."""
     from lanewarden.workers.errors import PolicyError
-    from lanewarden.workers.git import fsdecode, split_z
     from lanewarden.workers.loader import parse
     from lanewarden.workers.policydiff import compare
 
-    code, text, _ = git.run_rc(["cat-file", "blob", f"{head_tree}:{POLICY_FILE}"], env=env)
-    if code != 0:
+    text = git.read_file_at(head_tree, POLICY_FILE, env=env)
+    if text is None:
         return {"error": f"the change deletes {POLICY_FILE}"}
     try:
         new = parse(text, f"(changed) {POLICY_FILE}")
     except PolicyError as exc:
         return {"error": f"the changed {POLICY_FILE} is not a valid policy: "
                          + "; ".join(str(p) for p in exc.problems[:5])}
-    files = [fsdecode(p) for p in split_z(git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree",
-                                                   head_tree], env=env))]
+    files = git.ls_tree_names(head_tree, env=env)
     return compare(loaded.policy, new, files, old_name=loaded.source, new_name="the change").as_json()
 
 
@@ -356,9 +360,12 @@ def _reports(ctx: GuardContext) -> list[ChangeReport]:
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
     groups: dict[tuple[str, str], list[str]] = {}
+    mark = secrets.MARK
     for r in reports:
         if r.path_class == PathClass.WRITABLE.value or r.route_to is None:
             continue
+        if r.reasons and any(x.startswith(mark) for x in r.reasons):
+            continue  # a secret-like file is never handed on (its patch would carry the secret)
         groups.setdefault((r.route_to, r.path_class), []).append(r.path)
     return [HandoffDraft(target_worker=target, path_class=cls, reason=_HANDOFF_REASON[PathClass(cls)],
                          paths=tuple(paths))

@@ -9,7 +9,14 @@ those vote on their own, and their reject stands.
 
 Each override is ``refs/lanewarden/overrides/<id>``, one commit per state (the
 request, then each approval), updated with compare-and-swap like the handoff
-queue.
+queue. Request and approvals are also ledger entries.
+
+Every load checks every record again, never only ``override request``: the
+id still derives from the content, the expiry is at most ``MAX_TTL`` after the
+request, each approval lies between request and expiry, comes from someone
+other than the requester and from a distinct identity, and the ledger backs
+the request and each approval (guards/evidence.py). A record that fails is
+ignored and reported with why; a ref that holds no record is named.
 """
 from __future__ import annotations
 
@@ -22,20 +29,25 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from lanewarden.guards import evidence
+from lanewarden.workers import records
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.identity import actor, now, parse_time, same_identity
 from lanewarden.workers.layout import POLICY_FILE
+from lanewarden.workers.ledger import Kind, Ledger
 from lanewarden.workers.pattern import compile_pattern, problems
+from lanewarden.workers.records import Damaged
 
 PREFIX = "refs/lanewarden/overrides/"
 FILE = "override.json"
 SCHEMA = "lanewarden.override/1"
 APPROVALS_NEEDED = 2
-MAX_TTL = datetime.timedelta(days=7)
+MAX_TTL = evidence.MAX_TTL
 RETRIES = 50
 _TTL = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_ID = re.compile(r"[0-9a-f]{16}")
 
 
 class Scope(str, Enum):
@@ -83,18 +95,31 @@ class Override:
     def from_json(cls, data: dict[str, Any]) -> Override:
         if data.get("schema") != SCHEMA:
             raise ValueError(f"not a {SCHEMA} record")
-        return cls(id=str(data["id"]), worker=str(data["worker"]), paths=tuple(map(str, data["paths"])),
+        item = cls(id=str(data["id"]), worker=str(data["worker"]), paths=tuple(map(str, data["paths"])),
                    reason=str(data["reason"]), requested_by=str(data["requested_by"]),
                    requested_at=str(data["requested_at"]), expires_at=str(data["expires_at"]),
                    scope=Scope(data["scope"]), diff_sha256=data.get("diff_sha256"),
                    approvals=tuple(Approval(str(a["who"]), str(a["when"])) for a in data.get("approvals", ())))
+        for stamp in (item.requested_at, item.expires_at, *(a.when for a in item.approvals)):
+            if parse_time(stamp).tzinfo is None:  # ValueError for text that is no time at all
+                raise ValueError(f"time {stamp!r} has no time zone")
+        return item
+
+    def content_id(self) -> str:
+        """The id the request derives from its content: another id means the record was edited."""
+        return content_id(self.worker, self.paths, self.reason, self.requested_by, self.requested_at,
+                          self.scope, self.diff_sha256)
+
+    def problems(self) -> list[str]:
+        """What makes the record itself count for nothing, whatever the time (ledger aside)."""
+        return evidence.record_problems(self)
 
     def valid_approvers(self) -> list[str]:
-        """Distinct identities, not the requester, that approved before the expiry."""
-        expires = parse_time(self.expires_at)
+        """Distinct identities, not the requester, that approved after the request and before the expiry."""
+        requested, expires = parse_time(self.requested_at), parse_time(self.expires_at)
         out: list[str] = []
         for a in self.approvals:
-            if same_identity(a.who, self.requested_by) or parse_time(a.when) >= expires:
+            if same_identity(a.who, self.requested_by) or not requested <= parse_time(a.when) < expires:
                 continue
             if not any(same_identity(a.who, seen) for seen in out):
                 out.append(a.who)
@@ -119,10 +144,38 @@ class Override:
         return self.scope is Scope.WINDOW or self.diff_sha256 == diff_sha256
 
 
+def content_id(worker: str, paths: Sequence[str], reason: str, requested_by: str, requested_at: str,
+               scope: Scope, diff_sha256: str | None) -> str:
+    seed = json.dumps([worker, list(paths), reason, requested_by, requested_at, scope.value, diff_sha256])
+    return hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class Stored:
     override: Override
     commit: str
+    problems: tuple[str, ...] = ()  # why it counts for nothing (empty: it may be in force, see state)
+
+    def state(self, at: datetime.datetime) -> tuple[bool, str]:
+        if self.problems:
+            return False, "ignored: " + "; ".join(self.problems)
+        return self.override.state(at)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Every override ref, checked: usable records, ignored ones (with why) and damaged refs."""
+
+    usable: tuple[Override, ...]
+    ignored: tuple[Stored, ...]
+    damaged: tuple[Damaged, ...]
+
+    def notes(self, worker: str) -> tuple[str, ...]:
+        """What a verdict for ``worker`` says about overrides it did not apply."""
+        out = [f"override {s.override.id} for {worker} ignored: {'; '.join(s.problems)}"
+               for s in self.ignored if s.override.worker == worker]
+        out += [f"override ref skipped: {d.line()}; see `lanewarden override list`" for d in self.damaged]
+        return tuple(out)
 
 
 class Overrides:
@@ -158,38 +211,61 @@ class Overrides:
         who = actor(self.git)
         requested = now()
         expires = (parse_time(requested) + ttl).isoformat()
-        seed = json.dumps([worker, list(paths), reason, who[0], requested, scope.value, diff_sha256])
-        oid = hashlib.sha256(seed.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+        oid = content_id(worker, paths, reason, who[0], requested, scope, diff_sha256)
         item = Override(id=oid, worker=worker, paths=tuple(paths), reason=reason, requested_by=who[0],
                         requested_at=requested, expires_at=expires, scope=scope, diff_sha256=diff_sha256)
         commit = self._write(item, None, f"override {oid}: requested by {who[0]}\n\n{reason}\n", who)
         if not self.git.update_ref(PREFIX + oid, commit, None):
             raise InputError(f"override {oid} already exists", hint="see lanewarden override list")
+        # Without this entry the record counts for nothing (guards/evidence.py).
+        Ledger(self.git).append(Kind.OVERRIDE, evidence.request_inputs(item),
+                                {"state": "requested", "reason": reason}, who=who)
         return Stored(item, commit)
 
     def resolve(self, prefix: str) -> str:
         return self.git.resolve_id(PREFIX, prefix, noun="an override", listing="lanewarden override list")
 
     def get(self, prefix: str) -> Stored:
+        """One override, checked; a ref that holds no readable record is an InputError naming it."""
         oid = self.resolve(prefix)
-        commit = self.git.ref_value(PREFIX + oid)
-        data = self.git.read_paths([f"{commit}:{FILE}"])[0] if commit else None
-        if commit is None or data is None:
-            raise InputError(f"override {oid} is damaged: no {FILE}")
-        return Stored(Override.from_json(json.loads(data)), commit)
+        ref = PREFIX + oid
+        found, damaged = self._parse(*records.read(self.git, PREFIX, FILE, _ID,
+                                                   [(ref, self.git.refs(ref)[ref])]))
+        if damaged:
+            raise InputError(f"override {oid} cannot be read: {damaged[0].line()}", hint=damaged[0].hint)
+        return self._checked(found)[0]
 
     def all(self) -> list[Stored]:
-        refs = self.git.refs(PREFIX)
-        commits = list(refs.values())
-        out = []
-        for commit, data in zip(commits, self.git.read_paths([f"{c}:{FILE}" for c in commits]), strict=False):
-            if data is None:
-                continue
+        """Every readable record, checked (``problems`` says why one counts for nothing)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[Stored], list[Damaged]]:
+        found, damaged = self._parse(*records.scan(self.git, PREFIX, FILE, _ID))
+        return sorted(self._checked(found), key=lambda s: s.override.requested_at), damaged
+
+    @staticmethod
+    def _parse(found: list[records.Found], damaged: list[Damaged]) -> tuple[list[Stored], list[Damaged]]:
+        good, bad = [], list(damaged)
+        for item in found:
             try:
-                out.append(Stored(Override.from_json(json.loads(data)), commit))
-            except (ValueError, KeyError, TypeError):
-                continue  # a damaged record grants nothing
-        return sorted(out, key=lambda s: s.override.requested_at)
+                record = Override.from_json(json.loads(item.data))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                bad.append(Damaged(item.ref, item.commit, f"its {FILE} does not parse: {type(exc).__name__}: {exc}"))
+                continue
+            if record.id != item.name:
+                bad.append(Damaged(item.ref, item.commit, f"its record says id {record.id}, not {item.name}"))
+                continue
+            good.append(Stored(record, item.commit))
+        return good, bad
+
+    def _checked(self, stored: list[Stored]) -> list[Stored]:
+        """Each record with every problem the record itself and the ledger show."""
+        if not stored:
+            return []
+        backed = evidence.index(Ledger(self.git).entries())
+        return [replace(s, problems=tuple(s.override.problems()
+                                          + evidence.ledger_problems(s.override, backed.get(s.override.id, []))))
+                for s in stored]
 
     def approve(self, prefix: str) -> Stored:
         oid = self.resolve(prefix)
@@ -197,6 +273,9 @@ class Overrides:
         for _ in range(RETRIES):
             current = self.get(oid)
             item = current.override
+            if current.problems:
+                raise InputError(f"override {oid} is ignored, so it cannot be approved: "
+                                 + "; ".join(current.problems), hint="request a new one")
             when = now()
             if parse_time(when) >= parse_time(item.expires_at):
                 raise InputError(f"override {oid} expired at {item.expires_at}", hint="request a new one")
@@ -209,12 +288,23 @@ class Overrides:
             updated = replace(item, approvals=(*item.approvals, Approval(who[0], when)))
             commit = self._write(updated, current.commit, f"override {oid}: approved by {who[0]}\n", who)
             if self.git.update_ref(PREFIX + oid, commit, current.commit):
+                active = updated.state(parse_time(when))[0]
+                Ledger(self.git).append(Kind.OVERRIDE, evidence.approve_inputs(item, who[0], when),
+                                        {"state": "in force" if active else "pending",
+                                         "approvers": updated.valid_approvers()}, who=who)
                 return Stored(updated, commit)
         raise InputError(f"override {oid}: too many concurrent updates, try again")
 
 
 def load(git: Git) -> tuple[Override, ...]:
-    return tuple(s.override for s in Overrides(git).all())
+    """The records that may be in force (see ``load_checked`` for the rest)."""
+    return load_checked(git).usable
+
+
+def load_checked(git: Git) -> Loaded:
+    stored, damaged = Overrides(git).scan()
+    return Loaded(usable=tuple(s.override for s in stored if not s.problems),
+                  ignored=tuple(s for s in stored if s.problems), damaged=tuple(damaged))
 
 
 def in_force(items: Iterable[Override], worker: str, diff_sha256: str,

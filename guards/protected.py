@@ -14,7 +14,7 @@ from lanewarden.guards.changes import SYMLINK
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import Vote, VoteValue
 from lanewarden.workers.git import fsdecode
-from lanewarden.workers.ownership import PathClass
+from lanewarden.workers.ownership import PathClass, fold
 
 NAME = "protected"
 _ALWAYS = (".gitmodules",)
@@ -26,6 +26,12 @@ def _path_problem(path: str, policy_path: str) -> str | None:
         return f"the policy file {policy_path} (policy changes go to the root through review)"
     if path in _ALWAYS:
         return f"{path} (submodule wiring is repository configuration)"
+    if "/" not in path and not (path.isascii() and path.islower()):
+        # One file with the policy or .gitmodules on a case-insensitive checkout.
+        folded = fold(path)
+        for name in (policy_path, *_ALWAYS):
+            if folded == fold(name):
+                return f"{path!r} collides with {name} when case/Unicode-folded"
     # Fast path: nearly every path has none of the suspicious pieces at all.
     if _SUSPICIOUS.search(path) is None:
         return None
@@ -71,4 +77,7 @@ def _symlink_problem(ctx: GuardContext, path: str, target: bytes | None) -> str 
     standing = ctx.index.standing(resolved, ctx.worker_id)
     if standing.path_class not in (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED):
         return f"a symlink to {text!r} ({resolved}), outside the write scope of {ctx.worker_id}"
+    collided = ctx.index.collision(resolved, ctx.worker_id)
+    if collided is not None:
+        return f"a symlink to {text!r} ({resolved}), which {collided[0].rule}"
     return None

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 NAME = "scope"
 _WRITABLE, _HANDOFF_REQUIRED = PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED  # enum lookups are slow
+_IN_LANE = (_WRITABLE, _HANDOFF_REQUIRED)
 
 
 def classify(ctx: GuardContext) -> None:
@@ -53,6 +54,10 @@ def classify(ctx: GuardContext) -> None:
             known = (standing, route)
             if cacheable:
                 by_folder[folder] = known
+        if known[0].path_class in _IN_LANE and index.needs_fold_check(path):
+            collided = index.collision(path, ctx.worker_id)
+            if collided is not None:  # one file with a denied or foreign path on a case-insensitive checkout
+                known = collided
         ctx.standings[path] = known[0]
         if known[1] is not None:
             ctx.routes[path] = known[1]

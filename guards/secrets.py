@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from lanewarden.guards.changes import Status, added_lines
+from lanewarden.guards.changes import Change, Status, added_lines
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import Vote, VoteValue
 
@@ -70,8 +70,31 @@ def content_problem(lines: list[bytes]) -> str | None:
     match = _TOKEN_RE.search(text)
     if match is None:
         return None
-    kind = _TOKENS[int(match.lastgroup[1:])][0] if match.lastgroup else "secret"
-    return f"a {kind} in an added line"
+    return f"a {token_kind(match)} in an added line"
+
+
+def token_pattern() -> re.Pattern[bytes]:
+    """Every well-known token format in one pattern (redaction replaces each match)."""
+    return _TOKEN_RE
+
+
+def token_kind(match: re.Match[bytes]) -> str:
+    return _TOKENS[int(match.lastgroup[1:])][0] if match.lastgroup else "secret"
+
+
+def problems(change: Change, scan: bool = True) -> list[str]:
+    """What is secret-like about one change: its file name, a token in its added lines (or nothing).
+
+    ``scan`` False skips the added lines (the caller already knows no token can be there).
+    """
+    if change.status == Status.DELETED or not change.writes_content:
+        return []
+    lines = added_lines(change) if scan and any(might_hold_token(h) for h in change.hunks) else []
+    return [p for p in (file_problem(change.path), content_problem(lines)) if p is not None]
+
+
+# The prefix of the per-path reason this guard leaves in the verdict; redaction finds flagged paths by it.
+MARK = "secret: "
 
 
 def vote(ctx: GuardContext) -> Vote:
@@ -80,13 +103,9 @@ def vote(ctx: GuardContext) -> Vote:
     # (A change set built without git's patch still carries its hunks: scan those.)
     scan = might_hold_token(ctx.changeset.patch or b"".join(h for c in ctx.changes for h in c.hunks))
     for change in ctx.changes:
-        if change.status == Status.DELETED or not change.writes_content:
-            continue
-        lines = added_lines(change) if scan and any(might_hold_token(h) for h in change.hunks) else []
-        for problem in (file_problem(change.path), content_problem(lines)):
-            if problem is not None:
-                ctx.flag(change.path, f"secret: {problem}")
-                reasons.append(f"{change.path!r}: {problem}")
+        for problem in problems(change, scan):
+            ctx.flag(change.path, f"{MARK}{problem}")
+            reasons.append(f"{change.path!r}: {problem}")
     if reasons:
         return Vote(guard=NAME, vote=VoteValue.REJECT,
                     reasons=(*reasons, "remove the secret from the change; rotate it if it was ever pushed"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
 from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
-from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
+from lanewarden.workers.git import Git
 from lanewarden.workers.pattern import compile_pattern
 
 
@@ -69,8 +69,12 @@ def from_range(git: Git, env: dict[str, str], base: str, head: str | None) -> Ch
     mb = bases[0]
     base_tree, head_tree = git.tree_of(mb), git.tree_of(head_commit)
     changes, digest, pending = read_changes(git, base_tree, head_tree, env=env)
+    notes = [f"merge base {mb}"] if mb != base_commit else []
+    if (git.common_dir / "info" / "grafts").exists():
+        # Never read (GIT_GRAFT_FILE points elsewhere), but worth a reviewer's look: it rewrites history.
+        notes.append("the repository has an info/grafts file; lanewarden ignored it (plain git would not)")
     return ChangeSet(Mode.RANGE, base_commit, head_commit, base_tree, head_tree, changes, digest,
-                     notes=[f"merge base {mb}"] if mb != base_commit else [], pending=pending)
+                     notes=notes, pending=pending)
 
 
 def _head_tree(git: Git) -> tuple[str | None, str]:
@@ -84,8 +88,7 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     source = index_file or (git.git_dir / "index")
     if source.exists():
         shutil.copyfile(source, env["GIT_INDEX_FILE"])
-    tree = git.run(["write-tree"], env=env,
-                   hint="resolve merge conflicts in the index first").decode().strip()
+    tree = git.write_tree(env=env, hint="resolve merge conflicts in the index first")
     changes, digest, pending = read_changes(git, base_tree, tree, env=env)
     return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
 
@@ -96,18 +99,15 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         raise InputError("--worktree needs a work tree; this repository is bare")
     head, base_tree = _head_tree(git)
     notes: list[str] = []
-    git.run(["read-tree", base_tree], env=env)
+    git.read_tree(base_tree, env=env)
     # Entries from read-tree carry no stat data, so refresh re-hashes every file:
     # stat tricks, assume-unchanged and skip-worktree flags cannot hide an edit.
-    git.run(["update-index", "-q", "--refresh"], env=env, ok=(0, 1))
-    raw = split_z(git.run(["diff-files", "-z", "--raw", "--no-renames",
-                           "--ignore-submodules=none"], env=env))
+    git.refresh_index(env=env)
     changed: list[str] = []
     deleted: list[str] = []
-    for meta, path in zip(raw[::2], raw[1::2], strict=False):
-        name = fsdecode(path)
+    for status, name in git.diff_files_raw(env=env):
         changed.append(name)
-        if meta.endswith(b"D"):
+        if status == "D":
             deleted.append(name)
     if deleted:
         sparse = _sparse_absent(git, set(deleted))
@@ -129,15 +129,13 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
     if ignore_note:
         notes.append(ignore_note)
     paths = changed + untracked
-    if paths:
-        git.run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
-                input=b"".join(fsencode(p) + b"\0" for p in paths))
-    tree = git.run(["write-tree"], env=env).decode().strip()
+    git.update_index_add(paths, env=env)
+    tree = git.write_tree(env=env)
     changes, digest, pending = read_changes(git, base_tree, tree, env=env)
     fresh = set(untracked)
     if fresh:
         # New relative to HEAD: "added" when staged in the real index, else "untracked".
-        staged = {fsdecode(p) for p in split_z(git.run(["ls-files", "-z", "--cached"]))}
+        staged = set(git.ls_files_cached())
         fresh -= staged
     for ch in changes:
         if ch.path in fresh and ch.status == Status.ADDED:
@@ -153,10 +151,8 @@ def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:
     """Deleted-looking paths that are skip-worktree in the real index and absent on disk."""
     out: set[str] = set()
     assert git.top is not None
-    for entry in split_z(git.run(["ls-files", "-v", "-z"])):
-        tag, _, path = entry.partition(b" ")
-        name = fsdecode(path)
-        if tag == b"S" and name in deleted and not os.path.lexists(git.top / name):
+    for tag, name in git.ls_files_tagged():
+        if tag == "S" and name in deleted and not os.path.lexists(git.top / name):
             out.add(name)
     return out
 
@@ -169,18 +165,16 @@ def _untracked(git: Git, env: dict[str, str], changed: list[str]) -> tuple[list[
     that hides itself) no ignore rule is trusted and every untracked file counts.
     """
     trusted = not any(p == ".gitignore" or p.endswith("/.gitignore") for p in changed)
-    listed = [fsdecode(p) for p in split_z(
-        git.run(["ls-files", "-o", "-z", "--exclude-per-directory=.gitignore"], env=env))]
+    listed = git.ls_files_others(gitignore=True, env=env)
     note = None
     if trusted:
-        ignored = split_z(git.run(["ls-files", "-o", "-i", "-z", "--directory",
-                                   "--exclude-per-directory=.gitignore"], env=env))
-        hidden_ignore = any(e == b".gitignore" or e.endswith(b"/.gitignore") for e in ignored)
+        ignored = git.ls_files_ignored(env=env)
+        hidden_ignore = any(e == ".gitignore" or e.endswith("/.gitignore") for e in ignored)
         fresh_ignore = any(p == ".gitignore" or p.endswith("/.gitignore") for p in listed)
         trusted = not hidden_ignore and not fresh_ignore
     if not trusted:
         note = "a .gitignore differs from HEAD: no ignore rule is trusted, every untracked file counts"
-        listed = [fsdecode(p) for p in split_z(git.run(["ls-files", "-o", "-z"], env=env))]
+        listed = git.ls_files_others(gitignore=False, env=env)
     files = [p for p in listed if not p.endswith("/")]
     embedded = [p.rstrip("/") for p in listed if p.endswith("/")]
     return files, embedded, note
@@ -192,16 +186,13 @@ def from_patch(git: Git, env: dict[str, str], patch: bytes, base: str | None) ->
     base_tree = git.tree_of(base_commit)
     if not patch.strip():
         raise InputError("the patch is empty", hint="pass a unified diff (git diff > change.patch)")
-    with tempfile.NamedTemporaryFile(prefix="lanewarden-patch-") as fh:
-        fh.write(patch)
-        fh.flush()
-        git.run(["read-tree", base_tree], env=env)
-        try:
-            git.run(["apply", "--cached", "--whitespace=nowarn", fh.name], env=env)
-        except GitError as exc:
-            raise InputError(f"the patch does not apply to {base or 'HEAD'} ({base_commit[:12]}): "
-                             f"{exc.stderr.strip()}",
-                             hint="regenerate it against that base, or pass the right --base") from None
-        tree = git.run(["write-tree"], env=env).decode().strip()
-        changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+    git.read_tree(base_tree, env=env)
+    try:
+        git.apply_cached(patch, env=env)
+    except GitError as exc:
+        raise InputError(f"the patch does not apply to {base or 'HEAD'} ({base_commit[:12]}): "
+                         f"{exc.stderr.strip()}",
+                         hint="regenerate it against that base, or pass the right --base") from None
+    tree = git.write_tree(env=env)
+    changes, digest, pending = read_changes(git, base_tree, tree, env=env)
     return ChangeSet(Mode.PATCH, base_commit, None, base_tree, tree, changes, digest, pending=pending)

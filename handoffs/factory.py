@@ -1,6 +1,7 @@
 """Handoffs from a guard verdict (with the out-of-scope patch cut per target) and from agents."""
 from __future__ import annotations
 
+from lanewarden.guards import redaction
 from lanewarden.guards.verdict import Verdict
 from lanewarden.handoffs.model import Action, Evidence, Handoff, Scope, Transition, Validation, handoff_id
 from lanewarden.handoffs.queue import now
@@ -34,11 +35,19 @@ def make(policy: Policy, *, source: str, target: str, routing_reason: str, probl
 
 def from_verdict(policy: Policy, verdict: Verdict, patches: dict[str, bytes], *, who: str,
                  task: str | None = None) -> list[Handoff]:
-    """One handoff per target of the verdict's drafts, carrying exactly its part of the change."""
+    """One handoff per target of the verdict's drafts, carrying exactly its part of the change.
+
+    A secret-like file never becomes a handoff: the guard leaves it out of the drafts, and
+    a path secret-like by its name alone is dropped here too (in case the guard crashed).
+    """
     by_target: dict[str, list[str]] = {}
     classes: dict[str, set[str]] = {}
+    found = redaction.findings(verdict)
     for draft in verdict.handoffs:
-        by_target.setdefault(draft.target_worker, []).extend(draft.paths)
+        kept = [p for p in draft.paths if not redaction.is_flagged(p, found)]
+        if not kept:
+            continue
+        by_target.setdefault(draft.target_worker, []).extend(kept)
         classes.setdefault(draft.target_worker, set()).add(draft.path_class)
     index = OwnershipIndex(policy)
     out = []
@@ -48,7 +57,9 @@ def from_verdict(policy: Policy, verdict: Verdict, patches: dict[str, bytes], *,
         kinds = ", ".join(sorted(classes[target]))
         problem = (f"{verdict.worker} changed {len(paths)} path(s) it may not land itself ({kinds}): "
                    + ", ".join(paths[:10]) + (" ..." if len(paths) > 10 else ""))
-        patch = patches.get(target, b"").decode("utf-8", "surrogateescape")
+        # Tokens on added lines go (removed lines stay: a handoff deleting a leaked key must apply).
+        clean = redaction.redact(patches.get(target, b""), found, everywhere=False).patch
+        patch = clean.decode("utf-8", "surrogateescape")
         out.append(make(policy, source=verdict.worker, target=target, routing_reason=reasons, problem=problem,
                         paths=paths, patch=patch, who=who, task=task, base=verdict.base,
                         head=verdict.head or verdict.head_tree, diff_sha256=verdict.diff_sha256,

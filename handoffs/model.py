@@ -73,6 +73,8 @@ class Transition(_Frozen):
     action: Action
     reason: str | None = None
     commit: str | None = None
+    # On accept: the sha256 of the patch that was accepted; apply refuses any other patch.
+    patch_sha256: str | None = None
 
 
 class Handoff(_Frozen):
@@ -111,6 +113,21 @@ class Handoff(_Frozen):
     def from_json(cls, text: bytes | str) -> Handoff:
         # pydantic-core parses and validates in one pass: listing 10,000 handoffs reads 10,000 of these.
         return cls.model_validate_json(text)
+
+    def content_id(self) -> str:
+        """The id this record's content derives: differs from ``id`` when the content was changed."""
+        return handoff_id(self.source_worker, self.target_worker, self.evidence.paths, self.problem,
+                          self.proposed_change)
+
+    def patch_sha256(self) -> str | None:
+        if not self.proposed_change:
+            return None
+        return hashlib.sha256(self.proposed_change.encode("utf-8", "surrogateescape")).hexdigest()
+
+    def accepted_patch(self) -> str | None:
+        """The patch sha256 pinned by the newest accept, None if there is none (or it pinned none)."""
+        accepts = [t for t in self.history if t.action == Action.ACCEPT]
+        return accepts[-1].patch_sha256 if accepts else None
 
     def summary_json(self) -> str:
         """The record without its patch, plus ``has_patch``, as compact JSON (for listings)."""

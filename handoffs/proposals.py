@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lanewarden.guards import redaction
 from lanewarden.guards.engine import cut_patch
 from lanewarden.guards.sources import from_patch, scratch
 from lanewarden.guards.verdict import Verdict
@@ -51,6 +52,14 @@ def propose(git: Git, loaded: LoadedPolicy, p: Proposal) -> list[tuple[Stored, b
             patch_paths = [c.path for c in changeset.changes]
             if not patch_paths:
                 raise InputError("the patch changes nothing")
+            # A handoff is pushed to every clone by sync: a secret in it could never be taken back.
+            found = redaction.scan(changeset.changes)
+            if found:
+                raise InputError(
+                    "the patch holds secret-like content, which never goes into a handoff: "
+                    + "; ".join(f"{f.path}: {f.rule}" for f in found[:5]),
+                    hint="take the file or the secret out of the patch (keep secrets out of git; "
+                         "commit a .env.example) and propose again")
         paths = list(dict.fromkeys([*patch_paths, *p.paths]))
         if p.target is not None:
             routes = [(p.target, "chosen by the source worker (--to)", paths)]

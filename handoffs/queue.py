@@ -5,21 +5,33 @@ commit's tree holds ``handoff.json`` (and ``proposed.diff``) and its parent is
 the previous state, so the ref's history is the audit trail. Every worktree of
 a clone sees the queue at once, and ordinary fetch/push move it. Writers
 update refs with compare-and-swap and retry, so no concurrent writer is lost.
+
+Every read checks what it reads: a ref that names no record, a record that
+does not parse, and a record whose content no longer derives its own id (it
+was edited after it was created, for example to swap its patch) are
+``Damaged``: named with how to inspect and remove them, never used.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from lanewarden.handoffs.model import Action, Handoff, Transition, next_status
+from lanewarden.workers import records
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.identity import actor, now
 from lanewarden.workers.ledger import Kind, Ledger
+from lanewarden.workers.records import Damaged
 
-__all__ = ["PREFIX", "Queue", "Stored", "actor", "now"]
+__all__ = ["PREFIX", "Damaged", "Queue", "Stored", "actor", "now"]
 
 PREFIX = "refs/lanewarden/handoffs/"
+FILE = "handoff.json"
 RETRIES = 50
+_ID = re.compile(r"[0-9a-f]{20}")
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ class Queue:
                 reason: str | None = None) -> None:
         Ledger(self.git).append(Kind.HANDOFF, {
             "handoff": handoff.id, "action": action, "source_worker": handoff.source_worker,
-            "target_worker": handoff.target_worker, "commit": commit,
+            "target_worker": handoff.target_worker, "commit": commit, "patch_sha256": handoff.patch_sha256(),
         }, {"status": handoff.status.value, "reason": reason, "applied_commit": handoff.applied_commit},
             who=who)
 
@@ -63,20 +75,46 @@ class Queue:
                                    listing="lanewarden handoffs list (or sync first)")
 
     def get(self, prefix: str) -> Stored:
+        """One handoff; a damaged or altered record is an InputError that names its ref."""
         hid = self.resolve(prefix)
-        commit = self.git.ref_value(PREFIX + hid)
-        if commit is None:
-            raise InputError(f"no handoff {hid}")
-        data = self.git.read_paths([f"{commit}:handoff.json"])[0]
-        if data is None:
-            raise InputError(f"handoff {hid} is damaged: its commit {commit} has no handoff.json")
-        return Stored(Handoff.from_json(data), commit)
+        oid = self.git.refs(PREFIX + hid).get(PREFIX + hid)
+        if oid is None:
+            raise InputError(f"no handoff {hid}", hint="see lanewarden handoffs list")
+        good, bad = self._check(*records.read(self.git, PREFIX, FILE, _ID, [(PREFIX + hid, oid)]))
+        if bad:
+            raise InputError(f"handoff {hid} cannot be used: {bad[0].line()}", hint=bad[0].hint)
+        return good[0]
 
     def all(self) -> list[Stored]:
-        refs = self.git.refs(PREFIX)
-        commits = list(refs.values())
-        blobs = self.git.read_paths([f"{c}:handoff.json" for c in commits])
-        return [Stored(Handoff.from_json(b), c) for c, b in zip(commits, blobs, strict=False) if b is not None]
+        """The intact handoffs (see ``scan`` for the damaged ones)."""
+        return self.scan()[0]
+
+    def scan(self) -> tuple[list[Stored], list[Damaged]]:
+        """Every handoff ref: the intact records, and the damaged ones named with what is wrong."""
+        return self._check(*records.scan(self.git, PREFIX, FILE, _ID))
+
+    @staticmethod
+    def _check(found: list[records.Found], damaged: list[Damaged]) -> tuple[list[Stored], list[Damaged]]:
+        good: list[Stored] = []
+        bad = list(damaged)
+        for item in found:
+            try:
+                handoff = Handoff.from_json(item.data)
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"]) or "(document)"
+                bad.append(Damaged(item.ref, item.commit, f"its {FILE} does not parse: {where}: {first['msg']}"))
+                continue
+            derived = handoff.content_id()
+            if handoff.id != item.name:
+                bad.append(Damaged(item.ref, item.commit, f"its record says id {handoff.id}, not {item.name}"))
+            elif derived != handoff.id:
+                bad.append(Damaged(item.ref, item.commit,
+                                   f"its content derives id {derived}, not {handoff.id}: the record (problem, "
+                                   "paths, workers or patch) was changed after it was created"))
+            else:
+                good.append(Stored(handoff, item.commit))
+        return good, bad
 
     def transition(self, prefix: str, action: Action, *, reason: str | None = None,
                    commit: str | None = None) -> Stored:
@@ -89,7 +127,10 @@ class Queue:
                 status = next_status(current.handoff.status, action)
             except ValueError as exc:
                 raise InputError(f"handoff {hid[:12]}: {exc}") from None
-            step = Transition(who=who[0], when=now(), action=action, reason=reason, commit=commit)
+            # An accept pins the patch it accepted: apply checks the patch against it and the ledger.
+            pin = current.handoff.patch_sha256() if action == Action.ACCEPT else None
+            step = Transition(who=who[0], when=now(), action=action, reason=reason, commit=commit,
+                              patch_sha256=pin)
             updated = current.handoff.model_copy(update={
                 "status": status, "history": (*current.handoff.history, step),
                 **({"applied_commit": commit} if action == Action.APPLY else {})})
@@ -103,5 +144,4 @@ class Queue:
     def log(self, prefix: str) -> list[str]:
         """The commits of one handoff's history, newest first."""
         hid = self.resolve(prefix)
-        out = self.git.run(["rev-list", PREFIX + hid])
-        return out.decode().split()
+        return self.git.rev_list(PREFIX + hid, first_parent=True)

@@ -2,7 +2,8 @@
 
 User errors print one ``error:`` line (plus a ``tip:`` when there is one) and
 exit 2; a bug prints one line naming a log file that holds the traceback and
-versions, and exits 4. Ctrl-C exits 130. Nothing below this module prints.
+versions, and exits 4. Ctrl-C exits 130; a reader gone from the output pipe, 141
+(never 0: the answer was not delivered). Nothing below this module prints.
 """
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from lanewarden.workers.errors import LanewardenError, PolicyError
 
 EXIT_INTERNAL = 4
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE
 
 
 def _log_dir() -> Path:
@@ -36,6 +39,7 @@ def write_crash_log(exc: BaseException) -> Path:
     text = (f"lanewarden crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
             f"platform: {platform.platform()}\nversions: {_versions()}\n\n"
             + "".join(traceback.format_exception(exc)))
+    text = _clean(text)
     for folder in (_log_dir(), Path(tempfile.gettempdir())):
         try:
             folder.mkdir(parents=True, exist_ok=True)
@@ -45,6 +49,16 @@ def write_crash_log(exc: BaseException) -> Path:
         except OSError:
             continue
     raise RuntimeError("cannot write a crash log")  # pragma: no cover
+
+
+def _clean(text: str) -> str:
+    """No well-known token in clear in a log or on stderr (a traceback can quote a patch or an argument)."""
+    try:
+        from lanewarden.guards.redaction import scrub
+
+        return scrub(text)
+    except Exception:  # the crash may be in that very import: drop the suspect lines instead
+        return "\n".join(line for line in text.splitlines() if "AKIA" not in line and "PRIVATE KEY" not in line)
 
 
 def _versions() -> str:
@@ -96,7 +110,7 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
         raise
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        ctx.exit(130)
+        ctx.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
         exc.show()
         ctx.exit(EXIT_USAGE)
@@ -107,11 +121,13 @@ def invoke(ctx: click.Context, call: Callable[[], Any]) -> NoReturn:
         ctx.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        ctx.exit(130)
+        ctx.exit(EXIT_INTERRUPTED)
     except BrokenPipeError:
-        # The reader went away (| head); nothing left to say.
+        # The reader went away (| head): nothing left to say, and the command's answer was
+        # never delivered, so it is not a success (a hook must not read it as an accept).
+        # 141 is what a shell reports for a process ended by SIGPIPE.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        ctx.exit(0)
+        ctx.exit(EXIT_BROKEN_PIPE)
     except Exception as exc:
         _crash(ctx, exc)
     ctx.exit(rv if isinstance(rv, int) else 0)
@@ -122,6 +138,6 @@ def _crash(ctx: click.Context, exc: BaseException) -> NoReturn:
         path: Path | str = write_crash_log(exc)
     except Exception:
         path = "(no log: could not write one)"
-    click.echo(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
-               f"this is a bug, traceback in {path}", err=True)
+    click.echo(_clean(f"lanewarden: internal error ({type(exc).__name__}: {exc}); "
+                      f"this is a bug, traceback in {path}"), err=True)
     ctx.exit(EXIT_INTERNAL)

@@ -1,8 +1,7 @@
 """The ``lanewarden`` command line.
 
 Subcommands are imported only when used, so ``lanewarden guard`` in a
-pre-commit hook pays for the guard's imports and nothing else (no networkx,
-no GitPython).
+pre-commit hook pays for the guard's imports and nothing else (no networkx).
 """
 from __future__ import annotations
 

@@ -76,11 +76,6 @@ def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> Loaded
 
 def tracked_files(git: Git, rev: str | None) -> list[str]:
     """Tracked paths: in ``rev`` when given, else in the index."""
-    from lanewarden.workers.git import fsdecode, split_z
-
     if rev is not None:
-        commit = git.resolve_commit(rev)
-        out = git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree", commit])
-    else:
-        out = git.run(["ls-files", "-z", "--cached"])
-    return [fsdecode(p) for p in split_z(out)]
+        return git.ls_tree_names(git.resolve_commit(rev))
+    return git.ls_files_cached()

@@ -71,6 +71,11 @@ def git(repo: Path, *args: str, input: bytes | None = None, check: bool = True) 
     return proc.stdout.decode("utf-8", "surrogateescape")
 
 
+def git_bytes(repo: Path, *args: str) -> bytes:
+    """Plain git's raw stdout, for tests that feed git's own output to the parsers."""
+    return git(repo, *args).encode("utf-8", "surrogateescape")
+
+
 def commit_folder(src: Path, dest: Path, message: str = "initial") -> Path:
     """Copy ``src`` into a fresh repository at ``dest`` and commit it on ``main``."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),

@@ -40,7 +40,8 @@ def test_layers_import_downwards_only() -> None:
 
 
 def test_only_the_git_module_starts_processes() -> None:
-    # Every git process must get the hardened environment and flags of workers/git.py.
+    # Every git process must get the hardened environment and flags of workers/git.py
+    # (workers/gitops.py builds argv but starts nothing).
     # workers/git.py runs git; orchestrator/runs/agent.py runs agents and guards/reviewer.py the
     # policy's external reviewers (neither ever runs git).
     allowed = {ROOT / "workers" / "git.py", ROOT / "orchestrator" / "runs" / "agent.py",
@@ -54,6 +55,61 @@ def test_only_the_git_module_starts_processes() -> None:
                 if module in ("subprocess", "git") or module.startswith("git."):
                     offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not offenders, "\n".join(offenders)
+
+
+# Git access: workers/git.py starts git, workers/gitops.py builds the argv of its operations.
+# Nothing else may hand git a command line, so -z, --end-of-options and --literal-pathspecs
+# are decided once (docs/guard.md, "Hardening").
+GIT_ACCESS = {ROOT / "workers" / "git.py", ROOT / "workers" / "gitops.py"}
+RAW_ARGV = frozenset({"run", "run_rc", "run_to_file", "_run", "_run_rc", "_run_to_file", "argv", "_argv"})
+NOT_GIT = {("subprocess", "run"), ("sys", "argv")}  # agents and reviewers (see above), the CLI's own argv
+
+
+def raw_argv_uses(source: str) -> list[tuple[int, str]]:
+    """(line, name) of every use of a raw-argv runner: calls, bound methods, getattr by name."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in RAW_ARGV:
+            receiver = node.value.id if isinstance(node.value, ast.Name) else ""
+            if (receiver, node.attr) not in NOT_GIT:
+                found.append((node.lineno, node.attr))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"
+              and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant)
+              and node.args[1].value in RAW_ARGV):
+            found.append((node.lineno, str(node.args[1].value)))
+    return sorted(found)
+
+
+def test_the_raw_argv_check_sees_every_spelling() -> None:
+    source = ("git.run(['log'])\nself.git._run_rc(['x'])\nfn = wt.run_to_file\ngetattr(git, '_run')(['y'])\n"
+              "g.argv(['z'])\nsubprocess.run(['agent'])\nprint(sys.argv)\ngit.ls_files_cached()\n")
+    assert raw_argv_uses(source) == [(1, "run"), (2, "_run_rc"), (3, "run_to_file"), (4, "_run"), (5, "argv")]
+
+
+def test_only_git_access_builds_git_argv() -> None:
+    # The whole checkout, tests and benchmarks included; the fixture monorepos are data.
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if path in GIT_ACCESS or "fixtures" in path.relative_to(ROOT).parts:
+            continue
+        for line, name in raw_argv_uses(path.read_text(encoding="utf-8")):
+            offenders.append(f"{path.relative_to(ROOT)}:{line} uses {name}: add a typed method to "
+                             "workers/gitops.py instead")
+    assert not offenders, "\n".join(offenders)
+
+
+def test_nothing_imports_gitpython() -> None:
+    # GitPython is not a dependency (docs/guard.md, "Why not GitPython"); benchmarks and tests included.
+    offenders = []
+    for path in ROOT.rglob("*.py"):
+        if "fixtures" in path.relative_to(ROOT).parts:
+            continue
+        for line, module in _imports(path):
+            if module == "git" or module.startswith("git."):
+                offenders.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not offenders, "\n".join(offenders)
+    assert "gitpython" not in (ROOT / "pyproject.toml").read_text(encoding="utf-8").lower(), \
+        "GitPython stays out of the dependencies: see docs/guard.md, 'Why not GitPython'"
 
 
 def test_every_module_defers_annotations() -> None:

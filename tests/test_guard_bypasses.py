@@ -540,6 +540,83 @@ def test_replace_ref_cannot_fake_head_or_widen_policy(repo: Path) -> None:
     assert c["class"] == "out_of_scope"
 
 
+def _planted_root(repo: Path) -> tuple[str, str, str]:
+    """main, a topic head with an in-lane and an out-of-lane edit, and a parentless root whose
+    tree already holds the out-of-lane edit (the tree of main plus that edit)."""
+    main = git(repo, "rev-parse", "main").strip()
+    head = commit_on_branch(repo, {APP: "x = 2\n", KEYS: "BACKDOOR = 1\n"})
+    git(repo, "checkout", "-q", "main")
+    write(repo, KEYS, "BACKDOOR = 1\n")
+    git(repo, "add", "-A")
+    tree = git(repo, "write-tree").strip()
+    git(repo, "reset", "-q", "--hard")
+    root = git(repo, "commit-tree", tree, "-m", "planted root").strip()
+    return main, head, root
+
+
+def test_grafts_planted_root_cannot_move_the_merge_base(repo: Path) -> None:
+    # Bypass (attack 8): info/grafts gives both sides a planted root whose tree already holds
+    # the out-of-lane edit; the merge base moves to it and the range shows only the in-lane part.
+    main, head, root = _planted_root(repo)
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "grafts").write_text(f"{head} {root}\n{main} {root}\n")
+    # Control: the attack is live for git itself.
+    assert git(repo, "merge-base", "main", "topic").strip() == root
+    assert git(repo, "diff", "--name-only", "main...topic").split() == [APP]
+    v = rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP)
+    assert change(v, KEYS)["class"] == "out_of_scope"
+    assert any("info/grafts" in n and "ignored" in n for n in v["notes"]), v["notes"]
+
+
+def test_grafts_leave_an_honest_range_alone(repo: Path) -> None:
+    # Control: the same grafts file around an in-lane change: still the one real change, accepted.
+    main = git(repo, "rev-parse", "main").strip()
+    head = commit_on_branch(repo, {APP: "x = 2\n"})
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "grafts").write_text(f"{head} {main}\n")
+    assert paths(accepted(verdict(repo, "--base", "main", "--head", "topic"))) == {APP}
+
+
+def _forge_commit_graph(repo: Path, commits: list[str], child: str, parent: str) -> None:
+    """Write a commit-graph for ``commits``, then point ``child``'s first parent at ``parent`` in it."""
+    import struct
+
+    git(repo, "commit-graph", "write", "--stdin-commits", input="\n".join(commits).encode())
+    path = repo / ".git" / "objects" / "info" / "commit-graph"
+    data = bytearray(path.read_bytes())
+    chunks = {bytes(data[8 + 12 * i:12 + 12 * i]): struct.unpack(">Q", data[12 + 12 * i:20 + 12 * i])[0]
+              for i in range(data[6] + 1)}
+    oidl, cdat = chunks[b"OIDL"], chunks[b"CDAT"]
+    oids = [bytes(data[oidl + 20 * i:oidl + 20 * i + 20]).hex() for i in range((cdat - oidl) // 20)]
+    at = cdat + 36 * oids.index(child) + 20  # CDAT entry: tree id, then the first parent's position
+    data[at:at + 4] = struct.pack(">I", oids.index(parent))
+    path.chmod(0o644)
+    path.write_bytes(bytes(data))
+
+
+def test_forged_commit_graph_cannot_rewrite_parents(repo: Path) -> None:
+    # Bypass: a commit-graph file is a cache of parents git trusts without reading the commits.
+    from lanewarden.workers.git import Git
+
+    main, head, root = _planted_root(repo)
+    _forge_commit_graph(repo, [main, head, root], head, root)
+    # Control: git itself now believes the head's parent is the planted root.
+    assert git(repo, "rev-list", "--parents", "-n", "1", head).split() == [head, root]
+    assert Git.discover(repo).parents(head) == [main]
+    c = change(rejected(verdict(repo, "--base", "main", "--head", "topic"), KEYS, APP), KEYS)
+    assert c["class"] == "out_of_scope"
+
+
+def test_history_caches_and_graft_files_are_pinned_off() -> None:
+    # A forged commit-graph (or multi-pack index) would feed git parents it never reads from the
+    # commits; GIT_GRAFT_FILE points below /dev/null, where no file can ever exist.
+    from lanewarden.workers.git import _SAFE_CONFIG, clean_env
+
+    assert {("core.commitGraph", "false"), ("core.multiPackIndex", "false")} <= set(_SAFE_CONFIG)
+    graft = clean_env()["GIT_GRAFT_FILE"]
+    assert graft.startswith(os.devnull + os.sep) and not os.path.exists(graft)
+
+
 # -- 12. nasty path names ----------------------------------------------------
 
 NASTY_IN_SCOPE = ["services/wallet-api/new\nline.txt", "services/wallet-api/tab\there.txt",
@@ -610,6 +687,80 @@ def test_case_only_rename_with_ignorecase(repo: Path) -> None:
         assert change(v, old)["class"] == "out_of_scope", mode
         assert change(v, new)["class"] == "out_of_scope", mode
         assert change(v, old)["status"] == "deleted", mode
+
+
+# -- 13b. case and Unicode folding (attack 9) ---------------------------------
+# Matching is byte-exact, as git's; on a case-insensitive or normalising checkout two paths that
+# fold alike are one file. A path that collides, once folded, with a denied, protected or foreign
+# path is rejected; the exact matcher still decides everything else.
+
+def _widen_policy(repo: Path, extra: str, deny: str | None = None) -> None:
+    policy = (repo / POLICY).read_text()
+    if deny is not None:
+        policy = policy.replace('deny: ["services/wallet-api/secrets/**"]',
+                                f'deny: ["services/wallet-api/secrets/**", "{deny}"]', 1)
+    policy = policy.replace("contracts:\n  wallet-api:", extra + "contracts:\n  wallet-api:", 1)
+    (repo / POLICY).write_text(policy, encoding="utf-8")
+    git(repo, "commit", "-q", "-am", "policy for folding tests")
+
+
+def test_case_variant_of_a_denied_folder_is_rejected(repo: Path) -> None:
+    leak = "services/wallet-api/SECRETS/token.txt"
+    write(repo, leak, "x\n")
+    for result in three_modes(repo).values():
+        c = change(rejected(result, leak), leak)
+        assert c["class"] == "out_of_scope"
+        assert "workers.wallet-api.deny[0]" in c["rule"] and "when case/Unicode-folded" in c["rule"], c
+
+
+@pytest.mark.parametrize(("pattern_form", "path_form"), [("NFC", "NFD"), ("NFD", "NFC")])
+def test_unicode_form_variant_of_a_denied_folder_is_rejected(repo: Path, pattern_form: str,
+                                                             path_form: str) -> None:
+    import unicodedata
+
+    folder = "services/wallet-api/caf\u00e9"
+    _widen_policy(repo, "", deny=unicodedata.normalize(pattern_form, folder) + "/**")
+    leak = unicodedata.normalize(path_form, folder) + "/x.txt"
+    write(repo, leak, "x\n")
+    c = change(rejected(verdict(repo, "--worktree"), leak), leak)
+    assert c["class"] == "out_of_scope" and "when case/Unicode-folded" in c["rule"], c
+
+
+def test_case_variant_of_a_foreign_lane_is_rejected(repo: Path) -> None:
+    _widen_policy(repo, '  platform:\n    allow: ["services/**"]\n')
+    stray = "services/KMS-api/src/kms_api/keys.py"
+    write(repo, stray, "x = 1\n")
+    c = change(rejected(verdict(repo, "--worktree", worker="platform"), stray), stray)
+    assert c["class"] == "out_of_scope" and "collides with kms-api's lane" in c["rule"], c
+    assert c["route_to"] == "kms-api"
+
+
+def test_case_variant_of_the_policy_file_is_protected(repo: Path) -> None:
+    _widen_policy(repo, '  toplevel:\n    allow: ["*"]\n')
+    write(repo, "Lanewarden.yaml", "version: 1\n")
+    c = change(rejected(verdict(repo, "--worktree", worker="toplevel"), "Lanewarden.yaml"), "Lanewarden.yaml")
+    assert c["class"] == "protected"
+    assert any("collides with lanewarden.yaml" in r for r in c["reasons"]), c
+
+
+def test_explain_says_what_the_guard_will_say_about_a_collision(repo: Path) -> None:
+    out = lanewarden("explain", "services/wallet-api/SECRETS/x", "services/wallet-api/Upper.md",
+                     "--repo", str(repo), "--worker", WORKER, "--format", "json")
+    leak, fine = (json.loads(line) for line in out.stdout.splitlines())
+    assert leak["class"] == "out_of_scope" and "when case/Unicode-folded" in leak["class_rule"], leak
+    assert fine["class"] == "writable", fine
+
+
+def test_capitals_that_collide_with_nothing_are_accepted(repo: Path) -> None:
+    # Control: capitals and non-ASCII letters in the lane, folding onto nothing denied or foreign.
+    _widen_policy(repo, '  platform:\n    allow: ["services/**"]\n')
+    own = ["services/wallet-api/src/wallet_api/Upper_Case.py", "services/wallet-api/docs/Caf\u00e9.md"]
+    for rel in own:
+        write(repo, rel, "x = 1\n")
+    assert paths(accepted(verdict(repo, "--worktree"))) == set(own)
+    git(repo, "clean", "-qfd")
+    write(repo, "services/New-Service/README.md", "# new\n")
+    accepted(verdict(repo, "--worktree", worker="platform"))
 
 
 # -- 14. patch mode ----------------------------------------------------------

@@ -60,13 +60,16 @@ def _read_chain(repo: Path) -> list[Item]:
     return items
 
 
-def _write_chain(repo: Path, items: list[Item]) -> None:
-    parent: str | None = None
-    for entry, others in items:
+def _write_chain(repo: Path, items: list[Item], *, start: str | None = None, keep: str | None = None) -> None:
+    """Commit ``items`` as a chain (on top of ``start``); the last one also gets ``keep`` as a parent."""
+    parent: str | None = start
+    for n, (entry, others) in enumerate(items):
         blob = git(repo, "hash-object", "-w", "--stdin", input=canonical(entry) + b"\n").strip()
         lines = "\n".join([*others, f"100644 blob {blob}\tentry.json"]) + "\n"
         tree = git(repo, "mktree", input=lines.encode()).strip()
         args = ["commit-tree", tree, "-m", "rewritten"] + (["-p", parent] if parent else [])
+        if keep and n == len(items) - 1:
+            args += ["-p", keep]
         parent = git(repo, *args).strip()
     assert parent is not None
     git(repo, "update-ref", REF, parent)
@@ -175,6 +178,91 @@ def test_a_history_rewritten_from_scratch_is_caught_by_the_anchor(repo: Path) ->
     assert code == 1 and _violations(report) == [("ANCHOR_MISSING", None)]
     bad = lanewarden("ledger", "verify", "--repo", str(repo), "--anchor", "xyz")
     assert bad.exit_code == 2 and "not a ledger hash" in bad.stderr
+
+
+def _rebuilt_without_the_reject(repo: Path, *, from_scratch: bool) -> tuple[str, str]:
+    """Drop the recorded reject, re-hash what follows, keep the old head as an extra parent of the new one.
+
+    Returns (old head, new head). ``from_scratch`` rebuilds every commit (a new genesis);
+    otherwise the commits before the reject are reused as they are.
+    """
+    old = git(repo, "rev-parse", REF).strip()
+    commits = git(repo, "rev-list", "--first-parent", "--reverse", REF).split()
+    chain = _read_chain(repo)
+    cut = next(n for n, (e, _) in enumerate(chain) if e["outcome"].get("decision") == "reject")
+    first = 0 if from_scratch else cut
+    kept = chain[first:cut] + chain[cut + 1:]
+    prev = "0" * 64 if from_scratch else chain[cut - 1][0]["hash"]
+    rebuilt = []
+    for seq, (entry, others) in enumerate(kept, start=first):
+        entry = _rehash({**entry, "seq": seq, "prev": prev})
+        prev = entry["hash"]
+        rebuilt.append((entry, others))
+    _write_chain(repo, rebuilt, start=None if from_scratch else commits[cut - 1], keep=old)
+    return old, git(repo, "rev-parse", REF).strip()
+
+
+@pytest.mark.parametrize("from_scratch", [True, False], ids=["new-genesis", "shared-prefix"])
+def test_a_rebuilt_chain_that_keeps_the_old_head_as_a_parent_is_caught(repo: Path, from_scratch: bool) -> None:
+    from lanewarden.workers.git import Git
+    from lanewarden.workers.ledger import Ledger
+
+    _record_some(repo)
+    honest_before = git(repo, "rev-parse", f"{REF}~1").strip()
+    old, new = _rebuilt_without_the_reject(repo, from_scratch=from_scratch)
+    # What the run used to check: every parent counts, so the old head is "still there".
+    git(repo, "merge-base", "--is-ancestor", old, new)
+    ledger = Ledger(Git.discover(repo))
+    assert not ledger.extends(old, new)
+    assert ledger.extends(honest_before, old) and ledger.extends(old, old)  # control: a normal append
+    code, report = _verify(repo)  # no anchor needed
+    assert code == 1 and _violations(report) == [("HIDDEN_CHAIN", None)]
+    message = report["problems"][0]["message"]
+    assert "only through an extra parent" in message and "not in the chain: seq 2 (guard reject" in message
+    text = lanewarden("ledger", "verify", "--repo", str(repo))
+    assert text.exit_code == 1 and text.stdout.startswith("HIDDEN_CHAIN: ledger:")
+
+
+def test_a_run_whose_agent_rebuilds_the_ledger_keeping_the_old_head_is_rolled_back(repo: Path) -> None:
+    _record_some(repo)
+    before = git(repo, "rev-parse", REF).strip()
+    genesis = git(repo, "rev-list", "--max-parents=0", REF).split()[0]
+
+    def rebuild(git_dir: str) -> str:
+        # The new head's first parent skips every entry; the old head stays reachable as a second parent.
+        g = f"git --git-dir={git_dir}"
+        return (f"echo '# x' >> NOTES.md && {g} update-ref {REF} "
+                f"$({g} commit-tree $({g} mktree </dev/null) -p {genesis} -p {before} -m x)")
+
+    # Confined, the agent can rewrite only its clone's ledger: none of it reaches the main repository.
+    confined = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--",
+                          "sh", "-c", rebuild("$(git rev-parse --absolute-git-dir)"))
+    assert confined.exit_code == 0, confined.output
+    assert before in git(repo, "rev-list", "--first-parent", REF).split()
+    before = git(repo, "rev-parse", REF).strip()
+    # Unconfined, it can write the main repository's ledger ref: the run puts it back and rolls back.
+    result = lanewarden("run", "wallet-api", "--unconfined", "--repo", str(repo), "--format", "json", "--",
+                        "sh", "-c", rebuild(str(repo / ".git")))
+    assert result.exit_code == 1, result.output
+    assert "the ledger was rewritten during the run" in result.output
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    assert shown[-2]["commit"] == before and shown[-1]["outcome"]["outcome"] == "rejected"
+    assert _verify(repo)[0] == 0
+
+
+@pytest.mark.parametrize("damage", ["blob", "missing"])
+def test_a_ledger_ref_that_names_no_commit_is_an_error_not_an_empty_ledger(repo: Path, damage: str) -> None:
+    _record_some(repo)
+    if damage == "blob":
+        blob = git(repo, "hash-object", "-w", "--stdin", input=b"not a ledger").strip()
+        git(repo, "update-ref", REF, blob)
+    else:  # git update-ref refuses a missing object; writing the ref file does not
+        (repo / ".git" / REF).write_text("d" * 40 + "\n")
+    for args in (("ledger", "verify"), ("ledger", "show"), ("guard", "--worker", "wallet-api", "--staged",
+                                                               "--record")):
+        result = lanewarden(*args, "--repo", str(repo))
+        assert result.exit_code == 2, (args, result.output)
+        assert f"{REF} points at a {damage}" in result.stderr and "git reflog show" in result.stderr
 
 
 def test_an_empty_ledger_verifies(repo: Path) -> None:
@@ -333,6 +421,12 @@ def test_the_final_review_records_each_lane_and_its_decision(repo: Path) -> None
     git(repo, "switch", "-qc", "lanewarden/wallet-api/t1")
     _commit_change(repo, WALLET)
     git(repo, "switch", "-q", "main")
+    # The final review attributes a branch by lanewarden's record of the run that made it, not its name.
+    from lanewarden.orchestrator.runs.records import record_branch
+    from lanewarden.workers.git import Git
+
+    record_branch(Git.discover(repo), "wallet-api", "lanewarden/wallet-api/t1",
+                  git(repo, "rev-parse", "lanewarden/wallet-api/t1").strip())
     result = lanewarden("review", "final", "--repo", str(repo), "--base", "main", "--format", "json")
     assert result.exit_code in (0, 3), result.output
     shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
@@ -349,7 +443,19 @@ def test_a_run_whose_agent_rewrites_the_ledger_is_rolled_back(repo: Path) -> Non
     before = git(repo, "rev-parse", REF).strip()
     script = ("echo '# x' >> NOTES.md && "
               f"git update-ref {REF} $(git commit-tree $(git mktree </dev/null) -m forged)")
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    # Confined, the agent rewrites only its clone's ledger: the main chain is untouched and the run lands.
+    confined = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", script)
+    assert confined.exit_code == 0, confined.output
+    assert git(repo, "merge-base", "--is-ancestor", before, REF) == "" and _verify(repo)[0] == 0
+    before = git(repo, "rev-parse", REF).strip()
+    # Unconfined, it can rewrite the main repository's chain: put back, and the run rolled back.
+    # (the main git dir is three folders above the context pack: .git/lanewarden/runs/<run-id>/context.json)
+    main_git = 'M="$(cd "$(dirname "$LANEWARDEN_CONTEXT")/../../.." && pwd)" && '
+    script = main_git + ("echo '# x' >> NOTES.md && "
+                         f'git --git-dir="$M" update-ref {REF} '
+                         '$(git --git-dir="$M" commit-tree $(git --git-dir="$M" mktree </dev/null) -m forged)')
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--unconfined", "--",
+                        "sh", "-c", script)
     assert result.exit_code == 1, result.output
     assert "the ledger was rewritten during the run" in result.output
     shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)

@@ -40,12 +40,33 @@ def _request(repo: Path, *extra: str) -> str:
     return str(json.loads(result.stdout)["id"])
 
 
-def _forge(repo: Path, record: dict[str, Any]) -> None:
-    """Write an override record straight into the refs, as anyone with repository access could."""
+def _forge(repo: Path, record: dict[str, Any], *, witnessed: bool = True) -> str:
+    """Write an override record straight into the refs, as anyone with repository access could.
+
+    Its id is derived from its content as lanewarden derives it. ``witnessed`` also
+    writes the ledger entries lanewarden writes for the request and each approval
+    (through the ledger's own API: a record without them counts for nothing).
+    Returns the id.
+    """
+    from lanewarden.guards import evidence
+    from lanewarden.guards.override import Override, Scope, content_id
+    from lanewarden.workers.git import Git
+    from lanewarden.workers.ledger import Kind, Ledger
+
+    record = {**record, "id": content_id(record["worker"], record["paths"], record["reason"],
+                                         record["requested_by"], record["requested_at"], Scope(record["scope"]),
+                                         record["diff_sha256"])}
     blob = git(repo, "hash-object", "-w", "--stdin", input=json.dumps(record).encode()).strip()
     tree = git(repo, "mktree", input=f"100644 blob {blob}\toverride.json\n".encode()).strip()
     commit = git(repo, "commit-tree", tree, "-m", "forged").strip()
     git(repo, "update-ref", PREFIX + record["id"], commit)
+    if witnessed:
+        item = Override.from_json(record)
+        ledger = Ledger(Git.discover(repo))
+        ledger.append(Kind.OVERRIDE, evidence.request_inputs(item), {}, who=(item.requested_by, "x@example.com"))
+        for a in item.approvals:
+            ledger.append(Kind.OVERRIDE, evidence.approve_inputs(item, a.who, a.when), {}, who=(a.who, "x@x"))
+    return str(record["id"])
 
 
 def _record(oid: str, diff: str | None, approvals: list[tuple[str, str]], *, expires_in: int = 3600,
@@ -127,9 +148,9 @@ def test_overrides_that_must_not_count(repo: Path, case: str) -> None:
 
 
 def test_approving_an_expired_override_is_refused(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    _forge(repo, _record("1" * 16, None, [], expires_in=-5))
+    oid = _forge(repo, _record("1" * 16, None, [], expires_in=-5))
     _as(monkeypatch, "bob")
-    result = lanewarden("override", "approve", "1111", "--repo", str(repo))
+    result = lanewarden("override", "approve", oid[:6], "--repo", str(repo))
     assert result.exit_code == 2 and "expired" in result.stderr
     assert lanewarden("override", "list", "--repo", str(repo)).stdout.strip() == "no overrides"
     assert "expired" in lanewarden("override", "list", "--repo", str(repo), "--all").stdout
@@ -140,10 +161,10 @@ def test_an_override_never_passes_the_secrets_guard(repo: Path, monkeypatch: pyt
     key.write_text("-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "key")
-    _forge(repo, {**_record("2" * 16, None, [("bob", _earlier(5)), ("carol", _earlier(4))]),
-                  "paths": ["services/wallet-api/secrets/**"]})
+    oid = _forge(repo, {**_record("2" * 16, None, [("bob", _earlier(5)), ("carol", _earlier(4))]),
+                        "paths": ["services/wallet-api/secrets/**"]})
     code, verdict = _guard(repo, "--base", "HEAD~1")
-    assert code == 1 and verdict["overrides"] == ["2" * 16]
+    assert code == 1 and verdict["overrides"] == [oid]
     votes = {v["guard"]: v["vote"] for v in verdict["votes"]}
     assert votes["scope"] == "approve" and votes["secrets"] == "reject"
 
@@ -178,31 +199,47 @@ def test_override_request_errors_say_what_to_do(repo: Path, monkeypatch: pytest.
         assert result.exit_code == 2 and message in result.stderr, (args, result.stderr)
 
 
+def _sealed(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with the id lanewarden derives from its content (what a careful forger computes)."""
+    from lanewarden.guards.override import Scope, content_id
+
+    return {**record, "id": content_id(record["worker"], record["paths"], record["reason"], record["requested_by"],
+                                       record["requested_at"], Scope(record["scope"]), record["diff_sha256"])}
+
+
 def test_a_run_ignores_overrides_its_agent_forges(repo: Path, tmp_path: Path) -> None:
-    forged = json.dumps(_record("4" * 16, None, [("bob", _earlier(5)), ("carol", _earlier(4))]))
+    record = _sealed({**_record("4" * 16, None, [("bob", _earlier(5)), ("carol", _earlier(4))]),
+                      "expires_at": "2099-01-01T00:00:00+00:00"})
     agent = tmp_path / "agent.py"
     agent.write_text(textwrap.dedent(f"""\
-        import subprocess
+        import os, pathlib, subprocess
+        # The main repository's git dir: <git dir>/lanewarden/runs/<run-id>/context.json
+        main_git = pathlib.Path(os.environ["LANEWARDEN_CONTEXT"]).parents[3]
         def git(*args, data=None):
-            return subprocess.run(["git", *args], input=data, capture_output=True, check=True).stdout.strip()
+            return subprocess.run(["git", f"--git-dir={{main_git}}", *args], input=data, capture_output=True,
+                                  check=True).stdout.strip()
         with open("../kms-api/src/kms_api/audit.py", "a") as fh:
             fh.write("# stray\\n")
-        blob = git("hash-object", "-w", "--stdin", data={forged!r}.encode()).decode()
+        blob = git("hash-object", "-w", "--stdin", data={json.dumps(record)!r}.encode()).decode()
         tree = git("mktree", data=f"100644 blob {{blob}}\\toverride.json\\n".encode()).decode()
         commit = git("commit-tree", tree, "-m", "forged").decode()
-        git("update-ref", "{PREFIX}{'4' * 16}", commit)
+        git("update-ref", "{PREFIX}{record['id']}", commit)
     """))
-    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--", sys.executable, str(agent))
+    # Unconfined, so the agent can write the main repository's refs at all (a confined one has only its clone).
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--unconfined", "--", sys.executable, str(agent))
     assert git(repo, "for-each-ref", PREFIX).strip(), "the agent did forge an override"
     # The run judged with the overrides that existed before the agent started: none.
     assert result.exit_code == 3, result.output
     run = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json", "--kind", "run").stdout)
     assert run[0]["outcome"]["overrides"] == []
-    # The same forged record does count for a plain guard: approvals are only as strong as identities.
+    # Nor does the forged record count in the next guard (or run): it is checked on every load.
     with open(repo / KMS, "a", encoding="utf-8") as fh:
         fh.write("# stray\n")
     git(repo, "commit", "-qam", "stray")
-    assert _guard(repo, "--base", "HEAD~1")[0] == 0
+    code, verdict = _guard(repo, "--base", "HEAD~1")
+    assert code == 1 and verdict["overrides"] == []
+    note = next(n for n in verdict["notes"] if n.startswith(f"override {record['id']}"))
+    assert "ignored" in note and "more than the limit of 7 days" in note and "no ledger entry" in note
 
 
 # -- external reviewers ---------------------------------------------------

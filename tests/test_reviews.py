@@ -21,6 +21,8 @@ from lanewarden.orchestrator.reports.document import Details, Document, Para, Ta
 from lanewarden.orchestrator.reports.html import to_html
 from lanewarden.orchestrator.reviews import graph as graph_module
 from lanewarden.orchestrator.reviews.matrix import FAIL, NOT_RUN, PASS, read_junit
+from lanewarden.orchestrator.runs.records import record_branch
+from lanewarden.workers.git import Git
 from lanewarden.workers.loader import parse
 
 KMS_PROTO = "contracts/kms/kms.proto"
@@ -52,15 +54,23 @@ def _append(repo: Path, path: str, line: str) -> None:
         fh.write(line + "\n")
 
 
-def branch(repo: Path, name: str, paths: list[str], base: str = "main") -> str:
-    """A branch from ``base`` with one commit appending a line to each path; back on main afterwards."""
+def branch(repo: Path, name: str, paths: list[str], base: str = "main", *, recorded: bool = True) -> str:
+    """A branch from ``base`` with one commit appending a line to each path; back on main afterwards.
+
+    ``recorded``: lanewarden records it as the work of the worker its name
+    suggests, as a run does (the final review attributes branches by that record,
+    never by their names).
+    """
     git(repo, "checkout", "-q", "-b", name, base)
     for p in paths:
         _append(repo, p, f"# {name} edits {p}")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", f"{name}: edit {len(paths)} file(s)")
     git(repo, "checkout", "-q", "main")
-    return git(repo, "rev-parse", name).strip()
+    commit = git(repo, "rev-parse", name).strip()
+    if recorded:
+        record_branch(Git.discover(repo), name.split("/")[1], name, commit)
+    return commit
 
 
 def edit_policy(repo: Path, old: str, new: str) -> None:

@@ -1,4 +1,4 @@
-"""The only module that spawns git.
+"""The only module that spawns git (``workers/gitops.py`` builds the argv of its operations).
 
 A guard that reads git through the repository's own configuration can be
 fooled by it (see NOTES.md): ``diff.relative`` hides paths, ``core.fsmonitor``
@@ -19,13 +19,16 @@ User-supplied revisions are resolved once with ``rev-parse --verify
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
 from lanewarden.workers.errors import GitError, InputError, NotARepositoryError, RevisionError
+from lanewarden.workers.gitops import Operations, TreeEntry, fsdecode, fsencode, is_object_id, split_z
+
+# Re-exported: callers import the path helpers from here, next to Git.
+__all__ = ["EMPTY_TREE_SHA1", "Git", "TreeEntry", "clean_env", "fsdecode", "fsencode", "is_object_id", "split_z"]
 
 # Settings that can hide a change or run code, pinned to safe values.
 _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
@@ -63,7 +66,17 @@ _SAFE_CONFIG: tuple[tuple[str, str], ...] = (
     ("log.showSignature", "false"),
     ("gc.auto", "0"),
     ("maintenance.auto", "false"),
+    # A commit-graph file (or chain) is a cache of parents git trusts without
+    # reading the commits: a forged one moves merge bases. Read the commits.
+    ("core.commitGraph", "false"),
+    # Same for the multi-pack index: an index of objects git would trust over the packs' own.
+    ("core.multiPackIndex", "false"),
 )
+
+# info/grafts rewrites parents as git reads history (still honoured by git 2.39):
+# a planted root given to both sides moves the merge base. A file below
+# /dev/null can never exist, so no grafts file is ever read.
+NO_GRAFTS = os.path.join(os.devnull, "lanewarden-no-grafts")
 
 _DROP_ENV_PREFIXES = ("GIT_",)
 
@@ -75,8 +88,6 @@ _MOVES_REFS = frozenset({"checkout", "switch", "commit", "reset", "merge", "reba
 # The empty tree's id in a SHA-1 repository; computed per repository below.
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 
-_HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
-
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The environment every git process gets: the caller's, minus git's, plus ours."""
@@ -86,6 +97,7 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_OPTIONAL_LOCKS": "0",
         "GIT_NO_REPLACE_OBJECTS": "1",
+        "GIT_GRAFT_FILE": NO_GRAFTS,
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ATTR_NOSYSTEM": "1",
         "LC_ALL": "C",
@@ -94,29 +106,6 @@ def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
-
-
-def split_z(data: bytes) -> list[bytes]:
-    """Split NUL-terminated git output into its fields."""
-    if not data:
-        return []
-    parts = data.split(b"\0")
-    if parts[-1] == b"":
-        parts.pop()
-    return parts
-
-
-def fsdecode(raw: bytes) -> str:
-    """Paths are bytes in git; keep undecodable bytes round-trippable."""
-    return raw.decode("utf-8", "surrogateescape")
-
-
-def fsencode(path: str) -> bytes:
-    return path.encode("utf-8", "surrogateescape")
-
-
-def is_object_id(text: str) -> bool:
-    return bool(_HEX.match(text))
 
 
 def _subcommand(args: Sequence[str]) -> str:
@@ -145,8 +134,12 @@ def _find_top(start: Path) -> Path | None:
     return None
 
 
-class Git:
-    """A hardened handle on one repository (its git dir and, unless bare, its work tree)."""
+class Git(Operations):
+    """A hardened handle on one repository (its git dir and, unless bare, its work tree).
+
+    Only this class and its ``Operations`` build git command lines; the runners
+    are private (tests/test_codebase.py checks no other module calls them).
+    """
 
     def __init__(self, git_dir: Path, top: Path | None, *, bare: bool = False) -> None:
         self.git_dir = git_dir
@@ -205,13 +198,16 @@ class Git:
         return cls(git_dir, top)
 
     @classmethod
-    def init(cls, folder: Path, *, branch: str = "main") -> Git:
+    def init(cls, folder: Path, *, branch: str = "main", bare: bool = False) -> Git:
         """Create a repository in ``folder`` (used by the demo and by worker runs)."""
         folder.mkdir(parents=True, exist_ok=True)
         proc = subprocess.run(["git", "-c", f"init.defaultBranch={branch}", "-c", "init.templateDir=",
-                               "init", "-q", str(folder)], env=clean_env(), capture_output=True, check=False)
+                               "init", "-q", *(["--bare"] if bare else []), "--end-of-options", str(folder)],
+                              env=clean_env(), capture_output=True, check=False)
         if proc.returncode != 0:
             raise GitError("git init failed", args=("init",), stderr=proc.stderr.decode("utf-8", "replace"))
+        if bare:  # never discovered: a folder inside another repository's .git would find that one
+            return cls(folder.resolve(), None, bare=True)
         return cls.discover(folder)
 
     # -- running ---------------------------------------------------------
@@ -257,7 +253,7 @@ class Git:
         env["GIT_CONFIG_COUNT"] = str(count)
         return env
 
-    def argv(self, args: Sequence[str]) -> list[str]:
+    def _argv(self, args: Sequence[str]) -> list[str]:
         return [*self._base_args(), *args]
 
     def _env(self, args: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
@@ -265,28 +261,28 @@ class Git:
             return clean_env(extra)  # the filter lookup itself; without a work tree no filter can run
         return clean_env({**self._filter_env(), **(extra or {})})
 
-    def run(self, args: Sequence[str], *, input: bytes | None = None,
-            env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
-            hint: str | None = None) -> bytes:
+    def _run(self, args: Sequence[str], *, input: bytes | None = None,
+             env: dict[str, str] | None = None, ok: Sequence[int] = (0,),
+             hint: str | None = None) -> bytes:
         """Run git and return stdout; any exit code outside ``ok`` raises GitError."""
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         if proc.returncode not in ok:
-            raise GitError(f"git {args[0]} failed", args=tuple(args),
+            raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
                            stderr=proc.stderr.decode("utf-8", "replace"), hint=hint)
         return proc.stdout
 
-    def run_rc(self, args: Sequence[str], *, input: bytes | None = None,
-               env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
+    def _run_rc(self, args: Sequence[str], *, input: bytes | None = None,
+                env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), input=input, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), input=input, cwd=self.top or self.git_dir,
                               env=self._env(args, env), capture_output=True, check=False)
         return proc.returncode, proc.stdout, proc.stderr
 
-    def run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
+    def _run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
         """Run git with its output going straight into a file.
 
         For large outputs read in the background: a pipe needs a reader holding
@@ -294,10 +290,11 @@ class Git:
         """
         if _subcommand(args) in _MOVES_REFS:
             self.forget_names()
-        proc = subprocess.run(self.argv(args), stdout=out, stderr=subprocess.PIPE, cwd=self.top or self.git_dir,
+        proc = subprocess.run(self._argv(args), stdout=out, stderr=subprocess.PIPE, cwd=self.top or self.git_dir,
                               env=self._env(args, env), check=False)
         if proc.returncode != 0:
-            raise GitError(f"git {args[0]} failed", args=tuple(args), stderr=proc.stderr.decode("utf-8", "replace"))
+            raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
+                           stderr=proc.stderr.decode("utf-8", "replace"))
 
     def own_config(self, key: str) -> str | None:
         """A setting as the user's git sees it (repository, then global config).
@@ -349,7 +346,7 @@ class Git:
     def batch(self, specs: Sequence[str], *,
               env: dict[str, str] | None = None) -> list[tuple[str, str, bytes] | None]:
         """``(oid, type, content)`` for each object name, None where git finds none."""
-        out = self.run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"),
+        out = self._run(["cat-file", "--batch"], input=("\n".join(specs) + "\n").encode("utf-8", "surrogateescape"),
                        env=env)
         results: list[tuple[str, str, bytes] | None] = []
         pos = 0
@@ -371,7 +368,7 @@ class Git:
             raise RevisionError(f"{what} {rev!r} is empty or malformed")
         if rev in self._commits:
             return self._commits[rev][0]
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{rev}^{{commit}}"])
         if code != 0:
             raise RevisionError(
                 f"{what} {rev!r} does not name a commit in {self.top or self.git_dir}",
@@ -383,49 +380,52 @@ class Git:
         """HEAD's commit id, or None on an unborn branch."""
         if "HEAD" in self._commits:
             return self._commits["HEAD"][0]
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", "HEAD^{commit}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", "HEAD^{commit}"])
         return out.decode().strip() if code == 0 else None
 
     def current_branch(self) -> str | None:
-        code, out, _ = self.run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
+        code, out, _ = self._run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
         return fsdecode(out.strip()) if code == 0 else None
 
     def remote_has_branches(self, remote: str) -> bool:
         """Whether ``remote`` (a configured remote's name or a URL) has any branch; asks the remote."""
         if not remote or remote.startswith("-"):
             raise InputError(f"remote {remote!r} is not a remote name or URL")
-        code, out, err = self.run_rc(["ls-remote", "--heads", "--end-of-options", remote])
+        code, out, err = self._run_rc(["ls-remote", "--heads", "--end-of-options", remote])
         if code != 0:
             raise GitError(f"cannot list the branches of remote {remote!r}: {err.decode(errors='replace').strip()}")
         return bool(out.strip())
 
     def merge_bases(self, a: str, b: str) -> list[str]:
-        code, out, err = self.run_rc(["merge-base", "--all", a, b])
+        code, out, err = self._run_rc(["merge-base", "--all", "--end-of-options", a, b])
         if code not in (0, 1):
             raise GitError("git merge-base failed", args=("merge-base", a, b),
                            stderr=err.decode("utf-8", "replace"))
         return out.decode().split()
 
     def is_shallow(self) -> bool:
-        return self.run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
+        return self._run(["rev-parse", "--is-shallow-repository"]).strip() == b"true"
 
     def tree_of(self, commit: str) -> str:
         cached = self._commits.get(commit)
         if cached is not None and cached[1].startswith(b"tree "):
             return cached[1][5:cached[1].index(b"\n")].decode()
-        return self.run(["rev-parse", "--verify", f"{commit}^{{tree}}"]).decode().strip()
+        return self._run(["rev-parse", "--verify", "--end-of-options", f"{commit}^{{tree}}"]).decode().strip()
 
     def empty_tree(self) -> str:
         if self._empty_tree is None:
-            self._empty_tree = self.run(["mktree"], input=b"").decode().strip()
+            self._empty_tree = self._run(["mktree"], input=b"").decode().strip()
         return self._empty_tree
 
     # -- objects ---------------------------------------------------------
-    def read_file_at(self, commit: str, path: str) -> bytes | None:
-        """Contents of ``path`` in ``commit``, or None when it does not exist there."""
-        if (commit, path) in self._files:
+    def read_file_at(self, commit: str, path: str, *, env: dict[str, str] | None = None) -> bytes | None:
+        """Contents of ``path`` in ``commit`` (or a tree), or None when it does not exist there.
+
+        ``env`` may name a scratch object directory; such reads bypass the cache.
+        """
+        if env is None and (commit, path) in self._files:
             return self._files[(commit, path)]
-        code, out, _ = self.run_rc(["cat-file", "blob", f"{commit}:{path}"])
+        code, out, _ = self._run_rc(["cat-file", "blob", "--end-of-options", f"{commit}:{path}"], env=env)
         return out if code == 0 else None
 
     def read_blobs(self, oids: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str, bytes]:
@@ -442,19 +442,19 @@ class Git:
         name, email = author
         identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
                     "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-        self.run(["add", "-A"])
-        self.run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
-        return self.run(["rev-parse", "HEAD"]).decode().strip()
+        self._run(["add", "-A"])
+        self._run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
+        return self._run(["rev-parse", "HEAD"]).decode().strip()
 
     def write_blob(self, data: bytes) -> str:
-        return self.run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
+        return self._run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
 
     def make_tree(self, entries: dict[str, bytes], blobs: dict[str, str] | None = None) -> str:
         """A flat tree of regular files ``name -> content`` (plus ``name -> blob id`` already written)."""
         oids = {name: self.write_blob(data) for name, data in entries.items()}
         oids.update(blobs or {})
         lines = b"".join(f"100644 blob {oid}\t{name}\0".encode() for name, oid in sorted(oids.items()))
-        return self.run(["mktree", "-z"], input=lines).decode().strip()
+        return self._run(["mktree", "-z"], input=lines).decode().strip()
 
     def commit_tree(self, tree: str, parents: Sequence[str], message: str,
                     author: tuple[str, str], when: str | None = None) -> str:
@@ -466,21 +466,24 @@ class Git:
         args = ["-c", "commit.gpgSign=false", "commit-tree", tree]
         for parent in parents:
             args += ["-p", parent]
-        return self.run(args, input=message.encode(), env=env).decode().strip()
+        return self._run(args, input=message.encode(), env=env).decode().strip()
 
     def ref_value(self, ref: str) -> str | None:
-        code, out, _ = self.run_rc(["rev-parse", "--verify", "-q", f"{ref}^{{commit}}"])
+        code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}"])
         return out.decode().strip() if code == 0 else None
 
     def update_ref(self, ref: str, new: str, old: str | None) -> bool:
         """Compare-and-swap: move ``ref`` to ``new`` only if it is still ``old`` (None: absent)."""
         expected = old or "0" * len(new)
-        code, _, _ = self.run_rc(["update-ref", "--no-deref", ref, new, expected])
+        code, _, _ = self._run_rc(["update-ref", "--no-deref", "--end-of-options", ref, new, expected])
         return code == 0
 
     def refs(self, prefix: str) -> dict[str, str]:
-        """ref name -> commit id for every ref under ``prefix``."""
-        out = self.run(["for-each-ref", "--format=%(objectname) %(refname)", prefix])
+        """ref name -> commit id for every ref under ``prefix``.
+
+        Parsed by lines: a ref name can hold neither a newline nor a space (git check-ref-format).
+        """
+        out = self._run(["for-each-ref", "--format=%(objectname) %(refname)", "--end-of-options", prefix])
         refs: dict[str, str] = {}
         for line in out.decode("utf-8", "surrogateescape").splitlines():
             oid, _, name = line.partition(" ")
@@ -508,5 +511,124 @@ class Git:
         return [found[2] if found is not None else None for found in self.batch(specs)]
 
     def is_ancestor(self, older: str, newer: str) -> bool:
-        code, _, _ = self.run_rc(["merge-base", "--is-ancestor", older, newer])
+        code, _, _ = self._run_rc(["merge-base", "--is-ancestor", "--end-of-options", older, newer])
         return code == 0
+
+    def is_first_parent_ancestor(self, older: str, newer: str) -> bool:
+        """Whether ``older`` is on ``newer``'s first-parent line (``newer`` itself included).
+
+        ``is_ancestor`` follows every parent, so a rewritten chain that keeps the
+        old head as an extra parent still "contains" it; a hash chain's history is
+        its first-parent line only.
+        """
+        old = self.ref_value(older) if not is_object_id(older) else older
+        new = self.ref_value(newer) if not is_object_id(newer) else newer
+        if old is None or new is None:
+            return False
+        return old in self.first_parents(new)
+
+    def first_parents(self, tip: str) -> list[str]:
+        """The commits on ``tip``'s first-parent line, newest first."""
+        return self._run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
+
+    def roots(self, tip: str) -> list[str]:
+        """The parentless commits ``tip`` reaches through any parent."""
+        return self._run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
+
+    def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
+        """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
+        if not bottoms:
+            return []
+        out = self._run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
+        return out.decode().split()
+
+    def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:
+        """``oid -> type`` (commit, blob, tree, tag) or None when the object is missing."""
+        wanted = [o for o in dict.fromkeys(oids) if o]
+        if not wanted:
+            return {}
+        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
+        types: dict[str, str | None] = {}
+        for oid, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
+            parts = line.split()
+            types[oid] = parts[1] if len(parts) == 3 and parts[1] != "missing" else None
+        return types
+
+    # -- worker runs -----------------------------------------------------
+    def clone_shared(self, dest: Path) -> Git:
+        """A disposable clone at ``dest`` borrowing this repository's objects read-only.
+
+        ``--shared`` writes an alternates file instead of copying objects, and
+        ``--no-checkout`` leaves the work tree to :meth:`checkout_branch`, so a
+        clone costs about what a worktree does. The clone has its own refs,
+        config and hooks: nothing written there reaches this repository.
+        """
+        proc = subprocess.run(["git", "-c", f"safe.directory={self.common_dir}", "-c", "init.templateDir=",
+                               *self._safe_flags(), "clone", "--shared", "--no-checkout", "--no-tags", "-q", "--",
+                               str(self.common_dir), str(dest)],
+                              cwd=dest.parent, env=clean_env(), capture_output=True, check=False)
+        if proc.returncode != 0:
+            raise GitError("git clone failed", args=("clone", str(dest)),
+                           stderr=proc.stderr.decode("utf-8", "replace"))
+        return Git((dest / ".git").resolve(), dest)
+
+    @staticmethod
+    def _safe_flags() -> list[str]:
+        flags: list[str] = []
+        for key, value in _SAFE_CONFIG:
+            flags += ["-c", f"{key}={value}"]
+        return flags
+
+    @classmethod
+    def shadow(cls, admin: Path, objects: Path, top: Path, head: str) -> Git:
+        """A git dir of lanewarden's own for reading ``top``'s files, outside ``top``.
+
+        Collecting a run reads the agent's work tree through this handle, never
+        through the clone's ``.git`` (its refs, index, config and objects are the
+        agent's to forge). Objects come from ``objects`` (the main repository's)
+        only; HEAD is ``head``, detached.
+        """
+        bare = cls.init(admin, bare=True)
+        (admin / "objects" / "info" / "alternates").write_text(f"{objects}\n")
+        bare._run(["config", "core.bare", "false"])
+        bare._run(["update-ref", "--no-deref", "HEAD", head])
+        return cls(admin, top)
+
+    def checkout_branch(self, branch: str, commit: str, *, sparse: list[str] | None = None) -> None:
+        """Check out ``commit`` on a new ``branch`` (sparse, non-cone, with these patterns if given).
+
+        The sparse settings are written into the repository's own config so the
+        agent's git in the clone keeps honouring them.
+        """
+        if sparse is not None:
+            info = self.git_dir / "info"
+            info.mkdir(exist_ok=True)
+            (info / "sparse-checkout").write_text("\n".join(sparse) + "\n")
+            self._run(["config", "core.sparseCheckout", "true"])
+            self._run(["config", "core.sparseCheckoutCone", "false"])
+        sparse_flags = ["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false"] if sparse else []
+        self._run([*sparse_flags, "checkout", "-q", "--no-recurse-submodules", "-B", branch, commit])
+
+    def set_ref(self, ref: str, new: str) -> None:
+        """Point ``ref`` at ``new`` whatever it holds now (restoring a ref an agent moved)."""
+        self._run(["update-ref", "--no-deref", ref, new])
+
+    def index_paths(self, base: str, paths: Sequence[str], env: dict[str, str]) -> str:
+        """A tree: ``base`` with ``paths`` re-hashed from the work tree (absent ones removed).
+
+        Uses the index named in ``env`` (``GIT_INDEX_FILE``), never the repository's own.
+        """
+        self._run(["read-tree", base], env=env)
+        if paths:
+            self._run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
+                     input=b"".join(fsencode(p) + b"\0" for p in paths))
+        return self._run(["write-tree"], env=env).decode().strip()
+
+    def binary_diff(self, base: str, env: dict[str, str] | None = None) -> bytes:
+        """The index (``env``'s) against ``base`` as a binary patch ``git apply`` takes."""
+        return self._run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
+                         "--no-renames", base], env=env)
+
+    def stage_all(self, env: dict[str, str]) -> None:
+        """Every file of the work tree, ignored ones included, into ``env``'s index."""
+        self._run(["add", "-A", "-f"], env=env)

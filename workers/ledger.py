@@ -47,6 +47,9 @@ class Violation(str, Enum):
     HASH_MISMATCH = "HASH_MISMATCH"  # an entry's content no longer matches its own hash
     CHAIN_BREAK = "CHAIN_BREAK"  # a link does not match: an entry is missing, added or reordered
     ANCHOR_MISSING = "ANCHOR_MISSING"  # a published head is not in the chain: history was rewritten
+    # Ledger entries reachable from the head only through an extra parent: a chain was rebuilt and the
+    # old one kept as a parent so that "the old head is an ancestor" still holds.
+    HIDDEN_CHAIN = "HIDDEN_CHAIN"
 
 
 def canonical(value: Any) -> bytes:
@@ -160,7 +163,7 @@ class Ledger:
             if self._head is not None and attempt == 0:
                 old, head = self._head  # optimistic: the compare-and-swap tells if it moved
             else:
-                old = self.git.ref_value(self.ref)
+                old = self.tip()
                 if old is None:
                     # The chain starts with a parentless genesis entry, so the first-parent
                     # line never runs into the commits a later entry keeps as evidence.
@@ -199,11 +202,33 @@ class Ledger:
         self.git.update_ref(self.ref, self._commit(genesis, {}, [], who), None)  # a lost race is fine
 
     # -- reading -----------------------------------------------------------
+    def tip(self) -> str | None:
+        """The head commit, None for no ledger; a ref that names no commit is an error, never "empty"."""
+        commit = self.git.ref_value(self.ref)
+        oid = self.git.refs(self.ref).get(self.ref) if commit is None else None
+        if oid is not None:
+            kind = self.git.object_types([oid]).get(oid)
+            if kind == "commit":  # a concurrent writer created the ledger between the two reads
+                return oid
+            raise InputError(f"{self.ref} points at {'a missing object' if kind is None else 'a ' + kind} "
+                             f"({oid[:12]}), not at a ledger commit: the ledger ref was damaged or replaced",
+                             hint=f"inspect it with `git cat-file -t {oid}` and `git reflog show {self.ref}`; "
+                                  "restore the last good head with `git update-ref "
+                                  f"{self.ref} <commit>` (from the reflog or another clone)")
+        return commit
+
+    def extends(self, old: str, new: str) -> bool:
+        """Whether head ``new`` keeps head ``old`` on its first-parent line: an append, not a rewrite.
+
+        Extra parents are evidence a decision was about, never ancestry of the chain.
+        """
+        return self.git.is_first_parent_ancestor(old, new)
+
     def _entry_at(self, commit: str) -> Entry | str:
         return _parse(self.git.read_paths([f"{commit}:{ENTRY_FILE}"])[0], commit)
 
     def head(self) -> Entry | None:
-        commit = self.git.ref_value(self.ref)
+        commit = self.tip()
         if commit is None:
             return None
         entry = self._entry_at(commit)
@@ -213,10 +238,8 @@ class Ledger:
 
     def commits(self) -> list[str]:
         """The chain's commits, oldest first (first parents only)."""
-        if self.git.ref_value(self.ref) is None:
-            return []
-        out = self.git.run(["rev-list", "--first-parent", "--reverse", self.ref])
-        return out.decode().split()
+        tip = self.tip()
+        return [] if tip is None else list(reversed(self.git.first_parents(tip)))
 
     def read(self) -> list[tuple[str, Entry | str]]:
         """Every stored entry (or the reason it cannot be read), oldest first."""
@@ -231,8 +254,8 @@ class Ledger:
         head = self.head()
         if head is not None and 0 <= seq <= head.seq:
             # An intact chain holds entry SEQ exactly head.seq - SEQ first parents back.
-            code, out, _ = self.git.run_rc(["rev-parse", "--verify", "-q", f"{self.ref}~{head.seq - seq}"])
-            found = self._entry_at(out.decode().strip()) if code == 0 else None
+            commit = self.git.ref_value(f"{self.ref}~{head.seq - seq}")
+            found = self._entry_at(commit) if commit is not None else None
             if isinstance(found, Entry) and found.seq == seq:
                 return found
         for entry in self.entries():
@@ -290,6 +313,8 @@ class Ledger:
                                         f"entry {entry.seq}: " + "; ".join(broken)))
             prev_hash, prev_seq = entry.hash, entry.seq
         head = next((e.hash for _, e in reversed(stored) if isinstance(e, Entry)), None)
+        if stored:
+            problems.extend(self._hidden(stored[-1][0], {c for c, _ in stored}, hashes))
         if anchor is not None:
             wanted = anchor.strip().lower()
             if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
@@ -300,3 +325,36 @@ class Ledger:
                                         f"the published head {wanted[:16]} is not in the chain: "
                                         "the ledger's history was rewritten"))
         return Report(entries=len(stored), head=head, problems=tuple(problems), anchor=anchor)
+
+    def _hidden(self, tip: str, chain: set[str], hashes: set[str]) -> list[Problem]:
+        """Ledger entries the head reaches only through extra parents.
+
+        Every chain starts at a parentless genesis commit. A decision's extra
+        parents are repository commits, which never descend from a genesis; so a
+        commit off the first-parent line that does is a ledger entry kept out of
+        the chain: the trace of a rebuilt chain that kept the old head as a parent.
+        """
+        roots = self.git.roots(tip)
+        starts = [r for r, raw in zip(roots, self.git.read_paths([f"{r}:{ENTRY_FILE}" for r in roots]),
+                                      strict=False)
+                  if isinstance(_parse(raw, r), Entry)]
+        hidden = [c for c in [*self.git.descendants(tip, starts), *starts] if c not in chain]
+        if not hidden:
+            return []
+        found = [_parse(raw, c) for c, raw in
+                 zip(hidden, self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in hidden]), strict=False)]
+        entries = sorted((e for e in found if isinstance(e, Entry)), key=lambda e: e.seq)
+        missing = [e for e in entries if e.hash not in hashes]
+        named = ", ".join(f"seq {e.seq} ({e.kind}{_decision(e)}, hash {e.hash[:16]})" for e in missing[:10])
+        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        lost = (f"{len(missing)} of them are not in the chain: {named}{more}" if missing
+                else "each of them is also in the chain")
+        return [Problem(Violation.HIDDEN_CHAIN, None, hidden[0],
+                        f"the head reaches {len(hidden)} ledger commit(s) only through an extra parent, "
+                        f"not along the chain; {lost}. The chain was rebuilt and the old one kept as a "
+                        "parent; compare with `git log --graph " + self.ref + "`")]
+
+
+def _decision(entry: Entry) -> str:
+    value = entry.outcome.get("decision") or entry.outcome.get("status") or entry.outcome.get("outcome")
+    return f" {value}" if isinstance(value, str) else ""

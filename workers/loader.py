@@ -238,7 +238,7 @@ _KNOWN = {
     ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
                        "handoff_required_on", "budgets", "high_risk", "depends_on", "agents"),
-    ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
+    ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s", "network"),
     ("contracts", "*"): ("description", "paths", "producers", "consumers"),
     ("e2e", "*"): ("description", "services", "command", "results"),
     ("reviewers", "*"): ("description", "command", "timeout_s", "workers"),

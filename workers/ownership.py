@@ -7,12 +7,13 @@ thousands of workers costs a few pattern tests per path, not thousands.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.pattern import Pattern, compile_pattern
+from lanewarden.workers.pattern import Pattern, compile_pattern, problems
 
 if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
     from lanewarden.workers.policy import Policy
@@ -28,6 +29,40 @@ class PathClass(str, Enum):
     PROTECTED = "protected"
     SHARED_APPEND = "shared_append"  # lines added to a shared append-only file: open to every worker
 
+
+def fold(path: str) -> str:
+    """A path as a case-insensitive, Unicode-normalising file system sees it: NFC, case-folded.
+
+    Two paths with the same fold are one file on such a checkout (macOS, Windows).
+    """
+    if path.isascii():
+        return path.lower()
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
+
+
+def fold_pattern(text: str) -> str:
+    """A pattern folded like the paths it is compared with.
+
+    Folding can turn a valid bracket range into a reversed one (``[Z-a]`` -> ``[z-a]``);
+    then the brackets are kept as written and only the rest is folded.
+    """
+    folded = fold(text)
+    if not problems(folded):
+        return folded
+    out: list[str] = []
+    depth = 0
+    for ch in text:
+        if ch == "[":
+            depth += 1
+        elif ch == "]" and depth:
+            depth -= 1
+            out.append(ch)
+            continue
+        out.append(ch if depth else fold(ch))
+    return "".join(out)
+
+
+_IN_LANE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
 
 # read_hints are indexed too (for lints and context packs); they never decide a class.
 FIELDS = ("allow", "deny", "propose_only", "handoff_required_on", "read_hints")
@@ -98,6 +133,8 @@ class OwnershipIndex:
         self.root_worker = policy.root
         self._trie = _Node()
         self._folders: dict[str, tuple[_Node | None, list[Rule]]] = {}
+        self._folded: OwnershipIndex | None = None
+        self._patterns_fold: bool | None = None
         self.rules: list[Rule] = []
         for wid, worker in policy.workers.items():
             for fld in FIELDS:
@@ -186,8 +223,59 @@ class OwnershipIndex:
         else:
             owner, rule, tie = self.root_worker, f"unowned: routes to root worker {self.root_worker!r}", ()
         standing = self.standing_from(hits.get(worker, {})) if worker is not None else None
+        if worker is not None and standing is not None and standing.path_class in _IN_LANE:
+            collided = self.collision(path, worker)  # what the guard will say about a folded collision
+            if collided is not None:
+                standing = collided[0]
         return Explanation(path=path, writers=tuple(sorted(w[1] for w in writers)), owner=owner,
                            rule=rule, tie=tie, standing=standing, worker=worker)
+
+    # -- case and Unicode folding ---------------------------------------------
+    # Matching is byte-exact (as git's), so `secrets/` denied leaves `SECRETS/` open,
+    # yet on a case-insensitive checkout both are one folder. The exact answer stays
+    # the answer; folding is an extra check that can only take a path out of a lane.
+
+    @property
+    def patterns_fold(self) -> bool:
+        """Whether any pattern changes when folded (then even an all-lowercase path needs the check)."""
+        if self._patterns_fold is None:
+            self._patterns_fold = any(fold_pattern(r.pattern.text) != r.pattern.text for r in self.rules)
+        return self._patterns_fold
+
+    def needs_fold_check(self, path: str) -> bool:
+        """Cheap test first: an all-lowercase ASCII path against unfolding patterns cannot collide."""
+        return self.patterns_fold or not path.isascii() or path.lower() != path
+
+    def folded(self) -> OwnershipIndex:
+        """The same policy with every pattern folded (built once, on first use)."""
+        if self._folded is None:
+            def folded(values: tuple[str, ...]) -> tuple[str, ...]:
+                return tuple(fold_pattern(p) for p in values)
+
+            workers = {wid: replace(w, allow=folded(w.allow), deny=folded(w.deny),
+                                    propose_only=folded(w.propose_only), read_hints=folded(w.read_hints),
+                                    handoff_required_on=folded(w.handoff_required_on))
+                       for wid, w in self.policy.workers.items()}
+            self._folded = OwnershipIndex(replace(self.policy, workers=workers))
+        return self._folded
+
+    def collision(self, path: str, worker: str) -> tuple[Standing, str] | None:
+        """When ``path`` is in ``worker``'s lane but its fold is not: the standing that rejects it
+        (out of scope, naming the rule it collides with) and who owns the folded path."""
+        if not self.needs_fold_check(path):
+            return None
+        folded_index = self.folded()
+        hits = folded_index.hits(fold(path))
+        own = folded_index.standing_from(hits.get(worker, {}))
+        owner = folded_index.owner_from(hits)
+        if own.path_class not in _IN_LANE:
+            return Standing(PathClass.OUT_OF_SCOPE, f"collides with {own.rule} when case/Unicode-folded",
+                            None), owner
+        if owner != worker and owner != self.owner_from(self.hits(path)):
+            lane = hits[owner]["allow"].label
+            return Standing(PathClass.OUT_OF_SCOPE,
+                            f"collides with {owner}'s lane {lane} when case/Unicode-folded", None), owner
+        return None
 
     def owner(self, path: str) -> str:
         return self.explain(path).owner

@@ -28,6 +28,7 @@ class Budgets:
     max_files: int | None = None
     max_lines: int | None = None
     timeout_s: int | None = None
+    network: bool | None = None  # false: runs of this worker get no network (issue 14)
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,7 @@ _TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers",
 _SHARED = frozenset({"append_only"})
 _WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on", "agents"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
-_BUDGETS = frozenset({"max_files", "max_lines", "timeout_s"})
+_BUDGETS = frozenset({"max_files", "max_lines", "timeout_s", "network"})
 _CONTRACT = frozenset({"description", "paths", "producers", "consumers"})
 _SUITE = frozenset({"description", "services", "command", "results"})
 
@@ -145,7 +146,11 @@ def _worker(raw: Any) -> Worker:
     budgets = Budgets()
     if "budgets" in w:
         b = _mapping(w["budgets"], _BUDGETS)
-        budgets = Budgets(_count(b.get("max_files")), _count(b.get("max_lines")), _count(b.get("timeout_s")))
+        network = b.get("network")
+        if network is not None and type(network) is not bool:
+            raise _Unsure
+        budgets = Budgets(_count(b.get("max_files")), _count(b.get("max_lines")), _count(b.get("timeout_s")),
+                          network)
     high_risk = w.get("high_risk", False)
     if type(high_risk) is not bool:
         raise _Unsure

@@ -32,6 +32,7 @@ class Budgets(_Model):
     max_files: Annotated[StrictInt, Field(ge=1)] | None = None
     max_lines: Annotated[StrictInt, Field(ge=1)] | None = None
     timeout_s: Annotated[StrictInt, Field(ge=1)] | None = None
+    network: StrictBool | None = None  # false: runs of this worker get no network
 
 
 class Worker(_Model):
@@ -117,7 +118,8 @@ def to_policy(model: Policy) -> values.Policy:
         return values.Worker(description=w.description, cwd=w.cwd, allow=w.allow, deny=w.deny,
                              read_hints=w.read_hints, propose_only=w.propose_only,
                              handoff_required_on=w.handoff_required_on,
-                             budgets=values.Budgets(w.budgets.max_files, w.budgets.max_lines, w.budgets.timeout_s),
+                             budgets=values.Budgets(w.budgets.max_files, w.budgets.max_lines, w.budgets.timeout_s,
+                                                            w.budgets.network),
                              high_risk=w.high_risk, depends_on=w.depends_on, agents=w.agents)
 
     return values.Policy(

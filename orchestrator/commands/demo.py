@@ -13,6 +13,7 @@ from lanewarden.handoffs.model import Action
 from lanewarden.handoffs.proposals import VerdictQueue
 from lanewarden.handoffs.queue import Queue
 from lanewarden.orchestrator.reports.verdict import to_text
+from lanewarden.orchestrator.runs import sandbox
 from lanewarden.orchestrator.runs.dispatch import Task, dispatch
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
@@ -142,10 +143,7 @@ def _ledger(git: Git) -> bool:
     commits = ledger.commits()
     parent: str | None = None
     for commit in commits:
-        blobs = {}
-        for line in git.run(["ls-tree", commit]).decode().splitlines():
-            meta, _, name = line.partition("\t")
-            blobs[name] = meta.split()[2]
+        blobs = {e.path: e.oid for e in git.ls_tree_entries(commit, recursive=False)}
         files: dict[str, bytes] = {}
         if commit == stray.commit:
             files[ENTRY_FILE] = canonical({**stray.body(), "hash": stray.hash,
@@ -154,12 +152,12 @@ def _ledger(git: Git) -> bool:
         tree = git.make_tree(files, blobs)
         parent = git.commit_tree(tree, [parent] if parent else [], "edited\n", ("mallory", "m@example.com"))
     assert parent is not None
-    git.run(["update-ref", REF, parent])
+    assert git.update_ref(REF, parent, head)
     tampered = ledger.verify()
     for problem in tampered.problems:
         click.echo(f"after turning entry {stray.seq}'s reject into an accept: {problem.violation.value}: "
                    f"{problem.message}")
-    git.run(["update-ref", REF, head])  # put the real chain back
+    assert git.update_ref(REF, head, parent)  # put the real chain back
     return report.ok and again.reproduced and [p.violation.value for p in tampered.problems] == ["HASH_MISMATCH"]
 
 
@@ -216,7 +214,7 @@ def command(folder: str | None) -> int:
 
     _section("1. policy check: lanewarden.yaml is valid and says what it means")
     loaded = load_revision(git, "HEAD")
-    tracked = git.run(["ls-files", "-z"]).decode("utf-8", "surrogateescape").split("\0")[:-1]
+    tracked = git.ls_files_cached()
     findings = lint(loaded, tracked)
     policy = loaded.policy
     click.echo(f"{len(policy.workers)} workers ({', '.join(policy.workers)}), "
@@ -235,14 +233,14 @@ def command(folder: str | None) -> int:
 
     _section("3. guard: an in-lane change by wallet-api is accepted")
     base = git.resolve_commit("main")
-    git.run(["checkout", "-q", "-b", "lanewarden/wallet-api/retry-signing"])
+    git.checkout("lanewarden/wallet-api/retry-signing", create_at=base)
     _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# retry transient KMS errors once\n")
     git.commit_all("wallet-api: retry transient KMS errors")
     ok = guard(git, GuardRequest(mode=Mode.RANGE, worker="wallet-api", base=base)).verdict
     click.echo(to_text(ok))
 
     _section("4. guard: a stray change (a contract and a sibling service) is rejected")
-    git.run(["checkout", "-q", "-b", "lanewarden/wallet-api/stray", base])
+    git.checkout("lanewarden/wallet-api/stray", create_at=base)
     _append(git, "services/wallet-api/src/wallet_api/signing.py", "\n# sign with the new KMS key version\n")
     _append(git, "contracts/kms/kms.proto", "\n// wallet-api wants a key_version field on SignRequest\n")
     _append(git, "services/kms-api/src/kms_api/keys.py", "\n# wallet-api edited kms-api directly\n")
@@ -252,7 +250,7 @@ def command(folder: str | None) -> int:
     stray = guard(git, request, record=True, task=sink.task, handoffs=sink, loaded=sink.loaded).verdict
     queued = sink.queued
     click.echo(to_text(stray))
-    git.run(["checkout", "-q", "main"])
+    git.checkout("main")
 
     _section("5. handoffs: the stray parts become records for their owners, not silent edits")
     queue = Queue(git)
@@ -272,7 +270,10 @@ def command(folder: str | None) -> int:
         click.echo(f"  {h.id[:12]}  {h.status.value:9} {h.source_worker} -> {h.target_worker}  "
                    f"{', '.join(h.evidence.paths)}")
 
-    _section("6. runs: two scripted agents dispatched in parallel worktrees")
+    _section("6. runs: two scripted agents dispatched in parallel, each confined to its own clone")
+    confined = sandbox.probe() is None
+    if not confined:
+        click.echo(f"  no sandbox here ({sandbox.probe()}): the demo's own scripted agents run UNCONFINED")
     tasks = [
         Task(0, "hd-manager", "derive paths for account 1",
              ["sh", "-c", "printf '\\n// account 1 derivation\\n' >> internal/derive/derive.go"]),
@@ -281,7 +282,7 @@ def command(folder: str | None) -> int:
                           "printf '\\n// key_version on SignRequest\\n' >> ../../contracts/kms/kms.proto && "
                           "printf '\\n# wallet-api needs key versions\\n' >> ../kms-api/src/kms_api/keys.py"]),
     ]
-    dispatch(git.top, tasks, jobs=2)
+    dispatch(git.top, tasks, jobs=2, confined=confined)
     for t in tasks:
         r = t.result
         if r is None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from lanewarden.orchestrator.options import open_repo, repo_option
+from lanewarden.orchestrator.runs import sandbox
 from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, worst
 
 
@@ -20,14 +21,20 @@ def _line(t: Task) -> str:
 @click.argument("plan", type=click.Path(dir_okay=False))
 @repo_option
 @click.option("--jobs", default=2, show_default=True, help="Workers running at once.")
-def command(plan: str, repo: str | None, jobs: int) -> int:
-    """Run the tasks of PLAN (worker, task, command) in parallel worktrees.
+@click.option("--unconfined", is_flag=True, help="Run every agent without a sandbox: it can write anything you can.")
+@click.option("--no-network", "no_network", is_flag=True, help="Give the agents no network.")
+def command(plan: str, repo: str | None, jobs: int, unconfined: bool, no_network: bool) -> int:
+    """Run the tasks of PLAN (worker, task, command) in parallel, each in a confined clone.
 
     Tasks for the same worker run one after the other. Prints one line per
     task as it goes, then a summary; the exit code is the worst outcome.
     """
     tasks = load_plan(Path(plan))
     open_repo(repo)  # fail early outside a repository
+    if not unconfined:
+        sandbox.require()  # one clear refusal instead of one per task
+    else:
+        click.echo("dispatch: UNCONFINED: the agents run without a sandbox and can write anything you can")
     live = sys.stdout.isatty()
     lock = threading.Lock()
     drawn = [0]
@@ -50,7 +57,7 @@ def command(plan: str, repo: str | None, jobs: int) -> int:
 
     click.echo(f"dispatching {len(tasks)} task(s) over {len({t.worker for t in tasks})} worker(s), "
                f"{jobs} at a time")
-    dispatch(Path(repo) if repo else None, tasks, jobs, on_change)
+    dispatch(Path(repo) if repo else None, tasks, jobs, on_change, confined=not unconfined, network=not no_network)
     click.echo("\nsummary:")
     click.echo(f"  {'#':>3} {'WORKER':16} {'OUTCOME':9} {'TIME':>7}  {'FILES':>5}  COMMIT        HANDOFFS")
     for t in tasks:

@@ -9,7 +9,7 @@ import click
 
 from lanewarden.handoffs.apply import apply as apply_handoff
 from lanewarden.handoffs.model import Action, Handoff, Status
-from lanewarden.handoffs.queue import Queue, Stored
+from lanewarden.handoffs.queue import Damaged, Queue, Stored
 from lanewarden.handoffs.sync import sync as sync_queue
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.orchestrator.reports.verdict import to_text
@@ -42,8 +42,10 @@ def _summary(h: Handoff) -> dict[str, object]:
 @format_option("text", "json")
 def list_cmd(repo: str | None, target: str | None, source: str | None, status: str | None,
              contract: str | None, sort: str, fmt: str) -> int:
-    """List handoffs (newest state of each)."""
-    items = [s.handoff for s in Queue(open_repo(repo)).all()]
+    """List handoffs (newest state of each); damaged or altered records are named on stderr."""
+    found, damaged = Queue(open_repo(repo)).scan()
+    _warn(damaged)
+    items = [s.handoff for s in found]
     items = [h for h in items if (target is None or h.target_worker == target)
              and (source is None or h.source_worker == source)
              and (status is None or h.status.value == status)
@@ -65,6 +67,13 @@ def list_cmd(repo: str | None, target: str | None, source: str | None, status: s
         click.echo("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
     click.echo(f"{len(items)} handoff(s)")
     return 0
+
+
+def _warn(damaged: list[Damaged]) -> None:
+    """Damaged refs are named on stderr, never dropped without a word: the rest stays usable."""
+    for bad in damaged:
+        click.echo(f"warning: skipped {bad.line()}", err=True)
+        click.echo(f"  tip: {bad.hint}", err=True)
 
 
 def _show_patch(patch: str) -> None:
@@ -103,7 +112,8 @@ def show(handoff_id: str, repo: str | None, fmt: str) -> int:
     click.echo("history:")
     for t in h.history:
         click.echo(f"  {t.when} {t.who}: {t.action.value}" + (f" ({t.reason})" if t.reason else "")
-                   + (f" commit {t.commit[:12]}" if t.commit else ""))
+                   + (f" commit {t.commit[:12]}" if t.commit else "")
+                   + (f" patch sha256 {t.patch_sha256[:16]}" if t.patch_sha256 else ""))
     if h.proposed_change:
         click.echo("proposed change:")
         _show_patch(h.proposed_change)
@@ -168,7 +178,8 @@ def export(folder: str, repo: str | None) -> int:
     """Write one YAML file per handoff into FOLDER (for CI artifacts)."""
     dest = Path(folder)
     dest.mkdir(parents=True, exist_ok=True)
-    items = Queue(open_repo(repo)).all()
+    items, damaged = Queue(open_repo(repo)).scan()
+    _warn(damaged)
     for stored in items:
         (dest / f"{stored.handoff.id}.yaml").write_text(stored.handoff.to_yaml(), encoding="utf-8")
     click.echo(f"exported {len(items)} handoff(s) to {dest}")

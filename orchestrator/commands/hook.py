@@ -143,9 +143,9 @@ def _push_updates() -> list[tuple[str, str, str]]:
 def _default_base(git: Git, remote: str) -> str | None:
     """The remote's default branch; None when the remote has no branch at all (the first push)."""
     for ref in (f"refs/remotes/{remote}/HEAD", f"refs/remotes/{remote}/main", f"refs/remotes/{remote}/master"):
-        code, out, _ = git.run_rc(["rev-parse", "--verify", "-q", ref])
-        if code == 0:
-            return out.decode().strip()
+        commit = git.ref_value(ref)
+        if commit is not None:
+            return commit
     if not git.remote_has_branches(remote):
         return None
     raise InputError(f"a new branch is pushed and no default branch of {remote!r} is known to compare with",

@@ -75,7 +75,7 @@ def head(repo: str | None, fmt: str) -> int:
 @click.option("--anchor", help="A head hash published earlier: prove it is still in the chain.")
 @format_option("text", "json")
 def verify(repo: str | None, anchor: str | None, fmt: str) -> int:
-    """Recompute every hash and link. Exit 1 on any HASH_MISMATCH, CHAIN_BREAK or ANCHOR_MISSING."""
+    """Recompute every hash and link. Exit 1 on any HASH_MISMATCH, CHAIN_BREAK, HIDDEN_CHAIN or ANCHOR_MISSING."""
     report = Ledger(open_repo(repo)).verify(anchor)
     if fmt == "json":
         click.echo(json.dumps(report.as_json(), indent=2))

@@ -9,7 +9,6 @@ import click
 from lanewarden.guards.override import Overrides, Scope, parse_ttl
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.workers.errors import InputError, unknown_worker_hint
-from lanewarden.workers.ledger import Kind, Ledger
 
 
 @click.group("override")
@@ -27,6 +26,15 @@ def _show(item: dict[str, object], state: str) -> str:
     approvals = item["approvals"] if isinstance(item["approvals"], list) else []
     return (f"{str(item['id'])[:12]}  {item['worker']:<16} {state:<9} {len(approvals)} approval(s)  "
             f"expires {str(item['expires_at'])[:19]}  {item['scope']}  {', '.join(map(str, paths))}")
+
+
+def _label(active: bool, why: str) -> str:
+    if active:
+        return "in force"
+    for start, label in (("expired", "expired"), ("ignored", "IGNORED")):
+        if why.startswith(start):
+            return label
+    return "pending"
 
 
 @command.command("request")
@@ -53,10 +61,6 @@ def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, 
     patterns = [p for chunk in paths for p in chunk.split()]
     stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256)
     item = stored.override
-    Ledger(git).append(Kind.OVERRIDE, {"override": item.id, "action": "request", "worker": worker,
-                                       "paths": list(item.paths), "scope": item.scope.value,
-                                       "diff_sha256": item.diff_sha256, "expires_at": item.expires_at},
-                       {"state": "requested", "reason": reason})
     if fmt == "json":
         click.echo(json.dumps(item.as_json(), indent=2))
     else:
@@ -75,8 +79,6 @@ def approve(repo: str | None, override_id: str, fmt: str) -> int:
     stored = Overrides(git).approve(override_id)
     item = stored.override
     active, why = item.state(datetime.datetime.now(datetime.timezone.utc))
-    Ledger(git).append(Kind.OVERRIDE, {"override": item.id, "action": "approve", "worker": item.worker},
-                       {"state": "in force" if active else "pending", "approvers": item.valid_approvers()})
     if fmt == "json":
         click.echo(json.dumps({**item.as_json(), "in_force": active, "state": why}, indent=2))
     else:
@@ -91,20 +93,35 @@ def approve(repo: str | None, override_id: str, fmt: str) -> int:
 @click.option("--all", "show_all", is_flag=True, help="Include expired ones.")
 @format_option("text", "json")
 def list_cmd(repo: str | None, worker: str | None, show_all: bool, fmt: str) -> int:
-    """List overrides and whether each is in force now."""
+    """List overrides and whether each is in force now.
+
+    Every record is checked again here, as the guard checks it: one that fails
+    (edited, a too-long expiry, approvals the ledger does not back, ...) is
+    listed as ignored with why, even without --all. A ref that holds no
+    readable record is named, and the command exits 2.
+    """
     at = datetime.datetime.now(datetime.timezone.utc)
+    found, damaged = Overrides(open_repo(repo)).scan()
     rows = []
-    for stored in Overrides(open_repo(repo)).all():
+    for stored in found:
         item = stored.override
-        active, why = item.state(at)
+        active, why = stored.state(at)
         if (worker and item.worker != worker) or (not show_all and why.startswith("expired")):
             continue
-        rows.append((item.as_json(), active, why))
+        rows.append(({**item.as_json(), "problems": list(stored.problems)}, active, why))
     if fmt == "json":
         click.echo(json.dumps([{**data, "in_force": active, "state": why} for data, active, why in rows], indent=2))
     elif not rows:
         click.echo("no overrides")
     else:
         for data, active, why in rows:
-            click.echo(_show(data, "in force" if active else ("expired" if why.startswith("expired") else "pending")))
+            click.echo(_show(data, _label(active, why)))
+            if why.startswith("ignored"):
+                click.echo(f"    {why}")
+    for bad in damaged:
+        click.echo(f"error: skipped {bad.line()}", err=True)
+        click.echo(f"  tip: {bad.hint}", err=True)
+    if damaged:
+        raise InputError(f"{len(damaged)} override ref(s) hold no readable record (named above); they grant "
+                         "nothing", hint="remove each with `git update-ref -d <ref>` once inspected")
     return 0

@@ -19,16 +19,20 @@ def command(repo: str | None, base: str, head: str | None, fmt: str) -> int:
     --format github-matrix prints {"include": [{"worker": ..., "cwd": ...}]}
     on one line, for a job matrix with one job per affected worker.
     """
-    from lanewarden.orchestrator.reports import builders as pages
-    from lanewarden.orchestrator.reports import document as report
     from lanewarden.orchestrator.reviews.plan import plan
 
     result = plan(open_repo(repo), base, head)
     if fmt == "github-matrix":
         click.echo(result.github_matrix())
-    elif fmt == "json":
+        return 0
+    if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
-    elif fmt == "markdown":
+        return 0
+    # The report builders import every review (final, matrix): only the formats for people pay for them.
+    from lanewarden.orchestrator.reports import builders as pages
+    from lanewarden.orchestrator.reports import document as report
+
+    if fmt == "markdown":
         click.echo(report.to_markdown(pages.plan_doc(result)).rstrip("\n"))
     else:
         click.echo(report.to_text(pages.plan_doc(result)))

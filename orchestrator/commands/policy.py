@@ -105,8 +105,7 @@ def diff(repo: str | None, old_rev: str, new_rev: str, record: bool, fmt: str) -
         from lanewarden.workers.ledger import Kind, Ledger
 
         assert old.rev is not None and new.rev is not None
-        out = git.run(["log", "--format=%an <%ae>", f"{old.rev}..{new.rev}", "--", "lanewarden.yaml"])
-        authors = list(dict.fromkeys(out.decode("utf-8", "replace").splitlines()))
+        authors = git.log_authors(old.rev, new.rev, "lanewarden.yaml")
         Ledger(git).append(Kind.POLICY, {"old": {"rev": old.rev, "sha256": old.sha256},
                                          "new": {"rev": new.rev, "sha256": new.sha256}, "changed_by": authors},
                            {"diff": result.as_json()})

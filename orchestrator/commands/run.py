@@ -7,7 +7,8 @@ import sys
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.runs.worker_run import execute
+from lanewarden.orchestrator.runs.interrupts import terminate_as_interrupt
+from lanewarden.orchestrator.runs.worker_run import RunInterrupted, execute
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})
@@ -16,15 +17,19 @@ from lanewarden.orchestrator.runs.worker_run import execute
 @repo_option
 @click.option("--task", help="What the agent is asked to do (in the context pack, commit and handoffs).")
 @click.option("--base", help="Start from this revision (default HEAD); its policy is the one enforced.")
-@click.option("--keep", is_flag=True, help="Keep the worktree after an accepted or split run.")
+@click.option("--keep", is_flag=True, help="Keep the run's clone after an accepted or split run.")
+@click.option("--unconfined", is_flag=True,
+              help="Run the agent without a sandbox (no bubblewrap here): it can write anything you can.")
+@click.option("--no-network", "no_network", is_flag=True, help="Give the agent no network (its own namespace).")
 @format_option("text", "json")
 def command(worker: str, command: tuple[str, ...], repo: str | None, task: str | None, base: str | None,
-            keep: bool, fmt: str) -> int:
+            keep: bool, unconfined: bool, no_network: bool, fmt: str) -> int:
     """Run COMMAND (any agent: a script, Codex, Claude Code, Aider) as WORKER in
-    its own worktree, then guard what it changed: writable changes are
-    committed on lanewarden/WORKER/RUN-ID, out-of-lane changes become handoffs,
-    and a protected path, a secret, a budget breach, a crash or a timeout rolls
-    the run back. Exit 0 accepted, 3 split (handoffs pending), 1 rejected.
+    a disposable clone, confined by bubblewrap, then guard what it changed:
+    writable changes are committed on lanewarden/WORKER/RUN-ID, out-of-lane
+    changes become handoffs, and a protected path, a secret, a budget breach, a
+    crash or a timeout rolls the run back. Exit 0 accepted, 3 split (handoffs
+    pending), 1 rejected, 2 no sandbox (install bubblewrap or pass --unconfined).
     """
     git = open_repo(repo)
 
@@ -33,7 +38,21 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
             sys.stdout.buffer.write(chunk)
             sys.stdout.buffer.flush()
 
-    result = execute(git, worker, list(command), task=task, base=base, keep=keep, echo=echo)
+    if unconfined:
+        click.echo("lanewarden run: UNCONFINED: the agent runs without a sandbox and can write anything you can",
+                   err=True)
+    try:
+        with terminate_as_interrupt():
+            result = execute(git, worker, list(command), task=task, base=base, keep=keep, echo=echo,
+                             confined=not unconfined, network=not no_network)
+    except RunInterrupted as stop:
+        click.echo(f"\nlanewarden run {stop.run_id}: interrupted ({stop.cause or 'Ctrl-C'}); "
+                   "the main repository was not changed", err=True)
+        for path in stop.kept:
+            click.echo(f"  kept: {path}", err=True)
+        for path in stop.cleaned:
+            click.echo(f"  cleaned: {path}", err=True)
+        raise
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
     else:
@@ -47,5 +66,9 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
             click.echo(f"  rolled back: {reason}")
         for note in result.notes:
             click.echo(f"  note: {note}")
+        for hid in result.proposed:
+            click.echo(f"  handoff {hid[:12]} proposed by the agent, queued (lanewarden handoffs show {hid[:12]})")
+        if not result.confined:
+            click.echo("  UNCONFINED: the agent ran without a sandbox")
         click.echo(f"  log: {result.log}")
     return result.exit_code

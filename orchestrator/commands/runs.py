@@ -6,7 +6,7 @@ import json
 import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
-from lanewarden.orchestrator.runs.worker_run import clean, list_runs
+from lanewarden.orchestrator.runs.records import cleanup, list_runs
 from lanewarden.workers.errors import InputError
 
 
@@ -50,7 +50,14 @@ def show(run_id: str, repo: str | None) -> int:
 @command.command("clean")
 @repo_option
 def clean_cmd(repo: str | None) -> int:
-    """Remove what interrupted runs left behind (their worktrees and branches)."""
-    tidied = clean(open_repo(repo))
+    """Remove what interrupted runs left behind (their clones; a branch only if lanewarden made it).
+
+    Only paths derived from a run id inside the runs folder are removed; a state
+    file naming anything else is reported and ignored.
+    """
+    done = cleanup(open_repo(repo))
+    tidied = done.tidied
     click.echo(f"cleaned {len(tidied)} interrupted run(s)" + (f": {', '.join(tidied)}" if tidied else ""))
+    for line in done.ignored:
+        click.echo(f"  ignored: {line}")
     return 0

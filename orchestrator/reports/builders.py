@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import networkx as nx
 
+from lanewarden.guards.redaction import scrub
 from lanewarden.guards.verdict import Decision, VoteValue
 from lanewarden.orchestrator.reports.document import (
     Block,
@@ -79,7 +80,8 @@ def _copies_blocks(review: ImpactReview) -> list[Block]:
                            Table(("copy", "contract", "canonical file", "state"), rows)]
     for c in review.copies:
         if c.diff:
-            blocks.append(Details(f"drift of {c.path}", (Para(c.diff, code=True),)))
+            # Reports are shared widely: no well-known token goes into one in clear.
+            blocks.append(Details(f"drift of {c.path}", (Para(scrub(c.diff), code=True),)))
     return blocks
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lanewarden.workers.git import Git, fsdecode, split_z
+from lanewarden.workers.git import Git
 from lanewarden.workers.pattern import compile_pattern
 from lanewarden.workers.policy import Policy
 
@@ -24,7 +24,7 @@ SIMILAR = 0.6  # line similarity above which a same-named file counts as a copy
 MAX_DIFF_LINES = 200
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TreeFile:
     path: str
     oid: str
@@ -46,14 +46,8 @@ class Copy:
 
 def tree_files(git: Git, rev: str) -> list[TreeFile]:
     """Every regular file of a revision with its blob id (reads trees only, no blobs)."""
-    out = git.run(["ls-tree", "-r", "-z", "--full-tree", rev])
-    files = []
-    for item in split_z(out):
-        meta, _, name = item.partition(b"\t")
-        mode, kind, oid = meta.decode().split()
-        if kind == "blob" and mode in ("100644", "100755"):
-            files.append(TreeFile(fsdecode(name), oid))
-    return files
+    return [TreeFile(e.path, e.oid) for e in git.ls_tree_entries(rev)
+            if e.kind == "blob" and e.mode in ("100644", "100755")]
 
 
 def contract_files(policy: Policy, files: Sequence[TreeFile]) -> dict[str, list[TreeFile]]:

@@ -1,7 +1,9 @@
 """The final diff review: every worker's lane, their overlaps, what is pending, and one decision.
 
-Over the worker branches (``refs/heads/lanewarden/<worker>/...``) against the
-base they come from, or over one range for one worker. Each part votes and
+Over the worker branches (``refs/heads/lanewarden/*``, each attributed to a
+worker by lanewarden's own records: the run that created it, or the handoff
+``handoffs apply`` applied on it; never by the branch's name) against the base
+they come from, or over one range for one worker. Each part votes and
 veto consensus decides (ARCHITECTURE sections 1 and 4):
 
 - each lane's guard verdict: accept approves, reject rejects, revision (or a
@@ -25,7 +27,8 @@ import networkx as nx
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import EXIT_CODES, Decision, Mode, Verdict, Vote, VoteValue, consensus
-from lanewarden.handoffs.model import Handoff
+from lanewarden.handoffs.model import Handoff, Status
+from lanewarden.handoffs.queue import Queue
 from lanewarden.orchestrator.reviews import graph as g
 from lanewarden.orchestrator.reviews import impact, matrix
 from lanewarden.orchestrator.reviews.inputs import (
@@ -36,6 +39,7 @@ from lanewarden.orchestrator.reviews.inputs import (
     short,
     trusted_policy,
 )
+from lanewarden.orchestrator.runs import records
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy
@@ -117,24 +121,56 @@ class FinalReview:
                 "notes": list(self.notes)}
 
 
-def worker_branches(git: Git) -> dict[str, tuple[str, str]]:
-    """branch name -> (worker, commit) for every ``lanewarden/<worker>/<topic>`` branch."""
-    out = {}
+def worker_branches(git: Git) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
+    """Every ``lanewarden/*`` branch: (attributed: name -> (worker, commit), unattributed: name -> (commit, why)).
+
+    The worker comes from lanewarden's record of the run that created the
+    branch, never from the branch's name (anyone can name a branch
+    ``lanewarden/<someone-else>/x``). A branch without a record, or one that
+    moved since its run recorded it, is unattributed: reported, never approved.
+    """
+    known = records.branch_records(git)
+    applied = _applied(git)
+    attributed: dict[str, tuple[str, str]] = {}
+    unattributed: dict[str, tuple[str, str]] = {}
     for ref, commit in sorted(git.refs(BRANCH_PREFIX).items()):
         name = ref.removeprefix("refs/heads/")
-        parts = name.split("/")
-        if len(parts) >= 3 and parts[1]:
-            out[name] = (parts[1], commit)
-    return out
+        why = _unattributed(known.get(name), commit)
+        if why is None:
+            attributed[name] = (known[name].worker, commit)
+        elif commit in applied:
+            attributed[name] = (applied[commit], commit)
+        else:
+            unattributed[name] = (commit, why)
+    return attributed, unattributed
 
 
-def worker_of(head: str | None) -> str | None:
-    """The worker a head named ``lanewarden/<worker>/...`` belongs to."""
+def _applied(git: Git) -> dict[str, str]:
+    """commit -> target worker, for handoffs lanewarden applied (``handoffs apply`` makes their branch)."""
+    return {s.handoff.applied_commit: s.handoff.target_worker for s in Queue(git).all()
+            if s.handoff.status == Status.APPLIED and s.handoff.applied_commit}
+
+
+def _unattributed(record: records.BranchRecord | None, commit: str) -> str | None:
+    if record is None:
+        return "no lanewarden run record created this branch"
+    if record.commit != commit:
+        return f"moved since run {record.run_id} created it at {record.commit[:12]}"
+    return None
+
+
+def worker_of(git: Git, head: str | None) -> str | None:
+    """The worker whose run created branch ``head`` (by lanewarden's record), or None."""
     if head is None:
         return None
     name = head.removeprefix("refs/heads/")
-    parts = name.split("/")
-    return parts[1] if len(parts) >= 3 and parts[0] == "lanewarden" and parts[1] else None
+    record = records.branch_records(git).get(name)
+    commit = git.ref_value(f"refs/heads/{name}")
+    if commit is None:
+        return None
+    if _unattributed(record, commit) is None and record is not None:
+        return record.worker
+    return _applied(git).get(commit)
 
 
 def _lane(git: Git, loaded: LoadedPolicy, worker: str, branch: str | None, base: str, head: str) -> Lane:
@@ -195,27 +231,33 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     policy = loaded.policy
     notes: list[str] = []
     lanes: list[Lane] = []
+    unattributed: list[str] = []
     if head is not None:
-        who = worker or worker_of(head)
+        recorded = worker_of(git, head)
+        who = worker or recorded
         if who is None:
-            raise InputError(f"which worker made {head}?",
-                             hint="pass --worker ID, or review a branch named lanewarden/<worker>/<topic>")
+            raise InputError(f"which worker made {head}? lanewarden has no record of a run that created it",
+                             hint="pass --worker ID (a branch's name never says who made it)")
         head_commit = git.resolve_commit(head, what="head revision")
-        lanes.append(_lane(git, loaded, who, head if worker_of(head) else None, base_commit, head_commit))
+        lanes.append(_lane(git, loaded, who, head if recorded else None, base_commit, head_commit))
         mode = "range"
     else:
         mode = "branches"
-        for branch, (who, commit) in worker_branches(git).items():
+        attributed, stray = worker_branches(git)
+        for branch, (who, commit) in attributed.items():
             if git.is_ancestor(commit, base_commit):
                 notes.append(f"{branch} is already in the base {short(base_commit)}: not reviewed")
                 continue
             lanes.append(_lane(git, loaded, who, branch, base_commit, commit))
-        if not lanes:
+        for branch, (commit, why) in stray.items():
+            if not git.is_ancestor(commit, base_commit):
+                unattributed.append(f"{branch} ({commit[:12]}): {why}")
+        if not lanes and not unattributed:
             raise InputError(f"no worker branch (lanewarden/<worker>/...) has commits beyond {short(base_commit)}",
                              hint="pass --base with the branch the workers started from, "
                                   "or --head REV [--worker ID] for one range")
     lanes_t = tuple(lanes)
-    queued = tuple(pending_handoffs(git))
+    queued = tuple(pending_handoffs(git, notes))
     changes = [ChangeRef(c.path, "branch" if lane.branch else "range", lane.branch or short(lane.head),
                          c.status, lane.worker) for lane in lanes_t if lane.verdict for c in lane.verdict.changes]
     for h in queued:
@@ -230,6 +272,10 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
                       top=git.top, run=runner)
     conflicts = conflicts_of(lanes_t)
     votes = _votes(lanes_t, conflicts, queued, contract_review, mx)
+    if unattributed:
+        # Not approved, not guarded as anyone's lane: a person must say whose work it is.
+        votes.append(Vote("unattributed", VoteValue.ABSTAIN, tuple(unattributed)))
+        notes += [f"unattributed branch {u}; review it with --head BRANCH --worker ID" for u in unattributed]
     return FinalReview(mode=mode, base=base_commit, policy_rev=loaded.rev, policy_sha256=loaded.sha256,
                        lanes=lanes_t, conflicts=conflicts, handoffs=queued, impact=contract_review, matrix=mx,
                        votes=tuple(votes), notes=tuple(notes), graph=graph)

@@ -81,9 +81,12 @@ def range_changes(git: Git, base: str, head: str | None) -> tuple[str, str, list
                                              for c in changeset.changes]
 
 
-def pending_handoffs(git: Git) -> list[Handoff]:
-    """Open and accepted handoffs, oldest first."""
-    items = [s.handoff for s in Queue(git).all() if s.handoff.status in PENDING]
+def pending_handoffs(git: Git, notes: list[str] | None = None) -> list[Handoff]:
+    """Open and accepted handoffs, oldest first; ``notes`` gets a line per damaged handoff ref skipped."""
+    found, damaged = Queue(git).scan()
+    if notes is not None:
+        notes.extend(f"handoff ref skipped: {d.line()}; see `lanewarden handoffs list`" for d in damaged)
+    items = [s.handoff for s in found if s.handoff.status in PENDING]
     return sorted(items, key=lambda h: (h.created_at, h.id))
 
 

@@ -89,3 +89,13 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
         except (ProcessLookupError, PermissionError):
             pass
         return
+
+
+def try_start(argv: list[str], *, timeout: float = 30.0) -> tuple[int | None, str]:
+    """Start a short check (the sandbox probe) and wait: its exit code (None: it could not start
+    or did not finish) and what it said on stderr."""
+    try:
+        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return None, str(exc)
+    return proc.returncode, proc.stderr.decode("utf-8", "replace")

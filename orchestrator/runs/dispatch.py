@@ -1,7 +1,7 @@
 """``lanewarden dispatch PLAN.yaml``: several worker runs in parallel, one line each.
 
 Tasks of the same worker run one after the other (one lane, one writer);
-different workers run side by side in their own worktrees. The exit code is
+different workers run side by side, each in its own confined clone. The exit code is
 the worst outcome.
 """
 from __future__ import annotations
@@ -85,8 +85,12 @@ def load_plan(path: Path) -> list[Task]:
 
 
 def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
-             on_change: Callable[[list[Task]], None] = lambda t: None) -> list[Task]:
-    """Run the plan; ``on_change`` is called whenever a task changes state."""
+             on_change: Callable[[list[Task]], None] = lambda t: None, *, confined: bool = True,
+             network: bool = True) -> list[Task]:
+    """Run the plan; ``on_change`` is called whenever a task changes state.
+
+    ``confined=False`` runs every agent without a sandbox (``--unconfined``).
+    """
     lanes: dict[str, list[Task]] = {}
     for t in tasks:
         lanes.setdefault(t.worker, []).append(t)
@@ -102,7 +106,7 @@ def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
             set_state(t, "running")
             try:
                 git = Git.discover(repo)  # one handle per thread: handles are not shared
-                t.result = execute(git, t.worker, t.command, task=t.task)
+                t.result = execute(git, t.worker, t.command, task=t.task, confined=confined, network=network)
                 t.changed = t.result.changed_files
                 t.finished = time.monotonic()
                 set_state(t, t.result.outcome)

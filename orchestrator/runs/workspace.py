@@ -1,22 +1,21 @@
-"""Worker workspaces: a git worktree per run, sparse for high-risk workers, and its context pack.
+"""Worker workspaces: a disposable clone per run, sparse for high-risk workers, and its context pack.
 
 A run's files live under ``<common git dir>/lanewarden/runs/<run-id>/``: the
-worktree, the context pack, the log and the run's state. That folder is outside
-the main working tree, so nothing a run writes there is ever part of a diff.
+clone (``checkout/``), lanewarden's own git dir for reading it back
+(``git/``), the context pack, the log and the run's state. Every path is
+derived from the run id, which must match :data:`RUN_ID`; nothing a state file
+says is ever used as a path to write or remove.
 """
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,8 +27,8 @@ from lanewarden.workers.layout import BRANCH_PREFIX, POLICY_FILE
 if TYPE_CHECKING:
     from lanewarden.workers.loader import LoadedPolicy
 
-
-_THREAD_LOCK = threading.Lock()
+# What new_run_id makes, and nothing else: no separators, no dots, no way out of the runs folder.
+RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{12}-[0-9a-f]{6}$")
 
 
 def common_dir(git: Git) -> Path:
@@ -46,15 +45,29 @@ def new_run_id() -> str:
     return f"{stamp}-{secrets.token_hex(3)}"
 
 
+def run_folder(git: Git, run_id: str) -> Path:
+    """The one folder a run owns; an id that is not lanewarden's is refused."""
+    if not RUN_ID.match(run_id):
+        raise InputError(f"{run_id!r} is not a run id", hint="see lanewarden runs list")
+    return runs_root(git) / run_id
+
+
 @dataclass(frozen=True)
 class Workspace:
     run_id: str
     worker: str
-    branch: str
+    branch: str  # the branch lanewarden creates in the main repository if it keeps a commit
     folder: Path  # the run's folder (outside every work tree)
-    worktree: Path
-    git: Git  # a handle on the worktree with its git dir fixed (never read from its .git file)
+    git: Git  # the clone, as the agent left it: for its refs (handoffs) only, never trusted
     base: str
+
+    @property
+    def checkout(self) -> Path:
+        return self.folder / "checkout"
+
+    @property
+    def admin_dir(self) -> Path:
+        return self.folder / "git"
 
     @property
     def context_file(self) -> Path:
@@ -68,9 +81,18 @@ class Workspace:
     def state_file(self) -> Path:
         return self.folder / "state.json"
 
+    @property
+    def attempt_file(self) -> Path:
+        return self.folder / "attempt.diff"
+
+    @property
+    def reader(self) -> Git:
+        """lanewarden's own handle on the checkout: its git dir, HEAD at the base, main's objects."""
+        return Git(self.admin_dir, self.checkout)
+
 
 def sparse_set(loaded: LoadedPolicy, worker: str) -> tuple[str, ...]:
-    """Patterns a high-risk worker's sparse worktree holds: writable set, read hints, contracts."""
+    """Patterns a high-risk worker's sparse checkout holds: writable set, read hints, contracts."""
     policy = loaded.policy
     w = policy.workers[worker]
     patterns = [POLICY_FILE, "AGENTS.md", *w.allow, *w.read_hints, *w.propose_only]
@@ -85,71 +107,52 @@ def sparse_set(loaded: LoadedPolicy, worker: str) -> tuple[str, ...]:
 
 def _sparse_patterns(loaded: LoadedPolicy, worker: str) -> list[str]:
     """Non-cone sparse-checkout lines for :func:`sparse_set` (anchored, like our patterns)."""
-    lines = []
-    for pattern in sparse_set(loaded, worker):
-        lines.append("/" + pattern.rstrip("/"))
-    return lines
+    return ["/" + pattern.rstrip("/") for pattern in sparse_set(loaded, worker)]
 
 
 def create(git: Git, loaded: LoadedPolicy, worker: str, base: str) -> Workspace:
-    """A new worktree and branch ``lanewarden/<worker>/<run-id>`` at ``base``."""
+    """A new clone of ``base`` on branch ``lanewarden/<worker>/<run-id>`` inside the run's folder.
+
+    ``git clone --shared --no-checkout`` borrows the main repository's objects
+    through an alternates file (read-only for the agent: the sandbox mounts the
+    main repository read-only), then one checkout of the pinned base.
+    """
     if worker not in loaded.policy.workers:
         raise InputError(f"unknown worker {worker!r}",
                          hint=unknown_worker_hint(worker, loaded.policy.workers))
     run_id = new_run_id()
-    branch = f"{BRANCH_PREFIX}{worker}/{run_id}"
-    folder = runs_root(git) / run_id
+    folder = run_folder(git, run_id)
     folder.mkdir(parents=True, exist_ok=False)
-    # A unique last component: git names the worktree's admin folder after it, and
-    # parallel runs must never race for the same name.
-    tree = folder / f"wt-{run_id}"
-    with _worktree_lock(git):
-        git.run(["worktree", "add", "--no-checkout", "-q", "-b", branch, str(tree), base])
-    # Read where git put the worktree's admin folder now, before any agent can edit the
-    # .git file; every later git call passes this git dir explicitly.
-    pointer = (tree / ".git").read_text().strip()
-    if not pointer.startswith("gitdir: "):
-        raise InputError(f"git created an unexpected worktree at {tree}")
-    admin = Path(pointer[len("gitdir: "):])
-    wt = Git(admin if admin.is_absolute() else (tree / admin).resolve(), tree)
-    high_risk = loaded.policy.workers[worker].high_risk
-    if high_risk:
-        (admin / "info").mkdir(exist_ok=True)
-        (admin / "info" / "sparse-checkout").write_text("\n".join(_sparse_patterns(loaded, worker)) + "\n")
-        wt.run(["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false",
-                "checkout", "-q", "--no-recurse-submodules", branch])
-    else:
-        wt.run(["checkout", "-q", "--no-recurse-submodules", branch])
-    return Workspace(run_id, worker, branch, folder, tree, wt, base)
+    branch = f"{BRANCH_PREFIX}{worker}/{run_id}"
+    ws = Workspace(run_id, worker, branch, folder, Git(folder / "checkout" / ".git", folder / "checkout"), base)
+    try:
+        clone = git.clone_shared(ws.checkout)
+        high_risk = loaded.policy.workers[worker].high_risk
+        clone.checkout_branch(branch, base, sparse=_sparse_patterns(loaded, worker) if high_risk else None)
+        # lanewarden's own git dir for reading the result back: HEAD at the base, the index
+        # (skip-worktree flags of a sparse checkout) as lanewarden wrote it, main's objects only.
+        Git.shadow(ws.admin_dir, common_dir(git) / "objects", ws.checkout, base)
+        shutil.copyfile(clone.git_dir / "index", ws.admin_dir / "index")
+    except BaseException:
+        remove(ws)  # Ctrl-C or a failure half-way: no half-made clone stays behind
+        raise
+    return dataclasses.replace(ws, git=clone)
 
 
-@contextmanager
-def _worktree_lock(git: Git) -> Iterator[None]:
-    """Serialise worktree add/remove/prune across threads and processes of this repository.
+def remove(ws: Workspace) -> list[str]:
+    """Take the clone and lanewarden's git dir for it away; the run folder keeps the evidence.
 
-    ``git worktree prune`` deletes an admin folder another ``worktree add`` has
-    created but not yet filled in; parallel runs must never interleave them.
+    Only paths derived from the run id are removed (see :func:`run_folder`).
     """
-    path = common_dir(git) / "lanewarden" / "worktrees.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with _THREAD_LOCK, open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-
-
-def remove(git: Git, ws: Workspace, *, keep_branch: bool) -> None:
-    """Take the worktree away (and the branch unless kept); the run folder keeps the evidence."""
-    with _worktree_lock(git):
-        code, _, _ = git.run_rc(["worktree", "remove", "--force", "--force", str(ws.worktree)])
-        if ws.worktree.exists():
-            shutil.rmtree(ws.worktree, ignore_errors=True)
-        if code != 0:
-            git.run_rc(["worktree", "prune"])
-    if not keep_branch:
-        git.run_rc(["update-ref", "-d", f"refs/heads/{ws.branch}"])
+    removed = []
+    for path in (ws.checkout, ws.admin_dir):
+        if path.is_symlink():
+            path.unlink()
+            removed.append(str(path))
+        elif path.exists():
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(str(path))
+    return removed
 
 
 def agents_chain(git: Git, base: str, cwd: str | None) -> list[dict[str, str]]:
@@ -204,3 +207,14 @@ def write_state(ws: Workspace, **fields: Any) -> None:
     tmp = ws.state_file.with_suffix(".tmp")
     tmp.write_text(json.dumps(current, indent=2) + "\n")
     os.replace(tmp, ws.state_file)
+
+
+def write_attempt(path: Path, patch: bytes) -> None:
+    """Keep an attempt's change as evidence (never applied).
+
+    The one place attempt diffs are written, so redacting secret-like hunks
+    can happen here for every caller.
+    """
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(patch)
+    os.replace(tmp, path)

@@ -1,0 +1,155 @@
+"""The typed git operations: names that look like options, and paths git must not mangle.
+
+Every listing method gets a path holding a newline and a non-UTF-8 byte; each
+must hand it back intact (decoded with surrogateescape, so it re-encodes to the
+same bytes). A remote or branch spelled like an option never reaches git.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from conftest import expect, git, lanewarden
+from lanewarden.workers.errors import GitError, InputError
+from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
+
+ODD = fsdecode(b"odd dir/new\nline \xff.txt")  # a newline, a space and a byte that is not UTF-8
+IGNORED = fsdecode(b"logs/run\n\xfe.log")
+STAR = "lit/*"  # a file literally named '*': a glob pathspec would match its sibling too
+
+
+def _write(repo: Path, name: str, data: bytes) -> None:
+    path = fsencode(str(repo)) + b"/" + fsencode(name)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+
+
+@pytest.fixture
+def odd(tmp_path: Path) -> tuple[Git, str, str]:
+    """A repository whose second commit adds ODD and STAR (and a sibling of STAR) and a .gitignore."""
+    repo = tmp_path / "odd"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    _write(repo, "README", b"hello\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "first")
+    base = git(repo, "rev-parse", "HEAD").strip()
+    _write(repo, ODD, b"one\n")
+    _write(repo, STAR, b"star\n")
+    _write(repo, "lit/other", b"other\n")
+    _write(repo, ".gitignore", b"*.log\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "odd names")
+    return Git.discover(repo), base, git(repo, "rev-parse", "HEAD").strip()
+
+
+def test_tree_listings_keep_odd_paths(odd: tuple[Git, str, str]) -> None:
+    g, _, head = odd
+    names = g.ls_tree_names(head)
+    assert ODD in names and fsencode(ODD) == b"odd dir/new\nline \xff.txt"
+    entries = {e.path: e for e in g.ls_tree_entries(head)}
+    assert entries[ODD].kind == "blob" and entries[ODD].mode == "100644" and len(entries[ODD].oid) == 40
+    top = {e.path for e in g.ls_tree_entries(head, recursive=False)}
+    assert top == {".gitignore", "README", "lit", "odd dir"}
+    # Paths are literal: '*' selects the file named '*', not every file in lit/.
+    assert g.ls_tree_names(head, [STAR]) == [STAR]
+    assert g.ls_tree_names(head, [ODD]) == [ODD]
+
+
+def test_index_and_work_tree_listings_keep_odd_paths(odd: tuple[Git, str, str]) -> None:
+    g, _, _ = odd
+    assert g.top is not None
+    assert ODD in g.ls_files_cached()
+    git(g.top, "update-index", "--skip-worktree", "--", ODD)
+    assert ("S", ODD) in g.ls_files_tagged()
+    git(g.top, "update-index", "--no-skip-worktree", "--", ODD)
+    _write(g.top, IGNORED, b"noise\n")
+    fresh = fsdecode(b"new\n\xfd")
+    _write(g.top, fresh, b"new\n")
+    assert g.ls_files_others(gitignore=True) == [fresh]
+    assert sorted(g.ls_files_others(gitignore=False)) == sorted([fresh, IGNORED])
+    assert IGNORED in g.ls_files_ignored()
+    _write(g.top, ODD, b"one, edited to another size\n")
+    os.unlink(fsencode(str(g.top / "README")))
+    assert sorted(g.diff_files_raw()) == [("D", "README"), ("M", ODD)]
+
+
+def test_diffs_and_a_scratch_index_keep_odd_paths(odd: tuple[Git, str, str]) -> None:
+    g, base, head = odd
+    base_tree, head_tree = g.tree_of(base), g.tree_of(head)
+    with tempfile.TemporaryFile() as out:
+        g.diff_tree_raw_to_file(base_tree, head_tree, out)
+        out.seek(0)
+        fields = split_z(out.read())
+    assert {fsdecode(p) for p in fields[1::2]} == {ODD, STAR, "lit/other", ".gitignore"}
+    with tempfile.TemporaryFile() as out:
+        g.diff_zero_context_to_file(base_tree, head_tree, out)
+        out.seek(0)
+        assert b"+one" in out.read()
+    # A patch of exactly two paths, applied by git to a scratch index on the base.
+    patch = g.diff_tree_patch(base_tree, head_tree, [ODD, STAR])
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"GIT_INDEX_FILE": f"{tmp}/index"}
+        g.read_tree(base_tree, env=env)
+        g.apply_cached(patch, env=env)
+        tree = g.write_tree(env=env)
+        assert sorted(g.ls_files_cached(env=env)) == sorted(["README", ODD, STAR])
+        # The work tree's copy of ODD, staged into the scratch index by name.
+        assert g.top is not None
+        _write(g.top, ODD, b"edited\n")
+        g.refresh_index(env=env)
+        g.update_index_add([ODD], env=env)
+        edited = g.write_tree(env=env)
+    assert sorted(g.ls_tree_names(tree)) == sorted(["README", ODD, STAR])
+    assert g.read_file_at(edited, ODD) == b"edited\n"
+    assert g.read_file_at(tree, ODD) == b"one\n"
+
+
+def test_history_reads_odd_paths_and_refs(odd: tuple[Git, str, str]) -> None:
+    g, base, head = odd
+    assert g.rev_list(head) == [head, base]
+    assert g.rev_list(head, first_parent=True, reverse=True) == [base, head]
+    assert g.log_authors(base, head, ODD) == ["Test Author <author@example.com>"]
+    assert g.log_authors(base, head, "lit/o*") == []  # literal: no file is named 'lit/o*'
+    assert g.update_ref("refs/lanewarden/test", base, None)
+    assert not g.delete_ref("refs/lanewarden/test", head)  # compare-and-swap: it points at base
+    assert g.delete_ref("refs/lanewarden/test", base)
+    assert g.ref_value("refs/lanewarden/test") is None
+    g.checkout("topic", create_at=base)
+    assert g.current_branch() == "topic" and g.head_commit() == base
+    g.checkout("main")
+    g.symbolic_ref("HEAD", "refs/heads/topic")
+    assert g.current_branch() == "topic"
+
+
+@pytest.mark.parametrize("name", ["--upload-pack=touch pwned", "-x", "", "origin\nmain"])
+def test_names_spelled_like_options_never_reach_git(odd: tuple[Git, str, str], name: str) -> None:
+    g, _, _ = odd
+    for call in (lambda: g.fetch(name, ["refs/heads/*:refs/x/*"]), lambda: g.push(name, ["HEAD:refs/x"]),
+                 lambda: g.checkout(name), lambda: g.checkout("ok", create_at=name)):
+        with pytest.raises(InputError) as refused:
+            call()
+        # Refused by lanewarden before any git process, not a failure git reported.
+        assert not isinstance(refused.value, GitError) and repr(name) in refused.value.message
+    assert g.current_branch() == "main"
+
+
+def test_handoffs_sync_refuses_a_remote_named_like_an_option(repo: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    result = expect(lanewarden("handoffs", "sync", "--repo", str(repo), "--", f"--upload-pack=touch {marker}"), 2)
+    assert "remote '--upload-pack=touch" in result.stderr
+    assert "starts with '-': git would read it as an option" in result.stderr
+    assert "git remote -v" in result.stderr
+    assert not marker.exists()
+
+
+def test_a_relative_folder_named_like_an_option_is_still_a_folder(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    created = Git.init(Path("--bare"))  # without --end-of-options git would make tmp_path a bare repository
+    assert created.top == (tmp_path / "--bare").resolve() and (tmp_path / "--bare" / ".git").is_dir()
+    assert not (tmp_path / "HEAD").exists()
