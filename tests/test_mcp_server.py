@@ -5,13 +5,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import anyio
 import pytest
 
 from conftest import BIN, git, git_env
 
 mcp = pytest.importorskip("mcp")
 
+from anyio import run as run_async  # noqa: E402
 from mcp import ClientSession  # noqa: E402
 from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
 
@@ -55,7 +55,7 @@ def test_mcp_server_over_stdio(repo: Path) -> None:
         ("list_handoffs", {"direction": "from_me"}),
         ("propose_handoff", {"problem": "  "}),
     ]
-    names, (lane, owners, check, proposed, mine, bad) = anyio.run(_session, repo, calls)
+    names, (lane, owners, check, proposed, mine, bad) = run_async(_session, repo, calls)
     assert names == TOOLS
     assert lane["worker"] == "wallet-api" and lane["may_write"] == ["services/wallet-api/**"]
     assert lane["change_only_through_handoff"] == ["contracts/**"]

@@ -18,6 +18,8 @@ def command(repo: str | None, worker: str | None) -> int:
     Read-only except propose_handoff. The worker is fixed here, never by the agent.
     """
     try:
+        from anyio import run as run_async  # the SDK's own event loop library
+
         from lanewarden.orchestrator.integrations.mcp_server import LaneDesk, build
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise InputError(f"the MCP server needs the mcp package ({exc})",
@@ -25,5 +27,5 @@ def command(repo: str | None, worker: str | None) -> int:
     git = open_repo(repo)
     desk = LaneDesk(git, resolve_worker(git, worker))
     desk.my_lane()  # an unknown worker or a missing policy fails here, before the agent connects
-    build(desk).run("stdio")
+    run_async(build(desk).run_stdio_async)
     return 0

@@ -39,8 +39,8 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
     """The checkout and its trusted policy (HEAD); a problem instead when there is none."""
     from lanewarden.orchestrator.integrations.dialects import Runtime
     from lanewarden.orchestrator.integrations.tool_hook import Setup, worker_from_env
-    from lanewarden.workers.errors import GitError, LanewardenError
-    from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
+    from lanewarden.workers.errors import LanewardenError
+    from lanewarden.workers.git import Git
     from lanewarden.workers.layout import POLICY_FILE
     from lanewarden.workers.loader import load_revision
     from lanewarden.workers.ownership import OwnershipIndex
@@ -59,21 +59,8 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
     except LanewardenError as exc:
         return Setup(hint, who, problem=exc.message + (f" ({exc.hint})" if exc.hint else ""))
 
-    def ignored(paths: list[str]) -> set[str]:
-        # Only for writes the lane would deny: the common in-lane call pays nothing. Like the work-tree
-        # guard, only .gitignore files count: info/exclude and core.excludesFile are not the repository's.
-        code, out, err = git.run_rc(["check-ignore", "-v", "-z", "--stdin"],
-                                    input=b"".join(fsencode(p) + b"\0" for p in paths))
-        if code not in (0, 1):
-            raise GitError("git check-ignore failed", stderr=err.decode("utf-8", "replace"))
-        fields = split_z(out)
-        found = set()
-        for source, _line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
-            if source.split(b"/")[-1] == b".gitignore" and not pattern.startswith(b"!"):
-                found.add(fsdecode(path))
-        return found
-
-    return Setup(hint, who, str(git.top), OwnershipIndex(loaded.policy), ignored=ignored)
+    # Asked only about writes the lane would deny: the common in-lane call runs no second git process.
+    return Setup(hint, who, str(git.top), OwnershipIndex(loaded.policy), ignored=git.gitignored)
 
 
 @click.command("tool-hook")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lanewarden.orchestrator.integrations import claude, codex, copilot, cursor, gemini
 from lanewarden.workers.errors import InputError, unknown_worker_hint
-from lanewarden.workers.git import Git, fsdecode, split_z
+from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy, load_revision
 
 RUNTIMES = ("claude", "codex", "gemini", "copilot", "cursor")
@@ -89,7 +89,7 @@ def configs_for_run(runtime: str, worker: str, checkout: Path | str, *,
     """The files to write into a run's checkout (relative path -> bytes), from the policy at its HEAD."""
     git = Git.discover(checkout)
     loaded = load_revision(git, "HEAD")
-    files = {fsdecode(p) for p in split_z(git.run(["ls-tree", "-r", "-z", "--name-only", "--full-tree", "HEAD"]))}
+    files = set(git.ls_tree_names(git.resolve_commit("HEAD")))
     top = git.top or Path(checkout)
     return render(runtime, worker, loaded, Path(os.path.abspath(top)), is_file=files, command=command).files
 
