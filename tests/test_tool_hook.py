@@ -364,3 +364,26 @@ def test_done_gate_blocks_on_a_guard_that_cannot_decide(repo: Path) -> None:
     doc = json.loads(proc.stdout)
     assert proc.returncode == 0 and doc["decision"] == "block"
     assert "- reviewer:broken (abstain):" in doc["reason"]
+
+
+def test_a_pinned_revision_keeps_the_agent_from_widening_its_lane(repo: Path) -> None:
+    from lanewarden.orchestrator.integrations.configs import configs_for_run
+
+    base = git(repo, "rev-parse", "HEAD").strip()
+    settings = json.loads(configs_for_run("claude", "wallet-api", repo, base="HEAD")[".claude/settings.json"])
+    command = settings["hooks"]["PreToolUse"][0]["hooks"][0]["command"]
+    assert command == f"lanewarden tool-hook --runtime claude --worker wallet-api --rev {base}"
+    # The agent commits a policy that opens contracts/ to itself: HEAD would now allow the write.
+    policy = repo / "lanewarden.yaml"
+    widened = policy.read_text().replace('allow: ["services/wallet-api/**"]',
+                                         'allow: ["services/wallet-api/**", "contracts/**"]', 1)
+    policy.write_text(widened.replace('    propose_only: ["contracts/**"]\n', "", 1))
+    git(repo, "commit", "-qam", "widen my own lane")
+    doc = json.dumps(claude("Write", {"file_path": str(repo / CONTRACT)}, cwd=str(repo))).encode()
+    assert hook(repo, doc, "--worker", "wallet-api").stdout == b""  # HEAD's (the agent's) policy
+    pinned = hook(repo, doc, "--worker", "wallet-api", "--rev", base)
+    assert json.loads(pinned.stdout)["hookSpecificOutput"]["permissionDecision"] == "deny"
+    (repo / CONTRACT).write_text("changed\n")
+    stop = {"session_id": "s", "cwd": str(repo), "hook_event_name": "Stop", "stop_hook_active": False}
+    gate = hook(repo, json.dumps(stop).encode(), "--worker", "wallet-api", "--rev", base)
+    assert json.loads(gate.stdout)["decision"] == "block"

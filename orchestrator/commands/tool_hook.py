@@ -35,8 +35,8 @@ def _last_resort(runtime: str | None, reason: str) -> tuple[str, int]:
                                               "permissionDecisionReason": reason}}) + "\n", 2
 
 
-def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Setup:
-    """The checkout and its trusted policy (HEAD); a problem instead when there is none."""
+def load_setup(runtime: str | None, worker: str | None, repo: str | None, rev: str = "HEAD") -> Setup:
+    """The checkout and its trusted policy (at ``rev``, default HEAD); a problem instead when there is none."""
     from lanewarden.orchestrator.integrations.dialects import Runtime
     from lanewarden.orchestrator.integrations.tool_hook import Setup, worker_from_env
     from lanewarden.workers.errors import LanewardenError
@@ -54,8 +54,8 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
         # One cat-file process resolves HEAD and reads the policy committed there; opened without the
         # work tree, git needs no second process to look up filter drivers first.
         objects = git.without_worktree()
-        objects.prefetch(["HEAD"], [("HEAD", POLICY_FILE)])
-        loaded = load_revision(objects, "HEAD")
+        objects.prefetch([rev], [(rev, POLICY_FILE)])
+        loaded = load_revision(objects, rev)
     except LanewardenError as exc:
         return Setup(hint, who, problem=exc.message + (f" ({exc.hint})" if exc.hint else ""))
 
@@ -70,7 +70,9 @@ def load_setup(runtime: str | None, worker: str | None, repo: str | None) -> Set
                                "agent_type mapped by workers.<id>.agents).")
 @click.option("--repo", type=click.Path(file_okay=False), default=None,
               help="The checkout (default: the one containing the current folder).")
-def command(runtime: str | None, worker: str | None, repo: str | None) -> int:
+@click.option("--rev", default="HEAD", show_default=True,
+              help="The commit whose policy is trusted (a worker run pins its base: the agent moves HEAD).")
+def command(runtime: str | None, worker: str | None, repo: str | None, rev: str) -> int:
     """Answer an agent runtime's pre-tool or done hook (JSON on stdin) in that runtime's format.
 
     Denies writes outside the worker's lane with the owner and the handoff to
@@ -81,13 +83,13 @@ def command(runtime: str | None, worker: str | None, repo: str | None) -> int:
         raw = sys.stdin.buffer.read()
         from lanewarden.orchestrator.integrations.tool_hook import decide
 
-        setup = load_setup(runtime, worker, repo)
+        setup = load_setup(runtime, worker, repo, rev)
 
         def gate(who: str) -> str | None:
             from lanewarden.orchestrator.integrations.done_gate import check
             from lanewarden.workers.git import Git
 
-            return check(Git.discover(repo), who)
+            return check(Git.discover(repo), who, rev)
 
         answer = decide(raw, setup, gate)
         stdout, code, stderr = answer.stdout, answer.exit_code, answer.stderr

@@ -42,9 +42,11 @@ class RuntimeConfig:
         return next(iter(self.files))
 
 
-def hook_command(runtime: str, worker: str, command: str = "lanewarden") -> str:
-    """The shell command the runtime runs: the worker is an argument, so the environment cannot move it."""
-    return f"{command} tool-hook --runtime {runtime} --worker {shlex.quote(worker)}"
+def hook_command(runtime: str, worker: str, command: str = "lanewarden", rev: str | None = None) -> str:
+    """The shell command the runtime runs: the worker is an argument, so the environment cannot move it;
+    ``rev`` pins the commit whose policy is trusted (a run's base), else the checkout's HEAD decides."""
+    pinned = f" --rev {shlex.quote(rev)}" if rev else ""
+    return f"{command} tool-hook --runtime {runtime} --worker {shlex.quote(worker)}{pinned}"
 
 
 def mcp_argv(worker: str, command: str = "lanewarden") -> list[str]:
@@ -52,7 +54,7 @@ def mcp_argv(worker: str, command: str = "lanewarden") -> list[str]:
 
 
 def render(runtime: str, worker_id: str, loaded: LoadedPolicy, checkout: Path, *,
-           is_file: set[str] | None = None, command: str = "lanewarden") -> RuntimeConfig:
+           is_file: set[str] | None = None, command: str = "lanewarden", rev: str | None = None) -> RuntimeConfig:
     """``runtime``'s files for ``worker_id``; ``checkout`` is the absolute folder the agent works in."""
     runtime = BINARIES.get(runtime, runtime)
     if runtime not in RUNTIMES:
@@ -62,7 +64,7 @@ def render(runtime: str, worker_id: str, loaded: LoadedPolicy, checkout: Path, *
         raise InputError(f"unknown worker {worker_id!r}", hint=unknown_worker_hint(worker_id, policy.workers,
                                                                                     loaded.source))
     worker = policy.workers[worker_id]
-    hook = hook_command(runtime, worker_id, command)
+    hook = hook_command(runtime, worker_id, command, rev)
     mcp = mcp_argv(worker_id, command)
     mcp_json = cursor.mcp(mcp).encode()
     if runtime == "claude":
@@ -84,14 +86,20 @@ def render(runtime: str, worker_id: str, loaded: LoadedPolicy, checkout: Path, *
     return RuntimeConfig(runtime, {".cursor/hooks.json": cursor.hooks(hook).encode(), ".cursor/mcp.json": mcp_json})
 
 
-def configs_for_run(runtime: str, worker: str, checkout: Path | str, *,
-                    command: str = "lanewarden") -> dict[str, bytes]:
-    """The files to write into a run's checkout (relative path -> bytes), from the policy at its HEAD."""
+def configs_for_run(runtime: str, worker: str, checkout: Path | str, *, command: str = "lanewarden",
+                    base: str | None = None) -> dict[str, bytes]:
+    """The files to write into a run's checkout (relative path -> bytes), from the policy at ``base``.
+
+    ``base``: the run's pinned base commit; the hooks then trust the policy there, not the clone's HEAD,
+    which the agent moves. Default: the checkout's HEAD, and the hooks follow HEAD.
+    """
     git = Git.discover(checkout)
-    loaded = load_revision(git, "HEAD")
-    files = set(git.ls_tree_names(git.resolve_commit("HEAD")))
+    commit = git.resolve_commit(base or "HEAD")
+    loaded = load_revision(git, commit)
+    files = set(git.ls_tree_names(commit))
     top = git.top or Path(checkout)
-    return render(runtime, worker, loaded, Path(os.path.abspath(top)), is_file=files, command=command).files
+    return render(runtime, worker, loaded, Path(os.path.abspath(top)), is_file=files, command=command,
+                  rev=commit if base else None).files
 
 
 def detect_runtime(argv: Sequence[str]) -> str | None:

@@ -13,6 +13,7 @@ import shlex
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import ChangeReport, Decision, Mode, Verdict, VoteValue
 from lanewarden.workers.git import Git
+from lanewarden.workers.loader import load_revision
 
 # Classes that may stay in the work tree when the agent stops: its lane, root-reviewed paths and
 # lines added to shared append-only files.
@@ -20,9 +21,13 @@ _STAYS = frozenset({"writable", "handoff_required", "shared_append"})
 _NEW = frozenset({"added", "untracked"})
 
 
-def check(git: Git, worker: str) -> str | None:
-    """None when the agent may finish; else what it must do first."""
-    verdict = guard(git, GuardRequest(mode=Mode.WORKTREE, worker=worker)).verdict
+def check(git: Git, worker: str, rev: str = "HEAD") -> str | None:
+    """None when the agent may finish; else what it must do first.
+
+    ``rev``: the commit whose policy decides (a worker run pins its base; default HEAD).
+    """
+    loaded = load_revision(git.without_worktree(), rev) if rev != "HEAD" else None
+    verdict = guard(git, GuardRequest(mode=Mode.WORKTREE, worker=worker), loaded=loaded).verdict
     return blocking_message(verdict)
 
 
