@@ -7,12 +7,8 @@ versions, and exits 4. Ctrl-C exits 130; a reader gone from the output pipe, 141
 """
 from __future__ import annotations
 
-import datetime
 import os
-import platform
 import sys
-import tempfile
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -33,6 +29,12 @@ def _log_dir() -> Path:
 
 
 def write_crash_log(exc: BaseException) -> Path:
+    # Imported here: only a crash needs them, and every hook run would pay for them.
+    import datetime
+    import platform
+    import tempfile
+    import traceback
+
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     text = (f"lanewarden crash {stamp}\nargv: {sys.argv!r}\npython: {sys.version}\n"
             f"platform: {platform.platform()}\nversions: {_versions()}\n\n"

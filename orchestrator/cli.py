@@ -17,7 +17,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "dispatch": ("lanewarden.orchestrator.commands.dispatch", "Run a plan of worker tasks in parallel worktrees."),
     "explain": ("lanewarden.orchestrator.commands.explain", "Who may write each path, who owns it, and why."),
     "export": ("lanewarden.orchestrator.commands.export",
-               "Export a worker's lane as Claude Code or Codex CLI settings."),
+               "Export a worker's lane as agent runtime settings and hooks (Claude, Codex, Gemini, Copilot, Cursor)."),
     "graph": ("lanewarden.orchestrator.commands.graph", "The service, contract and e2e graph of the policy."),
     "guard": ("lanewarden.orchestrator.commands.guard", "Check a change set against the trusted policy."),
     "handoff": ("lanewarden.orchestrator.commands.handoff", "Propose a handoff of out-of-lane work (for agents)."),
@@ -26,6 +26,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("lanewarden.orchestrator.commands.init",
              "Draft a policy for this repository (or from CODEOWNERS); service packs."),
     "ledger": ("lanewarden.orchestrator.commands.ledger", "Show, verify and replay the audit ledger."),
+    "mcp": ("lanewarden.orchestrator.commands.mcp",
+            "MCP server (stdio) through which an agent reads its lane and hands off."),
     "override": ("lanewarden.orchestrator.commands.override", "Request, approve and list dual-control overrides."),
     "plan": ("lanewarden.orchestrator.commands.plan", "Workers, contracts and e2e suites a range affects (CI matrix)."),
     "policy": ("lanewarden.orchestrator.commands.policy", "Validate, lint and describe the policy file."),
@@ -34,6 +36,8 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     "runs": ("lanewarden.orchestrator.commands.runs", "List, show and clean up worker runs."),
     "serve": ("lanewarden.orchestrator.commands.serve",
               "The reviewer's dashboard on 127.0.0.1, with a per-start access token."),
+    "tool-hook": ("lanewarden.orchestrator.commands.tool_hook",
+                  "Agent runtimes' pre-tool and done hook: deny out-of-lane writes (JSON on stdin)."),
 }
 
 

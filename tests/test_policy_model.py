@@ -22,8 +22,10 @@ from lanewarden.workers.schema import to_policy
 
 FIXTURE = yaml.safe_load((FIXTURES / "wallet-platform" / "lanewarden.yaml").read_text())
 SHOP = yaml.safe_load((FIXTURES / "telemetry-shop" / "lanewarden.yaml").read_text())
-# Every optional section at once: reviewers, shared files, depends_on.
-RICH = {**FIXTURE, "shared": {"append_only": ["CHANGELOG.md", "docs/*.md"]},
+# Every optional section at once: reviewers, shared files, depends_on, subagent types.
+RICH = {**FIXTURE, "workers": {**FIXTURE["workers"], "kms-api": {**FIXTURE["workers"]["kms-api"],
+                                                                 "agents": ["kms-coder", "kms.reviewer"]}},
+        "shared": {"append_only": ["CHANGELOG.md", "docs/*.md"]},
         "reviewers": {"llm": {"command": ["review", "--strict"], "timeout_s": 5, "workers": ["wallet-api"]},
                       "plain": {"command": ["check"], "description": "d"}}}
 

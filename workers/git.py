@@ -257,8 +257,10 @@ class Git(Operations):
         return [*self._base_args(), *args]
 
     def _env(self, args: Sequence[str], extra: dict[str, str] | None) -> dict[str, str]:
-        if (args and args[0] == "config") or self.top is None:
-            return clean_env(extra)  # the filter lookup itself; without a work tree no filter can run
+        # The filter lookup itself; without a work tree no filter can run; check-ignore reads ignore
+        # files and the index, never a file's content, so it runs no filter either.
+        if (args and args[0] in ("config", "check-ignore")) or self.top is None:
+            return clean_env(extra)
         return clean_env({**self._filter_env(), **(extra or {})})
 
     def _run(self, args: Sequence[str], *, input: bytes | None = None,
@@ -295,6 +297,26 @@ class Git(Operations):
         if proc.returncode != 0:
             raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
                            stderr=proc.stderr.decode("utf-8", "replace"))
+
+    def gitignored(self, paths: Sequence[str]) -> set[str]:
+        """Which of ``paths`` (existing or not) a ``.gitignore`` file ignores; tracked paths never are.
+
+        Only ``.gitignore`` files count, as in the work-tree guard: ``info/exclude`` and
+        ``core.excludesFile`` belong to this clone or this user, not to the repository.
+        """
+        if not paths:
+            return set()
+        code, out, err = self._run_rc(["check-ignore", "-v", "-z", "--stdin"],
+                                      input=b"".join(fsencode(p) + b"\0" for p in paths))
+        if code not in (0, 1):  # 1: nothing is ignored
+            raise GitError("git check-ignore failed", args=("check-ignore",), stderr=err.decode("utf-8", "replace"))
+        fields = split_z(out)
+        found: set[str] = set()
+        # -v -z prints SOURCE, LINE, PATTERN, PATH per path; a '!' pattern re-includes the path.
+        for source, _line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
+            if source.rsplit(b"/", 1)[-1] == b".gitignore" and not pattern.startswith(b"!"):
+                found.add(fsdecode(path))
+        return found
 
     def own_config(self, key: str) -> str | None:
         """A setting as the user's git sees it (repository, then global config).

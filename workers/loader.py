@@ -250,7 +250,7 @@ _KNOWN = {
     ("ownership",): ("source", "flavour", "owners", "rules"),
     ("shared",): ("append_only",),
     ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
-                       "handoff_required_on", "budgets", "high_risk", "depends_on"),
+                       "handoff_required_on", "budgets", "high_risk", "depends_on", "agents"),
     ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s", "network"),
     ("contracts", "*"): ("description", "paths", "producers", "consumers"),
     ("e2e", "*"): ("description", "services", "command", "results"),

@@ -49,6 +49,8 @@ class Worker:
     budgets: Budgets = field(default_factory=Budgets)
     high_risk: bool = False
     depends_on: tuple[str, ...] = ()
+    # Agent runtimes' subagent types (Claude Code/Codex ``agent_type``) that work as this worker.
+    agents: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,7 @@ _TOP = frozenset({"version", "root", "workers", "contracts", "e2e", "reviewers",
 _OWNERSHIP = frozenset({"source", "flavour", "owners", "rules"})
 FLAVOURS = ("github", "gitlab")
 _SHARED = frozenset({"append_only"})
-_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on"})
+_WORKER = frozenset({"description", "cwd", *PATTERN_FIELDS, "budgets", "high_risk", "depends_on", "agents"})
 _REVIEWER = frozenset({"description", "command", "timeout_s", "workers"})
 _BUDGETS = frozenset({"max_files", "max_lines", "timeout_s", "network"})
 _CONTRACT = frozenset({"description", "paths", "producers", "consumers"})
@@ -189,7 +191,8 @@ def _worker(raw: Any) -> Worker:
         raise _Unsure
     lists = {name: _strings(w[name]) for name in PATTERN_FIELDS if name in w}
     return Worker(description=_text(w.get("description")), cwd=_text(w.get("cwd")), budgets=budgets,
-                  high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True), **lists)
+                  high_risk=high_risk, depends_on=_strings(w.get("depends_on", []), ids=True),
+                  agents=_strings(w.get("agents", []), ids=True), **lists)
 
 
 def _ownership(raw: Any) -> Ownership:

@@ -50,6 +50,9 @@ class Worker(_Model):
     high_risk: StrictBool = False
     depends_on: tuple[Id, ...] = Field(
         default=(), description="Workers (services) this one calls at run time; routes reviews, never writes.")
+    agents: tuple[Id, ...] = Field(
+        default=(), description="Subagent types (agent_type in Claude Code and Codex hooks) that work as this "
+                                "worker; the tool-call hook maps them here.")
 
 
 class Contract(_Model):
@@ -128,7 +131,7 @@ def to_policy(model: Policy) -> values.Policy:
                              handoff_required_on=w.handoff_required_on,
                              budgets=values.Budgets(w.budgets.max_files, w.budgets.max_lines, w.budgets.timeout_s,
                                                             w.budgets.network),
-                             high_risk=w.high_risk, depends_on=w.depends_on)
+                             high_risk=w.high_risk, depends_on=w.depends_on, agents=w.agents)
 
     return values.Policy(
         version=model.version, root=model.root, workers={k: worker(w) for k, w in model.workers.items()},

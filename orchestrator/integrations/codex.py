@@ -32,8 +32,23 @@ def toml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+def hook_tables(command: str, mcp_args: list[str] | None = None) -> list[str]:
+    """``[[hooks.PreToolUse]]`` and ``[[hooks.Stop]]`` running ``lanewarden tool-hook`` (Codex >= 0.124
+    runs hooks by default), and the lanewarden MCP server when ``mcp_args`` is given."""
+    out = ["", "# The tool-call hook denies out-of-lane writes (apply_patch and shell); Stop is the done gate.",
+           "[[hooks.PreToolUse]]", 'matcher = "Bash|apply_patch|Edit|Write"', "[[hooks.PreToolUse.hooks]]",
+           'type = "command"', f"command = {toml_string(command)}", "timeout = 30", "",
+           "[[hooks.Stop]]", "[[hooks.Stop.hooks]]", 'type = "command"', f"command = {toml_string(command)}",
+           "timeout = 120"]
+    if mcp_args:
+        out += ["", "[mcp_servers.lanewarden]", f"command = {toml_string(mcp_args[0])}",
+                "args = [" + ", ".join(toml_string(a) for a in mcp_args[1:]) + "]"]
+    return out
+
+
 def export(worker_id: str, worker: Worker, root: Path, *, is_file: set[str] | None = None,
-           policy_sha256: str = "") -> CodexExport:
+           policy_sha256: str = "", hook_command: str | None = None,
+           mcp_args: list[str] | None = None) -> CodexExport:
     """The TOML text; ``root`` is the absolute checkout the agent works in, ``is_file`` the
     repository paths that are files (they cannot be writable roots)."""
     files = is_file or set()
@@ -70,4 +85,6 @@ def export(worker_id: str, worker: Worker, root: Path, *, is_file: set[str] | No
         body += ["writable_roots = [", *[f"  {toml_string(r)}," for r in roots], "]"]
     else:
         body.append("writable_roots = []")
+    if hook_command is not None:
+        body += hook_tables(hook_command, mcp_args)
     return CodexExport("\n".join(head + body) + "\n", roots, tuple(notes))
