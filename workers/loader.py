@@ -7,7 +7,6 @@ back through the positions. All problems are collected; none stops the others.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import Any
 
 import yaml
 
-from lanewarden.workers import pattern
+from lanewarden.workers import keys, pattern
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
-from lanewarden.workers.policy import PATTERN_FIELDS, Policy, strict_policy
+from lanewarden.workers.policy import Policy, strict_policy
 
 Loc = tuple[str | int, ...]
 # libyaml's composer keeps line and column marks and is many times faster.
@@ -182,8 +181,7 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
-    _check_patterns(data, builder)
-    _check_references(data, builder)
+    _check_values(data, builder)
     # The exact hand-written check first (no pydantic model to build); pydantic decides
     # and explains whenever the document is not of the plain shape, or has problems.
     policy = strict_policy(data) if not builder.problems else None
@@ -233,90 +231,62 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
     return tuple(out)
 
 
-_KNOWN = {
-    (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared"),
-    ("shared",): ("append_only",),
-    ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
-                       "handoff_required_on", "budgets", "high_risk", "depends_on"),
-    ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s"),
-    ("contracts", "*"): ("description", "paths", "producers", "consumers"),
-    ("e2e", "*"): ("description", "services", "command", "results"),
-    ("reviewers", "*"): ("description", "command", "timeout_s", "workers"),
-}
-
-
 def _suggest(loc: Loc, data: Any) -> str:
-    shape = tuple("*" if i == 1 else str(p) for i, p in enumerate(loc[:-1]))
-    known = _KNOWN.get(shape)
+    known = keys.known(Policy, loc[:-1])
     if not known:
         return ""
+    import difflib  # only a broken policy needs suggestions: kept off the guard's start-up
+
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
 
 
-def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
-    workers = data.get("workers")
-    if isinstance(workers, dict):
-        for wid, worker in workers.items():
-            if not isinstance(worker, dict):
-                continue
-            for fld in PATTERN_FIELDS:
-                _check_list(b, ("workers", wid, fld), worker.get(fld))
-            cwd = worker.get("cwd")
-            if isinstance(cwd, str):
-                bad = list(pattern.problems(cwd)) + (
-                    ["cwd is a folder, not a pattern"] if pattern.has_wildcard(cwd) else [])
-                for reason in bad:
-                    b.problem(b.marks.at(("workers", wid, "cwd")), ("workers", wid, "cwd"), reason)
-    shared = data.get("shared")
-    if isinstance(shared, dict):
-        _check_list(b, ("shared", "append_only"), shared.get("append_only"))
-    for section, fld in (("contracts", "paths"),):
-        items = data.get(section)
-        if isinstance(items, dict):
-            for cid, item in items.items():
-                if isinstance(item, dict):
-                    _check_list(b, (section, cid, fld), item.get(fld))
+# The kinds whose values the loader checks beyond their type: paths and worker references.
+_CHECKED = (keys.Patterns, keys.Folder, keys.Ref, keys.Refs)
 
 
-def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
-    if not isinstance(values, list):
-        return
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            continue  # pydantic already reported the type
-        for reason in pattern.problems(value):
-            b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {value!r}: {reason}")
-
-
-def _check_references(data: dict[str, Any], b: _Builder) -> None:
-    """Unknown workers anywhere, checked on the raw data so they show next to type errors."""
+def _check_values(data: dict[str, Any], b: _Builder) -> None:
+    """Patterns, folders and worker references wherever the declaration puts them, on the raw data,
+    so they show next to the type errors pydantic reports for the rest."""
     workers = data.get("workers")
     ids = set(workers) if isinstance(workers, dict) else set()
-    root = data.get("root")
-    if isinstance(root, str) and ids and root not in ids:
-        b.problem(b.marks.at(("root",)), ("root",),
-                  f"root worker {root!r} is not defined under workers "
-                  f"(add a worker {root!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
-    for section, fields in (("contracts", ("producers", "consumers")), ("e2e", ("services",)),
-                            ("workers", ("depends_on",)), ("reviewers", ("workers",))):
-        items = data.get(section)
-        if not isinstance(items, dict):
-            continue
-        for item_id, item in items.items():
-            if not isinstance(item, dict):
-                continue
-            for fld in fields:
-                refs = item.get(fld)
-                if not isinstance(refs, list):
-                    continue
-                for i, wid in enumerate(refs):
-                    if isinstance(wid, str) and ids and wid not in ids:
-                        loc: Loc = (section, item_id, fld, i)
-                        b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)}")
+    # Policies repeat patterns (every worker's `propose_only: ["contracts/**"]`): check each text once.
+    seen: dict[str, list[str]] = {}
+
+    def check(loc: Loc, k: keys.Key, value: Any) -> None:
+        kind = k.kind
+        if isinstance(kind, keys.Patterns):
+            if not isinstance(value, list):
+                return
+            for i, text in enumerate(value):
+                if not isinstance(text, str):
+                    continue  # pydantic reports the type
+                found = seen.get(text)
+                if found is None:
+                    found = seen[text] = pattern.problems(text)
+                for reason in found:
+                    b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {text!r}: {reason}")
+        elif isinstance(kind, keys.Folder) and isinstance(value, str):
+            bad = list(pattern.problems(value)) + (
+                [f"{k.name} is a folder, not a pattern"] if pattern.has_wildcard(value) else [])
+            for reason in bad:
+                b.problem(b.marks.at(loc), loc, reason)
+        elif isinstance(kind, keys.Ref) and isinstance(value, str) and ids and value not in ids:
+            b.problem(b.marks.at(loc), loc,
+                      f"{k.name} worker {value!r} is not defined under workers "
+                      f"(add a worker {value!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
+        elif isinstance(kind, keys.Refs) and isinstance(value, list) and ids:
+            for i, wid in enumerate(value):
+                if isinstance(wid, str) and wid not in ids:
+                    at: Loc = (*loc, i)
+                    b.problem(b.marks.at(at), at, f"unknown worker {wid!r}{_close(wid, ids)}")
+
+    keys.visit(Policy, data, _CHECKED, check)
 
 
 def _close(word: str, known: set[Any]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, sorted(map(str, known)), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

@@ -13,8 +13,9 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.pattern import Pattern, compile_pattern
+from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
 
-if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
+if TYPE_CHECKING:
     from lanewarden.workers.policy import Policy
 
 
@@ -29,8 +30,9 @@ class PathClass(str, Enum):
     SHARED_APPEND = "shared_append"  # lines added to a shared append-only file: open to every worker
 
 
-# read_hints are indexed too (for lints and context packs); they never decide a class.
-FIELDS = ("allow", "deny", "propose_only", "handoff_required_on", "read_hints")
+# Every pattern key of a worker, those that decide a class first; read_hints are indexed too
+# (for lints and context packs), but never decide a class.
+FIELDS = DECIDING_FIELDS + tuple(f for f in PATTERN_FIELDS if f not in DECIDING_FIELDS)
 
 
 @dataclass(frozen=True)

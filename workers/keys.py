@@ -1,0 +1,416 @@
+"""The vocabulary of policy keys: what a key can hold, and everything derived from a declaration.
+
+``workers/policy.py`` declares every key of the policy file once, as a field
+of a frozen dataclass made with :func:`key`: its kind (below), its default
+(none means required) and one line of documentation. Nested maps are
+:class:`Section` (one map, like ``budgets``) and :class:`Table` (maps under
+ids, like ``workers``). From that one declaration come, with no list of keys
+written anywhere else:
+
+- :func:`strict`: the exact fast check the guard runs on every start (no pydantic);
+- the pydantic models, error messages and JSON Schema (``workers/schema.py``);
+- :func:`known`: the keys allowed at a place, for "did you mean" suggestions;
+- :func:`visit`: every declared value of a document, so the loader checks patterns,
+  folders and worker references wherever the declaration puts them;
+- :func:`pattern_keys`: which keys hold path patterns (ownership index, policy diff).
+
+Each kind states its fast check and its pydantic type next to each other, so
+the two are read (and changed) together; ``tests/test_policy_model.py`` fuzzes
+them to the same answers and ``tests/test_policy_keys.py`` holds the
+declaration's own consistency. Keep this module free of pydantic imports at
+the top level: the guard's start-up depends on it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # typing has it from 3.11 only, and at run time it is only a marker for type checkers
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:
+        return lambda decorated: decorated
+
+T = TypeVar("T")
+Loc = tuple[Any, ...]
+# What YAML names a worker, contract, suite or reviewer: also how the JSON Schema spells it.
+ID_TEXT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+ID = re.compile(ID_TEXT)
+ID_MAX = 100
+_META = "lanewarden.key"
+
+
+class Unsure(Exception):
+    """The document is not of the plain shape: let pydantic decide and explain."""
+
+
+def is_id(value: Any) -> bool:
+    return type(value) is str and len(value) <= ID_MAX and ID.fullmatch(value) is not None
+
+
+# Kinds and keys are plain classes, not dataclasses: each dataclass costs a fraction of a
+# millisecond to create, paid on every start of the guard.
+# `type(x) is str` rather than isinstance: pydantic's strict types reject subclasses such as bool for
+# int, and the fast check must never accept what pydantic would reject.
+class Kind:
+    """What a key holds. ``fast`` returns the stored value or raises :class:`Unsure`; it may be
+    stricter than ``annotation`` (pydantic then decides) but never laxer."""
+
+    def fast(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        """The pydantic type; ``model`` turns a declared dataclass into its pydantic model."""
+        raise NotImplementedError
+
+
+class Text(Kind):
+    """A string."""
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not str:
+            raise Unsure
+        return value
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        from pydantic import StrictStr
+
+        return StrictStr
+
+
+class Folder(Text):
+    """A folder inside the repository; the loader rejects wildcards, ``..``, ``.git`` and the like."""
+
+
+class Flag(Kind):
+    """true or false (never YAML's yes/no read as a string)."""
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not bool:
+            raise Unsure
+        return value
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        from pydantic import StrictBool
+
+        return StrictBool
+
+
+class Count(Kind):
+    """A whole number, at least 1."""
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not int or value < 1:
+            raise Unsure
+        return value
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        from typing import Annotated
+
+        from pydantic import Field, StrictInt
+
+        return Annotated[StrictInt, Field(ge=1)]
+
+
+def _exact_one(value: object) -> object:
+    # True == 1.0 == 1 in Python; the file must say the integer 1.
+    if type(value) is not int:
+        raise ValueError("Input should be 1 (the integer)")
+    return value
+
+
+class Version(Kind):
+    """The file format's version: the integer 1."""
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not int or value != 1:
+            raise Unsure
+        return value
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        from typing import Annotated, Literal
+
+        from pydantic import BeforeValidator
+
+        return Annotated[Literal[1], BeforeValidator(_exact_one)]
+
+
+def _id_annotation() -> Any:
+    from typing import Annotated
+
+    from pydantic import Field, StrictStr
+
+    return Annotated[StrictStr, Field(pattern=f"^{ID_TEXT}$", max_length=ID_MAX)]
+
+
+class Ref(Kind):
+    """The id of a worker defined under ``workers``."""
+
+    def fast(self, value: Any) -> Any:
+        if not is_id(value):
+            raise Unsure
+        return value
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        return _id_annotation()
+
+
+class Strings(Kind):
+    """A list of strings, kept as a tuple."""
+
+    def __init__(self, *, non_empty: bool = False) -> None:
+        self.non_empty = non_empty
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not list or (self.non_empty and not value):
+            raise Unsure
+        for item in value:
+            if type(item) is not str:
+                raise Unsure
+        return tuple(value)
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        from pydantic import StrictStr
+
+        return _sized(tuple[StrictStr, ...], self.non_empty)
+
+
+class Patterns(Strings):
+    """Path patterns (docs/policy.md); the loader checks each against the pattern language.
+
+    ``decides``: the patterns decide a path's class for the worker (allow, deny,
+    propose_only, handoff_required_on); read hints and other lists never do.
+    """
+
+    def __init__(self, *, non_empty: bool = False, decides: bool = False) -> None:
+        super().__init__(non_empty=non_empty)
+        self.decides = decides
+
+
+class Refs(Kind):
+    """A list of ids of workers defined under ``workers``."""
+
+    def __init__(self, *, non_empty: bool = False) -> None:
+        self.non_empty = non_empty
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not list or (self.non_empty and not value):
+            raise Unsure
+        for item in value:
+            if not is_id(item):
+                raise Unsure
+        return tuple(value)
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        return _sized(tuple[_id_annotation(), ...], self.non_empty)  # type: ignore[misc]
+
+
+class Section(Kind):
+    """One nested map, declared by a dataclass whose keys all have defaults."""
+
+    def __init__(self, cls: type[Any]) -> None:
+        self.cls = cls
+
+    def fast(self, value: Any) -> Any:
+        return _builder(self.cls)(value)
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        return model(self.cls)
+
+
+class Table(Kind):
+    """Maps of the same shape under ids (workers, contracts, ...)."""
+
+    def __init__(self, cls: type[Any], *, non_empty: bool = False) -> None:
+        self.cls = cls
+        self.non_empty = non_empty
+
+    def fast(self, value: Any) -> Any:
+        if type(value) is not dict or (self.non_empty and not value):
+            raise Unsure
+        build = _builder(self.cls)
+        out = {}
+        for name, item in value.items():
+            if not is_id(name):
+                raise Unsure
+            out[name] = build(item)
+        return out
+
+    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
+        return _sized(dict[_id_annotation(), model(self.cls)], self.non_empty)  # type: ignore[misc]
+
+
+def _sized(annotation: Any, non_empty: bool) -> Any:
+    if not non_empty:
+        return annotation
+    from typing import Annotated
+
+    from pydantic import Field
+
+    return Annotated[annotation, Field(min_length=1)]
+
+
+class Key:
+    """One declared key, as read back from its dataclass field."""
+
+    __slots__ = ("default", "doc", "kind", "name", "nullable", "required")
+
+    def __init__(self, name: str, kind: Kind, doc: str, default: Any) -> None:
+        self.name = name
+        self.kind = kind
+        self.doc = doc
+        self.default = default  # dataclasses.MISSING when required; a Table's is an empty dict
+        self.required = default is dataclasses.MISSING
+        self.nullable = default is None  # a key whose default is None also accepts an explicit null
+
+    def __repr__(self) -> str:
+        return f"Key({self.name!r}, {type(self.kind).__name__})"
+
+
+def key(kind: Kind, doc: str, *, default: Any = dataclasses.MISSING,
+        default_factory: Any = dataclasses.MISSING) -> Any:
+    """Declare one policy key: what it holds, one line for people, and its default (none: required)."""
+    return dataclasses.field(default=default, default_factory=default_factory, metadata={_META: (kind, doc)})
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True, field_specifiers=(key,))
+def section(cls: type[T]) -> type[T]:
+    """A map of the policy file: a frozen, keyword-only dataclass whose every field is a :func:`key`."""
+    made: type[Any] = dataclasses.dataclass(frozen=True, kw_only=True)(cls)
+    for f in dataclasses.fields(made):
+        if _META not in f.metadata:
+            raise TypeError(f"{cls.__name__}.{f.name}: declare policy keys with workers.keys.key()")
+    return made
+
+
+_KEYS: dict[type[Any], tuple[Key, ...]] = {}
+
+
+def keys_of(cls: type[Any]) -> tuple[Key, ...]:
+    """The declared keys of a map, in declaration order (the order docs and messages use)."""
+    found = _KEYS.get(cls)
+    if found is None:
+        out = []
+        for f in dataclasses.fields(cls):
+            kind, doc = f.metadata[_META]
+            default: Any = f.default
+            if f.default_factory is not dataclasses.MISSING:
+                default = f.default_factory()
+            out.append(Key(f.name, kind, doc, default))
+        found = _KEYS[cls] = tuple(out)
+    return found
+
+
+def _check(k: Key) -> Callable[[Any], Any]:
+    fast = k.kind.fast
+    if not k.nullable:
+        return fast
+    return lambda value: None if value is None else fast(value)
+
+
+_BUILDERS: dict[type[Any], Callable[[Any], Any]] = {}
+
+
+def _builder(cls: type[T]) -> Callable[[Any], T]:
+    """The fast check of one map, compiled once: a dict of checks, no per-key interpretation."""
+    found = _BUILDERS.get(cls)
+    if found is not None:
+        return found
+    keys = keys_of(cls)
+    checks = {k.name: _check(k) for k in keys}
+    required = frozenset(k.name for k in keys if k.required)
+
+    def build(value: Any) -> T:
+        if type(value) is not dict or not value.keys() >= required:
+            raise Unsure
+        try:
+            # Absent keys take the dataclass's own defaults: the declared ones.
+            return cls(**{name: checks[name](item) for name, item in value.items()})
+        except KeyError:  # a key the map does not declare (or not a string at all)
+            raise Unsure from None
+
+    _BUILDERS[cls] = build
+    return build
+
+
+def strict(cls: type[T]) -> Callable[[Any], T | None]:
+    """The exact fast check of a whole document: its values when ``data`` has the plain shape, else None."""
+    build = _builder(cls)
+
+    def check(data: Any) -> T | None:
+        try:
+            return build(data)
+        except (Unsure, TypeError):
+            return None
+
+    return check
+
+
+Visitor = Callable[[Loc, Key, Any], None]
+_Step = tuple[str, Key, bool, "type[Any] | None", bool]  # name, key, visit it?, nested map, a table of them?
+_PLANS: dict[tuple[type[Any], tuple[type[Kind], ...]], tuple[_Step, ...]] = {}
+
+
+def visit(cls: type[Any], data: Any, kinds: tuple[type[Kind], ...], visitor: Visitor, loc: Loc = ()) -> None:
+    """Call ``visitor(loc, key, raw value)`` for every declared key of one of ``kinds`` present in ``data``.
+
+    ``data`` may have any shape: only mappings are descended into, so the loader
+    can check patterns and references next to the type errors pydantic reports.
+    """
+    if not isinstance(data, dict):
+        return
+    for name, k, wanted, nested, table in _plan(cls, kinds):
+        if name not in data:
+            continue
+        value, here = data[name], (*loc, name)
+        if wanted:
+            visitor(here, k, value)
+        if nested is None:
+            continue
+        if not table:
+            visit(nested, value, kinds, visitor, here)
+        elif isinstance(value, dict):
+            for item_id, item in value.items():
+                visit(nested, item, kinds, visitor, (*here, item_id))
+
+
+def _plan(cls: type[Any], kinds: tuple[type[Kind], ...]) -> tuple[_Step, ...]:
+    """The keys of ``cls`` worth looking at: those of ``kinds`` and the maps that hold some (computed once)."""
+    found = _PLANS.get((cls, kinds))
+    if found is None:
+        steps: list[_Step] = []
+        for k in keys_of(cls):
+            nested = k.kind.cls if isinstance(k.kind, (Section, Table)) else None
+            wanted = isinstance(k.kind, kinds)
+            if nested is not None and not _plan(nested, kinds):
+                nested = None
+            if wanted or nested is not None:
+                steps.append((k.name, k, wanted, nested, isinstance(k.kind, Table)))
+        found = _PLANS[(cls, kinds)] = tuple(steps)
+    return found
+
+
+def known(cls: type[Any], loc: Loc) -> tuple[str, ...]:
+    """The keys declared for the map at ``loc`` (a key path), or () when ``loc`` is no declared map."""
+    current, parts = cls, list(loc)
+    while parts:
+        name = parts.pop(0)
+        found = next((k for k in keys_of(current) if k.name == name), None)
+        if found is None:
+            return ()
+        if isinstance(found.kind, Section):
+            current = found.kind.cls
+        elif isinstance(found.kind, Table) and parts:
+            parts.pop(0)  # the item's id
+            current = found.kind.cls
+        else:
+            return ()
+    return tuple(k.name for k in keys_of(current))
+
+
+def pattern_keys(cls: type[Any], *, decides: bool | None = None) -> tuple[str, ...]:
+    """The keys of ``cls`` that hold path patterns (only those that decide, or do not, if asked)."""
+    return tuple(k.name for k in keys_of(cls) if isinstance(k.kind, Patterns)
+                 and (decides is None or k.kind.decides is decides))
