@@ -99,7 +99,7 @@ class Reviewer:
     description: str | None = key(Text(), _DESCRIPTION, default=None)
     command: tuple[str, ...] = key(
         Strings(non_empty=True), "argv of the reviewer (no shell); it gets the verdict JSON on stdin and prints "
-                                 '{"vote": "approve|reject|abstain", "reasons": [...]}.')
+                                 '{"vote": ..., "reasons": [...]} with a vote of approve, reject or abstain.')
     timeout_s: int = key(Count(), "Seconds before the reviewer counts as an abstention.", default=30)
     workers: tuple[str, ...] = key(Refs(), "Only for these workers (default: all).", default=())
 
@@ -108,7 +108,7 @@ class Reviewer:
 class Policy:
     """The whole policy file."""
 
-    version: int = key(Version(), "The file format: 1.")
+    version: int = key(Version(), "The version of this file format: always 1.")
     root: str = key(Ref(), "Receives unowned paths, contract reviews and policy changes.")
     workers: dict[str, Worker] = key(Table(Worker, non_empty=True), "The lanes, by worker id.")
     contracts: dict[str, Contract] = key(Table(Contract), "Shared APIs and schemas, by id.", default_factory=dict)
