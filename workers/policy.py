@@ -81,6 +81,8 @@ class Suite:
     services: tuple[str, ...] = key(Refs(non_empty=True), "Workers (services) the suite exercises.")
     command: str | None = key(Text(), "How to run it (sh -c, at the top of the work tree).", default=None)
     results: str | None = key(Text(), "Where it writes JUnit XML, from the top of the work tree.", default=None)
+    timeout_s: int | None = key(Count(), "Seconds `review --run` gives it before it fails; --timeout overrides.",
+                                default=None)
 
 
 @section
