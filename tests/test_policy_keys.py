@@ -19,24 +19,26 @@ import test_policy_model as agreement
 import yaml
 
 from conftest import CHECKOUT, lanewarden
-from lanewarden.workers import keys
+from lanewarden.workers import keys, kinds
 from lanewarden.workers.errors import PolicyError
-from lanewarden.workers.keys import Key, Kind, keys_of
+from lanewarden.workers.keys import Key, keys_of
+from lanewarden.workers.kinds import Kind
 from lanewarden.workers.loader import parse
 from lanewarden.workers.ownership import FIELDS
 from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS, Policy, Worker, strict_policy
+from lanewarden.workers.policydiff import PolicyDiff
 
 WORKER = "a"
 # One valid sample per kind; a new kind must add one (test_every_kind_has_a_sample says so).
 SAMPLES: dict[type[Kind], Any] = {
-    keys.Text: "some text", keys.Folder: "services/a", keys.Flag: True, keys.Count: 3, keys.Version: 1,
-    keys.Ref: WORKER, keys.Strings: ["tool", "--flag"], keys.Patterns: ["services/a/**"], keys.Refs: [WORKER],
+    kinds.Text: "some text", kinds.Folder: "services/a", kinds.Flag: True, kinds.Count: 3, kinds.Version: 1,
+    kinds.Ref: WORKER, kinds.Strings: ["tool", "--flag"], kinds.Patterns: ["services/a/**"], kinds.Refs: [WORKER],
 }
 # How docs/policy.md's key table names each kind.
 LABELS: dict[type[Kind], str] = {
-    keys.Text: "text", keys.Folder: "folder", keys.Flag: "true/false", keys.Count: "number >= 1",
-    keys.Version: "`1`", keys.Ref: "worker id", keys.Strings: "strings", keys.Patterns: "patterns",
-    keys.Refs: "worker ids", keys.Section: "map", keys.Table: "map of ids to maps",
+    kinds.Text: "text", kinds.Folder: "folder", kinds.Flag: "true/false", kinds.Count: "number >= 1",
+    kinds.Version: "`1`", kinds.Ref: "worker id", kinds.Strings: "strings", kinds.Patterns: "patterns",
+    kinds.Refs: "worker ids", kinds.Section: "map", kinds.Table: "map of ids to maps",
 }
 
 
@@ -44,9 +46,9 @@ def _full(cls: type[Any]) -> dict[str, Any]:
     """A document with every declared key set to a sample value, nested maps included."""
     out: dict[str, Any] = {}
     for k in keys_of(cls):
-        if isinstance(k.kind, keys.Section):
+        if isinstance(k.kind, kinds.Section):
             out[k.name] = _full(k.kind.cls)
-        elif isinstance(k.kind, keys.Table):
+        elif isinstance(k.kind, kinds.Table):
             out[k.name] = {WORKER: _full(k.kind.cls)}
         else:
             out[k.name] = copy.deepcopy(SAMPLES[type(k.kind)])
@@ -60,9 +62,9 @@ def _maps(cls: type[Any], loc: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     """Every map of the declaration with its place in FULL (tables at their one item)."""
     out = [(loc, cls)]
     for k in keys_of(cls):
-        if isinstance(k.kind, keys.Section):
+        if isinstance(k.kind, kinds.Section):
             out += _maps(k.kind.cls, (*loc, k.name))
-        elif isinstance(k.kind, keys.Table):
+        elif isinstance(k.kind, kinds.Table):
             out += _maps(k.kind.cls, (*loc, k.name, WORKER))
     return out
 
@@ -96,7 +98,7 @@ def _kinds() -> set[type[Kind]]:
 
 
 def test_every_kind_has_a_sample_and_a_label() -> None:
-    nested = {keys.Section, keys.Table}
+    nested = {kinds.Section, kinds.Table}
     assert _kinds() - nested <= set(SAMPLES), "add a sample value for the new kind to SAMPLES"
     assert _kinds() <= set(LABELS), "add the new kind's name in docs/policy.md to LABELS"
 
@@ -136,34 +138,34 @@ def test_a_misspelt_key_is_reported_with_the_declared_one(loc: tuple[str, ...], 
 
 
 @pytest.mark.parametrize(("loc", "k"), [pytest.param(loc, k, id=".".join((*loc, k.name))) for loc, k in ALL_KEYS
-                                        if isinstance(k.kind, (keys.Patterns, keys.Folder))])
+                                        if isinstance(k.kind, (kinds.Patterns, kinds.Folder))])
 def test_paths_are_checked_wherever_the_declaration_puts_them(loc: tuple[str, ...], k: Key) -> None:
     doc = copy.deepcopy(FULL)
     bad = "services/../x"
-    _at(doc, loc)[k.name] = bad if isinstance(k.kind, keys.Folder) else [bad]
-    where = ".".join((*loc, k.name)) + ("" if isinstance(k.kind, keys.Folder) else "[0]")
+    _at(doc, loc)[k.name] = bad if isinstance(k.kind, kinds.Folder) else [bad]
+    where = ".".join((*loc, k.name)) + ("" if isinstance(k.kind, kinds.Folder) else "[0]")
     assert any(p.startswith(f"{where}: ") and "'..'" in p for p in _problems(doc)), _problems(doc)
 
 
 @pytest.mark.parametrize(("loc", "k"), [pytest.param(loc, k, id=".".join((*loc, k.name))) for loc, k in ALL_KEYS
-                                        if isinstance(k.kind, (keys.Ref, keys.Refs))])
+                                        if isinstance(k.kind, (kinds.Ref, kinds.Refs))])
 def test_worker_references_are_checked_wherever_the_declaration_puts_them(loc: tuple[str, ...], k: Key) -> None:
     doc = copy.deepcopy(FULL)
-    _at(doc, loc)[k.name] = "b" if isinstance(k.kind, keys.Ref) else [WORKER, "b"]
-    where = ".".join((*loc, k.name)) + ("" if isinstance(k.kind, keys.Ref) else "[1]")
+    _at(doc, loc)[k.name] = "b" if isinstance(k.kind, kinds.Ref) else [WORKER, "b"]
+    where = ".".join((*loc, k.name)) + ("" if isinstance(k.kind, kinds.Ref) else "[1]")
     assert any(p.startswith(f"{where}: ") and "'b'" in p and "worker" in p for p in _problems(doc)), _problems(doc)
 
 
 def test_field_types_say_what_the_kinds_hold() -> None:
     # The annotation is for mypy, the kind for the checks: they must describe the same value.
     def expected(kind: Kind) -> str:
-        if isinstance(kind, keys.Section):
+        if isinstance(kind, kinds.Section):
             return kind.cls.__name__
-        if isinstance(kind, keys.Table):
+        if isinstance(kind, kinds.Table):
             return f"dict[str, {kind.cls.__name__}]"
-        if isinstance(kind, (keys.Strings, keys.Refs)):
+        if isinstance(kind, (kinds.Strings, kinds.Refs)):
             return "tuple[str, ...]"
-        return {keys.Flag: "bool", keys.Count: "int", keys.Version: "int"}.get(type(kind), "str")
+        return {kinds.Flag: "bool", kinds.Count: "int", kinds.Version: "int"}.get(type(kind), "str")
 
     for _, cls in MAPS:
         for f, k in zip(dataclasses.fields(cls), keys_of(cls), strict=True):
@@ -176,6 +178,13 @@ def test_pattern_key_lists_are_the_declared_ones() -> None:
     # OwnershipIndex.standing_from turns exactly these four into a class: a new deciding
     # pattern key needs a rule there, not only a line in the declaration.
     assert DECIDING_FIELDS == ("allow", "deny", "propose_only", "handoff_required_on")
+
+
+def test_policy_diff_compares_every_table_of_ids() -> None:
+    # PolicyDiff's JSON is recorded in the ledger, so its shape is written out, not derived: a new
+    # table of ids must get its own added/removed/changed field there.
+    tables = {k.name for k in keys_of(Policy) if isinstance(k.kind, kinds.Table)} - {"workers"}
+    assert tables <= {f.name for f in dataclasses.fields(PolicyDiff)}
 
 
 def test_only_declared_keys_make_a_policy_map() -> None:
@@ -203,7 +212,7 @@ def _default(k: Key) -> str:
         return "required"
     if k.default is None:
         return "none"
-    if isinstance(k.kind, (keys.Section, keys.Table)):
+    if isinstance(k.kind, (kinds.Section, kinds.Table)):
         return "`{}`"
     return f"`{json.dumps(list(k.default) if isinstance(k.default, tuple) else k.default)}`"
 
@@ -219,9 +228,9 @@ def reference(cls: type[Any] = Policy, loc: tuple[str, ...] = ()) -> list[str]:
     for k in keys_of(cls):
         path = (*loc, k.name)
         rows.append(f"| `{'.'.join(path)}` | {_label(k)} | {_default(k)} | {k.doc} |")
-        if isinstance(k.kind, keys.Section):
+        if isinstance(k.kind, kinds.Section):
             rows += reference(k.kind.cls, path)
-        elif isinstance(k.kind, keys.Table):
+        elif isinstance(k.kind, kinds.Table):
             rows += reference(k.kind.cls, (*path, "<id>"))
     return rows
 

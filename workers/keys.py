@@ -1,11 +1,11 @@
-"""The vocabulary of policy keys: what a key can hold, and everything derived from a declaration.
+"""Declaring policy keys, and everything derived from a declaration.
 
 ``workers/policy.py`` declares every key of the policy file once, as a field
-of a frozen dataclass made with :func:`key`: its kind (below), its default
-(none means required) and one line of documentation. Nested maps are
-:class:`Section` (one map, like ``budgets``) and :class:`Table` (maps under
-ids, like ``workers``). From that one declaration come, with no list of keys
-written anywhere else:
+of a frozen dataclass made with :func:`section` and :func:`key`: its kind
+(``workers/kinds.py``), its default (none means required) and one line of
+documentation. Nested maps are ``Section`` (one map, like ``budgets``) and
+``Table`` (maps under ids, like ``workers``). From that one declaration come,
+with no list of keys written anywhere else:
 
 - :func:`strict`: the exact fast check the guard runs on every start (no pydantic);
 - the pydantic models, error messages and JSON Schema (``workers/schema.py``);
@@ -14,18 +14,17 @@ written anywhere else:
   folders and worker references wherever the declaration puts them;
 - :func:`pattern_keys`: which keys hold path patterns (ownership index, policy diff).
 
-Each kind states its fast check and its pydantic type next to each other, so
-the two are read (and changed) together; ``tests/test_policy_model.py`` fuzzes
-them to the same answers and ``tests/test_policy_keys.py`` holds the
-declaration's own consistency. Keep this module free of pydantic imports at
-the top level: the guard's start-up depends on it.
+``tests/test_policy_keys.py`` walks the declaration to test all of it, so a new
+key is covered the moment it is declared. Keep pydantic out of this module:
+the guard's start-up depends on it.
 """
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from lanewarden.workers.kinds import Kind, Patterns, Section, Table, Unsure, is_id
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -35,223 +34,10 @@ else:  # typing has it from 3.11 only, and at run time it is only a marker for t
 
 T = TypeVar("T")
 Loc = tuple[Any, ...]
-# What YAML names a worker, contract, suite or reviewer: also how the JSON Schema spells it.
-ID_TEXT = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-ID = re.compile(ID_TEXT)
-ID_MAX = 100
 _META = "lanewarden.key"
 
 
-class Unsure(Exception):
-    """The document is not of the plain shape: let pydantic decide and explain."""
-
-
-def is_id(value: Any) -> bool:
-    return type(value) is str and len(value) <= ID_MAX and ID.fullmatch(value) is not None
-
-
-# Kinds and keys are plain classes, not dataclasses: each dataclass costs a fraction of a
-# millisecond to create, paid on every start of the guard.
-# `type(x) is str` rather than isinstance: pydantic's strict types reject subclasses such as bool for
-# int, and the fast check must never accept what pydantic would reject.
-class Kind:
-    """What a key holds. ``fast`` returns the stored value or raises :class:`Unsure`; it may be
-    stricter than ``annotation`` (pydantic then decides) but never laxer."""
-
-    def fast(self, value: Any) -> Any:
-        raise NotImplementedError
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        """The pydantic type; ``model`` turns a declared dataclass into its pydantic model."""
-        raise NotImplementedError
-
-
-class Text(Kind):
-    """A string."""
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not str:
-            raise Unsure
-        return value
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        from pydantic import StrictStr
-
-        return StrictStr
-
-
-class Folder(Text):
-    """A folder inside the repository; the loader rejects wildcards, ``..``, ``.git`` and the like."""
-
-
-class Flag(Kind):
-    """true or false (never YAML's yes/no read as a string)."""
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not bool:
-            raise Unsure
-        return value
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        from pydantic import StrictBool
-
-        return StrictBool
-
-
-class Count(Kind):
-    """A whole number, at least 1."""
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not int or value < 1:
-            raise Unsure
-        return value
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        from typing import Annotated
-
-        from pydantic import Field, StrictInt
-
-        return Annotated[StrictInt, Field(ge=1)]
-
-
-def _exact_one(value: object) -> object:
-    # True == 1.0 == 1 in Python; the file must say the integer 1.
-    if type(value) is not int:
-        raise ValueError("Input should be 1 (the integer)")
-    return value
-
-
-class Version(Kind):
-    """The file format's version: the integer 1."""
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not int or value != 1:
-            raise Unsure
-        return value
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        from typing import Annotated, Literal
-
-        from pydantic import BeforeValidator
-
-        return Annotated[Literal[1], BeforeValidator(_exact_one)]
-
-
-def _id_annotation() -> Any:
-    from typing import Annotated
-
-    from pydantic import Field, StrictStr
-
-    return Annotated[StrictStr, Field(pattern=f"^{ID_TEXT}$", max_length=ID_MAX)]
-
-
-class Ref(Kind):
-    """The id of a worker defined under ``workers``."""
-
-    def fast(self, value: Any) -> Any:
-        if not is_id(value):
-            raise Unsure
-        return value
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        return _id_annotation()
-
-
-class Strings(Kind):
-    """A list of strings, kept as a tuple."""
-
-    def __init__(self, *, non_empty: bool = False) -> None:
-        self.non_empty = non_empty
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not list or (self.non_empty and not value):
-            raise Unsure
-        for item in value:
-            if type(item) is not str:
-                raise Unsure
-        return tuple(value)
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        from pydantic import StrictStr
-
-        return _sized(tuple[StrictStr, ...], self.non_empty)
-
-
-class Patterns(Strings):
-    """Path patterns (docs/policy.md); the loader checks each against the pattern language.
-
-    ``decides``: the patterns decide a path's class for the worker (allow, deny,
-    propose_only, handoff_required_on); read hints and other lists never do.
-    """
-
-    def __init__(self, *, non_empty: bool = False, decides: bool = False) -> None:
-        super().__init__(non_empty=non_empty)
-        self.decides = decides
-
-
-class Refs(Kind):
-    """A list of ids of workers defined under ``workers``."""
-
-    def __init__(self, *, non_empty: bool = False) -> None:
-        self.non_empty = non_empty
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not list or (self.non_empty and not value):
-            raise Unsure
-        for item in value:
-            if not is_id(item):
-                raise Unsure
-        return tuple(value)
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        return _sized(tuple[_id_annotation(), ...], self.non_empty)  # type: ignore[misc]
-
-
-class Section(Kind):
-    """One nested map, declared by a dataclass whose keys all have defaults."""
-
-    def __init__(self, cls: type[Any]) -> None:
-        self.cls = cls
-
-    def fast(self, value: Any) -> Any:
-        return _builder(self.cls)(value)
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        return model(self.cls)
-
-
-class Table(Kind):
-    """Maps of the same shape under ids (workers, contracts, ...)."""
-
-    def __init__(self, cls: type[Any], *, non_empty: bool = False) -> None:
-        self.cls = cls
-        self.non_empty = non_empty
-
-    def fast(self, value: Any) -> Any:
-        if type(value) is not dict or (self.non_empty and not value):
-            raise Unsure
-        build = _builder(self.cls)
-        out = {}
-        for name, item in value.items():
-            if not is_id(name):
-                raise Unsure
-            out[name] = build(item)
-        return out
-
-    def annotation(self, model: Callable[[type[Any]], Any]) -> Any:
-        return _sized(dict[_id_annotation(), model(self.cls)], self.non_empty)  # type: ignore[misc]
-
-
-def _sized(annotation: Any, non_empty: bool) -> Any:
-    if not non_empty:
-        return annotation
-    from typing import Annotated
-
-    from pydantic import Field
-
-    return Annotated[annotation, Field(min_length=1)]
-
-
+# A plain class, not a dataclass: creating a dataclass costs a fraction of a millisecond per start.
 class Key:
     """One declared key, as read back from its dataclass field."""
 
@@ -304,7 +90,8 @@ def keys_of(cls: type[Any]) -> tuple[Key, ...]:
 
 
 def _check(k: Key) -> Callable[[Any], Any]:
-    fast = k.kind.fast
+    kind = k.kind
+    fast = _builder(kind.cls) if isinstance(kind, Section) else _table(kind) if isinstance(kind, Table) else kind.fast
     if not k.nullable:
         return fast
     return lambda value: None if value is None else fast(value)
@@ -333,6 +120,22 @@ def _builder(cls: type[T]) -> Callable[[Any], T]:
 
     _BUILDERS[cls] = build
     return build
+
+
+def _table(kind: Table) -> Callable[[Any], Any]:
+    build, non_empty = _builder(kind.cls), kind.non_empty
+
+    def table(value: Any) -> Any:
+        if type(value) is not dict or (non_empty and not value):
+            raise Unsure
+        out = {}
+        for name, item in value.items():
+            if not is_id(name):
+                raise Unsure
+            out[name] = build(item)
+        return out
+
+    return table
 
 
 def strict(cls: type[T]) -> Callable[[Any], T | None]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from lanewarden.workers import keys, pattern
+from lanewarden.workers import keys, kinds, pattern
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -242,7 +242,7 @@ def _suggest(loc: Loc, data: Any) -> str:
 
 
 # The kinds whose values the loader checks beyond their type: paths and worker references.
-_CHECKED = (keys.Patterns, keys.Folder, keys.Ref, keys.Refs)
+_CHECKED = (kinds.Patterns, kinds.Folder, kinds.Ref, kinds.Refs)
 
 
 def _check_values(data: dict[str, Any], b: _Builder) -> None:
@@ -255,7 +255,7 @@ def _check_values(data: dict[str, Any], b: _Builder) -> None:
 
     def check(loc: Loc, k: keys.Key, value: Any) -> None:
         kind = k.kind
-        if isinstance(kind, keys.Patterns):
+        if isinstance(kind, kinds.Patterns):
             if not isinstance(value, list):
                 return
             for i, text in enumerate(value):
@@ -266,16 +266,16 @@ def _check_values(data: dict[str, Any], b: _Builder) -> None:
                     found = seen[text] = pattern.problems(text)
                 for reason in found:
                     b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {text!r}: {reason}")
-        elif isinstance(kind, keys.Folder) and isinstance(value, str):
+        elif isinstance(kind, kinds.Folder) and isinstance(value, str):
             bad = list(pattern.problems(value)) + (
                 [f"{k.name} is a folder, not a pattern"] if pattern.has_wildcard(value) else [])
             for reason in bad:
                 b.problem(b.marks.at(loc), loc, reason)
-        elif isinstance(kind, keys.Ref) and isinstance(value, str) and ids and value not in ids:
+        elif isinstance(kind, kinds.Ref) and isinstance(value, str) and ids and value not in ids:
             b.problem(b.marks.at(loc), loc,
                       f"{k.name} worker {value!r} is not defined under workers "
                       f"(add a worker {value!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
-        elif isinstance(kind, keys.Refs) and isinstance(value, list) and ids:
+        elif isinstance(kind, kinds.Refs) and isinstance(value, list) and ids:
             for i, wid in enumerate(value):
                 if isinstance(wid, str) and wid not in ids:
                     at: Loc = (*loc, i)

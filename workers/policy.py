@@ -2,7 +2,7 @@
 
 Every key of ``lanewarden.yaml`` (ARCHITECTURE section 3, a contract) is one
 line below: its type, its kind (what it holds, how it is checked; see
-``workers/keys.py``), its default (none: required) and what it is for. Adding
+``workers/kinds.py``), its default (none: required) and what it is for. Adding
 a key is one line here plus its use; everything else is derived from these
 classes: the fast check the guard runs (:data:`strict_policy`, no pydantic),
 the pydantic models behind error messages and ``policy schema``
@@ -12,23 +12,8 @@ and the policy diff.
 """
 from __future__ import annotations
 
-from lanewarden.workers.keys import (
-    Count,
-    Flag,
-    Folder,
-    Patterns,
-    Ref,
-    Refs,
-    Section,
-    Strings,
-    Table,
-    Text,
-    Version,
-    key,
-    pattern_keys,
-    section,
-    strict,
-)
+from lanewarden.workers.keys import key, pattern_keys, section, strict
+from lanewarden.workers.kinds import Count, Flag, Folder, Patterns, Ref, Refs, Section, Strings, Table, Text, Version
 from lanewarden.workers.layout import POLICY_FILE as POLICY_FILE  # re-exported
 
 _DESCRIPTION = "What it is, in one line, for people and agents."

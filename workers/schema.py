@@ -6,7 +6,7 @@ These models explain what is wrong with an invalid policy (the loader turns
 their errors into ``FILE:LINE:COL`` problems) and give ``policy schema``;
 :func:`to_policy` turns a validated document into the declared values.
 Nothing here lists a key: each model is built from a declared dataclass, each
-field's type from its kind (``workers/keys.py``). Importing this module costs
+field's type from its kind (``workers/kinds.py``). Importing this module costs
 tens of milliseconds, so the guard's path never does unless a policy is broken.
 """
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any, TypeVar, Union
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from lanewarden.workers import policy as values
-from lanewarden.workers.keys import Section, Table, keys_of
+from lanewarden.workers.keys import keys_of
+from lanewarden.workers.kinds import Section, Table
 
 T = TypeVar("T")
 _MODELS: dict[type[Any], type[BaseModel]] = {}
