@@ -182,7 +182,7 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
     _check_values(data, builder)
-    # The exact hand-written check first (no pydantic model to build); pydantic decides
+    # The exact fast check first (derived from the declaration, no pydantic model); pydantic decides
     # and explains whenever the document is not of the plain shape, or has problems.
     policy = strict_policy(data) if not builder.problems else None
     if policy is None:
