@@ -10,7 +10,7 @@ with no list of keys written anywhere else:
 - :func:`strict`: the exact fast check the guard runs on every start (no pydantic);
 - the pydantic models, error messages and JSON Schema (``workers/schema.py``);
 - :func:`known`: the keys allowed at a place, for "did you mean" suggestions;
-- :func:`visit`: every declared value of a document, so the loader checks patterns,
+- :func:`visit`: every declared value of given kinds in a document, so the loader checks patterns,
   folders and worker references wherever the declaration puts them;
 - :func:`pattern_keys`: which keys hold path patterns (ownership index, policy diff).
 
@@ -152,31 +152,37 @@ def strict(cls: type[T]) -> Callable[[Any], T | None]:
 
 
 Visitor = Callable[[Loc, Key, Any], None]
-_Step = tuple[str, Key, bool, "type[Any] | None", bool]  # name, key, visit it?, nested map, a table of them?
+# One step of a walk: the key's name, the key, the kind its visitor is filed under (None: only
+# pass through), the steps of the nested map (empty: none worth entering), and whether that is a table.
+_Step = tuple[str, Key, "type[Kind] | None", tuple[Any, ...], bool]
 _PLANS: dict[tuple[type[Any], tuple[type[Kind], ...]], tuple[_Step, ...]] = {}
 
 
-def visit(cls: type[Any], data: Any, kinds: tuple[type[Kind], ...], visitor: Visitor, loc: Loc = ()) -> None:
-    """Call ``visitor(loc, key, raw value)`` for every declared key of one of ``kinds`` present in ``data``.
+def visit(cls: type[Any], data: Any, visitors: dict[type[Kind], Visitor]) -> None:
+    """Call ``visitors[kind](loc, key, raw value)`` for every declared key of those kinds in ``data``.
 
-    ``data`` may have any shape: only mappings are descended into, so the loader
-    can check patterns and references next to the type errors pydantic reports.
+    ``data`` may have any shape: only mappings are entered, so the loader can
+    check patterns and references next to the type errors pydantic reports.
     """
+    _visit(_plan(cls, tuple(visitors)), data, visitors, ())
+
+
+def _visit(plan: tuple[_Step, ...], data: Any, visitors: dict[type[Kind], Visitor], loc: Loc) -> None:
     if not isinstance(data, dict):
         return
-    for name, k, wanted, nested, table in _plan(cls, kinds):
+    for name, k, filed, nested, table in plan:
         if name not in data:
             continue
         value, here = data[name], (*loc, name)
-        if wanted:
-            visitor(here, k, value)
-        if nested is None:
+        if filed is not None:
+            visitors[filed](here, k, value)
+        if not nested:
             continue
         if not table:
-            visit(nested, value, kinds, visitor, here)
+            _visit(nested, value, visitors, here)
         elif isinstance(value, dict):
             for item_id, item in value.items():
-                visit(nested, item, kinds, visitor, (*here, item_id))
+                _visit(nested, item, visitors, (*here, item_id))
 
 
 def _plan(cls: type[Any], kinds: tuple[type[Kind], ...]) -> tuple[_Step, ...]:
@@ -185,12 +191,10 @@ def _plan(cls: type[Any], kinds: tuple[type[Kind], ...]) -> tuple[_Step, ...]:
     if found is None:
         steps: list[_Step] = []
         for k in keys_of(cls):
-            nested = k.kind.cls if isinstance(k.kind, (Section, Table)) else None
-            wanted = isinstance(k.kind, kinds)
-            if nested is not None and not _plan(nested, kinds):
-                nested = None
-            if wanted or nested is not None:
-                steps.append((k.name, k, wanted, nested, isinstance(k.kind, Table)))
+            filed = next((kind for kind in kinds if isinstance(k.kind, kind)), None)
+            nested = _plan(k.kind.cls, kinds) if isinstance(k.kind, (Section, Table)) else ()
+            if filed is not None or nested:
+                steps.append((k.name, k, filed, nested, isinstance(k.kind, Table)))
         found = _PLANS[(cls, kinds)] = tuple(steps)
     return found
 

@@ -241,10 +241,6 @@ def _suggest(loc: Loc, data: Any) -> str:
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
 
 
-# The kinds whose values the loader checks beyond their type: paths and worker references.
-_CHECKED = (kinds.Patterns, kinds.Folder, kinds.Ref, kinds.Refs)
-
-
 def _check_values(data: dict[str, Any], b: _Builder) -> None:
     """Patterns, folders and worker references wherever the declaration puts them, on the raw data,
     so they show next to the type errors pydantic reports for the rest."""
@@ -253,35 +249,42 @@ def _check_values(data: dict[str, Any], b: _Builder) -> None:
     # Policies repeat patterns (every worker's `propose_only: ["contracts/**"]`): check each text once.
     seen: dict[str, list[str]] = {}
 
-    def check(loc: Loc, k: keys.Key, value: Any) -> None:
-        kind = k.kind
-        if isinstance(kind, kinds.Patterns):
-            if not isinstance(value, list):
-                return
-            for i, text in enumerate(value):
-                if not isinstance(text, str):
-                    continue  # pydantic reports the type
-                found = seen.get(text)
-                if found is None:
-                    found = seen[text] = pattern.problems(text)
-                for reason in found:
-                    b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {text!r}: {reason}")
-        elif isinstance(kind, kinds.Folder) and isinstance(value, str):
-            bad = list(pattern.problems(value)) + (
-                [f"{k.name} is a folder, not a pattern"] if pattern.has_wildcard(value) else [])
-            for reason in bad:
-                b.problem(b.marks.at(loc), loc, reason)
-        elif isinstance(kind, kinds.Ref) and isinstance(value, str) and ids and value not in ids:
+    def patterns(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, list):
+            return
+        for i, text in enumerate(value):
+            if not isinstance(text, str):
+                continue  # pydantic reports the type
+            found = seen.get(text)
+            if found is None:
+                found = seen[text] = pattern.problems(text)
+            for reason in found:
+                b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {text!r}: {reason}")
+
+    def folder(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, str):
+            return
+        bad = pattern.problems(value) + ([f"{k.name} is a folder, not a pattern"] if pattern.has_wildcard(value)
+                                         else [])
+        for reason in bad:
+            b.problem(b.marks.at(loc), loc, reason)
+
+    def ref(loc: Loc, k: keys.Key, value: Any) -> None:
+        if isinstance(value, str) and ids and value not in ids:
             b.problem(b.marks.at(loc), loc,
                       f"{k.name} worker {value!r} is not defined under workers "
                       f"(add a worker {value!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
-        elif isinstance(kind, kinds.Refs) and isinstance(value, list) and ids:
-            for i, wid in enumerate(value):
-                if isinstance(wid, str) and wid not in ids:
-                    at: Loc = (*loc, i)
-                    b.problem(b.marks.at(at), at, f"unknown worker {wid!r}{_close(wid, ids)}")
 
-    keys.visit(Policy, data, _CHECKED, check)
+    def refs(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, list) or not ids:
+            return
+        for i, wid in enumerate(value):
+            if isinstance(wid, str) and wid not in ids:
+                at: Loc = (*loc, i)
+                b.problem(b.marks.at(at), at, f"unknown worker {wid!r}{_close(wid, ids)}")
+
+    # Only kinds that need more than a type check: paths and worker references.
+    keys.visit(Policy, data, {kinds.Patterns: patterns, kinds.Folder: folder, kinds.Ref: ref, kinds.Refs: refs})
 
 
 def _close(word: str, known: set[Any]) -> str:
