@@ -5,11 +5,11 @@ line below: its type, its kind (what it holds, how it is checked; see
 ``workers/kinds.py``), its default (none: required) and what it is for. Adding
 a key is one line here, plus its use, a test of that use and its row in
 docs/policy.md (``tests/test_policy_keys.py`` says so if it is missing).
-Everything else is derived from these classes: the fast check the guard runs (:data:`strict_policy`, no pydantic),
-the pydantic models behind error messages and ``policy schema``
-(``workers/schema.py``), the loader's pattern, folder and reference checks and
-its "did you mean" suggestions, and the pattern lists of the ownership index
-and the policy diff.
+Everything else is derived from these classes: the fast check the guard runs
+(:data:`strict_policy`, no pydantic), the pydantic models behind error
+messages and ``policy schema`` (``workers/schema.py``), the loader's pattern,
+folder and reference checks and its "did you mean" suggestions, and the
+pattern lists of the ownership index and the policy diff.
 """
 from __future__ import annotations
 
