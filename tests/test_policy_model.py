@@ -1,4 +1,4 @@
-"""The fast hand-written policy check and the pydantic schema must give the same answers.
+"""The fast policy check and the pydantic schema, both derived from one declaration, must give the same answers.
 
 ``strict_policy`` may only accept what the schema accepts, and must then build
 exactly the values the schema builds; whatever it is unsure of goes to pydantic.

@@ -20,6 +20,7 @@ from conftest import git, lanewarden
 from lanewarden.orchestrator.reports.document import Details, Document, Para, Table, cell, to_markdown
 from lanewarden.orchestrator.reports.html import to_html
 from lanewarden.orchestrator.reviews import graph as graph_module
+from lanewarden.orchestrator.reviews import matrix
 from lanewarden.orchestrator.reviews.matrix import FAIL, NOT_RUN, PASS, read_junit
 from lanewarden.orchestrator.runs.records import record_branch
 from lanewarden.workers.git import Git
@@ -285,6 +286,13 @@ def test_run_executes_required_suites_and_reads_what_they_wrote(repo: Path) -> N
     assert not stale.exists()
     log = repo / ".git" / "lanewarden" / "e2e" / "wallet-lifecycle.log"
     assert "ran, wrote nothing" in log.read_text()
+
+
+def test_a_suite_that_hangs_fails_after_its_own_timeout(tmp_path: Path) -> None:
+    policy = parse(b'version: 1\nroot: root\nworkers:\n  root:\n    allow: ["e2e/**"]\n'
+                   b"e2e:\n  hangs:\n    services: [root]\n    timeout_s: 1\n", "p.yaml")
+    result = matrix.runner(policy, tmp_path, tmp_path / "logs")("hangs", "sleep 30")
+    assert result.status == FAIL and "timed out" in result.detail
 
 
 # -- final review -----------------------------------------------------------------

@@ -232,7 +232,7 @@ def _start(repo: Path, command: list[str], *extra: str) -> tuple[subprocess.Pope
                              "wallet-api", "--", *command],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     root = repo / ".git" / "lanewarden" / "runs"
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # a bound on waiting, never a speed claim
     while time.monotonic() < deadline:
         for st in root.glob("*/state.json") if root.is_dir() else []:
             data = json.loads(st.read_text())

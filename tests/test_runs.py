@@ -457,7 +457,7 @@ def _start_and_kill(repo: Path, *extra: str) -> tuple[str, str]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     root = repo / ".git" / "lanewarden" / "runs"
     run_id = None
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 60  # a bound on waiting, never a speed claim: CI machines can be slow
     try:
         while time.monotonic() < deadline:
             running = [json.loads(s.read_text()) for s in root.glob("*/state.json")] if root.is_dir() else []
@@ -484,7 +484,7 @@ def agent_tokens() -> Iterator[list[str]]:
 
 
 def _gone(token: str) -> bool:
-    deadline = time.monotonic() + 5  # the kernel ends a PID namespace asynchronously
+    deadline = time.monotonic() + 30  # the kernel ends a PID namespace asynchronously
     while pids_with(token) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not pids_with(token)

@@ -7,7 +7,6 @@ back through the positions. All problems are collected; none stops the others.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +14,11 @@ from typing import Any
 
 import yaml
 
-from lanewarden.workers import pattern
-from lanewarden.workers.codeowners import read
+from lanewarden.workers import keys, kinds, pattern
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
-from lanewarden.workers.policy import PATTERN_FIELDS, Policy, strict_policy
+from lanewarden.workers.policy import FLAVOURS, Policy, strict_policy
 
 Loc = tuple[str | int, ...]
 # libyaml's composer keeps line and column marks and is many times faster.
@@ -83,9 +81,9 @@ def _key_text(loc: Loc) -> str:
 
 
 # YAML aliases can make a short file expand into billions of values ("billion laughs"); the
-# guard parses the policy of a change under test, so the expansion is capped. Without aliases
-# every value takes at least two bytes of text, so a cap that grows with the text never stops
-# an honest policy (16,000 imported CODEOWNERS rules) and still stops an expansion.
+# guard parses the policy of a change under test, so the expansion is capped.
+# Without aliases every value takes at least two bytes of text, so a cap that grows with the
+# text never stops an honest policy (16,000 imported CODEOWNERS rules) and still stops an expansion.
 MAX_VALUES = 200_000
 
 
@@ -100,11 +98,11 @@ class _TooLarge(Exception):
 class _Builder:
     def __init__(self, source: str, cap: int = MAX_VALUES) -> None:
         self.source = source
+        self.cap = cap
         self.marks = _Marks()
         self.problems: list[PolicyProblem] = []
         self._constructor = yaml.SafeLoader("")
         self._values = 0
-        self.cap = cap
 
     def problem(self, pos: tuple[int, int], loc: Loc, message: str) -> None:
         found = PolicyProblem(self.source, pos[0], pos[1], _key_text(loc), message)
@@ -194,9 +192,8 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     if not isinstance(data, dict):
         builder.problem((1, 1), (), "the policy must be a mapping with version, root and workers")
         raise PolicyError(builder.problems)
-    _check_patterns(data, builder)
-    _check_references(data, builder)
-    # The exact hand-written check first (no pydantic model to build); pydantic decides
+    _check_values(data, builder)
+    # The exact fast check first (derived from the declaration, no pydantic model); pydantic decides
     # and explains whenever the document is not of the plain shape, or has problems.
     policy = strict_policy(data) if not builder.problems else None
     if policy is None:
@@ -245,60 +242,81 @@ def _real_loc(loc: Loc, marks: _Marks) -> Loc:
     return tuple(out)
 
 
-_KNOWN = {
-    (): ("version", "root", "workers", "contracts", "e2e", "reviewers", "shared", "ownership"),
-    ("ownership",): ("source", "flavour", "owners", "rules"),
-    ("shared",): ("append_only",),
-    ("workers", "*"): ("description", "cwd", "allow", "deny", "read_hints", "propose_only",
-                       "handoff_required_on", "budgets", "high_risk", "depends_on", "agents"),
-    ("workers", "*", "budgets"): ("max_files", "max_lines", "timeout_s", "network"),
-    ("contracts", "*"): ("description", "paths", "producers", "consumers"),
-    ("e2e", "*"): ("description", "services", "command", "results"),
-    ("reviewers", "*"): ("description", "command", "timeout_s", "workers"),
-}
-
-
 def _suggest(loc: Loc, data: Any) -> str:
-    shape = tuple("*" if i == 1 else str(p) for i, p in enumerate(loc[:-1]))
-    known = _KNOWN.get(shape)
+    known = keys.known(Policy, loc[:-1])
     if not known:
         return ""
+    import difflib  # only a broken policy needs suggestions: kept off the guard's start-up
+
     close = difflib.get_close_matches(str(loc[-1]), known, n=1)
     return f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
 
 
-def _check_patterns(data: dict[str, Any], b: _Builder) -> None:
+def _check_values(data: dict[str, Any], b: _Builder) -> None:
+    """Patterns, folders and worker references wherever the declaration puts them, on the raw data,
+    so they show next to the type errors pydantic reports for the rest."""
     workers = data.get("workers")
-    if isinstance(workers, dict):
-        for wid, worker in workers.items():
-            if not isinstance(worker, dict):
-                continue
-            for fld in PATTERN_FIELDS:
-                _check_list(b, ("workers", wid, fld), worker.get(fld))
-            cwd = worker.get("cwd")
-            if isinstance(cwd, str):
-                bad = list(pattern.problems(cwd)) + (
-                    ["cwd is a folder, not a pattern"] if pattern.has_wildcard(cwd) else [])
-                for reason in bad:
-                    b.problem(b.marks.at(("workers", wid, "cwd")), ("workers", wid, "cwd"), reason)
-    shared = data.get("shared")
-    if isinstance(shared, dict):
-        _check_list(b, ("shared", "append_only"), shared.get("append_only"))
+    ids = set(workers) if isinstance(workers, dict) else set()
+    # Policies repeat patterns (every worker's `propose_only: ["contracts/**"]`): check each text once.
+    seen: dict[str, list[str]] = {}
+
+    def patterns(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, list):
+            return
+        for i, text in enumerate(value):
+            if not isinstance(text, str):
+                continue  # pydantic reports the type
+            found = seen.get(text)
+            if found is None:
+                found = seen[text] = pattern.problems(text)
+            for reason in found:
+                b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {text!r}: {reason}")
+
+    def folder(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, str):
+            return
+        bad = pattern.problems(value) + ([f"{k.name} is a folder, not a pattern"] if pattern.has_wildcard(value)
+                                         else [])
+        for reason in bad:
+            b.problem(b.marks.at(loc), loc, reason)
+
+    def ref(loc: Loc, k: keys.Key, value: Any) -> None:
+        if isinstance(value, str) and ids and value not in ids:
+            b.problem(b.marks.at(loc), loc,
+                      f"{k.name} worker {value!r} is not defined under workers "
+                      f"(add a worker {value!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
+
+    def refs(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, list) or not ids:
+            return
+        for i, wid in enumerate(value):
+            if isinstance(wid, str) and wid not in ids:
+                at: Loc = (*loc, i)
+                b.problem(b.marks.at(at), at, f"unknown worker {wid!r}{_close(wid, ids)}")
+
+    def ref_map(loc: Loc, k: keys.Key, value: Any) -> None:
+        if not isinstance(value, dict) or not ids:
+            return
+        for name, wid in value.items():
+            if isinstance(wid, str) and wid not in ids:
+                at: Loc = (*loc, str(name))
+                b.problem(b.marks.at(at), at, f"unknown worker {wid!r}{_close(wid, ids)} "
+                                              f"(each name under {k.name} maps to a worker id)")
+
+    # Only kinds that need more than a type check: paths and worker references.
+    keys.visit(Policy, data, {kinds.Patterns: patterns, kinds.Folder: folder, kinds.Ref: ref, kinds.Refs: refs,
+                              kinds.RefMap: ref_map})
     _check_ownership(data.get("ownership"), b)
-    for section, fld in (("contracts", "paths"),):
-        items = data.get(section)
-        if isinstance(items, dict):
-            for cid, item in items.items():
-                if isinstance(item, dict):
-                    _check_list(b, (section, cid, fld), item.get(fld))
 
 
 def _check_ownership(ownership: Any, b: _Builder) -> None:
     """Every line of the CODEOWNERS text must be an exact rule (or a comment), every owner mapped."""
     if not isinstance(ownership, dict) or not isinstance(ownership.get("rules"), str):
         return
+    from lanewarden.workers.codeowners import read
+
     flavour = ownership.get("flavour", "github")
-    parsed = read(ownership["rules"], flavour if flavour in ("github", "gitlab") else "github")
+    parsed = read(ownership["rules"], flavour if flavour in FLAVOURS else "github")
     owners = ownership.get("owners")
     mapped = {str(k).lower() for k in owners} if isinstance(owners, dict) else set()
     loc: Loc = ("ownership", "rules")
@@ -318,51 +336,9 @@ def _check_ownership(ownership: Any, b: _Builder) -> None:
                 mapped.add(owner)  # once per owner
 
 
-def _check_list(b: _Builder, loc: Loc, values: Any) -> None:
-    if not isinstance(values, list):
-        return
-    for i, value in enumerate(values):
-        if not isinstance(value, str):
-            continue  # pydantic already reported the type
-        for reason in pattern.problems(value):
-            b.problem(b.marks.at((*loc, i)), (*loc, i), f"pattern {value!r}: {reason}")
-
-
-def _check_references(data: dict[str, Any], b: _Builder) -> None:
-    """Unknown workers anywhere, checked on the raw data so they show next to type errors."""
-    workers = data.get("workers")
-    ids = set(workers) if isinstance(workers, dict) else set()
-    root = data.get("root")
-    if isinstance(root, str) and ids and root not in ids:
-        b.problem(b.marks.at(("root",)), ("root",),
-                  f"root worker {root!r} is not defined under workers "
-                  f"(add a worker {root!r}, or name one of: {', '.join(sorted(map(str, ids)))})")
-    for section, fields in (("contracts", ("producers", "consumers")), ("e2e", ("services",)),
-                            ("workers", ("depends_on",)), ("reviewers", ("workers",))):
-        items = data.get(section)
-        if not isinstance(items, dict):
-            continue
-        for item_id, item in items.items():
-            if not isinstance(item, dict):
-                continue
-            for fld in fields:
-                refs = item.get(fld)
-                if not isinstance(refs, list):
-                    continue
-                for i, wid in enumerate(refs):
-                    if isinstance(wid, str) and ids and wid not in ids:
-                        loc: Loc = (section, item_id, fld, i)
-                        b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)}")
-    ownership = data.get("ownership")
-    owners = ownership.get("owners") if isinstance(ownership, dict) else None
-    for name, wid in (owners.items() if isinstance(owners, dict) else ()):
-        if isinstance(wid, str) and ids and wid not in ids:
-            loc = ("ownership", "owners", str(name))
-            b.problem(b.marks.at(loc), loc, f"unknown worker {wid!r}{_close(wid, ids)} "
-                                            "(each CODEOWNERS owner maps to a worker id)")
-
-
 def _close(word: str, known: set[Any]) -> str:
+    import difflib
+
     close = difflib.get_close_matches(word, sorted(map(str, known)), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

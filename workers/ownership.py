@@ -21,9 +21,10 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.pattern import Pattern, compile_pattern, problems
+from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
 from lanewarden.workers.ruleindex import Decided, OrderedIndex
 
-if TYPE_CHECKING:  # the guard's hot path imports this before pydantic is needed
+if TYPE_CHECKING:
     from lanewarden.workers.policy import Policy
 
 
@@ -72,8 +73,9 @@ def fold_pattern(text: str) -> str:
 
 _IN_LANE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
 
-# read_hints are indexed too (for lints and context packs); they never decide a class.
-FIELDS = ("allow", "deny", "propose_only", "handoff_required_on", "read_hints")
+# Every pattern key of a worker, those that decide a class first; read_hints are indexed too
+# (for lints and context packs), but never decide a class.
+FIELDS = DECIDING_FIELDS + tuple(f for f in PATTERN_FIELDS if f not in DECIDING_FIELDS)
 OWNS = "owns"  # the field of a hit from an ordered ownership rule (never a field of a worker)
 
 

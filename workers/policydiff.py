@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lanewarden.workers.keys import keys_of
 from lanewarden.workers.ownership import OwnershipIndex, PathClass
-from lanewarden.workers.policy import PATTERN_FIELDS, Policy, Worker
+from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS, Policy, Worker
 
 _MAY_WRITE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
 SAMPLE = 20
@@ -24,7 +25,7 @@ class WorkerChange:
     worker: str
     added: dict[str, list[str]] = field(default_factory=dict)  # field -> patterns
     removed: dict[str, list[str]] = field(default_factory=dict)
-    settings: list[str] = field(default_factory=list)  # cwd, budgets, high_risk, depends_on
+    settings: list[str] = field(default_factory=list)  # every key that holds no patterns: cwd, budgets, ...
     newly_writable: int = 0
     no_longer_writable: int = 0
     newly_writable_sample: list[str] = field(default_factory=list)
@@ -76,9 +77,12 @@ def _sections(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[str]]:
             "changed": sorted(k for k in set(old) & set(new) if old[k] != new[k])}
 
 
+_SETTINGS = tuple(k.name for k in keys_of(Worker) if k.name not in PATTERN_FIELDS)
+
+
 def _settings(old: Worker, new: Worker) -> list[str]:
     out = []
-    for name in ("cwd", "budgets", "high_risk", "depends_on", "description"):
+    for name in _SETTINGS:
         if getattr(old, name) != getattr(new, name):
             out.append(f"{name}: {getattr(old, name)!r} -> {getattr(new, name)!r}")
     return out
@@ -104,8 +108,7 @@ def compare(old: Policy, new: Policy, files: Iterable[str], *, old_name: str = "
             continue
         grown: list[str] = []
         shrunk = 0
-        if reowned or any(f in added or f in removed for f in ("allow", "deny", "propose_only",
-                                                                "handoff_required_on")):
+        if reowned or any(f in added or f in removed for f in DECIDING_FIELDS):
             for path in paths:
                 was = wid in old.workers and old_index.standing(path, wid).path_class in _MAY_WRITE
                 now = wid in new.workers and new_index.standing(path, wid).path_class in _MAY_WRITE

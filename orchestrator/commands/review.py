@@ -46,7 +46,8 @@ def _dry(policy_file: str | None) -> Path | None:
 
 def _results_options(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("--timeout", type=click.IntRange(min=1), default=None,
-                        help="With --run: stop a suite after this many seconds (it then fails).")(func)
+                        help="With --run: stop a suite after this many seconds (it then fails); "
+                             "default: the suite's timeout_s in the policy, else no limit.")(func)
     func = click.option("--run", "run_suites", is_flag=True,
                         help="Run the required suites' commands first and read the results they write.")(func)
     return click.option("--results", "results_dir", type=click.Path(file_okay=False), default=None,

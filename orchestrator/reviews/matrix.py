@@ -245,7 +245,7 @@ def runner(policy: Policy, top: Path, log_dir: Path, *, results_dir: Path | None
         env["LANEWARDEN_E2E_SUITE"] = suite
         try:
             code = process.run_agent(["sh", "-c", command], cwd=top, env=env, log=log, echo=echo,
-                                     timeout=timeout)
+                                     timeout=policy.e2e[suite].timeout_s if timeout is None else timeout)
         except OSError as exc:
             return Result(FAIL, f"cannot start the command: {exc.strerror}", str(log))
         if path is None:
