@@ -45,7 +45,10 @@ else:
     want = "tool-hook --runtime " + runtime + " --worker wallet-api --rev " + os.environ["LANEWARDEN_BASE"]
     print("config: ok" if want in text else "config: wrong " + text)
     if runtime == "claude":
-        stop_hook = json.loads(text)["hooks"]["Stop"][0]["hooks"][0]["command"]
+        # Claude Code reads the settings of the folder it starts in (the worker's cwd).
+        here = json.loads((Path.cwd() / ".claude" / "settings.json").read_text())
+        stop_hook = here["hooks"]["Stop"][0]["hooks"][0]["command"]
+        print("cwd hooks: ok" if want in stop_hook else "cwd hooks: wrong " + stop_hook)
 if mode == "edit-config":
     config.write_text(config.read_text().replace("tool-hook", "tool-hook-off"))
 elif mode == "chmod-config":
@@ -99,6 +102,8 @@ def test_a_known_agent_gets_its_config_and_it_never_lands(repo: Path, agents: Pa
     assert record["agent_runtime"] == runtime and record["agent_config"] == data["agent_config"]
     assert any(n.startswith(f"agent runtime {runtime}: installed {main_file}") for n in data["notes"])
     if binary == "claude":
+        assert "cwd hooks: ok" in log_of(data)
+        assert "services/wallet-api/.claude/settings.json" in data["agent_config"]
         # The installed done gate runs inside the sandbox and does not count the config either.
         assert "stop hook: 0 lets me stop" in log_of(data), log_of(data)
 

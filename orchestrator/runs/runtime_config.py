@@ -24,7 +24,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lanewarden.orchestrator.integrations import claude
 from lanewarden.orchestrator.integrations.configs import configs_for_run, detect_runtime
+from lanewarden.orchestrator.integrations.configs import hook_command as runtime_hook
 from lanewarden.orchestrator.integrations.done_gate import INSTALLED_ENV
 from lanewarden.orchestrator.runs import workspace
 
@@ -51,15 +53,27 @@ def hook_command() -> str:
     return f"{shlex.quote(sys.executable)} -m lanewarden"
 
 
-def install(ws: workspace.Workspace, command: list[str], *, enabled: bool = True) -> Installed:
+def install(ws: workspace.Workspace, command: list[str], *, cwd: str | None = None,
+            enabled: bool = True) -> Installed:
     """Write the detected runtime's config into the clone; what was installed (nothing: no known runtime,
-    or ``--no-agent-config``). Call before the agent starts: the clone is still lanewarden's alone."""
+    or ``--no-agent-config``). Call before the agent starts: the clone is still lanewarden's alone.
+
+    ``cwd``: the worker's folder, where the agent starts.
+    """
     runtime = detect_runtime(command)
     if runtime is None:
         return Installed(None)
     if not enabled:
         return Installed(runtime, notes=(f"agent runtime {runtime}: no config installed (--no-agent-config)",))
     files = configs_for_run(runtime, ws.worker, ws.checkout, base=ws.base, command=hook_command())
+    folder = (cwd or "").strip("/")
+    if runtime == "claude" and folder and (ws.checkout / folder).is_dir():
+        # Claude Code reads project settings from the folder it starts in only, not from the
+        # repository root (anthropics/claude-code#74023): the hooks go there too. Only the hooks:
+        # the permission rules' "/" paths would be read from that folder, not the root.
+        hook = runtime_hook(runtime, ws.worker, hook_command(), ws.base)
+        files[f"{folder}/.claude/settings.json"] = (json.dumps({"hooks": claude.hooks(hook)}, indent=2)
+                                                    + "\n").encode()
     tracked = set(ws.reader.ls_tree_names(ws.base, list(files)))
     written: dict[str, str] = {}
     notes: list[str] = []

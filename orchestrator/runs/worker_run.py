@@ -82,7 +82,8 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
     notes: list[str] = []
     try:
         # Before the agent starts, while the clone is lanewarden's alone; kept in memory for collect.
-        installed = runtime_config.install(ws, command, enabled=agent_config)
+        installed = runtime_config.install(ws, command, cwd=loaded.policy.workers[worker].cwd,
+                                           enabled=agent_config)
         notes.extend(installed.notes)
         workspace.write_state(ws, agent_runtime=installed.runtime, agent_config=sorted(installed.files))
         return _run(git, loaded, ws, command, keep, echo, started, trusted, before, notes, network, installed)
@@ -258,7 +259,8 @@ def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git
                         inputs={"run_id": ws.run_id, "task": state.get("task"),
                                 "context_hash": state.get("context_hash"), "branch": ws.branch,
                                 "confinement": "bubblewrap" if result.confined else "unconfined",
-                                "network": state.get("network", True)},
+                                "network": state.get("network", True),
+                                "agent_runtime": result.agent_runtime, "agent_config": result.agent_config},
                         outcome={"outcome": result.outcome, "run_exit_code": result.exit_code,
                                  "commit": result.commit, "reasons": result.reasons,
                                  "proposed": result.proposed})
