@@ -160,3 +160,15 @@ def test_a_config_file_the_repository_commits_is_left_as_it_is(repo: Path, agent
     checkout = run_folder(repo, data["run_id"]) / "checkout"
     assert (checkout / ".mcp.json").read_text() == '{"mcpServers": {}}\n'
     assert changed_paths(repo, data["commit"]) == [WALLET_SIGNING]
+
+
+def test_the_runs_ledger_entry_names_the_config_and_replays(repo: Path, agents: Path) -> None:
+    from conftest import lanewarden
+
+    data = run(repo, "wallet-api", ["claude", "in-lane"], code=0)
+    shown = json.loads(lanewarden("ledger", "show", "--repo", str(repo), "--format", "json").stdout)
+    entry = shown[-1]
+    assert entry["inputs"]["agent_runtime"] == "claude"
+    assert entry["inputs"]["agent_config"] == data["agent_config"]
+    replayed = lanewarden("ledger", "replay", str(entry["seq"]), "--repo", str(repo), "--format", "json")
+    assert replayed.exit_code == 0 and json.loads(replayed.stdout)["reproduced"], replayed.stdout
