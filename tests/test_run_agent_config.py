@@ -53,6 +53,10 @@ if mode == "edit-config":
     config.write_text(config.read_text().replace("tool-hook", "tool-hook-off"))
 elif mode == "chmod-config":
     os.chmod(config, 0o755)
+elif mode == "symlink-config":  # the same bytes, behind a symlink
+    Path("/tmp/same.json").write_bytes(config.read_bytes())
+    config.unlink()
+    config.symlink_to("/tmp/same.json")
 with open(checkout / "{signing}", "a") as fh:
     fh.write("# honest work\\n")
 if stop_hook is not None:
@@ -108,7 +112,7 @@ def test_a_known_agent_gets_its_config_and_it_never_lands(repo: Path, agents: Pa
         assert "stop hook: 0 lets me stop" in log_of(data), log_of(data)
 
 
-@pytest.mark.parametrize("mode", ["edit-config", "chmod-config"])
+@pytest.mark.parametrize("mode", ["edit-config", "chmod-config", "symlink-config"])
 def test_an_agent_that_changes_the_installed_config_is_guarded_for_it(repo: Path, agents: Path,
                                                                        mode: str) -> None:
     data = run(repo, "wallet-api", ["claude", mode])
