@@ -84,6 +84,11 @@ class GuardRequest:
     at: str | None = None  # the moment overrides are judged at (replays pass the recorded time)
     reviewers: bool = True  # external reviewers from the policy (replays leave them out)
     keep_change: bool = False  # also return the whole change as a patch (for the ledger)
+    # Work-tree mode: files lanewarden itself wrote into a worker run's clone (relative path ->
+    # sha256 of the bytes written; docs/runs.md). An untracked file there that is still a regular,
+    # non-executable file with exactly those bytes is lanewarden's, not the agent's change; any
+    # other state of it is guarded like every path.
+    installed: Mapping[str, str] | None = None
 
     def __post_init__(self) -> None:
         # The one place a mode is validated: every caller, hook and replay builds a request.
@@ -220,7 +225,7 @@ def _read_change(git: Git, env: dict[str, str], req: GuardRequest, box: dict[str
         elif req.mode is Mode.STAGED:
             box["changeset"] = source.from_index(git, env, req.index_file)
         elif req.mode is Mode.WORKTREE:
-            box["changeset"] = source.from_worktree(git, env, req.sparse_set)
+            box["changeset"] = source.from_worktree(git, env, req.sparse_set, req.installed)
         else:
             box["changeset"] = source.from_patch(git, env, req.patch or b"", req.base)
     except BaseException as exc:  # re-raised in the caller's thread

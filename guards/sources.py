@@ -8,10 +8,12 @@ never written.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,8 +95,13 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
 
 
-def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | None = None) -> ChangeSet:
-    """Tracked edits, untracked files and flagged entries, all re-hashed from disk."""
+def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | None = None,
+                  installed: Mapping[str, str] | None = None) -> ChangeSet:
+    """Tracked edits, untracked files and flagged entries, all re-hashed from disk.
+
+    ``installed``: untracked files lanewarden wrote itself (path -> sha256), left out while
+    they are exactly as written (:func:`as_installed`).
+    """
     if git.top is None:
         raise InputError("--worktree needs a work tree; this repository is bare")
     head, base_tree = _head_tree(git)
@@ -128,6 +135,9 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
     untracked, embedded, ignore_note = _untracked(git, env, changed)
     if ignore_note:
         notes.append(ignore_note)
+    if installed:
+        # Only untracked paths: a file the base tracks is never lanewarden's to install.
+        untracked = [p for p in untracked if not as_installed(git.top, p, installed)]
     paths = changed + untracked
     git.update_index_add(paths, env=env)
     tree = git.write_tree(env=env)
@@ -145,6 +155,31 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
                               old_oid=None, new_oid=None,
                               notes=["an embedded git repository (its own .git inside the work tree)"]))
     return ChangeSet(Mode.WORKTREE, head, None, base_tree, tree, changes, digest, notes=notes, pending=pending)
+
+
+def as_installed(top: Path, path: str, installed: Mapping[str, str]) -> bool:
+    """Whether ``path`` is still exactly the file lanewarden installed: a regular file (no symlink
+    as its last component; git lists a symlinked folder itself, never a path below it), not
+    executable, with the sha256 recorded. Anything else, or any doubt, is the agent's change."""
+    digest = installed.get(path)
+    if digest is None:
+        return False
+    try:
+        fd = os.open(top / path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_mode & 0o111:
+            return False
+        sha = hashlib.sha256()
+        while chunk := os.read(fd, 1 << 16):
+            sha.update(chunk)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return sha.hexdigest() == digest
 
 
 def _sparse_absent(git: Git, deleted: set[str]) -> set[str]:

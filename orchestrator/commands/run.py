@@ -21,9 +21,12 @@ from lanewarden.orchestrator.runs.worker_run import RunInterrupted, execute
 @click.option("--unconfined", is_flag=True,
               help="Run the agent without a sandbox (no bubblewrap here): it can write anything you can.")
 @click.option("--no-network", "no_network", is_flag=True, help="Give the agent no network (its own namespace).")
+@click.option("--no-agent-config", "no_agent_config", is_flag=True,
+              help="Install no hooks or settings for a known agent runtime (claude, codex, gemini, copilot, "
+                   "cursor-agent) in the run's checkout.")
 @format_option("text", "json")
 def command(worker: str, command: tuple[str, ...], repo: str | None, task: str | None, base: str | None,
-            keep: bool, unconfined: bool, no_network: bool, fmt: str) -> int:
+            keep: bool, unconfined: bool, no_network: bool, no_agent_config: bool, fmt: str) -> int:
     """Run COMMAND (any agent: a script, Codex, Claude Code, Aider) as WORKER in
     a disposable clone, confined by bubblewrap, then guard what it changed:
     writable changes are committed on lanewarden/WORKER/RUN-ID, out-of-lane
@@ -44,7 +47,8 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
     try:
         with terminate_as_interrupt():
             result = execute(git, worker, list(command), task=task, base=base, keep=keep, echo=echo,
-                             confined=not unconfined, network=not no_network)
+                             confined=not unconfined, network=not no_network,
+                             agent_config=not no_agent_config)
     except RunInterrupted as stop:
         click.echo(f"\nlanewarden run {stop.run_id}: interrupted ({stop.cause or 'Ctrl-C'}); "
                    "the main repository was not changed", err=True)

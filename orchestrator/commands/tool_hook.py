@@ -86,10 +86,10 @@ def command(runtime: str | None, worker: str | None, repo: str | None, rev: str)
         setup = load_setup(runtime, worker, repo, rev)
 
         def gate(who: str) -> str | None:
-            from lanewarden.orchestrator.integrations.done_gate import check
+            from lanewarden.orchestrator.integrations.done_gate import check, installed_from_env
             from lanewarden.workers.git import Git
 
-            return check(Git.discover(repo), who, rev)
+            return check(Git.discover(repo), who, rev, installed_from_env())
 
         answer = decide(raw, setup, gate)
         stdout, code, stderr = answer.stdout, answer.exit_code, answer.stderr

@@ -8,7 +8,10 @@ handoffs to make and how to undo the out-of-lane edits.
 """
 from __future__ import annotations
 
+import json
+import os
 import shlex
+from collections.abc import Mapping
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import ChangeReport, Decision, Mode, Verdict, VoteValue
@@ -21,14 +24,38 @@ _STAYS = frozenset({"writable", "handoff_required", "shared_append"})
 _NEW = frozenset({"added", "untracked"})
 
 
-def check(git: Git, worker: str, rev: str = "HEAD") -> str | None:
+# Set by `lanewarden run` for its agent: the run's record of the config files it installed in the clone.
+INSTALLED_ENV = "LANEWARDEN_INSTALLED"
+
+
+def check(git: Git, worker: str, rev: str = "HEAD", installed: Mapping[str, str] | None = None) -> str | None:
     """None when the agent may finish; else what it must do first.
 
     ``rev``: the commit whose policy decides (a worker run pins its base; default HEAD).
+    ``installed``: config files a worker run wrote into the clone (path -> sha256): left out
+    while unchanged, as the run's own guard leaves them out, so they never keep the agent working.
     """
     loaded = load_revision(git.without_worktree(), rev) if rev != "HEAD" else None
-    verdict = guard(git, GuardRequest(mode=Mode.WORKTREE, worker=worker), loaded=loaded).verdict
+    verdict = guard(git, GuardRequest(mode=Mode.WORKTREE, worker=worker, installed=installed),
+                    loaded=loaded).verdict
     return blocking_message(verdict)
+
+
+def installed_from_env() -> dict[str, str] | None:
+    """The run's record of installed files (:data:`INSTALLED_ENV`), or None outside a run.
+
+    An unreadable record raises: the gate then blocks (fail closed) instead of guessing. Only
+    ever a cooperation aid: the agent controls its environment, the run's own guard does not read it.
+    """
+    where = os.environ.get(INSTALLED_ENV)
+    if not where:
+        return None
+    with open(where, encoding="utf-8") as fh:
+        data = json.load(fh)
+    files = data.get("files") if isinstance(data, dict) else None
+    if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
+        raise ValueError(f"{where}: not a lanewarden record of installed files")
+    return dict(files)
 
 
 def out_of_lane(verdict: Verdict) -> list[ChangeReport]:

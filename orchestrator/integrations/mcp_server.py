@@ -89,9 +89,11 @@ class LaneDesk:
         return {"worker": self.worker, "paths": out}
 
     def check_my_changes(self) -> dict[str, Any]:
-        verdict = guard(self.git, GuardRequest(mode=Mode.WORKTREE, worker=self.worker)).verdict
-        from lanewarden.orchestrator.integrations.done_gate import blocking_message
+        from lanewarden.orchestrator.integrations.done_gate import blocking_message, installed_from_env
 
+        # Inside a worker run, the runtime config lanewarden installed is not the agent's change.
+        verdict = guard(self.git, GuardRequest(mode=Mode.WORKTREE, worker=self.worker,
+                                               installed=installed_from_env())).verdict
         message = blocking_message(verdict)
         return {"done_allowed": message is None, "what_to_do": message, "verdict": verdict.as_json()}
 

@@ -24,13 +24,16 @@ class RunResult:
     verdict: Verdict | None = None
     confined: bool = True
     proposed: list[str] = field(default_factory=list)  # handoffs the agent proposed, imported from its clone
+    agent_runtime: str | None = None  # the agent runtime detected from the command (runtime_config.py)
+    agent_config: list[str] = field(default_factory=list)  # the config files lanewarden installed for it
 
     def as_json(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "worker": self.worker, "outcome": self.outcome,
                 "exit_code": self.exit_code, "branch": self.branch, "commit": self.commit,
                 "handoffs": self.handoffs, "proposed": self.proposed, "reasons": self.reasons,
                 "notes": self.notes, "confined": self.confined, "seconds": round(self.seconds, 3),
-                "log": self.log, "changed_files": self.changed_files}
+                "log": self.log, "changed_files": self.changed_files, "agent_runtime": self.agent_runtime,
+                "agent_config": self.agent_config}
 
 
 class RunInterrupted(KeyboardInterrupt):

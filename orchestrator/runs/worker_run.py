@@ -29,7 +29,7 @@ from lanewarden.handoffs import factory as build
 from lanewarden.handoffs.model import Status
 from lanewarden.handoffs.queue import Queue, Stored, actor
 from lanewarden.orchestrator.runs import agent as process
-from lanewarden.orchestrator.runs import collect, sandbox, unconfined, workspace
+from lanewarden.orchestrator.runs import collect, runtime_config, sandbox, unconfined, workspace
 from lanewarden.orchestrator.runs.records import clean, list_runs
 from lanewarden.orchestrator.runs.result import RunInterrupted, RunResult
 from lanewarden.workers.errors import InputError, unknown_worker_hint
@@ -53,8 +53,9 @@ def _open_handoffs(git: Git, worker: str) -> list[dict[str, Any]]:
 def execute(git: Git, worker: str, command: list[str], *, task: str | None = None, base: str | None = None,
             keep: bool = False, echo: Callable[[bytes], None] = lambda b: None,
             on_start: Callable[[workspace.Workspace], None] = lambda ws: None,
-            confined: bool = True, network: bool = True) -> RunResult:
-    """One run end to end. ``confined=False`` is ``--unconfined``; ``network=False`` is ``--no-network``."""
+            confined: bool = True, network: bool = True, agent_config: bool = True) -> RunResult:
+    """One run end to end. ``confined=False`` is ``--unconfined``; ``network=False`` is ``--no-network``;
+    ``agent_config=False`` is ``--no-agent-config`` (no runtime config installed, runtime_config.py)."""
     if not command:
         raise InputError("no command to run", hint="lanewarden run WORKER -- COMMAND [ARGS...]")
     clean(git)  # tidy what an interrupted run left behind
@@ -80,7 +81,12 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
     before = None if confined else unconfined.snapshot(git)
     notes: list[str] = []
     try:
-        return _run(git, loaded, ws, command, keep, echo, started, trusted, before, notes, network)
+        # Before the agent starts, while the clone is lanewarden's alone; kept in memory for collect.
+        installed = runtime_config.install(ws, command, cwd=loaded.policy.workers[worker].cwd,
+                                           enabled=agent_config)
+        notes.extend(installed.notes)
+        workspace.write_state(ws, agent_runtime=installed.runtime, agent_config=sorted(installed.files))
+        return _run(git, loaded, ws, command, keep, echo, started, trusted, before, notes, network, installed)
     except BaseException as exc:
         _interrupted(git, ws, exc, before, notes)
 
@@ -126,7 +132,8 @@ def _ledger_run(git: Git, ws: workspace.Workspace, outcome: dict[str, Any]) -> N
 
 def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[str], keep: bool,
          echo: Callable[[bytes], None], started: float, trusted: collect.Trusted,
-         before: dict[str, bytes | None] | None, notes: list[str], network: bool) -> RunResult:
+         before: dict[str, bytes | None] | None, notes: list[str], network: bool,
+         installed: runtime_config.Installed) -> RunResult:
     w = loaded.policy.workers[ws.worker]
     cwd = ws.checkout / (w.cwd or "")
     if not cwd.is_dir():
@@ -134,6 +141,9 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     env.update({"LANEWARDEN_WORKER": ws.worker, "LANEWARDEN_RUN_ID": ws.run_id, "LANEWARDEN_TASK": _task(ws) or "",
                 "LANEWARDEN_CONTEXT": str(ws.context_file), "LANEWARDEN_BASE": ws.base})
+    env.pop(runtime_config.INSTALLED_ENV, None)  # a record only this run may name
+    if installed.manifest is not None:
+        env[runtime_config.INSTALLED_ENV] = str(installed.manifest)
     box = sandbox.confine(checkout=ws.checkout, repository=(git.common_dir, *([git.top] if git.top else [])),
                           context=ws.context_file, network=network, unconfined=before is not None)
     notes.extend(box.notes)
@@ -163,17 +173,21 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
         # Lanewarden's own git dir for the run sits outside the clone, but not out of an
         # unconfined agent's reach: pin its HEAD again before reading through it.
         ws.reader.set_ref("HEAD", ws.base)
-    return _settle(git, loaded, ws, reasons, keep, started, notes, trusted)
+    return _settle(git, loaded, ws, reasons, keep, started, notes, trusted, installed)
 
 
 def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: list[str], keep: bool,
-            started: float, notes: list[str], trusted: collect.Trusted) -> RunResult:
+            started: float, notes: list[str], trusted: collect.Trusted,
+            installed: runtime_config.Installed) -> RunResult:
     reader = ws.reader
     # Whatever the agent committed, switched or edited is judged as one change from the base:
     # the clone's final work tree, untracked files included, read through lanewarden's own git dir.
     sparse = workspace.sparse_set(loaded, ws.worker) if loaded.policy.workers[ws.worker].high_risk else ("**",)
+    # The runtime config lanewarden installed is not the agent's change while it is exactly as written
+    # (the record is this process's, never the run folder's copy an unconfined agent could rewrite).
     guarded = guard(reader, GuardRequest(mode=Mode.WORKTREE, worker=ws.worker, sparse_set=sparse,
-                                         overrides=trusted.overrides, keep_change=True), cut=True, loaded=loaded)
+                                         overrides=trusted.overrides, keep_change=True,
+                                         installed=installed.files or None), cut=True, loaded=loaded)
     verdict, patches = guarded.verdict, dict(guarded.patches)
     change = patches.pop(FULL_CHANGE, b"")
     evidence = ws.folder / "verdict.json"
@@ -184,7 +198,8 @@ def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: li
     confined = json.loads(ws.state_file.read_text()).get("confined") is not False
     result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons, notes=notes,
                        log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict,
-                       confined=confined)
+                       confined=confined, agent_runtime=installed.runtime,
+                       agent_config=sorted(installed.files))
     evidence_of = {"change": change, "overrides": trusted.overrides}
     if reasons:
         collect.save_attempt(ws, verdict)
@@ -244,7 +259,8 @@ def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git
                         inputs={"run_id": ws.run_id, "task": state.get("task"),
                                 "context_hash": state.get("context_hash"), "branch": ws.branch,
                                 "confinement": "bubblewrap" if result.confined else "unconfined",
-                                "network": state.get("network", True)},
+                                "network": state.get("network", True),
+                                "agent_runtime": result.agent_runtime, "agent_config": result.agent_config},
                         outcome={"outcome": result.outcome, "run_exit_code": result.exit_code,
                                  "commit": result.commit, "reasons": result.reasons,
                                  "proposed": result.proposed})
