@@ -52,6 +52,8 @@ def _full(cls: type[Any]) -> dict[str, Any]:
             out[k.name] = _full(k.kind.cls)
         elif isinstance(k.kind, kinds.Table):
             out[k.name] = {WORKER: _full(k.kind.cls)}
+        elif isinstance(k.kind, kinds.Choice):
+            out[k.name] = k.kind.choices[-1]  # the last: never the default, so it must be read
         else:
             out[k.name] = copy.deepcopy(SAMPLES[type(k.kind)])
     return out

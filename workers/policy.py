@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from lanewarden.workers.codeowners import Parsed
 
 FLAVOURS = ("github", "gitlab")
+UNATTRIBUTED = ("owners", "skip", "reject")
 
 _DESCRIPTION = "What it is, in one line, for people and agents."
 
@@ -71,6 +72,9 @@ class Worker:
         Flag(), "Reviews rate changes reaching it high risk; its runs get a sparse checkout.", default=False)
     depends_on: tuple[str, ...] = key(
         Refs(), "Workers (services) this one calls at run time; routes reviews, never writes.", default=())
+    actors: tuple[str, ...] = key(
+        Strings(), "CI identities (GITHUB_ACTOR, GITLAB_USER_LOGIN: bot or service accounts) allowed to act as "
+                   "this worker; the CI gate takes the worker from them, never from a branch name.", default=())
     agents: tuple[str, ...] = key(
         Strings(), "Subagent types (agent_type in Claude Code and Codex hooks) that work as this worker; the "
                    "tool-call hook maps them here.", default=())
@@ -120,6 +124,36 @@ class Reviewer:
 
 
 @section
+class Gate:
+    """How the gate treats who is acting: changes with no worker, and changes to the policy itself."""
+
+    unattributed: str = key(
+        Choice(*UNATTRIBUTED), "A change with no worker (a person's commit): owners judges each path in its "
+        "owner's lane; skip lets it through with a notice; reject blocks it.", default="owners")
+    policy_owners: tuple[str, ...] = key(
+        Refs(), "Workers besides root who may change the policy file (always with two approvals).", default=())
+
+
+@section
+class SecretAllowance:
+    """A reviewed exception to the secrets guard: files that are public by design."""
+
+    paths: tuple[str, ...] = key(Patterns(non_empty=True), "The files it covers.")
+    rules: tuple[str, ...] = key(
+        Strings(), "Only findings of these secrets rules (their names as the verdict shows them); "
+                   "empty: any rule.", default=())
+    reason: str = key(Text(), "Why these files may hold what the rule flags (shown in every verdict).")
+
+
+@section
+class Secrets:
+    """The secrets guard's reviewed exceptions, from the trusted policy only."""
+
+    allow: dict[str, SecretAllowance] = key(
+        Table(SecretAllowance), "Reviewed exceptions, by id.", default_factory=dict)
+
+
+@section
 class Ownership:
     """Ordered ownership rules: a CODEOWNERS text kept as written, with its owners mapped to workers.
 
@@ -163,6 +197,8 @@ class Policy:
     shared: Shared = key(Section(Shared), "Files every worker shares.", default=Shared())
     ownership: Ownership = key(Section(Ownership), "Ordered ownership rules imported from CODEOWNERS.",
                                default=Ownership())
+    gate: Gate = key(Section(Gate), "Who is acting: changes with no worker, and policy changes.", default=Gate())
+    secrets: Secrets = key(Section(Secrets), "Reviewed exceptions to the secrets guard.", default=Secrets())
 
 
 # Derived from the declaration above; never list keys by hand.
