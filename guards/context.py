@@ -9,6 +9,7 @@ from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.ownership import OwnershipIndex, Standing
 
 if TYPE_CHECKING:
+    from lanewarden.guards.override import Override
     from lanewarden.workers.loader import LoadedPolicy
     from lanewarden.workers.policy import Worker
 
@@ -25,6 +26,8 @@ class GuardContext:
     reasons: dict[str, list[str]] = field(default_factory=dict)
     protected: set[str] = field(default_factory=set)
     policy_path: str = POLICY_FILE
+    # Overrides in force for this worker and this exact change (dual-control approvals).
+    in_force: tuple[Override, ...] = ()
 
     @property
     def worker(self) -> Worker:
