@@ -86,11 +86,18 @@ def test_the_raw_argv_check_sees_every_spelling() -> None:
     assert raw_argv_uses(source) == [(1, "run"), (2, "_run_rc"), (3, "run_to_file"), (4, "_run"), (5, "argv")]
 
 
+def _our_python() -> list[Path]:
+    """The checkout's own Python files: no virtual environment, build output or fixture data."""
+    skip = {".venv", "venv", "build", "dist", "fixtures", "node_modules", ".git"}
+    return [p for p in ROOT.rglob("*.py")
+            if not skip.intersection(p.relative_to(ROOT).parts) and not p.relative_to(ROOT).parts[0].startswith(".")]
+
+
 def test_only_git_access_builds_git_argv() -> None:
     # The whole checkout, tests and benchmarks included; the fixture monorepos are data.
     offenders = []
-    for path in ROOT.rglob("*.py"):
-        if path in GIT_ACCESS or "fixtures" in path.relative_to(ROOT).parts:
+    for path in _our_python():
+        if path in GIT_ACCESS:
             continue
         for line, name in raw_argv_uses(path.read_text(encoding="utf-8")):
             offenders.append(f"{path.relative_to(ROOT)}:{line} uses {name}: add a typed method to "
@@ -101,7 +108,7 @@ def test_only_git_access_builds_git_argv() -> None:
 def test_nothing_imports_gitpython() -> None:
     # GitPython is not a dependency (docs/guard.md, "Why not GitPython"); benchmarks and tests included.
     offenders = []
-    for path in ROOT.rglob("*.py"):
+    for path in _our_python():
         if "fixtures" in path.relative_to(ROOT).parts:
             continue
         for line, module in _imports(path):
