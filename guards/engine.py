@@ -285,7 +285,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
     changeset.complete()
     reports = _reports(ctx)
     trusted = loaded.origin == "revision"
-    notes = list(changeset.notes)
+    notes = [*changeset.notes, *ctx.notes]  # near misses the guards explained
     if not trusted:
         notes.append(f"policy read from the file {loaded.source}, not from a trusted revision: "
                      "a dry run, not a gate")
