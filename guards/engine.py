@@ -267,8 +267,10 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
             from lanewarden.guards.override import in_force
 
             moment = at or datetime.datetime.now(datetime.timezone.utc)
-            items = in_force(overrides(), worker, changeset.diff_sha256, moment)
+            consulted = overrides()
+            items = in_force(consulted, worker, changeset.diff_sha256, moment)
             used = scope.apply_overrides(ctx, items) if items else []
+            ctx.notes.extend(scope.override_near_misses(ctx, consulted, changeset.diff_sha256, moment))
         if loaded.policy.shared.append_only and scope.needs_override(ctx):
             scope.apply_shared(ctx)
     except Exception as exc:
