@@ -9,6 +9,7 @@ from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.ownership import OwnershipIndex, Standing
 
 if TYPE_CHECKING:
+    from lanewarden.guards.override import Override
     from lanewarden.workers.loader import LoadedPolicy
     from lanewarden.workers.policy import Worker
 
@@ -27,6 +28,8 @@ class GuardContext:
     # Verdict-wide notes guards leave (near misses: an exception that almost applied, and why not).
     notes: list[str] = field(default_factory=list)
     policy_path: str = POLICY_FILE
+    # Overrides in force for this worker and this exact change (dual-control approvals).
+    in_force: tuple[Override, ...] = ()
 
     @property
     def worker(self) -> Worker:

@@ -190,15 +190,26 @@ class Overrides:
         return self.git.commit_tree(tree, [parent] if parent else [], message, who)
 
     def request(self, worker: str, paths: Sequence[str], reason: str, ttl: datetime.timedelta,
-                scope: Scope, diff_sha256: str | None) -> Stored:
+                scope: Scope, diff_sha256: str | None, *, policy_route: bool = False) -> Stored:
+        """Record a request (not in force until two other people approve it).
+
+        ``policy_route``: the worker is root or a policy owner in the trusted policy, so an
+        override may cover the policy file: alone, and for one exact change (the dual-control
+        route of a policy change, guards/protected.py).
+        """
         bad = [f"{p!r}: {'; '.join(problems(p))}" for p in paths if problems(p)]
         if not paths or bad:
             raise InputError("an override needs valid path patterns" + (f": {', '.join(bad)}" if bad else ""),
                              hint="pass --paths with patterns like services/kms-api/client/**")
         touching = [p for p in paths if compile_pattern(p).matches(POLICY_FILE)]
-        if touching:
-            raise InputError(f"{', '.join(touching)} covers the policy file {POLICY_FILE}: no override can",
-                             hint="policy changes go to the root through review (lanewarden policy diff)")
+        if touching and not policy_route:
+            raise InputError(f"{', '.join(touching)} covers the policy file {POLICY_FILE}: only root and "
+                             "gate.policy_owners may ask for that",
+                             hint="policy changes go to the root, which requests the approvals "
+                                  "(docs/ci.md, 'Policy changes')")
+        if touching and (list(paths) != [POLICY_FILE] or scope is not Scope.CHANGE):
+            raise InputError(f"an override for the policy file covers {POLICY_FILE} alone and one exact change",
+                             hint=f"--paths {POLICY_FILE} --scope change --diff-sha256 <the verdict's diff_sha256>")
         if not reason.strip():
             raise InputError("an override needs a --reason that reviewers can judge")
         if scope is Scope.CHANGE:

@@ -64,6 +64,13 @@ def classify(ctx: GuardContext) -> None:
         ctx.standings[path] = known[0]
         if known[1] is not None:
             ctx.routes[path] = known[1]
+    policy = ctx.loaded.policy
+    if ctx.policy_path in ctx.standings and (ctx.worker_id == policy.root
+                                             or ctx.worker_id in policy.gate.policy_owners):
+        # Root and the policy owners change the policy through its own route, never through their
+        # lane: the protected guard approves it only with dual-control approvals (guards/protected.py).
+        ctx.standings[ctx.policy_path] = Standing(_WRITABLE, "policy route: dual control (protected guard)", None)
+        ctx.routes.pop(ctx.policy_path, None)
 
 
 def needs_override(ctx: GuardContext) -> bool:

@@ -81,14 +81,34 @@ def test_pre_commit_guards_the_index_of_commit_a(repo: Path) -> None:
     assert git(repo, "rev-list", "--count", "HEAD").strip() == "1"
 
 
-def test_pre_commit_without_a_worker_fails_closed(repo: Path) -> None:
+def test_a_persons_commit_is_judged_by_the_owners_of_what_it_touches(repo: Path) -> None:
+    # No worker: the trusted policy's gate.unattributed (default owners) judges each path in its
+    # owner's lane, so people keep committing in their services while protected paths stay protected.
     assert lanewarden("hook", "install", "--repo", str(repo)).exit_code == 0
-    with open(repo / "services/wallet-api/README.md", "a") as fh:
-        fh.write("x\n")
+    for path in ("services/wallet-api/README.md", "services/kms-api/README.md"):
+        with open(repo / path, "a") as fh:
+            fh.write("a person's edit\n")
     git(repo, "add", "-A")
-    result = _commit(repo, "-m", "who am I", worker=None)
-    assert result.returncode != 0
-    assert "which worker" in result.stderr
+    ok = _commit(repo, "-m", "a person touches two services", worker=None)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "no worker acted; 2 paths judged in their owners' lanes" in ok.stdout + ok.stderr
+    with open(repo / "lanewarden.yaml", "a") as fh:
+        fh.write("# a person edits the policy\n")
+    git(repo, "add", "-A")
+    blocked = _commit(repo, "-m", "policy edit without approvals", worker=None)
+    said = blocked.stdout + blocked.stderr  # root's route: two approvals first (git reports any hook failure as 1)
+    assert blocked.returncode != 0 and "decision: REVISION (exit 3)" in said, said
+    assert "lands only with two approvals" in said and "policy change: " in said
+    git(repo, "reset", "-q", "--hard")
+    # The trusted policy can say otherwise: reject every unattributed change.
+    text = (repo / "lanewarden.yaml").read_text()
+    (repo / "lanewarden.yaml").write_text(text.replace("root: root\n", "root: root\ngate:\n  unattributed: reject\n"))
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-qam", "policy: reject unattributed changes")
+    with open(repo / "services/wallet-api/README.md", "a") as fh:
+        fh.write("again\n")
+    git(repo, "add", "-A")
+    refused = _commit(repo, "-m", "who am I", worker=None)
+    assert refused.returncode != 0 and "rejects unattributed changes" in refused.stdout + refused.stderr
 
 
 def test_hook_install_respects_foreign_hooks(repo: Path) -> None:

@@ -1,12 +1,15 @@
 """The gate in a team: quiet on success, loud on failure, pinned hooks, first commit and first push."""
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from conftest import BIN, FIXTURES, expect, git, git_env, lanewarden
 
@@ -126,3 +129,89 @@ def test_the_first_commit_and_the_first_push_to_an_empty_remote(tmp_path: Path) 
     blocked = subprocess.run(["git", "push", "-q", "origin", "topic"], cwd=repo, env=_env(), capture_output=True,
                              text=True, check=False)
     assert blocked.returncode != 0 and "out_of_scope" in blocked.stdout + blocked.stderr
+
+
+def _with_actors(repo: Path) -> None:
+    text = (repo / "lanewarden.yaml").read_text()
+    text = text.replace("  wallet-api:\n", "  wallet-api:\n    actors: [wallet-bot]\n", 1)
+    (repo / "lanewarden.yaml").write_text(text)
+    git(repo, "commit", "-qam", "policy: wallet-bot acts as wallet-api")
+
+
+def test_the_ci_gate_takes_the_worker_from_the_ci_identity_never_the_branch(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _with_actors(repo)
+    base = git(repo, "rev-parse", "HEAD").strip()
+    # The attack: a branch named for root's lane, a variable the branch's workflow could set.
+    git(repo, "checkout", "-q", "-b", "lanewarden/root/x")
+    _append(repo / "services/kms-api/README.md", "stray\n")
+    git(repo, "commit", "-qam", "wallet-bot edits kms-api")
+    head = git(repo, "rev-parse", "HEAD").strip()
+    monkeypatch.setenv("LANEWARDEN_WORKER", "root")
+    monkeypatch.setenv("GITHUB_ACTOR", "wallet-bot")
+    gate = lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head, "--ci", "--format", "json")
+    verdict = json.loads(gate.stdout)
+    assert gate.exit_code == 1 and verdict["worker"] == "wallet-api"  # judged as the bot's lane, rejected
+    assert any("wallet-bot is one of its actors" in n for n in verdict["notes"])
+    # Control: locally, without --ci, the branch name is a hint people may use.
+    monkeypatch.delenv("LANEWARDEN_WORKER")
+    local = json.loads(lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head,
+                                  "--format", "json").stdout)
+    assert local["worker"] == "root"
+    # An identity no worker names is judged by the owners of what it touches (a person).
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    person = json.loads(lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head, "--ci",
+                                   "--format", "json").stdout)
+    assert person["worker"] == "(unattributed)" and person["decision"] == "accept"
+    # --ci never takes a worker from the command line either; and it needs the CI's variable.
+    clash = lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head, "--ci", "--worker", "root")
+    assert clash.exit_code == 2 and "--ci takes the identity from the CI system" in clash.stderr
+    monkeypatch.delenv("GITHUB_ACTOR")
+    missing = lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head, "--ci")
+    assert missing.exit_code == 2 and "GITHUB_ACTOR" in missing.stderr
+    wrong = lanewarden("guard", "--repo", str(repo), "--base", base, "--head", head, "--actor", "wallet-bot",
+                       "--worker", "kms-api")
+    assert wrong.exit_code == 2 and "may not act as worker 'kms-api'" in wrong.stderr
+
+
+def test_a_policy_change_lands_by_root_with_two_approvals_and_its_policy_diff(
+        repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = git(repo, "rev-parse", "HEAD").strip()
+    text = (repo / "lanewarden.yaml").read_text()
+    (repo / "lanewarden.yaml").write_text(text.replace('propose_only: ["contracts/**"]', "propose_only: []", 1))
+    git(repo, "commit", "-qam", "policy: one worker may write the contracts")
+    head = git(repo, "rev-parse", "HEAD").strip()
+
+    def gate(worker: str) -> tuple[int, dict[str, object]]:
+        result = lanewarden("guard", "--repo", str(repo), "--worker", worker, "--base", base, "--head", head,
+                            "--format", "json")
+        return result.exit_code, json.loads(result.stdout)
+
+    # Another worker never changes the policy, approvals or not: protected.
+    code, verdict = gate("wallet-api")
+    assert code == 1 and any(v["guard"] == "protected" and v["vote"] == "reject" for v in verdict["votes"])
+    # Root: revision until two people approve this exact change; the policy diff says who got wider.
+    code, verdict = gate("root")
+    assert code == 3 and verdict["policy_diff"]["workers"][0]["removed"] == {"propose_only": ["contracts/**"]}
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "rosa")
+    request = lanewarden("override", "request", "--repo", str(repo), "--worker", "root", "--paths",
+                         "lanewarden.yaml", "--reason", "let the first worker write contracts", "--diff-sha256",
+                         str(verdict["diff_sha256"]), "--format", "json")
+    assert request.exit_code == 0, request.output
+    oid = str(json.loads(request.stdout)["id"])
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "ada")
+    expect(lanewarden("override", "approve", "--repo", str(repo), oid))
+    assert gate("root")[0] == 3  # one approval is not dual control
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "grace")
+    expect(lanewarden("override", "approve", "--repo", str(repo), oid))
+    code, verdict = gate("root")
+    assert code == 0 and verdict["overrides"] == [oid]
+    assert any("approved under override" in r for v in verdict["votes"] for r in v["reasons"])
+    shown = lanewarden("guard", "--repo", str(repo), "--worker", "root", "--base", base, "--head", head, "-v")
+    assert "policy change: wider: " in shown.stdout  # loud, never silent, even when accepted
+    # The same approvals do not carry a different change.
+    (repo / "lanewarden.yaml").write_text((repo / "lanewarden.yaml").read_text() + "# and one more edit\n")
+    git(repo, "commit", "-qam", "policy: another edit")
+    later = json.loads(lanewarden("guard", "--repo", str(repo), "--worker", "root", "--base", base,
+                                  "--format", "json").stdout)
+    assert later["decision"] == "revision"

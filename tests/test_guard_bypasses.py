@@ -1005,10 +1005,11 @@ def test_secrets_dir_is_denied(repo: Path) -> None:
 # -- 21. worker identity -----------------------------------------------------
 
 def test_worker_identity_sources(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # Bypass: no worker, or an unknown one, must never mean "no lane".
+    # Bypass: no worker, or an unknown one, must never mean "no lane". No worker means the owners'
+    # lanes (gate.unattributed: owners): each path judged in its owner's lane, never in none.
     append(repo, APP)
-    code, err = verdict(repo, "--worktree", worker=None)
-    assert code == 2, err
+    v = accepted(verdict(repo, "--worktree", worker=None))
+    assert v["worker"] == "(unattributed)" and v["changes"][0]["rule"].startswith("workers.wallet-api.")
     code, err = verdict(repo, "--worktree", worker="nobody")
     assert code == 2, err
     monkeypatch.setenv("LANEWARDEN_WORKER", WORKER)

@@ -17,8 +17,12 @@ from lanewarden.workers.git import Git
 BRANCH_PREFIX = "lanewarden/"
 
 
-def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> str:
-    """--worker, else LANEWARDEN_WORKER, else a branch named lanewarden/<worker>/..."""
+def local_worker(git: Git, explicit: str | None, head: str | None = None) -> str | None:
+    """On a person's machine: --worker, else LANEWARDEN_WORKER, else a branch named lanewarden/<worker>/...
+
+    A hint for local use only: the CI gate takes identities from the CI system (``--ci``),
+    never from a branch name or a variable the branch can set. None: no worker is acting.
+    """
     if explicit:
         return explicit
     env = os.environ.get("LANEWARDEN_WORKER")
@@ -29,9 +33,30 @@ def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> s
             name = branch.removeprefix("refs/heads/")
             if name.startswith(BRANCH_PREFIX) and name.count("/") >= 2:
                 return name.split("/")[1]
-    raise InputError("which worker is this? none was given",
-                     hint="pass --worker ID, set LANEWARDEN_WORKER, or work on a branch "
-                          "named lanewarden/<worker>/<topic>")
+    return None
+
+
+def resolve_worker(git: Git, explicit: str | None, head: str | None = None) -> str:
+    """The worker, where one is required (an agent proposing a handoff, the MCP server)."""
+    found = local_worker(git, explicit, head)
+    if found is None:
+        raise InputError("which worker is this? none was given",
+                         hint="pass --worker ID, set LANEWARDEN_WORKER, or work on a branch "
+                              "named lanewarden/<worker>/<topic>")
+    return found
+
+
+CI_ACTORS = ("GITHUB_ACTOR", "GITLAB_USER_LOGIN")  # set by the CI system, not by the change under test
+
+
+def ci_actor() -> str:
+    for name in CI_ACTORS:
+        value = os.environ.get(name)
+        if value:
+            return value
+    raise InputError(f"--ci: none of {', '.join(CI_ACTORS)} is set, so the CI identity is unknown",
+                     hint="run the gate in GitHub Actions or GitLab CI, or pass --actor NAME from the CI "
+                          "system's own variable")
 
 
 def _render(verdict: Verdict, fmt: str, verbose: bool) -> str:
@@ -42,7 +67,12 @@ def _render(verdict: Verdict, fmt: str, verbose: bool) -> str:
 
 @click.command("guard")
 @repo_option
-@click.option("--worker", help="The worker whose lane is checked (else LANEWARDEN_WORKER, else the branch).")
+@click.option("--worker", help="The worker whose lane is checked (else LANEWARDEN_WORKER, else the branch; "
+                                "with none, the policy's gate.unattributed rule judges the change).")
+@click.option("--actor", help="A CI identity: the worker is the one whose `actors` name it in the trusted policy.")
+@click.option("--ci", "from_ci", is_flag=True,
+              help="Take the identity from the CI system (GITHUB_ACTOR, GITLAB_USER_LOGIN); never from a branch "
+                   "name or LANEWARDEN_WORKER.")
 @click.option("--base", help="Range mode: guard merge-base(BASE, HEAD)..HEAD. Patch mode: apply on BASE.")
 @click.option("--head", help="Range mode: the head revision (default HEAD).")
 @click.option("--staged", is_flag=True, help="Guard the index against HEAD (what would be committed).")
@@ -61,7 +91,8 @@ def _render(verdict: Verdict, fmt: str, verbose: bool) -> str:
 @verbose_option
 def command(repo: str | None, worker: str | None, base: str | None, head: str | None, staged: bool,
             worktree: bool, patch_file: str | None, policy_file: str | None, index_file: str | None,
-            record_handoffs: bool, task: str | None, record: bool, fmt: str, verbose: bool) -> int:
+            record_handoffs: bool, task: str | None, record: bool, fmt: str, verbose: bool, actor: str | None,
+            from_ci: bool) -> int:
     """Check what git really changed against the worker's lane.
 
     The policy comes from the trusted revision: the base in range and patch
@@ -85,7 +116,13 @@ def command(repo: str | None, worker: str | None, base: str | None, head: str | 
         except OSError as exc:
             raise InputError(f"{patch_file}: cannot read the patch: {exc.strerror}") from None
     git = open_repo(repo)
-    request = GuardRequest(mode=mode, worker=resolve_worker(git, worker, head), base=base, head=head,
+    if from_ci:
+        if worker is not None or actor is not None:
+            raise InputError("--ci takes the identity from the CI system: leave --worker and --actor out",
+                             hint="map CI identities to workers with workers.<id>.actors in the policy")
+        actor = ci_actor()
+    acting = worker if actor is not None else local_worker(git, worker, head)
+    request = GuardRequest(mode=mode, worker=acting, actor=actor, base=base, head=head,
                            patch=patch, policy_file=Path(policy_file) if policy_file else None,
                            index_file=Path(index_file) if index_file else None)
     if (record or record_handoffs) and policy_file is not None:

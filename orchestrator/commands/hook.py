@@ -16,7 +16,7 @@ import click
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import Mode
-from lanewarden.orchestrator.commands.guard import resolve_worker
+from lanewarden.orchestrator.commands.guard import local_worker
 from lanewarden.orchestrator.options import open_repo, repo_option, use_color, verbose_option
 from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
@@ -99,7 +99,7 @@ def run(hook: str, args: tuple[str, ...], repo: str | None, worker: str | None, 
         index_path = Path(index) if index else None
         if index_path is not None and not index_path.is_absolute():
             index_path = (git.top or Path.cwd()) / index_path
-        verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=resolve_worker(git, worker),
+        verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=local_worker(git, worker),
                                           index_file=index_path)).verdict
         click.echo(to_text(verdict, verbose=verbose, color=color))
         return verdict.exit_code
@@ -119,7 +119,7 @@ def _pre_push(git: Git, args: tuple[str, ...], worker: str | None, verbose: bool
             click.echo(f"lanewarden: {local_ref}: the remote {remote!r} has no branch yet, so there is nothing "
                        "to compare with; this first push is not guarded (set LANEWARDEN_BASE=<commit> to guard it)")
             continue
-        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=resolve_worker(git, worker, local_ref),
+        verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=local_worker(git, worker, local_ref),
                                           base=base, head=local_oid)).verdict
         click.echo(f"{local_ref}: {to_text(verdict, verbose=verbose, color=color)}"
                    if not verbose and verdict.exit_code == 0 else f"{local_ref}:\n{to_text(verdict, color=color)}")

@@ -59,7 +59,9 @@ def request(repo: str | None, worker: str, paths: tuple[str, ...], reason: str, 
         raise InputError(f"unknown worker {worker!r} in HEAD:lanewarden.yaml",
                          hint=unknown_worker_hint(worker, policy.workers))
     patterns = [p for chunk in paths for p in chunk.split()]
-    stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256)
+    may_change_policy = worker == policy.root or worker in policy.gate.policy_owners
+    stored = Overrides(git).request(worker, patterns, reason, parse_ttl(ttl), Scope(scope), diff_sha256,
+                                    policy_route=may_change_policy)
     item = stored.override
     if fmt == "json":
         click.echo(json.dumps(item.as_json(), indent=2))

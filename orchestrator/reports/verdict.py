@@ -5,6 +5,7 @@ import json
 
 import click
 
+from lanewarden.guards.engine import UNATTRIBUTED
 from lanewarden.guards.secrets import ALLOWED, MARK
 from lanewarden.guards.verdict import Decision, Verdict
 
@@ -48,8 +49,25 @@ def summary(v: Verdict, *, color: bool = False) -> str:
     count = len(v.changes)
     used = f", override {', '.join(o[:12] for o in v.overrides)} used" if v.overrides else ""
     untrusted = ", UNTRUSTED policy (dry run)" if not v.policy.trusted else ""
-    return (f"lanewarden: {_decision(v, color)} for {v.worker}: {count} path{'s' if count != 1 else ''} "
-            f"in lane ({describe_source(v)}{used}{untrusted})")
+    paths = f"{count} path{'s' if count != 1 else ''}"
+    if v.worker == UNATTRIBUTED:
+        return (f"lanewarden: {_decision(v, color)}: no worker acted; {paths} judged in their owners' lanes "
+                f"({describe_source(v)}{used}{untrusted})")
+    return f"lanewarden: {_decision(v, color)} for {v.worker}: {paths} in lane ({describe_source(v)}{used}{untrusted})"
+
+
+def _policy_change(diff: dict[str, object]) -> str:
+    """Who got wider, in one line (the whole diff is in the JSON verdict)."""
+    wider = []
+    for w in diff.get("workers", []) or []:  # type: ignore[attr-defined]
+        if isinstance(w, dict) and (w.get("grew") or w.get("widened_by_text")):
+            n = w.get("newly_writable", 0)
+            wider.append(f"{w.get('worker')}" + (f" (+{n} tracked paths writable)" if n else ""))
+    added = diff.get("workers_added") or []
+    parts = ([f"wider: {', '.join(wider)}"] if wider else ["no worker got wider"])
+    if added:
+        parts.append(f"new workers: {', '.join(map(str, added))}")  # type: ignore[call-overload]
+    return "; ".join(parts) + " (lanewarden policy diff for the whole picture)"
 
 
 def to_text(v: Verdict, *, verbose: bool = True, color: bool = False) -> str:
@@ -82,6 +100,8 @@ def to_text(v: Verdict, *, verbose: bool = True, color: bool = False) -> str:
     for h in v.handoffs:
         lines.append(f"handoff -> {h.target_worker} ({h.path_class}): {len(h.paths)} path(s): {h.reason}")
     lines.extend(f"note: {n}" for n in v.notes)
+    if v.policy_diff is not None:
+        lines.append(f"policy change: {_policy_change(v.policy_diff)}")
     lines.append(f"decision: {_decision(v, color)} (exit {v.exit_code})")
     lines.append(f"next: {_NEXT[v.decision]}")
     return "\n".join(lines)
