@@ -160,21 +160,17 @@ def test_pre_push_stage_guards_the_pushed_range(agent_repo: Path, tmp_path: Path
 
 
 def test_a_persons_commit_without_a_worker(make_repo: Callable[..., Path], tmp_path: Path) -> None:
-    """No --worker in the hook args: a person's commit.
-
-    With gate.unattributed (default owners) each path is judged in its owner's lane, so a commit that
-    stays in its owners' lanes lands. Before that rule reaches the hook, a commit with no worker is
-    refused (exit 2, fail closed): either way it is never let through unjudged.
-    """
+    """No --worker in the hook args: a person's commit, decided by gate.unattributed (default owners):
+    each path is judged in its owner's lane, so a commit that stays in its owners' lanes lands, and
+    what no lane may hold (a secret-like file) is still rejected."""
     home = tmp_path / "home"
     person = _with_config(make_repo(), LOCAL.format(args="[]"), home)
     _edit(person, OUT_OF_LANE)
-    result = _commit(person, home, "a person's fix in kms-api")
-    output = result.stdout + result.stderr
-    if "which worker is this" in output:
-        # TODO(gate.unattributed): the lead's change judges unattributed commits by their owners.
-        assert result.returncode != 0
-        assert git(person, "log", "-1", "--format=%s").strip() == "pre-commit config"
-    else:
-        assert result.returncode == 0, output
-        assert git(person, "log", "-1", "--format=%s").strip() == "a person's fix in kms-api"
+    _edit(person, IN_LANE)
+    result = _commit(person, home, "a person's fix across two lanes")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert git(person, "log", "-1", "--format=%s").strip() == "a person's fix across two lanes"
+    (person / "services/kms-api/.env").write_text("KMS_ROOT_KEY=hunter2\n", encoding="utf-8")
+    git(person, "add", "services/kms-api/.env")
+    secret = _commit(person, home, "a person's .env")
+    assert secret.returncode == 1 and "decision: REJECT" in secret.stdout + secret.stderr
