@@ -177,3 +177,11 @@ def _attachment(repo: Path) -> str:
         if name.endswith("change.diff"):
             out.append(git(repo, "cat-file", "blob", meta.split()[2]))
     return "\n".join(out)
+
+
+def test_every_rule_an_allowance_can_name_is_documented() -> None:
+    from conftest import CHECKOUT
+    from lanewarden.guards import secrets
+
+    guide = (CHECKOUT / "docs" / "guard.md").read_text(encoding="utf-8")
+    assert [rule for rule in sorted(secrets.RULES) if f"`{rule}`" not in guide] == []
