@@ -25,6 +25,8 @@ class GuardContext:
     # Filled by guards as they find things; shown per path in the verdict.
     reasons: dict[str, list[str]] = field(default_factory=dict)
     protected: set[str] = field(default_factory=set)
+    # Verdict-wide notes guards leave (near misses: an exception that almost applied, and why not).
+    notes: list[str] = field(default_factory=list)
     policy_path: str = POLICY_FILE
     # Overrides in force for this worker and this exact change (dual-control approvals).
     in_force: tuple[Override, ...] = ()

@@ -372,11 +372,13 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
             from lanewarden.guards.override import in_force
 
             moment = at or datetime.datetime.now(datetime.timezone.utc)
-            items = in_force(overrides(), worker, changeset.diff_sha256, moment)
+            consulted = overrides()
+            items = in_force(consulted, worker, changeset.diff_sha256, moment)
             ctx.in_force = tuple(items)
             used = scope.apply_overrides(ctx, items) if items else []
             if touches_policy:
                 used += [o.id for o in items if o.covers(ctx.policy_path) and o.id not in used]
+            ctx.notes.extend(scope.override_near_misses(ctx, consulted, changeset.diff_sha256, moment))
         if loaded.policy.shared.append_only and scope.needs_override(ctx):
             scope.apply_shared(ctx)
     except Exception as exc:
@@ -393,7 +395,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
     changeset.complete()
     reports = _reports(ctx)
     trusted = loaded.origin == "revision"
-    notes = list(changeset.notes)
+    notes = [*changeset.notes, *ctx.notes]  # near misses the guards explained
     if not trusted:
         notes.append(f"policy read from the file {loaded.source}, not from a trusted revision: "
                      "a dry run, not a gate")

@@ -321,3 +321,39 @@ def load_checked(git: Git) -> Loaded:
 def in_force(items: Iterable[Override], worker: str, diff_sha256: str,
              at: datetime.datetime) -> list[Override]:
     return [o for o in items if o.applies(worker, diff_sha256, at)]
+
+
+def near_misses(items: Iterable[Override], worker: str, diff_sha256: str, at: datetime.datetime,
+                blocked: Sequence[str]) -> list[str]:
+    """Why each override that almost applied to the still-blocked paths did not (verdict notes).
+
+    An override "almost applies" when it covers a blocked path (wrong worker, expired, too few
+    approvals, approved for another diff), or when it is for this worker and in force for this
+    change but covers none of the blocked paths.
+    """
+    out: list[str] = []
+    for item in items:
+        covered = [p for p in blocked if item.covers(p)]
+        head = f"near miss: override {item.id} ({item.reason})"
+        if not covered:
+            if item.worker == worker and item.applies(worker, diff_sha256, at):
+                out.append(f"{head} is in force for {worker} but its paths ({', '.join(item.paths)}) cover "
+                           f"none of the blocked path(s) ({_few(blocked)}): wrong scope")
+            continue
+        why: list[str] = []
+        if item.worker != worker:
+            why.append(f"it is for worker {item.worker}, not {worker}")
+        active, state = item.state(at)
+        if not active:
+            why.append(state)
+        if item.scope is Scope.CHANGE and item.diff_sha256 != diff_sha256:
+            why.append(f"it was approved for diff_sha256 {str(item.diff_sha256)[:16]}, this change is "
+                       f"{diff_sha256[:16]}: the diff changed since it was approved: re-request it")
+        if why:
+            out.append(f"{head} covers {_few(covered)} but did not apply: {'; '.join(why)}")
+    return out
+
+
+def _few(paths: Sequence[str], limit: int = 3) -> str:
+    shown = ", ".join(repr(p) for p in paths[:limit])
+    return shown + (f" and {len(paths) - limit} more" if len(paths) > limit else "")

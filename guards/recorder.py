@@ -53,7 +53,7 @@ def record(git: Git, verdict: Verdict, *, kind: Kind = Kind.GUARD, change: bytes
     if verdict.mode is not Mode.RANGE:
         if change is None:
             raise InputError(f"recording a {verdict.mode.value} decision needs the change itself")
-        clean = redaction.redact(change, found)
+        clean = redaction.redact(change, found, allowed=redaction.public(verdict))
         attachments[CHANGE_FILE] = clean.patch
         if clean.redactions:
             attachments[REDACTIONS_FILE] = clean.manifest()

@@ -64,13 +64,26 @@ class Redacted:
 
 
 def findings(verdict: Verdict) -> tuple[Finding, ...]:
-    """The paths the verdict's secrets guard flagged (from the per-path reasons it left)."""
+    """The paths the verdict's secrets guard flagged (from the per-path reasons it left).
+
+    A file a reviewed exception (``secrets.allow``) allowed is public by design, except
+    when what was allowed is a well-known token: a token stays a secret in evidence.
+    """
     out: list[Finding] = []
     for change in verdict.changes:
         rules = [r[len(secrets.MARK):] for r in change.reasons if r.startswith(secrets.MARK)]
+        rules += [f"a {rule} allowed by policy" for rule in map(secrets.allowed_rule, change.reasons)
+                  if rule is not None and rule in secrets.TOKEN_RULES]
         if rules:
             out.append(Finding(change.path, "; ".join(rules)))
     return tuple(out)
+
+
+def public(verdict: Verdict) -> frozenset[str]:
+    """Paths secret-like by name that the trusted policy's ``secrets.allow`` made public (see ``findings``)."""
+    flagged = {f.path for f in findings(verdict)}
+    return frozenset(c.path for c in verdict.changes if c.path not in flagged
+                     and any(secrets.allowed_rule(r) is not None for r in c.reasons))
 
 
 def scan(changes: Sequence[Change]) -> tuple[Finding, ...]:
@@ -128,11 +141,14 @@ def _whole(section: bytes, rule: str) -> tuple[bytes, str]:
     return (text + b"\n" if section.endswith(b"\n") else text), digest
 
 
-def redact(patch: bytes, found: Iterable[Finding], *, everywhere: bool = True) -> Redacted:
+def redact(patch: bytes, found: Iterable[Finding], *, everywhere: bool = True,
+           allowed: frozenset[str] = frozenset()) -> Redacted:
     """``patch`` with the flagged files' content and every well-known token redacted.
 
     ``everywhere`` False leaves tokens on removed and context lines (a handoff that
     deletes a leaked key must still apply); tokens on added lines always go.
+    ``allowed``: paths a verdict judged public by the trusted policy (``public``): their
+    content is kept, not redacted by name; well-known tokens in them still are.
     """
     rules = {f.path: f.rule for f in found}
     if not patch:
@@ -142,7 +158,7 @@ def redact(patch: bytes, found: Iterable[Finding], *, everywhere: bool = True) -
     for section in _sections(patch):
         path = _section_path(section)
         rule = rules.get(path) if path else None
-        if rule is None and path:
+        if rule is None and path and path not in allowed:
             rule = secrets.file_problem(path)  # by name alone: even when the guard crashed
         if rule is not None:
             text, digest = _whole(section, rule)

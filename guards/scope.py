@@ -5,6 +5,7 @@ become handoff drafts routed to the path's owner (handoff_required: to root).
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,20 @@ def apply_overrides(ctx: GuardContext, items: Sequence[Override]) -> list[str]:
     return used
 
 
+def override_near_misses(ctx: GuardContext, consulted: Sequence[Override], diff_sha256: str,
+                         at: datetime.datetime) -> list[str]:
+    """Notes on the overrides that almost made the still-blocked paths writable, and why not."""
+    blocked = [c.path for c in ctx.changes if ctx.standings[c.path].path_class is not _WRITABLE]
+    if not blocked or not consulted:
+        return []
+    from lanewarden.guards.override import near_misses
+
+    try:
+        return near_misses(consulted, ctx.worker_id, diff_sha256, at, blocked)
+    except Exception as exc:  # an explanation that fails must not change how paths were classified
+        return [f"near misses not explained: {type(exc).__name__}: {exc}"]
+
+
 _APPENDABLE_MODES = ("100644", "100755")
 
 
@@ -130,6 +145,9 @@ def apply_shared(ctx: GuardContext) -> None:
         else:
             ctx.flag(change.path, f"shared append-only file: only added lines are open to every worker, "
                                   f"but this change {problem}")
+            rule = next(p.text for p in patterns if p.matches(change.path))
+            ctx.notes.append(f"near miss: shared.append_only {rule!r} covers {change.path!r}, but the change "
+                             f"{problem}: only a change that adds lines and alters none is open to every worker")
 
 
 def _append_problem(change: Change) -> str | None:
@@ -154,10 +172,23 @@ def _append_problem(change: Change) -> str | None:
     removed = sum(h.removed for h in hunks)
     added = sum(h.added for h in hunks)
     if removed or any(h.source_length for h in hunks):
-        return f"deletes or alters {removed or 'existing'} line(s)"
+        lines = [ln.source_line_no for h in hunks for ln in h if ln.is_removed and ln.source_line_no]
+        where = f" (line{'s' if len(lines) != 1 else ''} {_spans(lines)} of the old file)" if lines else ""
+        return f"deletes or alters {removed or 'existing'} line(s){where}"
     if added != change.added_lines or added == 0:
         return "has hunks that do not add up; refusing to guess"
     return None
+
+
+def _spans(numbers: list[int]) -> str:
+    """1, 2, 3, 7 -> '1-3, 7' (which lines an edit of a shared file touched)."""
+    out: list[str] = []
+    for n in sorted(set(numbers)):
+        if out and out[-1].rpartition("-")[2] == str(n - 1):
+            out[-1] = f"{out[-1].partition('-')[0]}-{n}"
+        else:
+            out.append(str(n))
+    return ", ".join(out)
 
 
 def vote(ctx: GuardContext) -> Vote:

@@ -1,15 +1,24 @@
 """Secret-like artifacts: key files by name, private keys and tokens in added lines.
 
-A reject here is final: no class, policy or override turns it into an accept.
-Deletions are not flagged (removing a leaked key is the fix, not the leak).
+A reject here is final: no class or override turns it into an accept. The one
+exception is a reviewed one, ``secrets.allow`` in the **trusted** policy (never
+the change under test, so a change cannot allow its own secret): a finding on a
+path it covers, of a rule it names (none named: any rule), is shown as "allowed
+by policy" and does not reject. Deletions are not flagged (removing a leaked key
+is the fix, not the leak).
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from lanewarden.guards.changes import Change, Status, added_lines
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import Vote, VoteValue
+
+if TYPE_CHECKING:
+    from lanewarden.workers.policy import SecretAllowance
 
 NAME = "secrets"
 
@@ -20,57 +29,85 @@ _FILE_NAMES = frozenset({"id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", ".netrc",
 _ENV_SAFE = frozenset({".env.example", ".env.sample", ".env.template", ".env.dist"})
 
 # Well-known formats: each has a fixed prefix, so false positives are rare.
-_TOKENS: tuple[tuple[str, str], ...] = (
-    ("private key block", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-    ("PuTTY private key", r"PuTTY-User-Key-File-\d"),
-    ("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    ("GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
-    ("GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
-    ("GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),
-    ("Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
-    ("Google API key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    ("Stripe live key", r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b"),
-    ("npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    ("OpenAI key", r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b"),
-    ("Anthropic key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}\b"),
-    ("PyPI token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b"),
+_TOKENS: tuple[tuple[str, str, str], ...] = (  # (rule name, what it is, pattern)
+    ("private-key", "private key block", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    ("putty-key", "PuTTY private key", r"PuTTY-User-Key-File-\d"),
+    ("aws-access-key-id", "AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    ("github-token", "GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,}\b"),
+    ("github-fine-grained-token", "GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
+    ("gitlab-token", "GitLab token", r"\bglpat-[A-Za-z0-9_\-]{20,}\b"),
+    ("slack-token", "Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}\b"),
+    ("google-api-key", "Google API key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
+    ("stripe-live-key", "Stripe live key", r"\b(?:sk|rk)_live_[0-9A-Za-z]{20,}\b"),
+    ("npm-token", "npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("openai-key", "OpenAI key", r"\bsk-(?:proj-)?[A-Za-z0-9_\-]{20,}T3BlbkFJ[A-Za-z0-9_\-]{20,}\b"),
+    ("anthropic-key", "Anthropic key", r"\bsk-ant-[A-Za-z0-9_\-]{20,}\b"),
+    ("pypi-token", "PyPI token", r"\bpypi-AgEIcHlwaS5vcmc[A-Za-z0-9_\-]{50,}\b"),
 )
+# The rules that judge a file by its name; the token rules above judge added lines.
+ENV_FILE, CREDENTIALS_FILE, KEY_FILE = "env-file", "credentials-file", "key-file"
+TOKEN_RULES = frozenset(t[0] for t in _TOKENS)
+RULES = frozenset({ENV_FILE, CREDENTIALS_FILE, KEY_FILE}) | TOKEN_RULES
 # Literal pieces at least one of which every pattern above contains: one fast
 # substring pass over the whole patch decides whether the regex must run at all.
 _MARKERS = (b"PRIVATE KEY", b"PuTTY-User-Key-File", b"AKIA", b"ASIA", b"ghp_", b"gho_", b"ghu_", b"ghs_",
             b"ghr_", b"github_pat_", b"glpat-", b"xox", b"AIza", b"_live_", b"npm_", b"sk-", b"pypi-")
-_TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, rx) in enumerate(_TOKENS)).encode())
+_TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, _, rx) in enumerate(_TOKENS)).encode())
 
 
-def file_problem(path: str) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One finding: the rule that flagged it (a name ``secrets.allow.<id>.rules`` can list) and what it is."""
+
+    rule: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.what} [rule {self.rule}]"
+
+
+def file_finding(path: str) -> Problem | None:
     name = path.rpartition("/")[2]
     lower = name.lower()
     if ".env" not in lower and not lower.endswith(_FILE_SUFFIXES) and lower not in _FILE_NAMES:
         return None
     if lower == ".env" or (lower.startswith(".env.") and lower not in _ENV_SAFE) or lower.endswith(".env"):
-        return f"an environment file {name!r} (keep secrets out of git; commit a .env.example)"
+        return Problem(ENV_FILE, f"an environment file {name!r} (keep secrets out of git; commit a .env.example)")
     if lower in _FILE_NAMES:
-        return f"a credentials file {name!r}"
+        return Problem(CREDENTIALS_FILE, f"a credentials file {name!r}")
     if lower.endswith(_FILE_SUFFIXES):
         suffix = next(s for s in _FILE_SUFFIXES if lower.endswith(s))
-        return f"a key/keystore/certificate file type {suffix!r}"
+        return Problem(KEY_FILE, f"a key/keystore/certificate file type {suffix!r}")
     return None
+
+
+def file_problem(path: str) -> str | None:
+    """Why a file is secret-like by its name alone (redaction's fallback), or None."""
+    found = file_finding(path)
+    return None if found is None else str(found)
 
 
 def might_hold_token(data: bytes) -> bool:
     return any(marker in data for marker in _MARKERS)
 
 
-def content_problem(lines: list[bytes]) -> str | None:
+def content_findings(lines: list[bytes]) -> list[Problem]:
+    """One finding per token rule that matches the added lines (each rule can be allowed on its own)."""
     if not lines:
-        return None
+        return []
     text = b"\n".join(lines)
     if not might_hold_token(text):
-        return None
-    match = _TOKEN_RE.search(text)
-    if match is None:
-        return None
-    return f"a {token_kind(match)} in an added line"
+        return []
+    out: dict[str, Problem] = {}
+    for match in _TOKEN_RE.finditer(text):
+        rule = token_rule(match)
+        out.setdefault(rule, Problem(rule, f"a {token_kind(match)} in an added line"))
+    return list(out.values())
+
+
+def content_problem(lines: list[bytes]) -> str | None:
+    found = content_findings(lines)
+    return str(found[0]) if found else None
 
 
 def token_pattern() -> re.Pattern[bytes]:
@@ -79,34 +116,84 @@ def token_pattern() -> re.Pattern[bytes]:
 
 
 def token_kind(match: re.Match[bytes]) -> str:
+    return _TOKENS[int(match.lastgroup[1:])][1] if match.lastgroup else "secret"
+
+
+def token_rule(match: re.Match[bytes]) -> str:
     return _TOKENS[int(match.lastgroup[1:])][0] if match.lastgroup else "secret"
 
 
-def problems(change: Change, scan: bool = True) -> list[str]:
-    """What is secret-like about one change: its file name, a token in its added lines (or nothing).
+def findings(change: Change, scan: bool = True) -> list[Problem]:
+    """What is secret-like about one change: its file name, tokens in its added lines (or nothing).
 
     ``scan`` False skips the added lines (the caller already knows no token can be there).
     """
     if change.status == Status.DELETED or not change.writes_content:
         return []
     lines = added_lines(change) if scan and any(might_hold_token(h) for h in change.hunks) else []
-    return [p for p in (file_problem(change.path), content_problem(lines)) if p is not None]
+    named = file_finding(change.path)
+    return ([named] if named is not None else []) + content_findings(lines)
+
+
+def problems(change: Change, scan: bool = True) -> list[str]:
+    return [str(p) for p in findings(change, scan)]
 
 
 # The prefix of the per-path reason this guard leaves in the verdict; redaction finds flagged paths by it.
 MARK = "secret: "
+# The prefix of a finding a reviewed exception allows (``ALLOWED (secrets.allow.ID): REASON [rule R]``).
+ALLOWED = "allowed by policy"
+_ALLOWED_RULE = re.compile(r"\[rule ([a-z0-9-]+)\]$")
+
+
+def allowed_rule(reason: str) -> str | None:
+    """The rule a per-path "allowed by policy" reason waived, or None for any other reason."""
+    if not reason.startswith(ALLOWED):
+        return None
+    match = _ALLOWED_RULE.search(reason)
+    return match.group(1) if match else "unknown"
+
+
+def allowance_for(path: str, problem: Problem,
+                  allow: dict[str, SecretAllowance]) -> tuple[str | None, list[str]]:
+    """(the id of the allowance that covers this finding or None, near misses: allowances for the path
+    that name other rules)."""
+    from lanewarden.workers.pattern import compile_pattern
+
+    misses: list[str] = []
+    for aid, item in sorted(allow.items()):
+        if not any(compile_pattern(p).matches(path) for p in item.paths):
+            continue
+        if not item.rules or problem.rule in item.rules:
+            return aid, misses
+        misses.append(f"near miss: secrets.allow.{aid} covers {path!r} but only for rule(s) "
+                      f"{', '.join(item.rules)}; this finding is rule {problem.rule} ({problem.what})")
+    return None, misses
 
 
 def vote(ctx: GuardContext) -> Vote:
     reasons: list[str] = []
+    allowed: list[str] = []
+    # Reviewed exceptions come from the trusted policy the guard was given, never from the change.
+    allow = ctx.loaded.policy.secrets.allow
     # One pass over the whole patch first: most changes hold no token-like text at all.
     # (A change set built without git's patch still carries its hunks: scan those.)
     scan = might_hold_token(ctx.changeset.patch or b"".join(h for c in ctx.changes for h in c.hunks))
     for change in ctx.changes:
-        for problem in problems(change, scan):
+        for problem in findings(change, scan):
+            aid, misses = allowance_for(change.path, problem, allow) if allow else (None, [])
+            ctx.notes.extend(misses)
+            if aid is not None:
+                text = f"{ALLOWED} (secrets.allow.{aid}): {allow[aid].reason} [rule {problem.rule}]"
+                ctx.flag(change.path, text)
+                allowed.append(f"{change.path!r}: {text}")
+                continue
             ctx.flag(change.path, f"{MARK}{problem}")
             reasons.append(f"{change.path!r}: {problem}")
     if reasons:
         return Vote(guard=NAME, vote=VoteValue.REJECT,
                     reasons=(*reasons, "remove the secret from the change; rotate it if it was ever pushed"))
+    if allowed:
+        return Vote(guard=NAME, vote=VoteValue.APPROVE,
+                    reasons=(*allowed, "no other secret-like artifact found"))
     return Vote(guard=NAME, vote=VoteValue.APPROVE, reasons=("no secret-like artifact found",))

@@ -6,6 +6,7 @@ import json
 import click
 
 from lanewarden.guards.engine import UNATTRIBUTED
+from lanewarden.guards.secrets import ALLOWED, MARK
 from lanewarden.guards.verdict import Decision, Verdict
 
 _NEXT = {
@@ -72,7 +73,9 @@ def _policy_change(diff: dict[str, object]) -> str:
 def to_text(v: Verdict, *, verbose: bool = True, color: bool = False) -> str:
     """The verdict for people: one summary line when accepted (unless ``verbose``), else the whole table."""
     if not verbose and v.decision is Decision.ACCEPT:
-        return summary(v, color=color)
+        # Quiet, except for reviewed exceptions to the secrets guard: an allowance is never silent.
+        allowed = [f"  ! {c.path}: {r}" for c in v.changes for r in c.reasons if r.startswith(ALLOWED)]
+        return "\n".join([summary(v, color=color), *allowed])
     policy = (f"{_short(v.policy.rev)}:{v.policy.path}" if v.policy.trusted
               else f"{v.policy.path}  [UNTRUSTED: dry run]")
     lines = [f"lanewarden guard: worker {v.worker}, {describe_source(v)}, policy {policy}"]
@@ -119,7 +122,13 @@ def to_markdown(v: Verdict) -> str:
             out.append(f"| `{_md_cell(c.path)}` | {c.status} | {c.path_class} | {c.route_to or '-'} | "
                        f"{_md_cell(c.rule)} |")
         out.append("")
-    out += ["<details><summary>votes and next steps</summary>", ""]
+        # Per-path findings that decide or explain the secrets vote (never content: paths and rules).
+        for c in v.changes:
+            out.extend(f"- `{_md_cell(c.path)}`: {_md_cell(r)}" for r in c.reasons
+                       if r.startswith((MARK, ALLOWED)))
+    if v.notes:
+        out += ["", *(f"> {_md_cell(n)}" for n in v.notes)]
+    out += ["", "<details><summary>votes and next steps</summary>", ""]
     for vote in v.votes:
         out.append(f"- **{vote.guard}**: {vote.vote.value}" + "".join(
             f"\n  - {_md_cell(r)}" for r in vote.reasons))
@@ -138,16 +147,19 @@ def _gh_escape(text: str, prop: bool = False) -> str:
 def to_github(v: Verdict) -> str:
     out = []
     for c in v.changes:
-        if c.path_class in ("out_of_scope", "protected"):
+        if c.path_class in ("out_of_scope", "protected") or any(r.startswith(MARK) for r in c.reasons):
             level = "error"
         elif c.path_class in ("propose_only", "handoff_required"):
             level = "warning"
+        elif any(r.startswith(ALLOWED) for r in c.reasons):
+            level = "notice"  # a reviewed exception to the secrets guard: shown, never silent
         else:
             continue
         message = f"{c.path_class} for {v.worker} -> {c.route_to or 'root'}: {c.rule}"
         if c.reasons:
             message += "; " + "; ".join(c.reasons)
         out.append(f"::{level} file={_gh_escape(c.path, True)},title=lanewarden::{_gh_escape(message)}")
+    out.extend(f"::notice title=lanewarden note::{_gh_escape(n)}" for n in v.notes)
     level = {Decision.ACCEPT: "notice", Decision.REJECT: "error", Decision.REVISION: "warning"}[v.decision]
     out.append(f"::{level} title=lanewarden::{_gh_escape(f'{v.decision.value} for {v.worker}: {_NEXT[v.decision]}')}")
     return "\n".join(out)
