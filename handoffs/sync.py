@@ -18,15 +18,25 @@ rewrite, not a fast-forward.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass, field
 
+from lanewarden.workers import refstore
 from lanewarden.workers.errors import GitError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import REF_ROOT
 
 MIRROR = "refs/lanewarden-sync/"
+# Where the refs chosen for a push wait, so that one wildcard refspec pushes exactly them.
+STAGING = "refs/lanewarden-push/"
 # Namespaces under refs/lanewarden/ that sync moves; True: a divergence is a conflict.
 SYNCED = (("handoffs/", True), ("overrides/", True), ("ledger", False))
+# A push rejected because another clone pushed meanwhile is retried after a fresh fetch.
+ROUNDS = 4
+# A configured remote's name used as is in a ref name; anything else (a path, a URL) is hashed.
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 
 
 @dataclass
@@ -36,6 +46,22 @@ class SyncReport:
     conflicts: list[str] = field(default_factory=list)
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
+    mirror: str = MIRROR
+
+
+class _Rejected(Exception):
+    """The remote refused part of the push: someone pushed meanwhile."""
+
+
+def mirror_of(remote: str) -> str:
+    """The private namespace the remote's refs are fetched into.
+
+    A remote's name makes a readable one (``refs/lanewarden-sync/origin/``); a
+    path or URL cannot be a ref name, so it is named by a hash of its spelling.
+    """
+    if _REMOTE_NAME.fullmatch(remote) and not remote.endswith(".lock"):
+        return f"{MIRROR}{remote}/"
+    return f"{MIRROR}url-{hashlib.sha256(remote.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}/"
 
 
 def _synced(name: str) -> bool | None:
@@ -47,10 +73,26 @@ def _synced(name: str) -> bool | None:
 
 
 def sync(git: Git, remote: str) -> SyncReport:
-    mirror = f"{MIRROR}{remote}/"
+    git.remote_name(remote)  # refused before anything is touched when git would read it as an option
+    mirror = mirror_of(remote)
+    removed, locked = refstore.recover_stale_locks(git, [REF_ROOT, mirror])
+    for attempt in range(ROUNDS):
+        try:
+            report = _round(git, remote, mirror)
+        except _Rejected as exc:
+            if attempt + 1 < ROUNDS:
+                continue
+            raise GitError(f"git push to {remote} failed", stderr=str(exc),
+                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
+        report.notes[:0] = [*removed, *locked]
+        return report
+    raise AssertionError("unreachable")
+
+
+def _fetch(git: Git, remote: str, mirror: str) -> None:
     specs = [f"+{REF_ROOT}{p}*:{mirror}{p}*" if p.endswith("/") else f"+{REF_ROOT}{p}:{mirror}{p}"
              for p, _ in SYNCED]
-    hint = f"check that {remote!r} is a configured remote (git remote -v)"
+    hint = f"check that {remote!r} is a configured remote (git remote -v), a repository path or a URL"
     try:
         git.fetch(remote, specs)
     except GitError as exc:
@@ -60,10 +102,16 @@ def sync(git: Git, remote: str) -> SyncReport:
             git.fetch(remote, [s for s in specs if s.endswith("*")])
         except GitError as again:
             raise GitError("git fetch failed", stderr=again.stderr, hint=hint) from None
+
+
+def _round(git: Git, remote: str, mirror: str) -> SyncReport:
+    """One fetch, one batched compare-and-swap update, one push (two more git processes to stage it)."""
+    _fetch(git, remote, mirror)
     theirs = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
-    report = SyncReport()
+    report = SyncReport(mirror=mirror)
     to_push: list[str] = []
+    updates: list[refstore.Update] = []
     types = git.object_types([*theirs.values(), *ours.values()])
     for name in sorted(set(theirs) | set(ours)):
         strict = _synced(name)
@@ -84,10 +132,7 @@ def sync(git: Git, remote: str) -> SyncReport:
         if other is None:
             to_push.append(name)
         elif mine is None or (mine != other and git.is_first_parent_ancestor(mine, other)):
-            if git.update_ref(REF_ROOT + name, other, mine):
-                report.fetched.append(name)
-            else:
-                report.conflicts.append(f"{name}: changed locally during sync; run sync again")
+            updates.append(refstore.Update(REF_ROOT + name, other, mine))
         elif mine == other:
             report.unchanged += 1
         elif git.is_first_parent_ancestor(other, mine):
@@ -98,12 +143,36 @@ def sync(git: Git, remote: str) -> SyncReport:
         else:
             report.notes.append(f"{name}: this clone and {remote} recorded different entries; each keeps its "
                                 f"own chain (theirs: {mirror}{name})")
+    outcome = refstore.update(git, updates)
+    report.fetched = [u.ref[len(REF_ROOT):] for u in outcome.done]
+    report.conflicts.extend(f"{u.ref[len(REF_ROOT):]}: changed locally during sync ({why}); run sync again"
+                            for u, why in outcome.lost)
     if to_push:
-        specs = [f"{REF_ROOT}{name}:{REF_ROOT}{name}" for name in to_push]
-        try:
-            git.push(remote, specs)
-        except GitError as exc:
-            raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
-                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
+        _push(git, remote, {name: ours[name] for name in to_push})
         report.pushed = to_push
     return report
+
+
+def _push(git: Git, remote: str, refs: dict[str, str]) -> None:
+    """Push exactly ``refs`` (name under refs/lanewarden/ -> commit) with one wildcard refspec.
+
+    Thousands of explicit refspecs make git match every spec against every ref;
+    staging the chosen refs in a private namespace keeps it to one spec, and
+    still never pushes a ref sync decided to hold back (damaged, diverged).
+    """
+    staging = f"{STAGING}{os.getpid()}-{os.urandom(4).hex()}/"
+    staged = [refstore.Update(staging + name, oid, None) for name, oid in refs.items()]
+    outcome = refstore.update(git, staged)
+    try:
+        if outcome.lost:
+            raise GitError("could not stage the refs to push",
+                           stderr="\n".join(f"{u.ref}: {why}" for u, why in outcome.lost))
+        try:
+            git.push(remote, [f"{staging}*:{REF_ROOT}*"])
+        except GitError as exc:
+            if "[rejected]" in exc.stderr or "rejected" in exc.stderr or "failed to push" in exc.stderr:
+                raise _Rejected(exc.stderr) from None
+            raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
+                           hint="check the remote is reachable and writable") from None
+    finally:
+        git.delete_refs([u.ref for u in outcome.done])

@@ -201,5 +201,5 @@ def sync(remote: str, repo: str | None) -> int:
     if report.conflicts:
         raise InputError(f"{len(report.conflicts)} record(s) changed on both sides",
                          hint="compare with `git log refs/lanewarden/handoffs/<id> "
-                              f"refs/lanewarden-sync/{remote}/handoffs/<id>`, then transition one side again")
+                              f"{report.mirror}handoffs/<id>`, then transition one side again")
     return 0
