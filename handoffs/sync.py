@@ -35,6 +35,8 @@ STAGING = "refs/lanewarden-push/"
 SYNCED = (("handoffs/", True), ("overrides/", True), ("ledger", False))
 # A push rejected because another clone pushed meanwhile is retried after a fresh fetch.
 ROUNDS = 4
+# Up to this many refs of a namespace are pushed with explicit refspecs (cheap for git to match).
+EXPLICIT = 64
 # A configured remote's name used as is in a ref name; anything else (a path, a URL) is hashed.
 _REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 
@@ -148,29 +150,46 @@ def _round(git: Git, remote: str, mirror: str) -> SyncReport:
     report.conflicts.extend(f"{u.ref[len(REF_ROOT):]}: changed locally during sync ({why}); run sync again"
                             for u, why in outcome.lost)
     if to_push:
-        _push(git, remote, {name: ours[name] for name in to_push})
+        pushing = set(to_push)
+        held = {name for name in ours if name not in pushing and theirs.get(name) != ours[name]}
+        _push(git, remote, {name: ours[name] for name in to_push}, held)
         report.pushed = to_push
     return report
 
 
-def _push(git: Git, remote: str, refs: dict[str, str]) -> None:
-    """Push exactly ``refs`` (name under refs/lanewarden/ -> commit) with one wildcard refspec.
+def _push(git: Git, remote: str, refs: dict[str, str], held: set[str]) -> None:
+    """Push exactly ``refs`` (name under refs/lanewarden/ -> commit), never one of ``held``.
 
-    Thousands of explicit refspecs make git match every spec against every ref;
-    staging the chosen refs in a private namespace keeps it to one spec, and
-    still never pushes a ref sync decided to hold back (damaged, diverged).
+    Thousands of explicit refspecs make git match every spec against every ref
+    (minutes for 10,000). A namespace with nothing held back goes with one
+    wildcard refspec (the refs in it that are not pushed equal the remote's: git
+    sends nothing for them); one with held-back refs (damaged, diverged) goes
+    with explicit refspecs when they are few, otherwise its chosen refs are
+    staged in a private namespace and pushed from there with one wildcard.
     """
+    specs: list[str] = []
+    staged: list[refstore.Update] = []
     staging = f"{STAGING}{os.getpid()}-{os.urandom(4).hex()}/"
-    staged = [refstore.Update(staging + name, oid, None) for name, oid in refs.items()]
+    for prefix, _ in SYNCED:
+        chosen = sorted(n for n in refs if n == prefix or (prefix.endswith("/") and n.startswith(prefix)))
+        if not chosen:
+            continue
+        if not prefix.endswith("/") or len(chosen) <= EXPLICIT:
+            specs.extend(f"{REF_ROOT}{n}:{REF_ROOT}{n}" for n in chosen)
+        elif not any(n.startswith(prefix) for n in held):
+            specs.append(f"{REF_ROOT}{prefix}*:{REF_ROOT}{prefix}*")
+        else:
+            staged.extend(refstore.Update(f"{staging}{n}", refs[n], None) for n in chosen)
+            specs.append(f"{staging}{prefix}*:{REF_ROOT}{prefix}*")
     outcome = refstore.update(git, staged)
     try:
         if outcome.lost:
             raise GitError("could not stage the refs to push",
                            stderr="\n".join(f"{u.ref}: {why}" for u, why in outcome.lost))
         try:
-            git.push(remote, [f"{staging}*:{REF_ROOT}*"])
+            git.push(remote, specs)
         except GitError as exc:
-            if "[rejected]" in exc.stderr or "rejected" in exc.stderr or "failed to push" in exc.stderr:
+            if "rejected" in exc.stderr or "failed to push" in exc.stderr:
                 raise _Rejected(exc.stderr) from None
             raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
                            hint="check the remote is reachable and writable") from None

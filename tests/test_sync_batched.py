@@ -10,10 +10,13 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
 from conftest import BIN, git, lanewarden
 from conftest import expect as _ok
 from lanewarden.handoffs.model import Action, Handoff, Status, Transition, handoff_id
 from lanewarden.handoffs.queue import PREFIX, Queue
+from lanewarden.handoffs import sync
 from lanewarden.handoffs.sync import MIRROR, mirror_of
 from lanewarden.workers import refstore
 from lanewarden.workers.git import Git
@@ -125,3 +128,17 @@ def test_a_path_and_a_url_work_as_remotes(repo: Path, tmp_path: Path) -> None:
     assert mirror_of(url) + "handoffs/" + hid in mirrors
     assert mirror_of(url).startswith(MIRROR + "url-") and mirror_of(str(origin)) != mirror_of(url)
     assert mirror_of("origin") == MIRROR + "origin/"
+
+
+def test_a_namespace_with_a_held_back_ref_pushes_only_the_chosen_ones(repo: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    origin, (a,) = _clones(repo, tmp_path, 1)
+    g = Git.discover(a)
+    made = {Queue(g).create(_record("a", n))[0].handoff.id for n in range(3)}
+    blob = g.write_blob(b"not a record")
+    g.update_ref(PREFIX + "f" * 20, blob, None)  # damaged: must never reach the remote
+    monkeypatch.setattr(sync, "EXPLICIT", 0)  # force the staging path even for three refs
+    result = _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(a)))
+    assert "names no commit" in result.stdout
+    assert _ids(origin) == made
+    assert not git(a, "for-each-ref", "refs/lanewarden-push/")
