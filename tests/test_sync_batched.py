@@ -14,9 +14,9 @@ import pytest
 
 from conftest import BIN, git, lanewarden
 from conftest import expect as _ok
+from lanewarden.handoffs import sync
 from lanewarden.handoffs.model import Action, Handoff, Status, Transition, handoff_id
 from lanewarden.handoffs.queue import PREFIX, Queue
-from lanewarden.handoffs import sync
 from lanewarden.handoffs.sync import MIRROR, mirror_of
 from lanewarden.workers import refstore
 from lanewarden.workers.git import Git
