@@ -10,11 +10,12 @@ import inspect
 import tracemalloc
 from pathlib import Path
 
-from conftest import git, lanewarden
+from test_handoffs import _bulk_load
+
 from conftest import expect as _ok
+from conftest import git, lanewarden
 from lanewarden.handoffs.queue import PREFIX, Queue, Stored
 from lanewarden.workers.git import Git
-from test_handoffs import _bulk_load
 
 N = 3000
 
