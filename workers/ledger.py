@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from lanewarden.workers.errors import InputError
@@ -247,6 +250,28 @@ class Ledger:
         raws = self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in commits])
         return [(c, _parse(raw, c)) for c, raw in zip(commits, raws, strict=False)]
 
+    def stream(self) -> Iterator[tuple[str, Entry | str]]:
+        """``read`` one entry at a time: the chain's commits go to a file, one ``cat-file --batch`` reads
+        the entries in order, and only the current one is held (a 50,000-entry chain never is)."""
+        tip = self.tip()
+        if tip is None:
+            return
+        with tempfile.TemporaryDirectory(prefix="lanewarden-ledger-") as tmp:
+            commits, names = Path(tmp) / "commits", Path(tmp) / "names"
+            with commits.open("wb") as out:
+                self.git.first_parents_to_file(tip, out, reverse=True)
+            with commits.open("rb") as src, names.open("wb") as ask:
+                for line in src:
+                    ask.write(line.rstrip(b"\n") + b":" + ENTRY_FILE.encode() + b"\n")
+            with commits.open("rb") as src, names.open("rb") as ask:
+                objects = self.git.cat_file_stream(ask)
+                for line in src:
+                    commit = line.strip().decode()
+                    found = next(objects)
+                    yield commit, _parse(found[2] if found is not None else None, commit)
+                for _ in objects:  # nothing is left; reading to the end lets git exit and report
+                    pass
+
     def entries(self) -> list[Entry]:
         return [e for _, e in self.read() if isinstance(e, Entry)]
 
@@ -275,31 +300,41 @@ class Ledger:
 
     # -- verifying ---------------------------------------------------------
     def verify(self, anchor: str | None = None) -> Report:
-        """Recompute every hash and link; report each violation with its entry."""
-        problems: list[Problem] = []
-        stored = self.read()
-        attached = [(commit, name) for commit, e in stored if isinstance(e, Entry) for name in e.attachments]
-        blobs = dict(zip(attached, self.git.read_paths([f"{c}:{n}" for c, n in attached]), strict=False))
+        """Recompute every hash and link; report each violation with its entry.
+
+        Streamed: entries are checked as they are read; what is kept is the
+        chain's hashes and commit ids (the anchor and hidden-chain checks need
+        them) and the attachments still to check, whose bytes are then read
+        and hashed one at a time.
+        """
+        found: list[tuple[int, int, Problem]] = []  # (position, order within the entry, problem)
         prev_hash, prev_seq = GENESIS, -1
         hashes: set[str] = set()
-        for commit, entry in stored:
+        chain: set[str] = set()
+        attached: list[tuple[int, str, str, int, str]] = []  # position, commit, name, seq, sha256
+        count, head, last = 0, None, None
+        for position, (commit, entry) in enumerate(self.stream()):
+            count, last = count + 1, commit
+            chain.add(commit)
             if isinstance(entry, str):
-                problems.append(Problem(Violation.HASH_MISMATCH, None, commit, entry))
+                found.append((position, 0, Problem(Violation.HASH_MISMATCH, None, commit, entry)))
                 prev_seq += 1  # assume it held the next number so one damaged entry is one problem
                 prev_hash = ""
                 continue
             hashes.add(entry.hash)
+            head = entry.hash
             if entry.computed_hash() != entry.hash:
-                problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
-                                        f"entry {entry.seq} was changed after it was written "
-                                        f"(stored hash {entry.hash[:16]}, content hashes to "
-                                        f"{entry.computed_hash()[:16]})"))
-            for name, expected in entry.attachments.items():
-                data = blobs.get((commit, name))
-                if data is None or digest(data) != expected:
-                    problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
-                                            f"entry {entry.seq}: attachment {name} "
-                                            f"{'is missing' if data is None else 'was changed'}"))
+                found.append((position, 0, Problem(Violation.HASH_MISMATCH, entry.seq, commit,
+                                                   f"entry {entry.seq} was changed after it was written "
+                                                   f"(stored hash {entry.hash[:16]}, content hashes to "
+                                                   f"{entry.computed_hash()[:16]})")))
+            for name, want in entry.attachments.items():
+                if any(c in name for c in "\n\r\0"):  # cat-file reads one name per line: never ask for it
+                    found.append((position, 1, Problem(Violation.HASH_MISMATCH, entry.seq, commit,
+                                                       f"entry {entry.seq}: attachment {name!r} has an "
+                                                       "impossible name")))
+                else:
+                    attached.append((position, commit, name, entry.seq, want))
             broken = []
             if entry.seq != prev_seq + 1:
                 broken.append(f"sequence {entry.seq} follows {prev_seq}" + (
@@ -309,12 +344,13 @@ class Ledger:
                 broken.append(f"its link to the previous entry ({entry.prev[:16]}) does not match "
                               f"that entry's hash ({prev_hash[:16]})")
             if broken:
-                problems.append(Problem(Violation.CHAIN_BREAK, entry.seq, commit,
-                                        f"entry {entry.seq}: " + "; ".join(broken)))
+                found.append((position, 2, Problem(Violation.CHAIN_BREAK, entry.seq, commit,
+                                                   f"entry {entry.seq}: " + "; ".join(broken))))
             prev_hash, prev_seq = entry.hash, entry.seq
-        head = next((e.hash for _, e in reversed(stored) if isinstance(e, Entry)), None)
-        if stored:
-            problems.extend(self._hidden(stored[-1][0], {c for c, _ in stored}, hashes))
+        found.extend(self._check_attachments(attached))
+        problems = [p for _, _, p in sorted(found, key=lambda f: (f[0], f[1]))]
+        if last is not None:
+            problems.extend(self._hidden(last, chain, hashes))
         if anchor is not None:
             wanted = anchor.strip().lower()
             if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
@@ -324,7 +360,24 @@ class Ledger:
                 problems.append(Problem(Violation.ANCHOR_MISSING, None, None,
                                         f"the published head {wanted[:16]} is not in the chain: "
                                         "the ledger's history was rewritten"))
-        return Report(entries=len(stored), head=head, problems=tuple(problems), anchor=anchor)
+        return Report(entries=count, head=head, problems=tuple(problems), anchor=anchor)
+
+    def _check_attachments(self, attached: list[tuple[int, str, str, int, str]]
+                           ) -> Iterator[tuple[int, int, Problem]]:
+        """Hash each attachment as it is read (one ``cat-file --batch``); yield the ones that do not match."""
+        if not attached:
+            return
+        with tempfile.TemporaryFile() as ask:
+            ask.write(b"".join(f"{commit}:{name}\n".encode("utf-8", "surrogateescape")
+                               for _, commit, name, _, _ in attached))
+            ask.seek(0)
+            for (position, commit, name, seq, want), obj in zip(attached, self.git.cat_file_stream(ask),
+                                                                strict=True):
+                data = obj[2] if obj is not None else None
+                if data is None or digest(data) != want:
+                    yield position, 1, Problem(Violation.HASH_MISMATCH, seq, commit,
+                                               f"entry {seq}: attachment {name} "
+                                               f"{'is missing' if data is None else 'was changed'}")
 
     def _hidden(self, tip: str, chain: set[str], hashes: set[str]) -> list[Problem]:
         """Ledger entries the head reaches only through extra parents.
