@@ -279,7 +279,8 @@ class Operations:
         One ``cat-file --batch`` reads every object; the caller holds only the
         current one.
         """
-        with self._stream(["cat-file", "--batch"], names) as out:
+        # --buffer: the names come from a file, so nothing waits on a flush per object.
+        with self._stream(["cat-file", "--batch", "--buffer"], names) as out:
             while True:
                 header = out.readline()
                 if not header:

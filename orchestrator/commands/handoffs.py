@@ -65,7 +65,12 @@ def list_cmd(repo: str | None, target: str | None, source: str | None, status: s
     rows.sort(key=lambda r: r[0])
     if fmt == "json":
         # One compact JSON document built by pydantic-core: fast on queues of tens of thousands.
-        click.echo("[" + ",\n".join(str(r[1]) for r in rows) + "]")
+        # Written row by row: joining first would hold a second copy of the whole listing.
+        out = sys.stdout
+        out.write("[")
+        for i, row in enumerate(rows):
+            out.write((",\n" if i else "") + str(row[1]))
+        out.write("]\n")
         return 0
     if not rows:
         click.echo("no handoffs")
