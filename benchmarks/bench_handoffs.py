@@ -59,7 +59,8 @@ def build(repo: Path, count: int) -> None:
         msg = f"handoff {rec['id']}: create by bench\n".encode()
         chunks.append(b"blob\nmark :%d\ndata %d\n%s\n" % (i + 1, len(blob), blob))
         chunks.append(b"commit %s%s\ncommitter bench <bench@localhost> 1767225600 +0000\ndata %d\n%s"
-                      b"M 100644 :%d handoff.json\n\n" % (PREFIX.encode(), str(rec["id"]).encode(), len(msg), msg, i + 1))
+                      b"M 100644 :%d handoff.json\n\n" % (PREFIX.encode(), str(rec["id"]).encode(), len(msg), msg,
+                                                          i + 1))
     subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=repo, env=ENV,
                    input=b"".join(chunks) + b"done\n", check=True)
 
