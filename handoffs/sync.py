@@ -96,12 +96,12 @@ def _fetch(git: Git, remote: str, mirror: str) -> None:
              for p, _ in SYNCED]
     hint = f"check that {remote!r} is a configured remote (git remote -v), a repository path or a URL"
     try:
-        git.fetch(remote, specs)
+        git.fetch(remote, specs, prune=True)  # the mirror is what the remote has now, not what it once had
     except GitError as exc:
         if "couldn't find remote ref" not in exc.stderr:
             raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
         try:  # the remote has no ledger yet: fetch the rest on its own
-            git.fetch(remote, [s for s in specs if s.endswith("*")])
+            git.fetch(remote, [s for s in specs if s.endswith("*")], prune=True)
         except GitError as again:
             raise GitError("git fetch failed", stderr=again.stderr, hint=hint) from None
 

@@ -142,3 +142,13 @@ def test_a_namespace_with_a_held_back_ref_pushes_only_the_chosen_ones(repo: Path
     assert "names no commit" in result.stdout
     assert _ids(origin) == made
     assert not git(a, "for-each-ref", "refs/lanewarden-push/")
+
+
+def test_the_mirror_follows_the_remote_when_refs_vanish_there(repo: Path, tmp_path: Path) -> None:
+    origin, (a, b) = _clones(repo, tmp_path, 2)
+    hid = Queue(Git.discover(a)).create(_record("a", 1))[0].handoff.id
+    _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(a)))
+    _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(b)))
+    git(origin, "update-ref", "-d", PREFIX + hid)  # the remote lost it (restored from an old backup, say)
+    _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(b)))
+    assert hid in _ids(origin)  # b's stale mirror did not make it think the remote still had it

@@ -299,10 +299,11 @@ class Operations:
         """``remote`` if git can never read it as an option; an InputError otherwise."""
         return _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
 
-    def fetch(self, remote: str, specs: Sequence[str]) -> None:
-        """Fetch refspecs from ``remote`` (no tags); a GitError carries git's stderr."""
+    def fetch(self, remote: str, specs: Sequence[str], *, prune: bool = False) -> None:
+        """Fetch refspecs from ``remote`` (no tags); ``prune``: drop destination refs the remote no longer has
+        (only refs the refspecs' destinations match). A GitError carries git's stderr."""
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
-        self._run(["fetch", "--no-tags", "--quiet", _EOO, name, *specs])
+        self._run(["fetch", "--no-tags", "--quiet", *(["--prune"] if prune else []), _EOO, name, *specs])
 
     def push(self, remote: str, specs: Sequence[str]) -> None:
         """Push refspecs to ``remote``; a GitError carries git's stderr."""
