@@ -78,6 +78,7 @@ def sync(git: Git, remote: str) -> SyncReport:
     git.remote_name(remote)  # refused before anything is touched when git would read it as an option
     mirror = mirror_of(remote)
     removed, locked = refstore.recover_stale_locks(git, [REF_ROOT, mirror])
+    removed.extend(_drop_abandoned_staging(git))
     for attempt in range(ROUNDS):
         try:
             report = _round(git, remote, mirror)
@@ -89,6 +90,33 @@ def sync(git: Git, remote: str) -> SyncReport:
         report.notes[:0] = [*removed, *locked]
         return report
     raise AssertionError("unreachable")
+
+
+def _drop_abandoned_staging(git: Git) -> list[str]:
+    """Delete the staging refs of syncs that were killed before cleaning up (their process is gone).
+
+    They are copies of local refs, so deleting them loses nothing; left alone they would keep
+    objects alive and clutter ``for-each-ref``.
+    """
+    abandoned: dict[str, list[str]] = {}
+    for ref in git.refs(STAGING):
+        run = ref[len(STAGING):].split("/", 1)[0]
+        pid = run.split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            abandoned.setdefault(run, []).append(ref)
+    git.delete_refs([ref for refs in abandoned.values() for ref in refs])
+    return [f"removed {len(refs)} staging ref(s) {STAGING}{run}/ left by an interrupted sync"
+            for run, refs in sorted(abandoned.items())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def _fetch(git: Git, remote: str, mirror: str) -> None:

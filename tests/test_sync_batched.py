@@ -152,3 +152,16 @@ def test_the_mirror_follows_the_remote_when_refs_vanish_there(repo: Path, tmp_pa
     git(origin, "update-ref", "-d", PREFIX + hid)  # the remote lost it (restored from an old backup, say)
     _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(b)))
     assert hid in _ids(origin)  # b's stale mirror did not make it think the remote still had it
+
+
+def test_staging_refs_of_a_killed_sync_are_removed(repo: Path, tmp_path: Path) -> None:
+    _, (a,) = _clones(repo, tmp_path, 1)
+    g = Git.discover(a)
+    commit = Queue(g).create(_record("a", 1))[0].commit
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process id that no longer runs
+    ref = f"refs/lanewarden-push/{dead.pid}-0badc0de/handoffs/{'e' * 20}"
+    g.update_ref(ref, commit, None)
+    result = _ok(lanewarden("handoffs", "sync", "origin", "--repo", str(a)))
+    assert f"staging ref(s) refs/lanewarden-push/{dead.pid}-0badc0de/ left by an interrupted sync" in result.stdout
+    assert g.ref_value(ref) is None
