@@ -10,6 +10,7 @@ fails on speed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -25,11 +26,19 @@ TARGETS = ("kms-api", "contracts", "hd-manager", "root", "party-node-rs", "mpc-m
 STATUSES = ("open", "accepted", "applied", "rejected", "superseded")
 
 
+def content_id(source: str, target: str, paths: list[str], problem: str) -> str:
+    """handoffs/model.py's handoff_id, restated: a record whose id its content does not derive is damaged."""
+    canon = json.dumps({"source": source, "target": target, "paths": sorted(paths), "problem": problem.strip(),
+                        "change": ""}, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canon.encode()).hexdigest()[:20]
+
+
 def record(i: int) -> dict[str, object]:
     target = TARGETS[i % len(TARGETS)]
-    hid = f"{i:020x}"
+    source = "wallet-api" if target != "wallet-api" else "kms-api"
+    hid = content_id(source, target, [f"services/{target}/f{i}.py"], f"finding number {i} needs {target}")
     return {"schema": "lanewarden.handoff/1", "id": hid, "status": STATUSES[i % len(STATUSES)],
-            "source_worker": "wallet-api" if target != "wallet-api" else "kms-api", "task": f"task {i}",
+            "source_worker": source, "task": f"task {i}",
             "source_scope": {"allow": ["services/wallet-api/**"], "deny": []}, "target_worker": target,
             "routing_reason": f"owned by {target}", "problem": f"finding number {i} needs {target}",
             "evidence": {"paths": [f"services/{target}/f{i}.py"], "base": None, "head": None,
@@ -45,11 +54,13 @@ def build(repo: Path, count: int) -> None:
     subprocess.run(["git", "init", "-q", str(repo)], env=ENV, check=True)
     chunks = []
     for i in range(count):
-        blob = (json.dumps(record(i), indent=2) + "\n").encode()
-        msg = f"handoff {i:020x}: create by bench\n".encode()
+        rec = record(i)
+        blob = (json.dumps(rec, indent=2) + "\n").encode()
+        msg = f"handoff {rec['id']}: create by bench\n".encode()
         chunks.append(b"blob\nmark :%d\ndata %d\n%s\n" % (i + 1, len(blob), blob))
-        chunks.append(b"commit %s%020x\ncommitter bench <bench@localhost> 1767225600 +0000\ndata %d\n%s"
-                      b"M 100644 :%d handoff.json\n\n" % (PREFIX.encode(), i, len(msg), msg, i + 1))
+        chunks.append(b"commit %s%s\ncommitter bench <bench@localhost> 1767225600 +0000\ndata %d\n%s"
+                      b"M 100644 :%d handoff.json\n\n" % (PREFIX.encode(), str(rec["id"]).encode(), len(msg), msg,
+                                                          i + 1))
     subprocess.run(["git", "fast-import", "--quiet", "--done"], cwd=repo, env=ENV,
                    input=b"".join(chunks) + b"done\n", check=True)
 

@@ -14,6 +14,7 @@ was edited after it was created, for example to swap its patch) are
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -93,28 +94,39 @@ class Queue:
         """Every handoff ref: the intact records, and the damaged ones named with what is wrong."""
         return self._check(*records.scan(self.git, PREFIX, FILE, _ID))
 
-    @staticmethod
-    def _check(found: list[records.Found], damaged: list[Damaged]) -> tuple[list[Stored], list[Damaged]]:
+    def stream(self) -> Iterator[Stored | Damaged]:
+        """Every handoff ref in id order, one record at a time (a queue of 100,000 is never all in memory)."""
+        for item in records.stream(self.git, PREFIX, FILE, _ID):
+            yield item if isinstance(item, Damaged) else self._check_one(item)
+
+    @classmethod
+    def _check(cls, found: list[records.Found], damaged: list[Damaged]) -> tuple[list[Stored], list[Damaged]]:
         good: list[Stored] = []
         bad = list(damaged)
         for item in found:
-            try:
-                handoff = Handoff.from_json(item.data)
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"]) or "(document)"
-                bad.append(Damaged(item.ref, item.commit, f"its {FILE} does not parse: {where}: {first['msg']}"))
-                continue
-            derived = handoff.content_id()
-            if handoff.id != item.name:
-                bad.append(Damaged(item.ref, item.commit, f"its record says id {handoff.id}, not {item.name}"))
-            elif derived != handoff.id:
-                bad.append(Damaged(item.ref, item.commit,
-                                   f"its content derives id {derived}, not {handoff.id}: the record (problem, "
-                                   "paths, workers or patch) was changed after it was created"))
+            checked = cls._check_one(item)
+            if isinstance(checked, Stored):
+                good.append(checked)
             else:
-                good.append(Stored(handoff, item.commit))
+                bad.append(checked)
         return good, bad
+
+    @staticmethod
+    def _check_one(item: records.Found) -> Stored | Damaged:
+        try:
+            handoff = Handoff.from_json(item.data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(document)"
+            return Damaged(item.ref, item.commit, f"its {FILE} does not parse: {where}: {first['msg']}")
+        derived = handoff.content_id()
+        if handoff.id != item.name:
+            return Damaged(item.ref, item.commit, f"its record says id {handoff.id}, not {item.name}")
+        if derived != handoff.id:
+            return Damaged(item.ref, item.commit,
+                           f"its content derives id {derived}, not {handoff.id}: the record (problem, "
+                           "paths, workers or patch) was changed after it was created")
+        return Stored(handoff, item.commit)
 
     def transition(self, prefix: str, action: Action, *, reason: str | None = None,
                    commit: str | None = None) -> Stored:

@@ -18,15 +18,27 @@ rewrite, not a fast-forward.
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 from dataclasses import dataclass, field
 
+from lanewarden.workers import refstore
 from lanewarden.workers.errors import GitError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import REF_ROOT
 
 MIRROR = "refs/lanewarden-sync/"
+# Where the refs chosen for a push wait, so that one wildcard refspec pushes exactly them.
+STAGING = "refs/lanewarden-push/"
 # Namespaces under refs/lanewarden/ that sync moves; True: a divergence is a conflict.
 SYNCED = (("handoffs/", True), ("overrides/", True), ("ledger", False))
+# A push rejected because another clone pushed meanwhile is retried after a fresh fetch.
+ROUNDS = 4
+# Up to this many refs of a namespace are pushed with explicit refspecs (cheap for git to match).
+EXPLICIT = 64
+# A configured remote's name used as is in a ref name; anything else (a path, a URL) is hashed.
+_REMOTE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
 
 
 @dataclass
@@ -36,6 +48,22 @@ class SyncReport:
     conflicts: list[str] = field(default_factory=list)
     unchanged: int = 0
     notes: list[str] = field(default_factory=list)
+    mirror: str = MIRROR
+
+
+class _Rejected(Exception):
+    """The remote refused part of the push: someone pushed meanwhile."""
+
+
+def mirror_of(remote: str) -> str:
+    """The private namespace the remote's refs are fetched into.
+
+    A remote's name makes a readable one (``refs/lanewarden-sync/origin/``); a
+    path or URL cannot be a ref name, so it is named by a hash of its spelling.
+    """
+    if _REMOTE_NAME.fullmatch(remote) and not remote.endswith(".lock"):
+        return f"{MIRROR}{remote}/"
+    return f"{MIRROR}url-{hashlib.sha256(remote.encode('utf-8', 'surrogateescape')).hexdigest()[:16]}/"
 
 
 def _synced(name: str) -> bool | None:
@@ -47,23 +75,73 @@ def _synced(name: str) -> bool | None:
 
 
 def sync(git: Git, remote: str) -> SyncReport:
-    mirror = f"{MIRROR}{remote}/"
+    git.remote_name(remote)  # refused before anything is touched when git would read it as an option
+    mirror = mirror_of(remote)
+    removed, locked = refstore.recover_stale_locks(git, [REF_ROOT, mirror])
+    removed.extend(_drop_abandoned_staging(git))
+    for attempt in range(ROUNDS):
+        try:
+            report = _round(git, remote, mirror)
+        except _Rejected as exc:
+            if attempt + 1 < ROUNDS:
+                continue
+            raise GitError(f"git push to {remote} failed", stderr=str(exc),
+                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
+        report.notes[:0] = [*removed, *locked]
+        return report
+    raise AssertionError("unreachable")
+
+
+def _drop_abandoned_staging(git: Git) -> list[str]:
+    """Delete the staging refs of syncs that were killed before cleaning up (their process is gone).
+
+    They are copies of local refs, so deleting them loses nothing; left alone they would keep
+    objects alive and clutter ``for-each-ref``.
+    """
+    abandoned: dict[str, list[str]] = {}
+    for ref in git.refs(STAGING):
+        run = ref[len(STAGING):].split("/", 1)[0]
+        pid = run.split("-", 1)[0]
+        if not pid.isdigit() or not _alive(int(pid)):
+            abandoned.setdefault(run, []).append(ref)
+    git.delete_refs([ref for refs in abandoned.values() for ref in refs])
+    return [f"removed {len(refs)} staging ref(s) {STAGING}{run}/ left by an interrupted sync"
+            for run, refs in sorted(abandoned.items())]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
+
+
+def _fetch(git: Git, remote: str, mirror: str) -> None:
     specs = [f"+{REF_ROOT}{p}*:{mirror}{p}*" if p.endswith("/") else f"+{REF_ROOT}{p}:{mirror}{p}"
              for p, _ in SYNCED]
-    hint = f"check that {remote!r} is a configured remote (git remote -v)"
+    hint = f"check that {remote!r} is a configured remote (git remote -v), a repository path or a URL"
     try:
-        git.fetch(remote, specs)
+        git.fetch(remote, specs, prune=True)  # the mirror is what the remote has now, not what it once had
     except GitError as exc:
         if "couldn't find remote ref" not in exc.stderr:
             raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
         try:  # the remote has no ledger yet: fetch the rest on its own
-            git.fetch(remote, [s for s in specs if s.endswith("*")])
+            git.fetch(remote, [s for s in specs if s.endswith("*")], prune=True)
         except GitError as again:
             raise GitError("git fetch failed", stderr=again.stderr, hint=hint) from None
+
+
+def _round(git: Git, remote: str, mirror: str) -> SyncReport:
+    """One fetch, one batched compare-and-swap update, one push (two more git processes to stage it)."""
+    _fetch(git, remote, mirror)
     theirs = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
-    report = SyncReport()
+    report = SyncReport(mirror=mirror)
     to_push: list[str] = []
+    updates: list[refstore.Update] = []
     types = git.object_types([*theirs.values(), *ours.values()])
     for name in sorted(set(theirs) | set(ours)):
         strict = _synced(name)
@@ -84,10 +162,7 @@ def sync(git: Git, remote: str) -> SyncReport:
         if other is None:
             to_push.append(name)
         elif mine is None or (mine != other and git.is_first_parent_ancestor(mine, other)):
-            if git.update_ref(REF_ROOT + name, other, mine):
-                report.fetched.append(name)
-            else:
-                report.conflicts.append(f"{name}: changed locally during sync; run sync again")
+            updates.append(refstore.Update(REF_ROOT + name, other, mine))
         elif mine == other:
             report.unchanged += 1
         elif git.is_first_parent_ancestor(other, mine):
@@ -98,12 +173,53 @@ def sync(git: Git, remote: str) -> SyncReport:
         else:
             report.notes.append(f"{name}: this clone and {remote} recorded different entries; each keeps its "
                                 f"own chain (theirs: {mirror}{name})")
+    outcome = refstore.update(git, updates)
+    report.fetched = [u.ref[len(REF_ROOT):] for u in outcome.done]
+    report.conflicts.extend(f"{u.ref[len(REF_ROOT):]}: changed locally during sync ({why}); run sync again"
+                            for u, why in outcome.lost)
     if to_push:
-        specs = [f"{REF_ROOT}{name}:{REF_ROOT}{name}" for name in to_push]
+        pushing = set(to_push)
+        held = {name for name in ours if name not in pushing and theirs.get(name) != ours[name]}
+        _push(git, remote, {name: ours[name] for name in to_push}, held)
+        report.pushed = to_push
+    return report
+
+
+def _push(git: Git, remote: str, refs: dict[str, str], held: set[str]) -> None:
+    """Push exactly ``refs`` (name under refs/lanewarden/ -> commit), never one of ``held``.
+
+    Thousands of explicit refspecs make git match every spec against every ref
+    (minutes for 10,000). A namespace with nothing held back goes with one
+    wildcard refspec (the refs in it that are not pushed equal the remote's: git
+    sends nothing for them); one with held-back refs (damaged, diverged) goes
+    with explicit refspecs when they are few, otherwise its chosen refs are
+    staged in a private namespace and pushed from there with one wildcard.
+    """
+    specs: list[str] = []
+    staged: list[refstore.Update] = []
+    staging = f"{STAGING}{os.getpid()}-{os.urandom(4).hex()}/"
+    for prefix, _ in SYNCED:
+        chosen = sorted(n for n in refs if n == prefix or (prefix.endswith("/") and n.startswith(prefix)))
+        if not chosen:
+            continue
+        if not prefix.endswith("/") or len(chosen) <= EXPLICIT:
+            specs.extend(f"{REF_ROOT}{n}:{REF_ROOT}{n}" for n in chosen)
+        elif not any(n.startswith(prefix) for n in held):
+            specs.append(f"{REF_ROOT}{prefix}*:{REF_ROOT}{prefix}*")
+        else:
+            staged.extend(refstore.Update(f"{staging}{n}", refs[n], None) for n in chosen)
+            specs.append(f"{staging}{prefix}*:{REF_ROOT}{prefix}*")
+    outcome = refstore.update(git, staged)
+    try:
+        if outcome.lost:
+            raise GitError("could not stage the refs to push",
+                           stderr="\n".join(f"{u.ref}: {why}" for u, why in outcome.lost))
         try:
             git.push(remote, specs)
         except GitError as exc:
+            if "rejected" in exc.stderr or "failed to push" in exc.stderr:
+                raise _Rejected(exc.stderr) from None
             raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
-                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
-        report.pushed = to_push
-    return report
+                           hint="check the remote is reachable and writable") from None
+    finally:
+        git.delete_refs([u.ref for u in outcome.done])

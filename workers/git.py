@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -317,6 +319,36 @@ class Git(Operations):
             if source.rsplit(b"/", 1)[-1] == b".gitignore" and not pattern.startswith(b"!"):
                 found.add(fsdecode(path))
         return found
+
+    @contextmanager
+    def _stream(self, args: Sequence[str], stdin: IO[bytes] | None = None, *,
+                env: dict[str, str] | None = None) -> Iterator[IO[bytes]]:
+        """Run git with its stdout as a stream the caller reads as it goes (bounded memory).
+
+        Input comes from a file, not a pipe, so no writer thread competes for the
+        GIL and git can never block on a full input pipe while we wait on its
+        output. stderr goes to a temporary file (a second pipe could fill up and
+        stall git). A caller that stops early kills git instead of draining it.
+        """
+        if _subcommand(args) in _MOVES_REFS:
+            self.forget_names()
+        with tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(self._argv(args), stdin=stdin if stdin is not None else subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=err, cwd=self.top or self.git_dir,
+                                    env=self._env(args, env), bufsize=1 << 16)
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                proc.stdout.close()
+            if proc.wait() != 0:
+                err.seek(0)
+                raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
+                               stderr=err.read().decode("utf-8", "replace"))
 
     def own_config(self, key: str) -> str | None:
         """A setting as the user's git sees it (repository, then global config).

@@ -20,7 +20,8 @@ The methods live in a mixin that ``Git`` inherits, so callers keep writing
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import IO, NamedTuple
 
 from lanewarden.workers.errors import InputError
@@ -95,6 +96,10 @@ class Operations:
         raise NotImplementedError  # Git's
 
     def _run_to_file(self, args: Sequence[str], out: IO[bytes], *, env: dict[str, str] | None = None) -> None:
+        raise NotImplementedError  # Git's
+
+    def _stream(self, args: Sequence[str], stdin: IO[bytes] | None = None, *,
+                env: dict[str, str] | None = None) -> AbstractContextManager[IO[bytes]]:
         raise NotImplementedError  # Git's
 
     # -- listing paths -----------------------------------------------------
@@ -237,11 +242,68 @@ class Operations:
         start = [_plain(create_at, "start commit", hint)] if create_at is not None else []
         self._run(["checkout", "-q", *(["-b"] if create_at is not None else []), name, *start, "--"])
 
+    def update_refs(self, updates: Sequence[tuple[str, str, str | None]]) -> tuple[bool, str]:
+        """Move many refs in ONE transaction, each only if it still holds its old value (None: absent).
+
+        ``git update-ref --stdin -z``: all or nothing; on failure git's stderr
+        names the ref that failed (the caller finds the others by re-reading).
+        """
+        lines = []
+        for ref, new, old in updates:
+            if not ref.startswith("refs/") or not is_object_id(new) or (old is not None and not is_object_id(old)):
+                raise InputError(f"refusing to update {ref!r}: not a ref name with object ids")
+            lines.append(b"update " + fsencode(ref) + b"\0" + new.encode() + b"\0"
+                         + (old or "0" * len(new)).encode() + b"\0")
+        if not lines:
+            return True, ""
+        code, _, err = self._run_rc(["update-ref", "--no-deref", "--stdin", "-z"], input=b"".join(lines))
+        return code == 0, err.decode("utf-8", "replace")
+
+    def delete_refs(self, refs: Sequence[str]) -> None:
+        """Delete many refs (whatever they hold) in one transaction."""
+        payload = b"".join(b"delete " + fsencode(r) + b"\0\0" for r in refs if r.startswith("refs/"))
+        if payload:
+            self._run(["update-ref", "--no-deref", "--stdin", "-z"], input=payload)
+
+    def refs_to_file(self, prefix: str, out: IO[bytes]) -> None:
+        """``<oid> SP <ref> LF`` for every ref under ``prefix``, written into ``out`` (any number of refs)."""
+        self._run_to_file(["for-each-ref", "--format=%(objectname) %(refname)", _EOO, prefix], out)
+
+    def first_parents_to_file(self, tip: str, out: IO[bytes], *, reverse: bool = False) -> None:
+        """The commits on ``tip``'s first-parent line, one per line (oldest first with ``reverse``)."""
+        self._run_to_file(["rev-list", "--first-parent", *(["--reverse"] if reverse else []), _EOO, tip], out)
+
+    def cat_file_stream(self, names: IO[bytes]) -> Iterator[tuple[str, str, bytes] | None]:
+        """``(oid, type, content)`` per line of ``names`` (None: git found nothing), one object at a time.
+
+        One ``cat-file --batch`` reads every object; the caller holds only the
+        current one.
+        """
+        # --buffer: the names come from a file, so nothing waits on a flush per object.
+        with self._stream(["cat-file", "--batch", "--buffer"], names) as out:
+            while True:
+                header = out.readline()
+                if not header:
+                    return
+                parts = header.split()
+                if len(parts) != 3 or not parts[2].isdigit():
+                    yield None  # "<name> missing", "<name> ambiguous"
+                    continue
+                size = int(parts[2])
+                data = out.read(size + 1)
+                yield parts[0].decode(), parts[1].decode(), data[:size]
+
     # -- remotes -------------------------------------------------------------
-    def fetch(self, remote: str, specs: Sequence[str]) -> None:
-        """Fetch refspecs from ``remote`` (no tags); a GitError carries git's stderr."""
+    @staticmethod
+    def remote_name(remote: str) -> str:
+        """``remote`` if git can never read it as an option; an InputError otherwise."""
+        return _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
+
+    def fetch(self, remote: str, specs: Sequence[str], *, prune: bool = False) -> None:
+        """Fetch refspecs from ``remote`` (no tags); ``prune``: drop destination refs the remote no longer has
+        (only refs the refspecs' destinations match). A GitError carries git's stderr."""
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
-        self._run(["fetch", "--no-tags", "--quiet", _EOO, name, *specs])
+        self._run(["fetch", "--no-tags", "--quiet", *(["--prune"] if prune else []), _EOO, name, *specs])
 
     def push(self, remote: str, specs: Sequence[str]) -> None:
         """Push refspecs to ``remote``; a GitError carries git's stderr."""

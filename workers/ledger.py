@@ -17,9 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import Enum
+from pathlib import Path
 from typing import Any
 
 from lanewarden.workers.errors import InputError
@@ -247,6 +250,28 @@ class Ledger:
         raws = self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in commits])
         return [(c, _parse(raw, c)) for c, raw in zip(commits, raws, strict=False)]
 
+    def stream(self) -> Iterator[tuple[str, Entry | str]]:
+        """``read`` one entry at a time: the chain's commits go to a file, one ``cat-file --batch`` reads
+        the entries in order, and only the current one is held (a 50,000-entry chain never is)."""
+        tip = self.tip()
+        if tip is None:
+            return
+        with tempfile.TemporaryDirectory(prefix="lanewarden-ledger-") as tmp:
+            commits, names = Path(tmp) / "commits", Path(tmp) / "names"
+            with commits.open("wb") as out:
+                self.git.first_parents_to_file(tip, out, reverse=True)
+            with commits.open("rb") as src, names.open("wb") as ask:
+                for line in src:
+                    ask.write(line.rstrip(b"\n") + b":" + ENTRY_FILE.encode() + b"\n")
+            with commits.open("rb") as src, names.open("rb") as ask:
+                objects = self.git.cat_file_stream(ask)
+                for line in src:
+                    commit = line.strip().decode()
+                    found = next(objects)
+                    yield commit, _parse(found[2] if found is not None else None, commit)
+                for _ in objects:  # nothing is left; reading to the end lets git exit and report
+                    pass
+
     def entries(self) -> list[Entry]:
         return [e for _, e in self.read() if isinstance(e, Entry)]
 
@@ -275,86 +300,7 @@ class Ledger:
 
     # -- verifying ---------------------------------------------------------
     def verify(self, anchor: str | None = None) -> Report:
-        """Recompute every hash and link; report each violation with its entry."""
-        problems: list[Problem] = []
-        stored = self.read()
-        attached = [(commit, name) for commit, e in stored if isinstance(e, Entry) for name in e.attachments]
-        blobs = dict(zip(attached, self.git.read_paths([f"{c}:{n}" for c, n in attached]), strict=False))
-        prev_hash, prev_seq = GENESIS, -1
-        hashes: set[str] = set()
-        for commit, entry in stored:
-            if isinstance(entry, str):
-                problems.append(Problem(Violation.HASH_MISMATCH, None, commit, entry))
-                prev_seq += 1  # assume it held the next number so one damaged entry is one problem
-                prev_hash = ""
-                continue
-            hashes.add(entry.hash)
-            if entry.computed_hash() != entry.hash:
-                problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
-                                        f"entry {entry.seq} was changed after it was written "
-                                        f"(stored hash {entry.hash[:16]}, content hashes to "
-                                        f"{entry.computed_hash()[:16]})"))
-            for name, expected in entry.attachments.items():
-                data = blobs.get((commit, name))
-                if data is None or digest(data) != expected:
-                    problems.append(Problem(Violation.HASH_MISMATCH, entry.seq, commit,
-                                            f"entry {entry.seq}: attachment {name} "
-                                            f"{'is missing' if data is None else 'was changed'}"))
-            broken = []
-            if entry.seq != prev_seq + 1:
-                broken.append(f"sequence {entry.seq} follows {prev_seq}" + (
-                    f": {entry.seq - prev_seq - 1} entr{'y is' if entry.seq - prev_seq == 2 else 'ies are'} "
-                    "missing" if entry.seq > prev_seq + 1 else ": entries were reordered or repeated"))
-            if prev_hash and entry.prev != prev_hash:
-                broken.append(f"its link to the previous entry ({entry.prev[:16]}) does not match "
-                              f"that entry's hash ({prev_hash[:16]})")
-            if broken:
-                problems.append(Problem(Violation.CHAIN_BREAK, entry.seq, commit,
-                                        f"entry {entry.seq}: " + "; ".join(broken)))
-            prev_hash, prev_seq = entry.hash, entry.seq
-        head = next((e.hash for _, e in reversed(stored) if isinstance(e, Entry)), None)
-        if stored:
-            problems.extend(self._hidden(stored[-1][0], {c for c, _ in stored}, hashes))
-        if anchor is not None:
-            wanted = anchor.strip().lower()
-            if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
-                raise InputError(f"{anchor!r} is not a ledger hash",
-                                 hint="pass the hex hash printed by `lanewarden ledger head` (16+ characters)")
-            if not any(h.startswith(wanted) for h in hashes):
-                problems.append(Problem(Violation.ANCHOR_MISSING, None, None,
-                                        f"the published head {wanted[:16]} is not in the chain: "
-                                        "the ledger's history was rewritten"))
-        return Report(entries=len(stored), head=head, problems=tuple(problems), anchor=anchor)
+        """Recompute every hash and link; report each violation with its entry (workers/verification.py)."""
+        from lanewarden.workers.verification import verify  # the checks build on this module's types
 
-    def _hidden(self, tip: str, chain: set[str], hashes: set[str]) -> list[Problem]:
-        """Ledger entries the head reaches only through extra parents.
-
-        Every chain starts at a parentless genesis commit. A decision's extra
-        parents are repository commits, which never descend from a genesis; so a
-        commit off the first-parent line that does is a ledger entry kept out of
-        the chain: the trace of a rebuilt chain that kept the old head as a parent.
-        """
-        roots = self.git.roots(tip)
-        starts = [r for r, raw in zip(roots, self.git.read_paths([f"{r}:{ENTRY_FILE}" for r in roots]),
-                                      strict=False)
-                  if isinstance(_parse(raw, r), Entry)]
-        hidden = [c for c in [*self.git.descendants(tip, starts), *starts] if c not in chain]
-        if not hidden:
-            return []
-        found = [_parse(raw, c) for c, raw in
-                 zip(hidden, self.git.read_paths([f"{c}:{ENTRY_FILE}" for c in hidden]), strict=False)]
-        entries = sorted((e for e in found if isinstance(e, Entry)), key=lambda e: e.seq)
-        missing = [e for e in entries if e.hash not in hashes]
-        named = ", ".join(f"seq {e.seq} ({e.kind}{_decision(e)}, hash {e.hash[:16]})" for e in missing[:10])
-        more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
-        lost = (f"{len(missing)} of them are not in the chain: {named}{more}" if missing
-                else "each of them is also in the chain")
-        return [Problem(Violation.HIDDEN_CHAIN, None, hidden[0],
-                        f"the head reaches {len(hidden)} ledger commit(s) only through an extra parent, "
-                        f"not along the chain; {lost}. The chain was rebuilt and the old one kept as a "
-                        "parent; compare with `git log --graph " + self.ref + "`")]
-
-
-def _decision(entry: Entry) -> str:
-    value = entry.outcome.get("decision") or entry.outcome.get("status") or entry.outcome.get("outcome")
-    return f" {value}" if isinstance(value, str) else ""
+        return verify(self, anchor)

@@ -10,10 +10,12 @@ look at it or remove it. The caller decides what parses as a record.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from lanewarden.workers.git import Git
+from lanewarden.workers.git import Git, fsdecode
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,59 @@ class Damaged:
 
 def scan(git: Git, prefix: str, file: str, name: re.Pattern[str]) -> tuple[list[Found], list[Damaged]]:
     """Every ref under ``prefix``: ``Found`` with the bytes of ``file``, or ``Damaged`` with the reason."""
-    refs = git.refs(prefix)
-    return read(git, prefix, file, name, sorted(refs.items()))
+    found: list[Found] = []
+    damaged: list[Damaged] = []
+    for item in stream(git, prefix, file, name):
+        if isinstance(item, Found):
+            found.append(item)
+        else:
+            damaged.append(item)
+    return found, damaged
+
+
+def stream(git: Git, prefix: str, file: str, name: re.Pattern[str]) -> Iterator[Found | Damaged]:
+    """``scan`` one record at a time, in ref order, holding one record in memory.
+
+    The ref list goes to a file (for-each-ref), the object names to ask for are
+    written from it to a second file, and one ``cat-file --batch`` reading that
+    file answers two questions per ref in order: the type of what the ref names
+    (anything but a commit is damage) and ``<commit>:<file>``. With 100,000
+    refs nothing grows with the queue but the files.
+    """
+    with tempfile.TemporaryDirectory(prefix="lanewarden-records-") as tmp:
+        listing, names = Path(tmp) / "refs", Path(tmp) / "names"
+        with listing.open("wb") as out:
+            git.refs_to_file(prefix, out)
+        suffix = b":" + file.encode() + b"\n"
+        with listing.open("rb") as refs, names.open("wb") as ask:
+            for line in refs:
+                oid = line[:line.index(b" ")]
+                ask.write(oid + b"\n" + oid + suffix)
+        with listing.open("rb") as refs, names.open("rb") as ask:
+            objects = git.cat_file_stream(ask)
+            for line in refs:
+                raw_oid, _, raw_ref = line.rstrip(b"\n").partition(b" ")
+                ref, commit = fsdecode(raw_ref), raw_oid.decode()
+                target, content = next(objects), next(objects)
+                kind = target[1] if target is not None else None
+                data = content[2] if content is not None and content[1] == "blob" else None
+                yield _classify(prefix, file, name, ref, commit, kind, data)
+            for _ in objects:  # nothing is left; reading to the end lets git exit and report
+                pass
+
+
+def _classify(prefix: str, file: str, name: re.Pattern[str], ref: str, oid: str, kind: str | None,
+              data: bytes | None) -> Found | Damaged:
+    short = ref[len(prefix):]
+    if not name.fullmatch(short):
+        return Damaged(ref, oid, f"{short!r} is not a name lanewarden writes here (a foreign ref)")
+    if kind is None:
+        return Damaged(ref, oid, f"points at {oid[:12]}, which is not in the repository")
+    if kind != "commit":
+        return Damaged(ref, oid, f"points at a {kind} ({oid[:12]}), not at a record commit")
+    if data is None:
+        return Damaged(ref, oid, f"its commit {oid[:12]} holds no {file}")
+    return Found(ref, short, oid, data)
 
 
 def read(git: Git, prefix: str, file: str, name: re.Pattern[str],
@@ -58,19 +111,9 @@ def read(git: Git, prefix: str, file: str, name: re.Pattern[str],
     found: list[Found] = []
     damaged: list[Damaged] = []
     for ref, oid in refs:
-        short = ref[len(prefix):]
-        kind = types.get(oid)
-        if not name.fullmatch(short):
-            damaged.append(Damaged(ref, oid, f"{short!r} is not a name lanewarden writes here "
-                                             "(a foreign ref)"))
-        elif kind is None:
-            damaged.append(Damaged(ref, oid, f"points at {oid[:12]}, which is not in the repository"))
-        elif kind != "commit":
-            damaged.append(Damaged(ref, oid, f"points at a {kind} ({oid[:12]}), not at a record commit"))
-        elif contents.get(ref) is None:
-            damaged.append(Damaged(ref, oid, f"its commit {oid[:12]} holds no {file}"))
+        item = _classify(prefix, file, name, ref, oid, types.get(oid), contents.get(ref))
+        if isinstance(item, Found):
+            found.append(item)
         else:
-            data = contents[ref]
-            assert data is not None
-            found.append(Found(ref, short, oid, data))
+            damaged.append(item)
     return found, damaged

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,9 +17,10 @@ from lanewarden.orchestrator.options import format_option, open_repo, repo_optio
 from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 
-SORTS = {"created": lambda h: (h.created_at, h.id), "target": lambda h: (h.target_worker, h.created_at),
-         "source": lambda h: (h.source_worker, h.created_at), "status": lambda h: (h.status.value, h.created_at),
-         "id": lambda h: h.id}
+SORTS: dict[str, Callable[[Handoff], Any]] = {
+    "created": lambda h: (h.created_at, h.id), "target": lambda h: (h.target_worker, h.created_at),
+    "source": lambda h: (h.source_worker, h.created_at), "status": lambda h: (h.status.value, h.created_at),
+    "id": lambda h: h.id}
 
 
 @click.group("handoffs")
@@ -43,29 +46,40 @@ def _summary(h: Handoff) -> dict[str, object]:
 def list_cmd(repo: str | None, target: str | None, source: str | None, status: str | None,
              contract: str | None, sort: str, fmt: str) -> int:
     """List handoffs (newest state of each); damaged or altered records are named on stderr."""
-    found, damaged = Queue(open_repo(repo)).scan()
-    _warn(damaged)
-    items = [s.handoff for s in found]
-    items = [h for h in items if (target is None or h.target_worker == target)
-             and (source is None or h.source_worker == source)
-             and (status is None or h.status.value == status)
-             and (contract is None or contract in h.contracts)]
-    items.sort(key=SORTS[sort])
+    # Streamed: each record is read, filtered and reduced to its output row before the next
+    # is read, so memory holds the rows printed, not every record of the queue.
+    key = SORTS[sort]
+    rows: list[tuple[Any, str | tuple[str, ...]]] = []
+    for item in Queue(open_repo(repo)).stream():
+        if isinstance(item, Damaged):
+            _warn([item])
+            continue
+        h = item.handoff
+        if ((target is not None and h.target_worker != target) or (source is not None and h.source_worker != source)
+                or (status is not None and h.status.value != status)
+                or (contract is not None and contract not in h.contracts)):
+            continue
+        rows.append((key(h), h.summary_json() if fmt == "json" else (
+            h.id[:12], h.status.value, f"{h.source_worker} -> {h.target_worker}", ",".join(h.contracts) or "-",
+            h.problem.splitlines()[0][:70])))
+    rows.sort(key=lambda r: r[0])
     if fmt == "json":
         # One compact JSON document built by pydantic-core: fast on queues of tens of thousands.
-        click.echo("[" + ",\n".join(h.summary_json() for h in items) + "]")
+        # Written row by row: joining first would hold a second copy of the whole listing.
+        out = sys.stdout
+        out.write("[")
+        for i, row in enumerate(rows):
+            out.write((",\n" if i else "") + str(row[1]))
+        out.write("]\n")
         return 0
-    if not items:
+    if not rows:
         click.echo("no handoffs")
         return 0
-    rows = [("ID", "STATUS", "FROM -> TO", "CONTRACTS", "PROBLEM")]
-    for h in items:
-        rows.append((h.id[:12], h.status.value, f"{h.source_worker} -> {h.target_worker}",
-                     ",".join(h.contracts) or "-", h.problem.splitlines()[0][:70]))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    for r in rows:
+    table = [("ID", "STATUS", "FROM -> TO", "CONTRACTS", "PROBLEM"), *(tuple(r[1]) for r in rows)]
+    widths = [max(len(r[i]) for r in table) for i in range(4)]
+    for r in table:
         click.echo("  ".join(r[i].ljust(widths[i]) for i in range(4)) + "  " + r[4])
-    click.echo(f"{len(items)} handoff(s)")
+    click.echo(f"{len(rows)} handoff(s)")
     return 0
 
 
@@ -201,5 +215,5 @@ def sync(remote: str, repo: str | None) -> int:
     if report.conflicts:
         raise InputError(f"{len(report.conflicts)} record(s) changed on both sides",
                          hint="compare with `git log refs/lanewarden/handoffs/<id> "
-                              f"refs/lanewarden-sync/{remote}/handoffs/<id>`, then transition one side again")
+                              f"{report.mirror}handoffs/<id>`, then transition one side again")
     return 0
