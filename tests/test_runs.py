@@ -624,7 +624,8 @@ def test_runs_show_by_prefix_and_list_as_json(repo: Path) -> None:
     for r in runs:
         assert r["worker"] == "wallet-api" and r["base"] == git(repo, "rev-parse", "main").strip()
         assert r["started"] <= r["finished"] and len(r["context_hash"]) == 64
-    shown = json.loads(_ok(lanewarden("runs", "show", first["run_id"][:-1], "--repo", str(repo))).stdout)
+    shown = json.loads(_ok(lanewarden("runs", "show", first["run_id"][:-1], "--repo", str(repo),
+                                      "--format", "json")).stdout)
     assert shown == one
     # A prefix both ids share is ambiguous; one that matches nothing is an input error.
     common = commonpath([first["run_id"], second["run_id"]])
