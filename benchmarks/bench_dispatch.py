@@ -99,7 +99,9 @@ out = {{"prepare": [], "execute_unconfined": [], "execute_confined": [], "collec
 folders = []
 for i in range({runs}):
     f = Path({str(folder)!r}) / f"p{{i}}"
-    t = time.perf_counter(); portable.prepare(git, f"svc-{{i + 1:04d}}", f, task="steps"); out["prepare"].append(time.perf_counter() - t)
+    t = time.perf_counter()
+    portable.prepare(git, f"svc-{{i + 1:04d}}", f, task="steps")
+    out["prepare"].append(time.perf_counter() - t)
     t = time.perf_counter()
     node.execute(f, ["sh", "-c", "echo edit >> f.txt"], confined=(i % 2 == 1))
     out["execute_confined" if i % 2 else "execute_unconfined"].append(time.perf_counter() - t)

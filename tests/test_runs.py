@@ -611,6 +611,26 @@ def test_dispatch_checks_the_whole_plan_before_anything_starts(repo: Path, tmp_p
     assert not (repo / ".git" / "lanewarden" / "runs").exists()  # no run of the valid task either
 
 
+def test_dispatch_progress_moves_while_a_run_works(repo: Path, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.yaml"
+    plan_file.write_text(yaml.safe_dump({"tasks": [
+        {"worker": "wallet-api", "task": "slow", "command": ["sh", "-c", "echo a > a.txt; echo b > b.txt; sleep 120"]},
+    ]}))
+    proc = subprocess.Popen([str(BIN / "lanewarden"), "dispatch", str(plan_file), "--repo", str(repo)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:  # not a terminal: one line per change of state or files changed
+        seen.append(line)
+        if "running" in line and "2 file(s)" in line:
+            break
+    else:
+        raise AssertionError("".join(seen) + proc.stderr.read() if proc.stderr else "")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=120)
+    assert proc.returncode == 130
+
+
 def test_dispatch_ctrl_c_ends_every_run_cleanly(repo: Path, tmp_path: Path) -> None:
     plan_file = tmp_path / "plan.yaml"
     plan_file.write_text(yaml.safe_dump({"tasks": [

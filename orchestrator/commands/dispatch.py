@@ -11,7 +11,7 @@ import click
 
 from lanewarden.orchestrator.options import open_repo, repo_option
 from lanewarden.orchestrator.runs import sandbox
-from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, validate, worst
+from lanewarden.orchestrator.runs.dispatch import Task, dispatch, load_plan, poll_changed, validate, worst
 from lanewarden.orchestrator.runs.interrupts import terminate_as_interrupt
 
 TICK_S = 1.0
@@ -32,13 +32,12 @@ class Progress:
         self.live = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         self.lock = threading.Lock()
         self.drawn = 0
-        self.last: dict[int, str] = {}
+        self.last: dict[int, str] = {}  # what was printed per task: state and files changed
         self.stop = threading.Event()
         self.ticker = threading.Thread(target=self._tick, daemon=True)
 
     def __enter__(self) -> Progress:
-        if self.live:
-            self.ticker.start()
+        self.ticker.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -48,7 +47,10 @@ class Progress:
         self.changed(self.tasks)
 
     def _tick(self) -> None:
+        # Polls each running run's clone, so the line moves while the agent works.
         while not self.stop.wait(TICK_S):
+            for t in self.tasks:
+                poll_changed(t)
             self.changed(self.tasks)
 
     def changed(self, tasks: list[Task]) -> None:
@@ -62,8 +64,9 @@ class Progress:
                 sys.stdout.flush()
                 return
             for t in tasks:
-                if self.last.get(t.index) != t.state:
-                    self.last[t.index] = t.state
+                key = f"{t.state} {t.changed}"
+                if self.last.get(t.index) != key:
+                    self.last[t.index] = key
                     click.echo(_line(t))
 
 

@@ -173,5 +173,22 @@ def run_lanes(tasks: list[Task], jobs: int, run_one: Callable[[Task], None],
     return tasks
 
 
+def poll_changed(t: Task) -> None:
+    """Files the running agent has changed so far, for the live progress line (a local run's clone).
+
+    Read through lanewarden's own git dir for the run, like collect; a figure
+    for people only: the guard's count at the end is the one that counts.
+    """
+    folder = t.folder
+    if folder is None or t.state != "running":
+        return
+    reader = Git(folder / "git", folder / "checkout")
+    try:
+        changed = {p for _, p in reader.diff_files_raw()} | set(reader.ls_files_others(gitignore=False))
+    except (LanewardenError, OSError):
+        return  # the run ended and its clone went away between two polls
+    t.changed = len(changed)
+
+
 def worst(tasks: list[Task]) -> int:
     return max((t.exit_code for t in tasks), key=lambda c: SEVERITY.get(c, 5), default=0)

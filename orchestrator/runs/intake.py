@@ -74,6 +74,16 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
         if head is None:
             return _rolled_back(git, ws, result, started)
         return _judge(git, ws, manifest, folder, head, returned, result, started)
+    except Exception as exc:
+        # Fail closed: a collect that broke half-way lands nothing and is still a recorded run.
+        state = json.loads(ws.state_file.read_text())
+        commit = state.get("commit")
+        if state.get("created_branch") == ws.branch and isinstance(commit, str):
+            git.delete_ref(f"refs/heads/{ws.branch}", commit)
+        result.reasons.append(f"collect failed ({type(exc).__name__}: {exc}); nothing was landed")
+        result.commit = result.branch = None
+        result.outcome, result.exit_code = "rejected", 1
+        return _rolled_back(git, ws, result, started)
     finally:
         git.delete_ref(quarantine)
 
