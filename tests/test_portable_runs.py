@@ -229,3 +229,36 @@ def test_three_clones_share_only_the_folders(make_repo: Any, tmp_path: Path) -> 
     assert data["run_id"] == prepared["run_id"] and data["outcome"] == "accepted"
     assert branches(collect_job) == [f"refs/heads/lanewarden/wallet-api/{prepared['run_id']}"]
     assert branches(prepare_job) == []
+
+
+EMBED = ("mkdir inner && cd inner && git init -q && echo x > f && git add f && "
+         "git -c user.name=a -c user.email=a@b commit -qm inner")
+
+
+@pytest.mark.parametrize(("worker", "command"), [
+    ("wallet-api", ["sh", str(AGENTS / "symlink_escape.sh")]),
+    ("kms-api", ["sh", str(AGENTS / "sparse_escape.sh")]),
+    ("kms-api", ["sh", str(AGENTS / "delete_own.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "edit_policy.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "secret_env.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "commit_own.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "many_files.sh"), "45"]),
+    ("wallet-api", ["sh", "-c", EMBED]),
+])
+def test_a_portable_run_is_judged_as_the_local_run_is(make_repo: Any, tmp_path: Path, worker: str,
+                                                      command: list[str]) -> None:
+    """The same agent, run locally and through prepare/execute/collect: the same outcome and paths."""
+    local_repo, portable_repo = make_repo("wallet-platform"), make_repo("wallet-platform")
+    local = json.loads(lanewarden("run", worker, "--repo", str(local_repo), "--format", "json", "--",
+                                  *command).stdout)
+    folder = tmp_path / "prepared"
+    prepare(portable_repo, folder, worker=worker)
+    execute(folder, *command)
+    result = lanewarden("run", "collect", str(folder), "--repo", str(portable_repo), "--format", "json")
+    remote = json.loads(result.stdout)
+    assert (remote["outcome"], remote["exit_code"]) == (local["outcome"], local["exit_code"]), (local, remote)
+    assert remote["changed_files"] == local["changed_files"]
+    if local["commit"]:
+        paths = [git(r, "diff-tree", "-r", "--name-only", "--no-commit-id", c).split()
+                 for r, c in ((local_repo, local["commit"]), (portable_repo, remote["commit"]))]
+        assert paths[0] == paths[1]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lanewarden.guards import override, redaction
+from lanewarden.guards.changes import GITLINK
 from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
 from lanewarden.guards.verdict import Decision, Mode, VoteValue
 from lanewarden.handoffs import factory as build
@@ -33,6 +34,8 @@ from lanewarden.workers.loader import load_revision
 
 QUARANTINE = "refs/lanewarden/quarantine/"
 MAX_HANDOFF_FILES = collect.MAX_PROPOSALS
+# Fetching a bundle stores its whole pack; a run's change is far smaller than this.
+MAX_BUNDLE_BYTES = 512 << 20
 
 
 def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunResult:
@@ -123,6 +126,9 @@ def _fetch(git: Git, folder: Path, base: str, quarantine: str, reasons: list[str
     if not bundle.is_file():
         reasons.append("the node returned no result bundle")
         return None
+    if bundle.stat().st_size > MAX_BUNDLE_BYTES:  # its whole pack would enter the object store
+        reasons.append(f"the result bundle is larger than {MAX_BUNDLE_BYTES >> 20} MiB")
+        return None
     try:
         heads = git.bundle_heads(str(bundle))
     except LanewardenError as exc:
@@ -165,6 +171,10 @@ def _judge(git: Git, ws: workspace.Workspace, manifest: dict[str, Any], folder: 
     for vote in verdict.votes:
         if vote.guard != "scope" and vote.vote != VoteValue.APPROVE:
             result.reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
+    # A local run sees an embedded repository in the work tree; here the node's `git add` made it a
+    # gitlink. Range mode allows submodule bumps in ordinary history, a run never may add one.
+    result.reasons.extend(f"protected: {c.path!r}: an embedded git repository (a gitlink in the result)"
+                          for c in verdict.changes if c.new_mode == GITLINK)
     evidence = {"change": change, "overrides": overrides}
     if result.reasons:
         if change:
