@@ -68,3 +68,31 @@ def test_the_ray_engine_names_the_extra_when_ray_is_missing(repo: Path, tmp_path
     assert result.exit_code == 2
     assert "lanewarden[ray]" in result.stderr
     assert not (repo / ".git" / "lanewarden" / "runs").exists()
+
+
+def test_ray_retries_a_lost_node_but_never_an_agents_failure(repo: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process killed mid-task is an infrastructure failure: Ray runs the task again.
+    An agent that fails is a result: collected once, rejected, never re-run."""
+    pytest.importorskip("ray")
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    # Unconfined, the agent's parent is the Ray worker process: the first attempt kills it.
+    lost_once = (f'echo attempt >> {marks}/lost; if [ ! -e {marks}/killed ]; then touch {marks}/killed; '
+                 'kill -9 $PPID; sleep 60; fi; echo edit >> src/wallet_api/app.py')
+    failing = f"echo attempt >> {marks}/failing; exit 3"
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"tasks": [
+        {"worker": "wallet-api", "task": "lost once", "command": ["sh", "-c", lost_once]},
+        {"worker": "hd-manager", "task": "fails", "command": ["sh", "-c", failing]},
+    ]}))
+    proc = subprocess.run([str(BIN / "lanewarden"), "dispatch", str(plan), "--repo", str(repo), "--engine", "ray",
+                           "--jobs", "2", "--unconfined"], capture_output=True, text=True, check=False, timeout=600)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    runs = {r["task"]: r for r in json.loads(_ok(lanewarden("runs", "list", "--repo", str(repo), "--format",
+                                                            "json")).stdout)}
+    assert runs["lost once"]["status"] == "accepted", proc.stdout
+    assert (marks / "lost").read_text().count("attempt") == 2  # the lost attempt and Ray's retry
+    assert runs["fails"]["status"] == "rejected"
+    assert (marks / "failing").read_text().count("attempt") == 1  # never retried
