@@ -96,3 +96,30 @@ def test_ray_retries_a_lost_node_but_never_an_agents_failure(repo: Path, tmp_pat
     assert (marks / "lost").read_text().count("attempt") == 2  # the lost attempt and Ray's retry
     assert runs["fails"]["status"] == "rejected"
     assert (marks / "failing").read_text().count("attempt") == 1  # never retried
+
+
+def test_ctrl_c_of_a_ray_dispatch_cancels_and_records_every_run(repo: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ray")
+    import signal
+    import time
+
+    monkeypatch.setenv("LANEWARDEN_ACTOR", "tester")
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(yaml.safe_dump({"tasks": [
+        {"worker": "wallet-api", "task": "long", "command": ["sh", "-c", "echo x >> f.txt; sleep 120"]},
+        {"worker": "kms-api", "task": "long too", "command": ["sleep", "120"]},
+    ]}))
+    proc = subprocess.Popen([str(BIN / "lanewarden"), "dispatch", str(plan), "--repo", str(repo), "--engine", "ray",
+                             "--jobs", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    runs_dir = repo / ".git" / "lanewarden" / "runs"
+    while len(list(runs_dir.glob("*/state.json")) if runs_dir.is_dir() else []) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130, out + err
+    states = [json.loads(p.read_text()) for p in runs_dir.glob("*/state.json")]
+    assert sorted(s["status"] for s in states) == ["rejected", "rejected"]  # collected, recorded, nothing landed
+    assert git(repo, "for-each-ref", "refs/heads/lanewarden").strip() == ""
+    assert "dispatch interrupted" in out

@@ -49,10 +49,10 @@ class Task:
 
     @property
     def exit_code(self) -> int:
+        if self.state in ("cancelled", "interrupted"):
+            return 130
         if self.result is not None:
             return self.result.exit_code
-        if self.state == "cancelled":
-            return 130
         return self.error_code if self.error else 0
 
 
