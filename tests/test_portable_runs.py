@@ -262,3 +262,18 @@ def test_a_portable_run_is_judged_as_the_local_run_is(make_repo: Any, tmp_path: 
         paths = [git(r, "diff-tree", "-r", "--name-only", "--no-commit-id", c).split()
                  for r, c in ((local_repo, local["commit"]), (portable_repo, remote["commit"]))]
         assert paths[0] == paths[1]
+
+
+def test_without_a_bundle_the_node_fetches_the_base_commit(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "prepared"
+    _ok(lanewarden("run", "prepare", "wallet-api", "--repo", str(repo), "--out", str(folder), "--no-bundle"))
+    assert sorted(p.name for p in folder.iterdir()) == ["context.json", "manifest.json"]
+    proc = subprocess.run([str(BIN / "lanewarden"), "run", "execute", str(folder), "--", "true"],
+                          cwd=folder, capture_output=True, check=False)
+    assert proc.returncode == 2 and b"--from" in proc.stderr
+    remote = tmp_path / "remote.git"  # what the node can reach: a bare copy, as a hosted remote would be
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    proc = subprocess.run([str(BIN / "lanewarden"), "run", "execute", str(folder), "--from", str(remote), "--",
+                           "sh", str(AGENTS / "append_own.sh")], cwd=folder, capture_output=True, check=False)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert collect(repo, folder, code=0)["outcome"] == "accepted"

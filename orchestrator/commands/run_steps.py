@@ -51,14 +51,17 @@ def command() -> None:
 @click.option("--base", help="Start from this revision (default HEAD); its policy is the one enforced.")
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False), help="The folder to write.")
 @click.option("--no-network", "no_network", is_flag=True, help="Give the agent no network.")
+@click.option("--no-bundle", "no_bundle", is_flag=True,
+              help="Leave the base out; the node fetches the commit itself (run execute --from REMOTE).")
 @format_option("text", "json")
 def prepare_cmd(worker: str, repo: str | None, task: str | None, base: str | None, out: str, no_network: bool,
-                fmt: str) -> int:
+                no_bundle: bool, fmt: str) -> int:
     """Write a portable run of WORKER into --out: a bundle of the pinned base, the
     context pack and the parameters, hashed into manifest.json."""
     from lanewarden.orchestrator.runs.portable import prepare
 
-    done = prepare(open_repo(repo), worker, Path(out), task=task, base=base, network=not no_network)
+    done = prepare(open_repo(repo), worker, Path(out), task=task, base=base, network=not no_network,
+                   bundle=not no_bundle)
     if fmt == "json":
         click.echo(json.dumps(done, indent=2))
     else:
@@ -72,8 +75,11 @@ def prepare_cmd(worker: str, repo: str | None, task: str | None, base: str | Non
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--unconfined", is_flag=True, help="Run the agent without a sandbox: it can write anything you can.")
 @click.option("--no-network", "no_network", is_flag=True, help="Give the agent no network.")
+@click.option("--from", "source", metavar="REMOTE",
+              help="Fetch the base commit from REMOTE (a run prepared with --no-bundle).")
 @format_option("text", "json")
-def execute_cmd(folder: str, command: tuple[str, ...], unconfined: bool, no_network: bool, fmt: str) -> int:
+def execute_cmd(folder: str, command: tuple[str, ...], unconfined: bool, no_network: bool, source: str | None,
+                fmt: str) -> int:
     """Execute the prepared run in FOLDER on this machine (needs no repository):
     the agent runs confined in a fresh clone; its work lands in FOLDER/result/."""
     from lanewarden.orchestrator.runs.node import execute
@@ -85,7 +91,8 @@ def execute_cmd(folder: str, command: tuple[str, ...], unconfined: bool, no_netw
 
     if unconfined:
         click.echo("lanewarden run execute: UNCONFINED: the agent runs without a sandbox", err=True)
-    result = execute(Path(folder), list(command), confined=not unconfined, network=not no_network, echo=echo)
+    result = execute(Path(folder), list(command), confined=not unconfined, network=not no_network, source=source,
+                     echo=echo)
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     else:

@@ -30,7 +30,7 @@ NODE_AUTHOR = ("lanewarden node", "node@lanewarden.invalid")
 
 
 def execute(folder: Path, command: list[str], *, confined: bool = True, network: bool = True,
-            echo: Callable[[bytes], None] = lambda b: None,
+            source: str | None = None, echo: Callable[[bytes], None] = lambda b: None,
             on_state: Callable[[dict[str, Any]], None] = lambda s: None) -> dict[str, Any]:
     """Run the prepared run in ``folder``; returns what ``result/result.json`` says."""
     if not command:
@@ -39,6 +39,10 @@ def execute(folder: Path, command: list[str], *, confined: bool = True, network:
     bad = portable.check_files(folder, manifest)
     if bad:
         raise InputError(f"{folder}: {', '.join(bad)} do not match the manifest", hint="prepare the run again")
+    bundled = portable.BUNDLE in (manifest.get("files") or {})
+    if not bundled and not source:
+        raise InputError(f"{folder}: this run carries no base bundle",
+                         hint=f"pass --from REMOTE (a URL or path that has commit {manifest.get('base')})")
     out = folder / portable.RESULT_DIR
     if out.exists():
         raise InputError(f"{out} exists: this run was executed already")
@@ -54,7 +58,7 @@ def execute(folder: Path, command: list[str], *, confined: bool = True, network:
                               "error": None, "result": None, "handoffs": [], "notes": []}
     started = time.monotonic()
     try:
-        _execute(folder, manifest, command, work, staging, result, echo, on_state)
+        _execute(folder, manifest, command, work, staging, result, echo, on_state, None if bundled else source)
         result["seconds"] = round(time.monotonic() - started, 3)
         (staging / "result.json").write_text(json.dumps(result, indent=2) + "\n")
         # The result appears whole or not at all: a crash half-way leaves no result folder.
@@ -66,11 +70,14 @@ def execute(folder: Path, command: list[str], *, confined: bool = True, network:
 
 def _execute(folder: Path, manifest: dict[str, Any], command: list[str], work: Path, staging: Path,
              result: dict[str, Any], echo: Callable[[bytes], None],
-             on_state: Callable[[dict[str, Any]], None]) -> None:
+             on_state: Callable[[dict[str, Any]], None], source: str | None) -> None:
     base = str(manifest["base"])
     checkout = work / "checkout"
     clone = Git.init(checkout)
-    clone.fetch(str((folder / portable.BUNDLE).resolve()), [f"+{portable.BASE_REF}:{portable.BASE_REF}"])
+    if source is None:
+        clone.fetch(str((folder / portable.BUNDLE).resolve()), [f"+{portable.BASE_REF}:{portable.BASE_REF}"])
+    else:  # the commit by id: what the remote's branches say now does not matter
+        clone.fetch(source, [f"+{base}:{portable.BASE_REF}"])
     if clone.ref_value(portable.BASE_REF) != base:
         raise InputError("the base bundle does not hold the manifest's base commit")
     sparse = manifest.get("sparse")

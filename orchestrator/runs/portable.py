@@ -72,8 +72,12 @@ def check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
 
 
 def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: str | None = None,
-            network: bool = True) -> dict[str, Any]:
-    """Write a portable run into ``out`` (empty or absent) and record it; returns the manifest plus its hash."""
+            network: bool = True, bundle: bool = True) -> dict[str, Any]:
+    """Write a portable run into ``out`` (empty or absent) and record it; returns the manifest plus its hash.
+
+    ``bundle=False``: no base bundle; the node fetches the base commit itself
+    (``run execute --from REMOTE``), for large histories and nodes that can reach the remote.
+    """
     from lanewarden.orchestrator.runs.worker_run import _open_handoffs as open_handoffs
 
     base_commit = git.resolve_commit(base or "HEAD", what="base revision")
@@ -91,7 +95,8 @@ def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: 
     ws = workspace.Workspace(run_id, worker, f"{BRANCH_PREFIX}{worker}/{run_id}", folder,
                              Git(folder / "checkout" / ".git", None), base_commit)
     out.mkdir(parents=True, exist_ok=True)
-    _bundle_base(git, base_commit, out / BUNDLE)
+    if bundle:
+        _bundle_base(git, base_commit, out / BUNDLE)
     pack = workspace.context_pack(git, loaded, ws, task, open_handoffs(git, worker))
     (out / CONTEXT).write_text(json.dumps(pack, indent=2) + "\n")
     manifest: dict[str, Any] = {
@@ -99,7 +104,8 @@ def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: 
         "branch": ws.branch, "cwd": w.cwd, "network": network, "timeout_s": w.budgets.timeout_s,
         "sparse": workspace._sparse_patterns(loaded, worker) if w.high_risk else None,
         "policy_sha256": loaded.sha256, "context_hash": pack["context_hash"],
-        "files": {name: sha256_file(out / name) for name in (BUNDLE, CONTEXT)},
+        "base_from": "bundle" if bundle else "fetch",
+        "files": {name: sha256_file(out / name) for name in ((BUNDLE, CONTEXT) if bundle else (CONTEXT,))},
     }
     raw = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
     (out / MANIFEST).write_bytes(raw)
