@@ -277,3 +277,27 @@ def test_without_a_bundle_the_node_fetches_the_base_commit(repo: Path, tmp_path:
                            "sh", str(AGENTS / "append_own.sh")], cwd=folder, capture_output=True, check=False)
     assert proc.returncode == 0, proc.stderr.decode()
     assert collect(repo, folder, code=0)["outcome"] == "accepted"
+
+
+def test_symlinks_in_the_returned_folder_are_not_followed(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "prepared"
+    prepare(repo, folder)
+    execute(folder, "sh", str(AGENTS / "append_own.sh"))
+    secret = tmp_path / "orchestrator-secret.txt"
+    secret.write_text("TOP SECRET of the orchestrator\n")
+    log = folder / "result" / "log.txt"
+    log.unlink()
+    log.symlink_to(secret)  # a node that tries to make collect copy the orchestrator's files into evidence
+    data = collect(repo, folder, code=0)
+    run_log = repo / ".git" / "lanewarden" / "runs" / data["run_id"] / "log.txt"
+    assert not run_log.exists() or b"TOP SECRET" not in run_log.read_bytes()
+    bundle = folder / "result" / "result.bundle"
+    other = tmp_path / "elsewhere.bundle"
+    folder2 = tmp_path / "prepared2"
+    prepare(repo, folder2)
+    execute(folder2, "true")
+    (folder2 / "result" / "result.bundle").rename(other)
+    (folder2 / "result" / "result.bundle").symlink_to(other)
+    data = collect(repo, folder2, code=1)
+    assert any("no result bundle" in r for r in data["reasons"]), data["reasons"]
+    assert bundle.is_file()

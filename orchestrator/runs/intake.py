@@ -65,7 +65,7 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
     result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=list(returned["reasons"]),
                        notes=[str(n) for n in returned.get("notes") or []], log="", confined=confined)
     log = folder / portable.RESULT_DIR / "log.txt"
-    if log.is_file() and log.stat().st_size < (64 << 20):
+    if _plain_file(log) and log.stat().st_size < (64 << 20):
         ws.log_file.write_text(redaction.scrub(log.read_text("utf-8", "surrogateescape")), "utf-8",
                                "surrogateescape")
         result.log = str(ws.log_file)
@@ -102,6 +102,8 @@ def _read_result(folder: Path, digest: str) -> dict[str, Any]:
         reasons.append("the manifest did not come back")
     path = folder / portable.RESULT_DIR / "result.json"
     try:
+        if not _plain_file(path) or (folder / portable.RESULT_DIR).is_symlink():
+            raise ValueError("no result.json, or a symlink")
         data = json.loads(path.read_text())
         if not isinstance(data, dict):
             raise ValueError("not a mapping")
@@ -122,8 +124,8 @@ def _read_result(folder: Path, digest: str) -> dict[str, Any]:
 
 def _fetch(git: Git, folder: Path, base: str, quarantine: str, reasons: list[str]) -> str | None:
     """The result commit, fetched into quarantine once the bundle passed every check; else None."""
-    bundle = (folder / portable.RESULT_DIR / "result.bundle").resolve()
-    if not bundle.is_file():
+    bundle = (folder / portable.RESULT_DIR / "result.bundle").absolute()
+    if not _plain_file(bundle):
         reasons.append("the node returned no result bundle")
         return None
     if bundle.stat().st_size > MAX_BUNDLE_BYTES:  # its whole pack would enter the object store
@@ -217,9 +219,14 @@ def _handoff_files(folder: Path, returned: dict[str, Any]) -> list[tuple[str, by
         if not isinstance(name, str) or "/" in name or name.startswith("."):
             continue
         path = folder / portable.RESULT_DIR / "handoffs" / name
-        if path.is_file() and path.stat().st_size <= collect.MAX_HANDOFF_BYTES:
+        if _plain_file(path) and path.stat().st_size <= collect.MAX_HANDOFF_BYTES:
             out.append((str(item.get("name") or name), path.read_bytes()))
     return out
+
+
+def _plain_file(path: Path) -> bool:
+    """A regular file, not a symlink: a returned folder must not make collect read the orchestrator's files."""
+    return path.is_file() and not path.is_symlink()
 
 
 def _rolled_back(git: Git, ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
