@@ -27,7 +27,7 @@ class _RunGroup(click.Group):
                                                                              list[str]]:
         if args and args[0] in STEPS:
             return super().resolve_command(ctx, args)
-        return "run", local_run.command, args
+        return "", local_run.command, args  # usage then reads `lanewarden run [OPTIONS] WORKER COMMAND...`
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         # The local run's options may come first (`run --repo R W -- CMD`); keep them for it.
@@ -39,9 +39,10 @@ class _RunGroup(click.Group):
 
 @click.group("run", cls=_RunGroup, context_settings={"ignore_unknown_options": True})
 def command() -> None:
-    """Run an agent as WORKER: `run WORKER [OPTIONS] -- COMMAND` (see `run run --help`),
-    or in three steps that may happen on different machines: `run prepare`,
-    `run execute`, `run collect` (docs/distributed.md)."""
+    """Run an agent as WORKER in a confined clone, guarded: `lanewarden run WORKER
+    [OPTIONS] -- COMMAND` (its options: `lanewarden run WORKER --help`); or in
+    three steps that may happen on different machines: `run prepare`, `run
+    execute`, `run collect` (docs/distributed.md)."""
 
 
 @command.command("prepare")
