@@ -17,6 +17,7 @@ import shutil
 import socket
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +63,8 @@ def execute_bytes(files: dict[str, bytes], command: list[str], confined: bool, n
         return {"files": out, "node": {"pid": os.getpid(), "host": socket.gethostname(), "folder": str(folder)}}
 
 
-def dispatch_ray(repo: Path | None, tasks: list[Task], jobs: int, on_change: Any, *, confined: bool = True,
-                 network: bool = True, address: str | None = None) -> list[Task]:
+def dispatch_ray(repo: Path | None, tasks: list[Task], jobs: int, on_change: Callable[[list[Task]], None], *,
+                 confined: bool = True, network: bool = True, address: str | None = None) -> list[Task]:
     """Run the plan on a Ray cluster (``address``; None starts a local one with ``jobs`` CPUs)."""
     ray = require()
     started_here = not ray.is_initialized()
@@ -77,12 +78,18 @@ def dispatch_ray(repo: Path | None, tasks: list[Task], jobs: int, on_change: Any
     def run_one(t: Task) -> None:
         from lanewarden.orchestrator.runs.intake import collect_run
 
+        def step(state: str) -> None:  # the live line: where the run is, on the driver or on Ray
+            t.state = state
+            on_change(tasks)
+
         git = Git.discover(repo)
         folder = outbox / f"task-{t.index}"
+        step("preparing")
         done = portable.prepare(git, t.worker, folder, task=t.task, network=network)
         t.run_id = done["run_id"]
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         ref = remote.remote(files, t.command, confined, network)
+        step("on ray")
         try:
             while not ray.wait([ref], timeout=POLL_S)[0]:
                 if process.STOP.is_set():  # Ctrl-C: stop the node's task; the run is collected as returned-nothing
@@ -95,6 +102,7 @@ def dispatch_ray(repo: Path | None, tasks: list[Task], jobs: int, on_change: Any
             node = returned["node"]
         except ray.exceptions.RayError as exc:  # lost for good, or the node raised: nothing came back
             node = {"error": str(exc).splitlines()[0][:300]}
+        step("collecting")
         with writer:  # the orchestrator is the one writer
             t.result = collect_run(git, folder)
         if "error" in node:
