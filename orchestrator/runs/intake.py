@@ -15,6 +15,7 @@ every outcome is a ledger entry, and the orchestrator is the one writer.
 from __future__ import annotations
 
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ QUARANTINE = "refs/lanewarden/quarantine/"
 MAX_HANDOFF_FILES = collect.MAX_PROPOSALS
 # Fetching a bundle stores its whole pack; a run's change is far smaller than this.
 MAX_BUNDLE_BYTES = 512 << 20
+MAX_NODE_NOTES = 20
 
 
 def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunResult:
@@ -57,13 +59,21 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
     if state.get("status") != "prepared":
         raise InputError(f"run {ws.run_id} was collected already ({state.get('status')})",
                          hint=f"lanewarden runs show {ws.run_id}")
+    try:  # two collects of one run at once: only the first gets past this (never removed: a run lands once)
+        os.close(os.open(ws.folder / "collect.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise InputError(f"run {ws.run_id} is being collected already",
+                         hint=f"lanewarden runs show {ws.run_id}") from None
     workspace.write_state(ws, status="collecting", returned=str(folder.resolve()))
     returned = _read_result(folder, digest)
-    started = time.monotonic() - float(returned.get("seconds") or 0.0)
+    seconds = returned.get("seconds")
+    started = time.monotonic() - (float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0)
     confined = returned.get("confined") is not False
-    workspace.write_state(ws, confined=confined, network=returned.get("network", True))
+    workspace.write_state(ws, confined=confined, network=returned.get("network") is not False)
+    notes = returned.get("notes")
     result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=list(returned["reasons"]),
-                       notes=[str(n) for n in returned.get("notes") or []], log="", confined=confined)
+                       notes=[_said(n) for n in (notes if isinstance(notes, list) else [])[:MAX_NODE_NOTES]],
+                       log="", confined=confined)
     log = folder / portable.RESULT_DIR / "log.txt"
     if _plain_file(log) and log.stat().st_size < (64 << 20):
         ws.log_file.write_text(redaction.scrub(log.read_text("utf-8", "surrogateescape")), "utf-8",
@@ -112,7 +122,7 @@ def _read_result(folder: Path, digest: str) -> dict[str, Any]:
     if data.get("manifest_sha256") != digest:
         reasons.append("the result names another manifest")
     if data.get("error"):
-        reasons.append(f"the node: {data['error']}")
+        reasons.append(f"the node: {_said(data['error'])}")
     code = data.get("exit_code")
     if data.get("timed_out"):
         reasons.append("timed out (budget timeout_s); the agent and all it started were stopped")
@@ -222,6 +232,11 @@ def _handoff_files(folder: Path, returned: dict[str, Any]) -> list[tuple[str, by
         if _plain_file(path) and path.stat().st_size <= collect.MAX_HANDOFF_BYTES:
             out.append((str(item.get("name") or name), path.read_bytes()))
     return out
+
+
+def _said(text: object) -> str:
+    """Words from the node, for reasons and notes: short, one line, token-like content redacted."""
+    return redaction.scrub(str(text).replace("\n", " "))[:500]
 
 
 def _plain_file(path: Path) -> bool:
