@@ -311,6 +311,30 @@ class Operations:
         self._run(["push", "--porcelain", "--quiet", _EOO, name, *specs])
 
 
+    # -- portable runs: bundles carry a run's base and its result between machines ------
+    def bundle_create(self, path: str, refs: Sequence[str], exclude: Sequence[str] = ()) -> None:
+        """Write a bundle of ``refs`` (their history minus ``exclude``'s) to ``path`` (absolute)."""
+        target = _plain(path, "bundle path", "pass an absolute path")
+        for rev in (*refs, *exclude):
+            _plain(rev, "revision", "pass a ref name or a commit id")
+        self._run(["bundle", "create", "-q", target, *refs, *(f"^{e}" for e in exclude)])
+
+    def bundle_heads(self, path: str) -> list[tuple[str, str]]:
+        """``(commit id, ref name)`` of every ref a bundle carries, as the bundle says (not yet trusted)."""
+        target = _plain(path, "bundle path", "pass an absolute path")
+        out = self._run(["bundle", "list-heads", target])
+        heads = []
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            oid, _, name = line.partition(" ")
+            heads.append((oid, name))
+        return heads
+
+    def bundle_verify(self, path: str) -> str | None:
+        """None when the bundle is whole and this repository has its prerequisites, else git's words."""
+        target = _plain(path, "bundle path", "pass an absolute path")
+        code, _, err = self._run_rc(["bundle", "verify", "-q", target])
+        return None if code == 0 else (err.decode("utf-8", "replace").strip() or f"git bundle verify exit {code}")
+
     # -- reviews: merges in memory, scratch trees, a range's commits ----------
     def merge_trees(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[str, tuple[str, ...]]]:
         """Merge each pair of commits in memory: ``(merged tree, conflicted paths)`` per pair.

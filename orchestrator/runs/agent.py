@@ -8,10 +8,14 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 KILL_GRACE_S = 3.0
+POLL_S = 0.2
+# Set by a dispatch that was interrupted: every agent still running is stopped and its run interrupted.
+STOP = threading.Event()
 
 
 def run_agent(command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
@@ -41,11 +45,22 @@ def run_agent(command: list[str], *, cwd: Path, env: dict[str, str], log: Path,
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    code: int | None
+    code: int | None = None
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        code = None
+        # Short waits, so a dispatch's Ctrl-C (STOP) reaches runs in worker threads,
+        # where no signal is delivered: each run then takes its own interrupt path.
+        while True:
+            if STOP.is_set():
+                raise KeyboardInterrupt("dispatch was interrupted")
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            try:
+                code = proc.wait(timeout=POLL_S if left is None else min(POLL_S, left))
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         # Also on Ctrl-C, and for anything the agent left running in the background.
         stop_group(proc)

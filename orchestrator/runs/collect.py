@@ -94,28 +94,54 @@ def land(git: Git, ws: workspace.Workspace, paths: list[str], message: str) -> s
 
 def import_proposals(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace,
                      task: str | None) -> tuple[list[Stored], list[str]]:
-    """Handoffs the agent queued in its clone, re-proposed as new open records of this run's worker.
+    """Handoffs the agent queued in its clone, re-proposed as new open records of this run's worker."""
+    blobs, notes = read_proposals(Git(ws.checkout / ".git", None, bare=True))
+    imported, more = propose_all(git, loaded, ws.worker, ws.base, task, blobs)
+    return imported, notes + more
 
-    Only ``refs/lanewarden/handoffs/*`` of the clone is read, and of each only
-    what a proposal says (problem, target, paths, patch, evidence, risk,
-    validation); status, history, source and id are recomputed here. No other
-    ref of the clone (branches, overrides, ledger) is ever read.
+
+def read_proposals(clone: Git) -> tuple[list[tuple[str, bytes]], list[str]]:
+    """``(name, handoff.json)`` of each handoff queued in a run's clone; nothing else of it is read.
+
+    Only ``refs/lanewarden/handoffs/*`` of the clone is read (no branches,
+    overrides or ledger). On a remote node this is what ``run execute``
+    exports as files; on the orchestrator :func:`propose_all` judges them.
     """
     notes: list[str] = []
-    clone = Git(ws.checkout / ".git", None, bare=True)
     try:
         refs = clone.refs(HANDOFF_PREFIX)
     except LanewardenError as exc:
         return [], [f"could not read handoffs proposed in the run's clone: {exc.message}"]
     if len(refs) > MAX_PROPOSALS:
         notes.append(f"the agent proposed {len(refs)} handoffs; only the first {MAX_PROPOSALS} were imported")
-    imported: list[Stored] = []
+    found: list[tuple[str, bytes]] = []
     for ref, commit in sorted(refs.items())[:MAX_PROPOSALS]:
         name = ref[len(HANDOFF_PREFIX):]
         try:
             blob = clone.read_paths([f"{commit}:handoff.json"])[0]
-            if blob is None or len(blob) > MAX_HANDOFF_BYTES:
-                raise ValueError("no readable handoff.json")
+        except LanewardenError as exc:
+            notes.append(f"proposed handoff {name[:12]} not imported: {exc.message}")
+            continue
+        if blob is None or len(blob) > MAX_HANDOFF_BYTES:
+            notes.append(f"proposed handoff {name[:12]} not imported: no readable handoff.json")
+            continue
+        found.append((name, blob))
+    return found, notes
+
+
+def propose_all(git: Git, loaded: LoadedPolicy, worker: str, base: str, task: str | None,
+                blobs: list[tuple[str, bytes]]) -> tuple[list[Stored], list[str]]:
+    """Proposals re-proposed as new open records of ``worker``, with the trusted policy.
+
+    Of each only what a proposal says is kept (problem, target, paths, patch,
+    evidence, risk, validation); status, history, source and id are recomputed.
+    """
+    notes: list[str] = []
+    imported: list[Stored] = []
+    for name, blob in blobs[:MAX_PROPOSALS]:
+        try:
+            if len(blob) > MAX_HANDOFF_BYTES:
+                raise ValueError("too large")
             h = Handoff.from_json(blob)
         except (LanewardenError, ValueError) as exc:
             notes.append(f"proposed handoff {name[:12]} not imported: {str(exc).splitlines()[0]}")
@@ -124,8 +150,8 @@ def import_proposals(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace,
         patch = h.proposed_change.encode("utf-8", "surrogateescape") if h.proposed_change else None
         try:
             results = propose(git, loaded, Proposal(
-                source=ws.worker, problem=h.problem, target=target, patch=patch, paths=h.evidence.paths,
-                evidence=h.evidence.notes, risk=h.risk_if_ignored, task=task, base=ws.base,
+                source=worker, problem=h.problem, target=target, patch=patch, paths=h.evidence.paths,
+                evidence=h.evidence.notes, risk=h.risk_if_ignored, task=task, base=base,
                 validation=h.suggested_validation.commands))
         except LanewardenError as exc:
             notes.append(f"proposed handoff {name[:12]} not imported: {exc.message}")

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import yaml
 
+from lanewarden.orchestrator.runs import agent as process
 from lanewarden.orchestrator.runs.worker_run import RunResult, execute
-from lanewarden.workers.errors import InputError, LanewardenError
+from lanewarden.workers.errors import InputError, LanewardenError, unknown_worker_hint
 from lanewarden.workers.git import Git
 
-SEVERITY = {0: 0, 3: 1, 2: 2, 4: 3, 1: 4}
+SEVERITY = {0: 0, 3: 1, 2: 2, 4: 3, 1: 4, 130: 5}
 
 
 @dataclass
@@ -36,6 +37,8 @@ class Task:
     error: str | None = None
     error_code: int = 4
     changed: int = 0
+    folder: Path | None = None  # the run's folder once it exists (live progress reads its state)
+    run_id: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -46,6 +49,8 @@ class Task:
 
     @property
     def exit_code(self) -> int:
+        if self.state in ("cancelled", "interrupted"):
+            return 130
         if self.result is not None:
             return self.result.exit_code
         return self.error_code if self.error else 0
@@ -84,13 +89,39 @@ def load_plan(path: Path) -> list[Task]:
     return tasks
 
 
+def validate(git: Git, tasks: list[Task], base: str = "HEAD") -> None:
+    """The whole plan against the trusted policy, before anything starts: a mistyped worker fails here."""
+    from lanewarden.workers.loader import load_revision
+
+    policy = load_revision(git, git.resolve_commit(base, what="base revision")).policy
+    for t in tasks:
+        if t.worker not in policy.workers:
+            raise InputError(f"tasks[{t.index}]: unknown worker {t.worker!r}; nothing was started",
+                             hint=unknown_worker_hint(t.worker, policy.workers))
+
+
 def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
              on_change: Callable[[list[Task]], None] = lambda t: None, *, confined: bool = True,
              network: bool = True) -> list[Task]:
     """Run the plan; ``on_change`` is called whenever a task changes state.
 
     ``confined=False`` runs every agent without a sandbox (``--unconfined``).
+    Ctrl-C stops every running agent through its run's own interrupt path
+    (each run ends ``interrupted``, its clone removed), marks queued tasks
+    ``cancelled``, then re-raises.
     """
+
+    def run_one(t: Task) -> None:
+        t.result = execute(Git.discover(repo), t.worker, t.command, task=t.task, confined=confined,
+                           network=network, on_start=lambda ws: setattr(t, "folder", ws.folder))
+        t.changed = t.result.changed_files
+
+    return run_lanes(tasks, jobs, run_one, on_change)
+
+
+def run_lanes(tasks: list[Task], jobs: int, run_one: Callable[[Task], None],
+              on_change: Callable[[list[Task]], None]) -> list[Task]:
+    """Lanes side by side (``jobs`` at a time), the tasks of one lane one after the other."""
     lanes: dict[str, list[Task]] = {}
     for t in tasks:
         lanes.setdefault(t.worker, []).append(t)
@@ -102,28 +133,61 @@ def dispatch(repo: Path | None, tasks: list[Task], jobs: int,
 
     def lane(queue: list[Task]) -> None:
         for t in queue:
+            if process.STOP.is_set():
+                set_state(t, "cancelled")
+                continue
             t.started = time.monotonic()
             set_state(t, "running")
             try:
-                git = Git.discover(repo)  # one handle per thread: handles are not shared
-                t.result = execute(git, t.worker, t.command, task=t.task, confined=confined, network=network)
-                t.changed = t.result.changed_files
+                run_one(t)
                 t.finished = time.monotonic()
-                set_state(t, t.result.outcome)
+                set_state(t, t.result.outcome if t.result else "error")
             except LanewardenError as exc:
                 t.error = exc.message
                 t.error_code = exc.exit_code
                 t.finished = time.monotonic()
                 set_state(t, "error")
+            except KeyboardInterrupt:
+                t.error = "interrupted (Ctrl-C); the run's clone was removed, its evidence kept"
+                t.error_code = 130
+                t.finished = time.monotonic()
+                set_state(t, "interrupted")
             except Exception as exc:
                 t.error = f"{type(exc).__name__}: {exc}"
                 t.finished = time.monotonic()
                 set_state(t, "error")
 
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for future in [pool.submit(lane, q) for q in lanes.values()]:
+    process.STOP.clear()
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(lane, q) for q in lanes.values()]
+    try:
+        for future in futures:
             future.result()
+    except KeyboardInterrupt:
+        process.STOP.set()  # every running agent stops; each run takes its interrupt path
+        for future in futures:
+            future.result()
+        raise
+    finally:
+        pool.shutdown(wait=True)
     return tasks
+
+
+def poll_changed(t: Task) -> None:
+    """Files the running agent has changed so far, for the live progress line (a local run's clone).
+
+    Read through lanewarden's own git dir for the run, like collect; a figure
+    for people only: the guard's count at the end is the one that counts.
+    """
+    folder = t.folder
+    if folder is None or t.state != "running":
+        return
+    reader = Git(folder / "git", folder / "checkout")
+    try:
+        changed = {p for _, p in reader.diff_files_raw()} | set(reader.ls_files_others(gitignore=False))
+    except (LanewardenError, OSError):
+        return  # the run ended and its clone went away between two polls
+    t.changed = len(changed)
 
 
 def worst(tasks: list[Task]) -> int:

@@ -20,12 +20,18 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 
 
 @contextmanager
-def terminate_as_interrupt() -> Iterator[None]:
-    """Within this block SIGTERM (and SIGHUP) raise KeyboardInterrupt; only the main thread can catch signals."""
+def terminate_as_interrupt(*, sigint: bool = False) -> Iterator[None]:
+    """Within this block SIGTERM (and SIGHUP) raise KeyboardInterrupt; only the main thread can catch signals.
+
+    ``sigint``: SIGINT too, even when this process inherited it ignored (started in
+    the background by a non-interactive shell or a CI runner): ``dispatch`` must
+    stop its runs on Ctrl-C wherever it was started.
+    """
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.signal(sig, _raise) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    signals = (signal.SIGTERM, signal.SIGHUP, *((signal.SIGINT,) if sigint else ()))
+    previous = {sig: signal.signal(sig, _raise) for sig in signals}
     try:
         yield
     finally:

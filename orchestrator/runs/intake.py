@@ -1,0 +1,253 @@
+"""``run collect``: what a node returned, judged on the orchestrator with its own trusted policy.
+
+The node is not trusted. Checked before anything is read as a change:
+the manifest that came back is byte for byte the one the orchestrator keeps
+(its run record, or ``--prepared DIR`` straight from the trusted prepare job);
+``result.json`` names that manifest; the result bundle carries exactly one
+ref, ``refs/lanewarden/result``, whose commit has the pinned base as its only
+parent. The bundle is fetched into ``refs/lanewarden/quarantine/<run-id>``
+(removed again at the end), the change base..result is guarded in range mode
+with the policy committed in the base, and lanewarden itself lands the
+writable paths, queues handoffs and re-proposes the agent's proposals as new
+records of the run's worker. Any doubt rolls the run back with the reason;
+every outcome is a ledger entry, and the orchestrator is the one writer.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from lanewarden.guards import override, redaction
+from lanewarden.guards.changes import GITLINK
+from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
+from lanewarden.guards.verdict import Decision, Mode, VoteValue
+from lanewarden.handoffs import factory as build
+from lanewarden.handoffs.queue import Queue, actor
+from lanewarden.orchestrator.runs import collect, portable, workspace
+from lanewarden.orchestrator.runs import worker_run as local
+from lanewarden.orchestrator.runs.result import RunResult
+from lanewarden.workers.errors import InputError, LanewardenError
+from lanewarden.workers.git import Git
+from lanewarden.workers.loader import load_revision
+
+QUARANTINE = "refs/lanewarden/quarantine/"
+MAX_HANDOFF_FILES = collect.MAX_PROPOSALS
+# Fetching a bundle stores its whole pack; a run's change is far smaller than this.
+MAX_BUNDLE_BYTES = 512 << 20
+MAX_NODE_NOTES = 20
+
+
+def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunResult:
+    """Judge the run returned in ``folder``; a node that lied, crashed or returned nothing is rolled back."""
+    if prepared is not None:
+        manifest, digest = portable.adopt(git, prepared)
+    else:
+        claimed, _ = portable.read_manifest(folder)
+        found = portable.trusted_manifest(git, claimed["run_id"])
+        if found is None:
+            raise InputError(f"run {claimed['run_id']} was not prepared in this repository",
+                             hint="pass --prepared DIR with the folder as the trusted prepare job wrote it")
+        manifest, digest = found
+    ws = workspace.Workspace(manifest["run_id"], str(manifest["worker"]), str(manifest["branch"]),
+                             workspace.run_folder(git, manifest["run_id"]),
+                             Git(workspace.run_folder(git, manifest["run_id"]) / "checkout" / ".git", None),
+                             str(manifest["base"]))
+    state = json.loads(ws.state_file.read_text())
+    if state.get("status") != "prepared":
+        raise InputError(f"run {ws.run_id} was collected already ({state.get('status')})",
+                         hint=f"lanewarden runs show {ws.run_id}")
+    try:  # two collects of one run at once: only the first gets past this (never removed: a run lands once)
+        os.close(os.open(ws.folder / "collect.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        raise InputError(f"run {ws.run_id} is being collected already",
+                         hint=f"lanewarden runs show {ws.run_id}") from None
+    workspace.write_state(ws, status="collecting", returned=str(folder.resolve()))
+    returned = _read_result(folder, digest)
+    seconds = returned.get("seconds")
+    started = time.monotonic() - (float(seconds) if isinstance(seconds, int | float) and seconds >= 0 else 0.0)
+    confined = returned.get("confined") is not False
+    workspace.write_state(ws, confined=confined, network=returned.get("network") is not False)
+    notes = returned.get("notes")
+    result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=list(returned["reasons"]),
+                       notes=[_said(n) for n in (notes if isinstance(notes, list) else [])[:MAX_NODE_NOTES]],
+                       log="", confined=confined)
+    log = folder / portable.RESULT_DIR / "log.txt"
+    if _plain_file(log) and log.stat().st_size < (64 << 20):
+        ws.log_file.write_text(redaction.scrub(log.read_text("utf-8", "surrogateescape")), "utf-8",
+                               "surrogateescape")
+        result.log = str(ws.log_file)
+    if result.reasons:
+        return _rolled_back(git, ws, result, started)
+    quarantine = f"{QUARANTINE}{ws.run_id}"
+    try:
+        head = _fetch(git, folder, ws.base, quarantine, result.reasons)
+        if head is None:
+            return _rolled_back(git, ws, result, started)
+        return _judge(git, ws, manifest, folder, head, returned, result, started)
+    except Exception as exc:
+        # Fail closed: a collect that broke half-way lands nothing and is still a recorded run.
+        state = json.loads(ws.state_file.read_text())
+        commit = state.get("commit")
+        if state.get("created_branch") == ws.branch and isinstance(commit, str):
+            git.delete_ref(f"refs/heads/{ws.branch}", commit)
+        result.reasons.append(f"collect failed ({type(exc).__name__}: {exc}); nothing was landed")
+        result.commit = result.branch = None
+        result.outcome, result.exit_code = "rejected", 1
+        return _rolled_back(git, ws, result, started)
+    finally:
+        git.delete_ref(quarantine)
+
+
+def _read_result(folder: Path, digest: str) -> dict[str, Any]:
+    """What the node says, with ``reasons`` to roll back for (a lie, a crash, nothing returned)."""
+    reasons: list[str] = []
+    try:
+        _, back = portable.read_manifest(folder)
+        if back != digest:
+            reasons.append("the manifest that came back is not the one prepared (tampered)")
+    except InputError:
+        reasons.append("the manifest did not come back")
+    path = folder / portable.RESULT_DIR / "result.json"
+    try:
+        if not _plain_file(path) or (folder / portable.RESULT_DIR).is_symlink():
+            raise ValueError("no result.json, or a symlink")
+        data = json.loads(path.read_text())
+        if not isinstance(data, dict):
+            raise ValueError("not a mapping")
+    except (OSError, ValueError):
+        return {"reasons": [*reasons, "the node returned no result (crashed, lost, or never ran)"]}
+    if data.get("manifest_sha256") != digest:
+        reasons.append("the result names another manifest")
+    if data.get("error"):
+        reasons.append(f"the node: {_said(data['error'])}")
+    code = data.get("exit_code")
+    if data.get("timed_out"):
+        reasons.append("timed out (budget timeout_s); the agent and all it started were stopped")
+    elif code != 0 and not data.get("error"):
+        reasons.append(f"the agent exited with code {code}")
+    data["reasons"] = reasons
+    return data
+
+
+def _fetch(git: Git, folder: Path, base: str, quarantine: str, reasons: list[str]) -> str | None:
+    """The result commit, fetched into quarantine once the bundle passed every check; else None."""
+    bundle = (folder / portable.RESULT_DIR / "result.bundle").absolute()
+    if not _plain_file(bundle):
+        reasons.append("the node returned no result bundle")
+        return None
+    if bundle.stat().st_size > MAX_BUNDLE_BYTES:  # its whole pack would enter the object store
+        reasons.append(f"the result bundle is larger than {MAX_BUNDLE_BYTES >> 20} MiB")
+        return None
+    try:
+        heads = git.bundle_heads(str(bundle))
+    except LanewardenError as exc:
+        reasons.append(f"the result bundle is unreadable: {exc.message}")
+        return None
+    if [name for _, name in heads] != [portable.RESULT_REF]:
+        reasons.append(f"the result bundle must carry exactly {portable.RESULT_REF}; it carries "
+                       f"{', '.join(name for _, name in heads) or 'nothing'}")
+        return None
+    problem = git.bundle_verify(str(bundle))
+    if problem is not None:
+        reasons.append(f"the result bundle does not verify here: {problem.splitlines()[-1]}")
+        return None
+    try:
+        git.fetch(str(bundle), [f"+{portable.RESULT_REF}:{quarantine}"])
+    except LanewardenError as exc:
+        reasons.append(f"the result bundle could not be fetched: {exc.message}")
+        return None
+    head = git.ref_value(quarantine)
+    if head is None or head != heads[0][0] or git.object_types([head]).get(head) != "commit":
+        reasons.append("the result bundle's ref is not the commit it claims")
+        return None
+    if git.parents(head) != [base]:
+        reasons.append("the result is not one commit on the pinned base (the node rebased or forged history)")
+        return None
+    return head
+
+
+def _judge(git: Git, ws: workspace.Workspace, manifest: dict[str, Any], folder: Path, head: str,
+           returned: dict[str, Any], result: RunResult, started: float) -> RunResult:
+    loaded = load_revision(git, ws.base)  # the trusted policy: the base's, read here
+    overrides = override.load(git)
+    guarded = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=head,
+                                      overrides=overrides, keep_change=True), cut=True, loaded=loaded)
+    verdict, patches = guarded.verdict, dict(guarded.patches)
+    change = patches.pop(FULL_CHANGE, b"")
+    (ws.folder / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
+    result.verdict = verdict
+    result.changed_files = len(verdict.changes)
+    for vote in verdict.votes:
+        if vote.guard != "scope" and vote.vote != VoteValue.APPROVE:
+            result.reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
+    # A local run sees an embedded repository in the work tree; here the node's `git add` made it a
+    # gitlink. Range mode allows submodule bumps in ordinary history, a run never may add one.
+    result.reasons.extend(f"protected: {c.path!r}: an embedded git repository (a gitlink in the result)"
+                          for c in verdict.changes if c.new_mode == GITLINK)
+    evidence = {"change": change, "overrides": overrides}
+    if result.reasons:
+        if change:
+            found = redaction.findings(verdict)
+            workspace.write_attempt(ws.attempt_file, redaction.redact(change, found).patch)
+        return local._finish(ws, result, started, git, evidence)
+    task = manifest.get("task") if isinstance(manifest.get("task"), str) else None
+    queue = Queue(git)
+    who = actor(git)[0]
+    queued = [queue.create(r)[0] for r in build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)]
+    proposed, notes = collect.propose_all(git, loaded, ws.worker, ws.base, task, _handoff_files(folder, returned))
+    result.notes.extend(notes)
+    result.proposed = [s.handoff.id for s in proposed]
+    kept = [c.path for c in verdict.changes if c.path_class in ("writable", "handoff_required", "shared_append")]
+    commit = None
+    if kept:
+        tree = git.tree_taking(ws.base, head, kept)
+        commit = git.commit_tree(tree, [ws.base], local._message(ws), actor(git))
+        workspace.write_state(ws, created_branch=ws.branch, commit=commit)
+        if not git.update_ref(f"refs/heads/{ws.branch}", commit, None):
+            raise LanewardenError(f"branch {ws.branch} already exists; lanewarden did not create it")
+        check = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=commit)).verdict
+        if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
+            git.delete_ref(f"refs/heads/{ws.branch}", commit)
+            result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
+            return local._finish(ws, result, started, git, evidence)
+    result.commit = commit
+    result.branch = ws.branch if commit else None
+    result.handoffs = [s.handoff.id for s in queued]
+    result.outcome = "split" if queued else "accepted"
+    result.exit_code = 3 if queued else 0
+    return local._finish(ws, result, started, git, evidence)
+
+
+def _handoff_files(folder: Path, returned: dict[str, Any]) -> list[tuple[str, bytes]]:
+    listed = returned.get("handoffs")
+    out: list[tuple[str, bytes]] = []
+    for item in (listed if isinstance(listed, list) else [])[:MAX_HANDOFF_FILES]:
+        name = item.get("file") if isinstance(item, dict) else None
+        if not isinstance(name, str) or "/" in name or name.startswith("."):
+            continue
+        path = folder / portable.RESULT_DIR / "handoffs" / name
+        if _plain_file(path) and path.stat().st_size <= collect.MAX_HANDOFF_BYTES:
+            out.append((str(item.get("name") or name), path.read_bytes()))
+    return out
+
+
+def _said(text: object) -> str:
+    """Words from the node, for reasons and notes: short, one line, token-like content redacted."""
+    return redaction.scrub(str(text).replace("\n", " "))[:500]
+
+
+def _plain_file(path: Path) -> bool:
+    """A regular file, not a symlink: a returned folder must not make collect read the orchestrator's files."""
+    return path.is_file() and not path.is_symlink()
+
+
+def _rolled_back(git: Git, ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
+    """Nothing was guarded (the node lied, crashed or returned nothing): a rejected run with the reasons."""
+    result.seconds = time.monotonic() - started
+    local._ledger_run(git, ws, {"outcome": "rejected", "reasons": result.reasons})
+    workspace.write_state(ws, status="rejected", outcome="rejected", reasons=result.reasons, notes=result.notes,
+                          exit_code=1, seconds=result.seconds, finished=time.time())
+    return result
