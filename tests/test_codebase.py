@@ -57,10 +57,12 @@ def test_only_the_git_module_starts_processes() -> None:
     assert not offenders, "\n".join(offenders)
 
 
-# Git access: workers/git.py starts git, workers/gitops.py builds the argv of its operations.
+# Git access: workers/git.py starts git; it and its mixins (gitops, gitobjects, githistory, gitwork) build
+# the argv of every operation.
 # Nothing else may hand git a command line, so -z, --end-of-options and --literal-pathspecs
 # are decided once (docs/guard.md, "Hardening").
-GIT_ACCESS = {ROOT / "workers" / "git.py", ROOT / "workers" / "gitops.py"}
+GIT_ACCESS = {ROOT / "workers" / name
+              for name in ("git.py", "gitops.py", "gitobjects.py", "githistory.py", "gitwork.py")}
 RAW_ARGV = frozenset({"run", "run_rc", "run_to_file", "_run", "_run_rc", "_run_to_file", "argv", "_argv"})
 NOT_GIT = {("subprocess", "run"), ("sys", "argv")}  # agents and reviewers (see above), the CLI's own argv
 

@@ -52,6 +52,7 @@ def test_every_recipe_runs_collect_on_a_trusted_job() -> None:
 def test_the_docs_include_each_recipe_verbatim() -> None:
     doc = (DOCS / "distributed.md").read_text()
     included = dict(re.findall(r"<!-- recipe: (\S+) -->\n```yaml\n(.*?)```\n", doc, re.S))
-    assert set(included) == {p.name for p in RECIPES.iterdir()}
+    # The CI gate's own recipes (github-guard.yml, gitlab-guard.yml) are shown in docs/ci.md instead.
+    assert set(included) == {p.name for p in RECIPES.iterdir() if not p.stem.endswith("-guard")}
     for name, body in included.items():
         assert body == (RECIPES / name).read_text(), f"docs/distributed.md shows an old copy of {name}"

@@ -26,8 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from lanewarden.workers.errors import GitError, InputError, NotARepositoryError, RevisionError
-from lanewarden.workers.gitops import Operations, TreeEntry, fsdecode, fsencode, is_object_id, split_z
+from lanewarden.workers.errors import GitError, NotARepositoryError, RevisionError
+from lanewarden.workers.githistory import History
+from lanewarden.workers.gitobjects import Objects
+from lanewarden.workers.gitops import TreeEntry, fsdecode, fsencode, is_object_id, split_z
+from lanewarden.workers.gitwork import Workspaces
 
 # Re-exported: callers import the path helpers from here, next to Git.
 __all__ = ["EMPTY_TREE_SHA1", "Git", "TreeEntry", "clean_env", "fsdecode", "fsencode", "is_object_id", "split_z"]
@@ -136,7 +139,7 @@ def _find_top(start: Path) -> Path | None:
     return None
 
 
-class Git(Operations):
+class Git(Objects, History, Workspaces):
     """A hardened handle on one repository (its git dir and, unless bare, its work tree).
 
     Only this class and its ``Operations`` build git command lines; the runners
@@ -300,25 +303,6 @@ class Git(Operations):
             raise GitError(f"git {_subcommand(args)} failed", args=tuple(args),
                            stderr=proc.stderr.decode("utf-8", "replace"))
 
-    def gitignored(self, paths: Sequence[str]) -> set[str]:
-        """Which of ``paths`` (existing or not) a ``.gitignore`` file ignores; tracked paths never are.
-
-        Only ``.gitignore`` files count, as in the work-tree guard: ``info/exclude`` and
-        ``core.excludesFile`` belong to this clone or this user, not to the repository.
-        """
-        if not paths:
-            return set()
-        code, out, err = self._run_rc(["check-ignore", "-v", "-z", "--stdin"],
-                                      input=b"".join(fsencode(p) + b"\0" for p in paths))
-        if code not in (0, 1):  # 1: nothing is ignored
-            raise GitError("git check-ignore failed", args=("check-ignore",), stderr=err.decode("utf-8", "replace"))
-        fields = split_z(out)
-        found: set[str] = set()
-        # -v -z prints SOURCE, LINE, PATTERN, PATH per path; a '!' pattern re-includes the path.
-        for source, _line, pattern, path in zip(*[iter(fields)] * 4, strict=False):
-            if source.rsplit(b"/", 1)[-1] == b".gitignore" and not pattern.startswith(b"!"):
-                found.add(fsdecode(path))
-        return found
 
     @contextmanager
     def _stream(self, args: Sequence[str], stdin: IO[bytes] | None = None, *,
@@ -441,14 +425,6 @@ class Git(Operations):
         code, out, _ = self._run_rc(["symbolic-ref", "-q", "--short", "HEAD"])
         return fsdecode(out.strip()) if code == 0 else None
 
-    def remote_has_branches(self, remote: str) -> bool:
-        """Whether ``remote`` (a configured remote's name or a URL) has any branch; asks the remote."""
-        if not remote or remote.startswith("-"):
-            raise InputError(f"remote {remote!r} is not a remote name or URL")
-        code, out, err = self._run_rc(["ls-remote", "--heads", "--end-of-options", remote])
-        if code != 0:
-            raise GitError(f"cannot list the branches of remote {remote!r}: {err.decode(errors='replace').strip()}")
-        return bool(out.strip())
 
     def merge_bases(self, a: str, b: str) -> list[str]:
         code, out, err = self._run_rc(["merge-base", "--all", "--end-of-options", a, b])
@@ -471,66 +447,11 @@ class Git(Operations):
             self._empty_tree = self._run(["mktree"], input=b"").decode().strip()
         return self._empty_tree
 
-    # -- objects ---------------------------------------------------------
-    def read_file_at(self, commit: str, path: str, *, env: dict[str, str] | None = None) -> bytes | None:
-        """Contents of ``path`` in ``commit`` (or a tree), or None when it does not exist there.
-
-        ``env`` may name a scratch object directory; such reads bypass the cache.
-        """
-        if env is None and (commit, path) in self._files:
-            return self._files[(commit, path)]
-        code, out, _ = self._run_rc(["cat-file", "blob", "--end-of-options", f"{commit}:{path}"], env=env)
-        return out if code == 0 else None
-
-    def read_blobs(self, oids: Sequence[str], *, env: dict[str, str] | None = None) -> dict[str, bytes]:
-        """Read many blobs with one ``cat-file --batch`` process."""
-        wanted = [o for o in dict.fromkeys(oids) if o]
-        if not wanted:
-            return {}
-        batch = self.batch(wanted, env=env)
-        return {oid: found[2] for oid, found in zip(wanted, batch, strict=False) if found is not None}
-
-    # -- writing ---------------------------------------------------------
-    def commit_all(self, message: str, *, author: tuple[str, str] = ("lanewarden", "lanewarden@localhost")) -> str:
-        """Stage everything in the work tree and commit it; returns the new commit id."""
-        name, email = author
-        identity = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-                    "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-        self._run(["add", "-A"])
-        self._run(["-c", "commit.gpgSign=false", "commit", "-q", "--no-verify", "-m", message], env=identity)
-        return self._run(["rev-parse", "HEAD"]).decode().strip()
-
-    def write_blob(self, data: bytes) -> str:
-        return self._run(["hash-object", "-w", "--stdin", "--no-filters"], input=data).decode().strip()
-
-    def make_tree(self, entries: dict[str, bytes], blobs: dict[str, str] | None = None) -> str:
-        """A flat tree of regular files ``name -> content`` (plus ``name -> blob id`` already written)."""
-        oids = {name: self.write_blob(data) for name, data in entries.items()}
-        oids.update(blobs or {})
-        lines = b"".join(f"100644 blob {oid}\t{name}\0".encode() for name, oid in sorted(oids.items()))
-        return self._run(["mktree", "-z"], input=lines).decode().strip()
-
-    def commit_tree(self, tree: str, parents: Sequence[str], message: str,
-                    author: tuple[str, str], when: str | None = None) -> str:
-        name, email = author
-        env = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
-               "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
-        if when:
-            env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
-        args = ["-c", "commit.gpgSign=false", "commit-tree", tree]
-        for parent in parents:
-            args += ["-p", parent]
-        return self._run(args, input=message.encode(), env=env).decode().strip()
 
     def ref_value(self, ref: str) -> str | None:
         code, out, _ = self._run_rc(["rev-parse", "--verify", "-q", "--end-of-options", f"{ref}^{{commit}}"])
         return out.decode().strip() if code == 0 else None
 
-    def update_ref(self, ref: str, new: str, old: str | None) -> bool:
-        """Compare-and-swap: move ``ref`` to ``new`` only if it is still ``old`` (None: absent)."""
-        expected = old or "0" * len(new)
-        code, _, _ = self._run_rc(["update-ref", "--no-deref", "--end-of-options", ref, new, expected])
-        return code == 0
 
     def refs(self, prefix: str) -> dict[str, str]:
         """ref name -> commit id for every ref under ``prefix``.
@@ -544,88 +465,6 @@ class Git(Operations):
             refs[name] = oid
         return refs
 
-    def resolve_id(self, ref_prefix: str, abbrev: str, *, noun: str, listing: str) -> str:
-        """The full id of the one ref under ``ref_prefix`` that starts with ``abbrev`` (like git's
-        abbreviated object names): unique, or an InputError that says what to do."""
-        if not abbrev or any(c not in "0123456789abcdef" for c in abbrev):
-            raise InputError(f"{abbrev!r} is not {noun} id", hint=f"ids are hex; see {listing}")
-        ids = [ref[len(ref_prefix):] for ref in self.refs(ref_prefix)]
-        matches = [i for i in ids if i.startswith(abbrev)]
-        if not matches:
-            raise InputError(f"no {noun.split()[-1]} {abbrev!r}", hint=f"see {listing}")
-        if len(matches) > 1:
-            raise InputError(f"{noun.split()[-1]} id {abbrev!r} is ambiguous: {', '.join(sorted(matches)[:5])}",
-                             hint="type more characters of the id")
-        return matches[0]
-
-    def read_paths(self, specs: Sequence[str]) -> list[bytes | None]:
-        """Contents of many ``<rev>:<path>`` objects with one ``cat-file --batch``."""
-        if not specs:
-            return []
-        return [found[2] if found is not None else None for found in self.batch(specs)]
-
-    def numstat_history(self, commit: str, limit: int) -> list[list[tuple[int | None, int | None, str]]]:
-        """Per commit (newest first, at most ``limit``, merges left out): (added, deleted, path) of each
-        file it modified (a file's creation or deletion says nothing of how it is edited); None counts
-        for binary files. Reads blobs: a partial clone can make it fail."""
-        out = self._run(["log", "--no-renames", "--no-merges", "--diff-filter=M", "--numstat", "-z",
-                         "--format=%x01%H", f"--max-count={limit}", "--end-of-options", commit, "--"])
-        commits: list[list[tuple[int | None, int | None, str]]] = []
-        for chunk in out.split(b"\x01")[1:]:
-            _, _, rest = chunk.partition(b"\0")
-            files: list[tuple[int | None, int | None, str]] = []
-            for entry in rest.lstrip(b"\n").split(b"\0"):
-                added, _, more = entry.partition(b"\t")
-                deleted, _, path = more.partition(b"\t")
-                if path:
-                    files.append((int(added) if added.isdigit() else None,
-                                  int(deleted) if deleted.isdigit() else None, fsdecode(path)))
-            commits.append(files)
-        return commits
-
-    def is_ancestor(self, older: str, newer: str) -> bool:
-        code, _, _ = self._run_rc(["merge-base", "--is-ancestor", "--end-of-options", older, newer])
-        return code == 0
-
-    def is_first_parent_ancestor(self, older: str, newer: str) -> bool:
-        """Whether ``older`` is on ``newer``'s first-parent line (``newer`` itself included).
-
-        ``is_ancestor`` follows every parent, so a rewritten chain that keeps the
-        old head as an extra parent still "contains" it; a hash chain's history is
-        its first-parent line only.
-        """
-        old = self.ref_value(older) if not is_object_id(older) else older
-        new = self.ref_value(newer) if not is_object_id(newer) else newer
-        if old is None or new is None:
-            return False
-        return old in self.first_parents(new)
-
-    def first_parents(self, tip: str) -> list[str]:
-        """The commits on ``tip``'s first-parent line, newest first."""
-        return self._run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
-
-    def roots(self, tip: str) -> list[str]:
-        """The parentless commits ``tip`` reaches through any parent."""
-        return self._run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
-
-    def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
-        """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
-        if not bottoms:
-            return []
-        out = self._run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
-        return out.decode().split()
-
-    def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:
-        """``oid -> type`` (commit, blob, tree, tag) or None when the object is missing."""
-        wanted = [o for o in dict.fromkeys(oids) if o]
-        if not wanted:
-            return {}
-        out = self._run(["cat-file", "--batch-check"], input=("\n".join(wanted) + "\n").encode())
-        types: dict[str, str | None] = {}
-        for oid, line in zip(wanted, out.decode("utf-8", "replace").splitlines(), strict=False):
-            parts = line.split()
-            types[oid] = parts[1] if len(parts) == 3 and parts[1] != "missing" else None
-        return types
 
     # -- worker runs -----------------------------------------------------
     def clone_shared(self, dest: Path) -> Git:
@@ -667,52 +506,4 @@ class Git(Operations):
         bare._run(["update-ref", "--no-deref", "HEAD", head])
         return cls(admin, top)
 
-    def checkout_branch(self, branch: str, commit: str, *, sparse: list[str] | None = None) -> None:
-        """Check out ``commit`` on a new ``branch`` (sparse, non-cone, with these patterns if given).
 
-        The sparse settings are written into the repository's own config so the
-        agent's git in the clone keeps honouring them.
-        """
-        if sparse is not None:
-            info = self.git_dir / "info"
-            info.mkdir(exist_ok=True)
-            (info / "sparse-checkout").write_text("\n".join(sparse) + "\n")
-            self._run(["config", "core.sparseCheckout", "true"])
-            self._run(["config", "core.sparseCheckoutCone", "false"])
-        sparse_flags = ["-c", "core.sparseCheckout=true", "-c", "core.sparseCheckoutCone=false"] if sparse else []
-        self._run([*sparse_flags, "checkout", "-q", "--no-recurse-submodules", "-B", branch, commit])
-
-    def set_ref(self, ref: str, new: str) -> None:
-        """Point ``ref`` at ``new`` whatever it holds now (restoring a ref an agent moved)."""
-        self._run(["update-ref", "--no-deref", ref, new])
-
-    def index_paths(self, base: str, paths: Sequence[str], env: dict[str, str]) -> str:
-        """A tree: ``base`` with ``paths`` re-hashed from the work tree (absent ones removed).
-
-        Uses the index named in ``env`` (``GIT_INDEX_FILE``), never the repository's own.
-        """
-        self._run(["read-tree", base], env=env)
-        if paths:
-            self._run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
-                     input=b"".join(fsencode(p) + b"\0" for p in paths))
-        return self._run(["write-tree"], env=env).decode().strip()
-
-    def binary_diff(self, base: str, env: dict[str, str] | None = None) -> bytes:
-        """The index (``env``'s) against ``base`` as a binary patch ``git apply`` takes."""
-        return self._run(["diff", "--cached", "--binary", "--no-ext-diff", "--no-textconv", "--no-color",
-                         "--no-renames", base], env=env)
-
-    def stage_all(self, env: dict[str, str]) -> None:
-        """Every file of the work tree, ignored ones included, into ``env``'s index."""
-        self._run(["add", "-A", "-f"], env=env)
-
-    def commit_messages(self, commits: Sequence[str]) -> dict[str, tuple[str | None, str]]:
-        """commit id -> (first parent, message), read with one ``cat-file --batch``."""
-        out: dict[str, tuple[str | None, str]] = {}
-        for commit, found in zip(commits, self.batch(list(commits)), strict=False):
-            if found is None or found[1] != "commit":
-                continue
-            header, _, message = found[2].partition(b"\n\n")
-            parents = [ln[7:].decode() for ln in header.split(b"\n") if ln.startswith(b"parent ")]
-            out[commit] = (parents[0] if parents else None, message.decode("utf-8", "replace"))
-        return out

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from lanewarden.guards.engine import UNATTRIBUTED
+from lanewarden.guards.acting import UNATTRIBUTED
 from lanewarden.guards.secrets import ALLOWED, MARK
 from lanewarden.guards.verdict import Decision, Verdict
 
