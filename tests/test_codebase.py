@@ -159,3 +159,15 @@ def test_closed_sets_are_enums_and_every_mapping_covers_them() -> None:
         assert GuardRequest(mode=mode.value, **kwargs).mode is mode  # type: ignore[arg-type]
     with pytest.raises(InputError, match="unknown guard mode 'tree'"):
         GuardRequest(mode="tree")  # type: ignore[arg-type]
+
+
+def test_every_package_of_the_checkout_is_installed() -> None:
+    # The tests import the checkout itself, so a subpackage missing from pyproject.toml would pass
+    # here and be absent from every real install.
+    import tomllib
+
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {"lanewarden", "lanewarden.fixtures"} | {
+        "lanewarden." + ".".join(p.parent.relative_to(ROOT).parts)
+        for layer in LAYERS for p in (ROOT / layer).rglob("__init__.py")}
+    assert declared == found
