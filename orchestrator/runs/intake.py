@@ -74,6 +74,9 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
         result.log = str(ws.log_file)
     if result.reasons:
         return collect.rolled_back(git, ws, result, started)
+    # The agent's own failure (an exit code, a timeout) is judged like a local run's: its result is
+    # still guarded and kept as evidence, and the run rolled back by the shared collect.
+    result.reasons.extend(returned.get("agent_reasons", []))
     quarantine = f"{QUARANTINE}{ws.run_id}"
     try:
         head = _fetch(git, folder, ws.base, quarantine, result.reasons)
@@ -117,11 +120,13 @@ def _read_result(folder: Path, digest: str) -> dict[str, Any]:
     if data.get("error"):
         reasons.append(f"the node: {_said(data['error'])}")
     code = data.get("exit_code")
+    agent: list[str] = []
     if data.get("timed_out"):
-        reasons.append("timed out (budget timeout_s); the agent and all it started were stopped")
+        agent.append("timed out (budget timeout_s); the agent and all it started were stopped")
     elif code != 0 and not data.get("error"):
-        reasons.append(f"the agent exited with code {code}")
+        agent.append(f"the agent exited with code {code}")
     data["reasons"] = reasons
+    data["agent_reasons"] = agent
     return data
 
 
