@@ -144,6 +144,6 @@ def commit_result(reader: Git, base: str, run_id: str, installed: Mapping[str, s
         top = reader.top
         reader.index_forget([p for p in sorted(installed) if as_installed(top, p, installed)], env=env)
     tree = reader.write_tree(env=env)
-    commit = reader.commit_tree(tree, [base], f"lanewarden run {run_id}: the node's result\n", NODE_AUTHOR)
+    commit = reader.commit_tree(tree, [base], f"lanewarden run {run_id}: the agent's final work tree\n", NODE_AUTHOR)
     reader.set_ref(portable.RESULT_REF, commit)
     return commit
