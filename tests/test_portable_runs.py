@@ -244,6 +244,9 @@ EMBED = ("mkdir inner && cd inner && git init -q && echo x > f && git add f && "
     ("wallet-api", ["sh", str(AGENTS / "commit_own.sh")]),
     ("wallet-api", ["sh", str(AGENTS / "many_files.sh"), "45"]),
     ("wallet-api", ["sh", "-c", EMBED]),
+    ("wallet-api", ["sh", str(AGENTS / "split.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "private_key.sh")]),
+    ("wallet-api", ["sh", str(AGENTS / "crash.sh")]),
 ])
 def test_a_portable_run_is_judged_as_the_local_run_is(make_repo: Any, tmp_path: Path, worker: str,
                                                       command: list[str]) -> None:
@@ -258,10 +261,42 @@ def test_a_portable_run_is_judged_as_the_local_run_is(make_repo: Any, tmp_path: 
     remote = json.loads(result.stdout)
     assert (remote["outcome"], remote["exit_code"]) == (local["outcome"], local["exit_code"]), (local, remote)
     assert remote["changed_files"] == local["changed_files"]
+    assert len(remote["handoffs"]) == len(local["handoffs"])
     if local["commit"]:
         paths = [git(r, "diff-tree", "-r", "--name-only", "--no-commit-id", c).split()
                  for r, c in ((local_repo, local["commit"]), (portable_repo, remote["commit"]))]
         assert paths[0] == paths[1]
+    # The same collect judged both: the same verdict, path for path (a crashed node is rolled back
+    # before anything is guarded, so only the local run of a crashing agent has a verdict).
+    verdicts = [_verdict(r, d["run_id"]) for r, d in ((local_repo, local), (portable_repo, remote))]
+    if verdicts[1] is not None:
+        assert verdicts[0] == verdicts[1]
+
+
+def _verdict(repo: Path, run_id: str) -> tuple[str, str, list[tuple[str, str]]] | None:
+    path = repo / ".git" / "lanewarden" / "runs" / run_id / "verdict.json"
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    return data["mode"], data["decision"], sorted((c["path"], c["class"]) for c in data["changes"])
+
+
+def test_a_local_run_goes_through_the_shared_collect(repo: Path, tmp_path: Path) -> None:
+    """Only ``collect.judge`` turns an embedded repository's gitlink in the result into a rejection,
+    and only it fetches the result into quarantine: a local run gets both, and leaves no quarantine."""
+    result = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--", "sh", "-c", EMBED)
+    data = json.loads(_ok(result, 1).stdout)
+    assert data["outcome"] == "rejected" and data["commit"] is None
+    assert any("(a gitlink in the result)" in r for r in data["reasons"]), data["reasons"]
+    verdict = _verdict(repo, data["run_id"])
+    assert verdict is not None and verdict[0] == "range"
+    landed = lanewarden("run", "wallet-api", "--repo", str(repo), "--format", "json", "--",
+                        "sh", str(AGENTS / "commit_own.sh"))
+    ok = json.loads(_ok(landed, 0).stdout)
+    assert ok["outcome"] == "accepted" and ok["commit"]
+    assert git(repo, "for-each-ref", "--format=%(refname)", "refs/lanewarden/quarantine").split() == []
+    entry = ledger_runs(repo)[-1]
+    assert entry["inputs"]["mode"] == "range" and entry["inputs"]["run_id"] == ok["run_id"]
 
 
 def test_without_a_bundle_the_node_fetches_the_base_commit(repo: Path, tmp_path: Path) -> None:

@@ -203,6 +203,12 @@ class Operations:
             self._run(["update-index", "--add", "--remove", "-z", "--stdin"], env=env,
                       input=b"".join(fsencode(p) + b"\0" for p in paths))
 
+    def index_forget(self, paths: Sequence[str], *, env: dict[str, str] | None = None) -> None:
+        """Drop ``paths`` from the index ``env`` names, whatever the work tree holds (names on stdin)."""
+        if paths:
+            self._run(["update-index", "--force-remove", "-z", "--stdin"], env=env,
+                      input=b"".join(fsencode(p) + b"\0" for p in paths))
+
     def write_tree(self, *, env: dict[str, str] | None = None, hint: str | None = None) -> str:
         """The index as a tree object; its id."""
         return self._run(["write-tree"], env=env, hint=hint).decode().strip()

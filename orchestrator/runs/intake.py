@@ -21,19 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from lanewarden.guards import override, redaction
-from lanewarden.guards.changes import GITLINK
-from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
-from lanewarden.guards.verdict import Decision, Mode, VoteValue
-from lanewarden.handoffs import factory as build
-from lanewarden.handoffs.queue import Queue, actor
 from lanewarden.orchestrator.runs import collect, portable, workspace
-from lanewarden.orchestrator.runs import worker_run as local
 from lanewarden.orchestrator.runs.result import RunResult
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
-from lanewarden.workers.loader import load_revision
 
-QUARANTINE = "refs/lanewarden/quarantine/"
+QUARANTINE = collect.QUARANTINE
 MAX_HANDOFF_FILES = collect.MAX_PROPOSALS
 # Fetching a bundle stores its whole pack; a run's change is far smaller than this.
 MAX_BUNDLE_BYTES = 512 << 20
@@ -80,13 +73,16 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
                                "surrogateescape")
         result.log = str(ws.log_file)
     if result.reasons:
-        return _rolled_back(git, ws, result, started)
+        return collect.rolled_back(git, ws, result, started)
+    # The agent's own failure (an exit code, a timeout) is judged like a local run's: its result is
+    # still guarded and kept as evidence, and the run rolled back by the shared collect.
+    result.reasons.extend(returned.get("agent_reasons", []))
     quarantine = f"{QUARANTINE}{ws.run_id}"
     try:
         head = _fetch(git, folder, ws.base, quarantine, result.reasons)
         if head is None:
-            return _rolled_back(git, ws, result, started)
-        return _judge(git, ws, manifest, folder, head, returned, result, started)
+            return collect.rolled_back(git, ws, result, started)
+        return _judge(git, ws, folder, head, returned, result, started)
     except Exception as exc:
         # Fail closed: a collect that broke half-way lands nothing and is still a recorded run.
         state = json.loads(ws.state_file.read_text())
@@ -96,7 +92,7 @@ def collect_run(git: Git, folder: Path, *, prepared: Path | None = None) -> RunR
         result.reasons.append(f"collect failed ({type(exc).__name__}: {exc}); nothing was landed")
         result.commit = result.branch = None
         result.outcome, result.exit_code = "rejected", 1
-        return _rolled_back(git, ws, result, started)
+        return collect.rolled_back(git, ws, result, started)
     finally:
         git.delete_ref(quarantine)
 
@@ -124,11 +120,13 @@ def _read_result(folder: Path, digest: str) -> dict[str, Any]:
     if data.get("error"):
         reasons.append(f"the node: {_said(data['error'])}")
     code = data.get("exit_code")
+    agent: list[str] = []
     if data.get("timed_out"):
-        reasons.append("timed out (budget timeout_s); the agent and all it started were stopped")
+        agent.append("timed out (budget timeout_s); the agent and all it started were stopped")
     elif code != 0 and not data.get("error"):
-        reasons.append(f"the agent exited with code {code}")
+        agent.append(f"the agent exited with code {code}")
     data["reasons"] = reasons
+    data["agent_reasons"] = agent
     return data
 
 
@@ -169,56 +167,11 @@ def _fetch(git: Git, folder: Path, base: str, quarantine: str, reasons: list[str
     return head
 
 
-def _judge(git: Git, ws: workspace.Workspace, manifest: dict[str, Any], folder: Path, head: str,
-           returned: dict[str, Any], result: RunResult, started: float) -> RunResult:
-    loaded = load_revision(git, ws.base)  # the trusted policy: the base's, read here
-    overrides = override.load(git)
-    guarded = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=head,
-                                      overrides=overrides, keep_change=True), cut=True, loaded=loaded)
-    verdict, patches = guarded.verdict, dict(guarded.patches)
-    change = patches.pop(FULL_CHANGE, b"")
-    (ws.folder / "verdict.json").write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
-    result.verdict = verdict
-    result.changed_files = len(verdict.changes)
-    for vote in verdict.votes:
-        if vote.guard != "scope" and vote.vote != VoteValue.APPROVE:
-            result.reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
-    # A local run sees an embedded repository in the work tree; here the node's `git add` made it a
-    # gitlink. Range mode allows submodule bumps in ordinary history, a run never may add one.
-    result.reasons.extend(f"protected: {c.path!r}: an embedded git repository (a gitlink in the result)"
-                          for c in verdict.changes if c.new_mode == GITLINK)
-    evidence = {"change": change, "overrides": overrides}
-    if result.reasons:
-        if change:
-            found = redaction.findings(verdict)
-            workspace.write_attempt(ws.attempt_file, redaction.redact(change, found).patch)
-        return local._finish(ws, result, started, git, evidence)
-    task = manifest.get("task") if isinstance(manifest.get("task"), str) else None
-    queue = Queue(git)
-    who = actor(git)[0]
-    queued = [queue.create(r)[0] for r in build.from_verdict(loaded.policy, verdict, patches, who=who, task=task)]
-    proposed, notes = collect.propose_all(git, loaded, ws.worker, ws.base, task, _handoff_files(folder, returned))
-    result.notes.extend(notes)
-    result.proposed = [s.handoff.id for s in proposed]
-    kept = [c.path for c in verdict.changes if c.path_class in ("writable", "handoff_required", "shared_append")]
-    commit = None
-    if kept:
-        tree = git.tree_taking(ws.base, head, kept)
-        commit = git.commit_tree(tree, [ws.base], local._message(ws), actor(git))
-        workspace.write_state(ws, created_branch=ws.branch, commit=commit)
-        if not git.update_ref(f"refs/heads/{ws.branch}", commit, None):
-            raise LanewardenError(f"branch {ws.branch} already exists; lanewarden did not create it")
-        check = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=commit)).verdict
-        if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
-            git.delete_ref(f"refs/heads/{ws.branch}", commit)
-            result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
-            return local._finish(ws, result, started, git, evidence)
-    result.commit = commit
-    result.branch = ws.branch if commit else None
-    result.handoffs = [s.handoff.id for s in queued]
-    result.outcome = "split" if queued else "accepted"
-    result.exit_code = 3 if queued else 0
-    return local._finish(ws, result, started, git, evidence)
+def _judge(git: Git, ws: workspace.Workspace, folder: Path, head: str, returned: dict[str, Any],
+           result: RunResult, started: float) -> RunResult:
+    """The shared collect (collect.judge), with the result in quarantine and the proposals as files."""
+    return collect.judge(git, ws, git, head, result, started, overrides=override.load(git),
+                         proposals=_handoff_files(folder, returned))
 
 
 def _handoff_files(folder: Path, returned: dict[str, Any]) -> list[tuple[str, bytes]]:
@@ -242,12 +195,3 @@ def _said(text: object) -> str:
 def _plain_file(path: Path) -> bool:
     """A regular file, not a symlink: a returned folder must not make collect read the orchestrator's files."""
     return path.is_file() and not path.is_symlink()
-
-
-def _rolled_back(git: Git, ws: workspace.Workspace, result: RunResult, started: float) -> RunResult:
-    """Nothing was guarded (the node lied, crashed or returned nothing): a rejected run with the reasons."""
-    result.seconds = time.monotonic() - started
-    local._ledger_run(git, ws, {"outcome": "rejected", "reasons": result.reasons})
-    workspace.write_state(ws, status="rejected", outcome="rejected", reasons=result.reasons, notes=result.notes,
-                          exit_code=1, seconds=result.seconds, finished=time.time())
-    return result

@@ -16,11 +16,12 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from lanewarden.guards import redaction
+from lanewarden.guards.sources import as_installed
 from lanewarden.orchestrator.runs import agent as process
 from lanewarden.orchestrator.runs import collect, portable, sandbox
 from lanewarden.workers.errors import InputError, LanewardenError
@@ -111,7 +112,7 @@ def _execute(folder: Path, manifest: dict[str, Any], command: list[str], work: P
     result["timed_out"] = code is None and result["error"] is None
     on_state({"state": "packing"})
     try:
-        commit = _commit_result(reader, base, str(manifest["run_id"]))
+        commit = commit_result(reader, base, str(manifest["run_id"]))
         reader.bundle_create(str((staging / "result.bundle").resolve()), [portable.RESULT_REF], exclude=[base])
         result["result"] = commit
     except LanewardenError as exc:
@@ -126,14 +127,23 @@ def _execute(folder: Path, manifest: dict[str, Any], command: list[str], work: P
     (staging / "log.txt").write_text(redaction.scrub(text), "utf-8", "surrogateescape")
 
 
-def _commit_result(reader: Git, base: str, run_id: str) -> str:
-    """The work tree's final state as one commit on the base (the node's own commits are not trusted)."""
+def commit_result(reader: Git, base: str, run_id: str, installed: Mapping[str, str] | None = None) -> str:
+    """The work tree's final state as one commit on the base (the agent's own commits are not trusted).
+
+    The execute step of every run, on a node or on the orchestrator's machine: ``reader`` is
+    lanewarden's own git dir for the clone (never the clone's ``.git``). ``installed``: the runtime
+    config lanewarden wrote (path -> sha256); a file still exactly as written is left out (not the
+    agent's change), anything else about it is staged like every path.
+    """
     index = reader.git_dir / "index"
     scratch = reader.git_dir / "index.result"
     shutil.copyfile(index, scratch)  # keeps a sparse checkout's skip-worktree flags: absent is not deleted
     env = {"GIT_INDEX_FILE": str(scratch)}
     reader.stage_all(env)
+    if installed and reader.top is not None:
+        top = reader.top
+        reader.index_forget([p for p in sorted(installed) if as_installed(top, p, installed)], env=env)
     tree = reader.write_tree(env=env)
-    commit = reader.commit_tree(tree, [base], f"lanewarden run {run_id}: the node's result\n", NODE_AUTHOR)
+    commit = reader.commit_tree(tree, [base], f"lanewarden run {run_id}: the agent's final work tree\n", NODE_AUTHOR)
     reader.set_ref(portable.RESULT_REF, commit)
     return commit

@@ -20,18 +20,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lanewarden.orchestrator.runs import workspace
+from lanewarden.orchestrator.runs import collect, workspace
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import BRANCH_PREFIX
-from lanewarden.workers.loader import load_revision
+from lanewarden.workers.loader import LoadedPolicy, load_revision
 
 SCHEMA = "lanewarden.portable/1"
 MANIFEST = "manifest.json"
 BUNDLE = "base.bundle"
 CONTEXT = "context.json"
 BASE_REF = "refs/lanewarden/base"
-RESULT_REF = "refs/lanewarden/result"
+RESULT_REF = collect.RESULT_REF
 RESULT_DIR = "result"
 
 
@@ -71,6 +71,17 @@ def check_files(folder: Path, manifest: dict[str, Any]) -> list[str]:
     return bad
 
 
+def pin(git: Git, worker: str, base: str | None, network: bool) -> tuple[str, LoadedPolicy, bool]:
+    """The first thing every run's prepare does (local or portable): the base as a commit id, its
+    policy (the trusted one for the whole run), the worker checked against it, and the network
+    setting that holds (a worker whose budget says ``network: false`` never gets one)."""
+    base_commit = git.resolve_commit(base or "HEAD", what="base revision")
+    loaded = load_revision(git, base_commit)
+    if worker not in loaded.policy.workers:
+        raise InputError(f"unknown worker {worker!r}", hint=unknown_worker_hint(worker, loaded.policy.workers))
+    return base_commit, loaded, network and loaded.policy.workers[worker].budgets.network is not False
+
+
 def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: str | None = None,
             network: bool = True, bundle: bool = True) -> dict[str, Any]:
     """Write a portable run into ``out`` (empty or absent) and record it; returns the manifest plus its hash.
@@ -78,17 +89,10 @@ def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: 
     ``bundle=False``: no base bundle; the node fetches the base commit itself
     (``run execute --from REMOTE``), for large histories and nodes that can reach the remote.
     """
-    from lanewarden.orchestrator.runs.worker_run import _open_handoffs as open_handoffs
-
-    base_commit = git.resolve_commit(base or "HEAD", what="base revision")
-    loaded = load_revision(git, base_commit)
-    if worker not in loaded.policy.workers:
-        raise InputError(f"unknown worker {worker!r}", hint=unknown_worker_hint(worker, loaded.policy.workers))
+    base_commit, loaded, network = pin(git, worker, base, network)
     if out.exists() and any(out.iterdir()):
         raise InputError(f"{out} is not empty", hint="prepare into a new folder")
     w = loaded.policy.workers[worker]
-    if w.budgets.network is False:
-        network = False
     run_id = workspace.new_run_id()
     folder = workspace.run_folder(git, run_id)
     folder.mkdir(parents=True, exist_ok=False)
@@ -97,7 +101,7 @@ def prepare(git: Git, worker: str, out: Path, *, task: str | None = None, base: 
     out.mkdir(parents=True, exist_ok=True)
     if bundle:
         _bundle_base(git, base_commit, out / BUNDLE)
-    pack = workspace.context_pack(git, loaded, ws, task, open_handoffs(git, worker))
+    pack = workspace.context_pack(git, loaded, ws, task, collect.open_handoffs(git, worker))
     (out / CONTEXT).write_text(json.dumps(pack, indent=2) + "\n")
     manifest: dict[str, Any] = {
         "schema": SCHEMA, "run_id": run_id, "worker": worker, "task": task, "base": base_commit,

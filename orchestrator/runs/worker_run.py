@@ -1,17 +1,20 @@
-"""``lanewarden run``: any agent command, confined to a disposable clone, guarded, split or rolled back.
+"""``lanewarden run WORKER -- CMD``: a portable run's three steps on one machine.
 
-prepare: pin the base commit, load its policy (the trusted one), clone the
-base into the run's folder, write the context pack.
-execute: the agent runs in the clone under bubblewrap (``sandbox.py``): only the
-clone and a private /tmp are writable, and nothing it starts outlives it.
-collect (``collect.py``): the clone's final state is read as a change from the
-pinned base and guarded with the trusted policy:
-- a protected path, a secret-like artifact, a budget breach, a crash or a
-  timeout rolls the whole run back (clone removed, evidence kept);
-- otherwise lanewarden itself commits the writable changes on
-  ``lanewarden/<worker>/<run-id>`` in the main repository, and propose-only,
-  handoff-required and out-of-scope changes become handoffs carrying their patch.
-The main working tree, its index, refs, config and hooks are never written.
+prepare (:func:`prepare`): pin the base commit, load its policy (the trusted
+one), make the run's folder and disposable clone, write the context pack and
+record the run. execute: install the agent runtime's config in the clone, run
+the agent confined by bubblewrap (``sandbox.py``: only the clone and a private
+/tmp are writable, nothing it starts outlives it), then commit the clone's
+final state as one commit on the base in lanewarden's own git dir
+(``node.commit_result``, exactly as ``run execute`` does on a node). collect:
+the same :func:`collect.judge` as ``run collect``; on one machine the hand-over
+skips the bundle (the result is read through lanewarden's git dir, fetched into
+the main repository only to land) and the manifest checks (nothing left this
+process). A protected path, a secret, a budget breach, a crash or a timeout
+rolls the run back (clone removed, evidence kept); otherwise lanewarden commits
+the writable changes on ``lanewarden/<worker>/<run-id>`` and the rest become
+handoffs. The main working tree, its index, refs, config and hooks are never
+written.
 """
 from __future__ import annotations
 
@@ -19,35 +22,42 @@ import json
 import os
 import time
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from lanewarden.guards import override
-from lanewarden.guards.engine import FULL_CHANGE, GuardRequest, guard
-from lanewarden.guards.recorder import record as record_decision
-from lanewarden.guards.verdict import Decision, Mode, VoteValue
-from lanewarden.handoffs import factory as build
-from lanewarden.handoffs.model import Status
-from lanewarden.handoffs.queue import Queue, Stored, actor
+from lanewarden.guards.verdict import Verdict
 from lanewarden.orchestrator.runs import agent as process
-from lanewarden.orchestrator.runs import collect, runtime_config, sandbox, unconfined, workspace
+from lanewarden.orchestrator.runs import collect, portable, runtime_config, sandbox, unconfined, workspace
+from lanewarden.orchestrator.runs.node import commit_result
 from lanewarden.orchestrator.runs.records import clean, list_runs
 from lanewarden.orchestrator.runs.result import RunInterrupted, RunResult
-from lanewarden.workers.errors import InputError, unknown_worker_hint
+from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.ledger import REF as LEDGER_REF
-from lanewarden.workers.ledger import Kind, Ledger
-from lanewarden.workers.loader import LoadedPolicy, load_revision
+from lanewarden.workers.ledger import Ledger
+from lanewarden.workers.loader import LoadedPolicy
 
-__all__ = ["RunInterrupted", "RunResult", "clean", "execute", "list_runs"]
+__all__ = ["RunInterrupted", "RunResult", "clean", "execute", "list_runs", "prepare"]
 
-def _open_handoffs(git: Git, worker: str) -> list[dict[str, Any]]:
-    out = []
-    for stored in Queue(git).all():
-        h = stored.handoff
-        if h.target_worker == worker and h.status in (Status.OPEN, Status.ACCEPTED):
-            out.append({"id": h.id, "status": h.status.value, "from": h.source_worker, "problem": h.problem,
-                        "paths": list(h.evidence.paths)})
-    return out
+
+def prepare(git: Git, worker: str, command: list[str], *, task: str | None, base: str | None, confined: bool,
+            network: bool) -> tuple[workspace.Workspace, LoadedPolicy, bool]:
+    """Step one on this machine: the run, its clone and context pack, recorded as ``running``.
+
+    The base is pinned and checked as ``run prepare`` does (``portable.pin``);
+    the network setting that holds (the worker's budget may turn it off) is returned.
+    """
+    base_commit, loaded, network = portable.pin(git, worker, base, network)
+    if confined:
+        sandbox.require()  # refuse (exit 2) before anything is created
+    ws = workspace.create(git, loaded, worker, base_commit)
+    pack = workspace.context_pack(git, loaded, ws, task, collect.open_handoffs(git, worker))
+    ws.context_file.write_text(json.dumps(pack, indent=2) + "\n")
+    workspace.write_state(ws, run_id=ws.run_id, worker=worker, task=task, base=base_commit, branch=ws.branch,
+                          status="running", pid=os.getpid(), command=command, started=time.time(),
+                          context_hash=pack["context_hash"], checkout=str(ws.checkout), log=str(ws.log_file),
+                          confined=confined, network=network)
+    return ws, loaded, network
 
 
 def execute(git: Git, worker: str, command: list[str], *, task: str | None = None, base: str | None = None,
@@ -59,22 +69,8 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
     if not command:
         raise InputError("no command to run", hint="lanewarden run WORKER -- COMMAND [ARGS...]")
     clean(git)  # tidy what an interrupted run left behind
-    base_commit = git.resolve_commit(base or "HEAD", what="base revision")
-    loaded = load_revision(git, base_commit)
-    if worker not in loaded.policy.workers:
-        raise InputError(f"unknown worker {worker!r}", hint=unknown_worker_hint(worker, loaded.policy.workers))
-    if loaded.policy.workers[worker].budgets.network is False:
-        network = False
-    if confined:
-        sandbox.require()  # refuse (exit 2) before anything is created
-    ws = workspace.create(git, loaded, worker, base_commit)
+    ws, loaded, network = prepare(git, worker, command, task=task, base=base, confined=confined, network=network)
     started = time.monotonic()
-    pack = workspace.context_pack(git, loaded, ws, task, _open_handoffs(git, worker))
-    ws.context_file.write_text(json.dumps(pack, indent=2) + "\n")
-    workspace.write_state(ws, run_id=ws.run_id, worker=worker, task=task, base=base_commit, branch=ws.branch,
-                          status="running", pid=os.getpid(), command=command, started=time.time(),
-                          context_hash=pack["context_hash"], checkout=str(ws.checkout), log=str(ws.log_file),
-                          confined=confined, network=network)
     on_start(ws)
     # Read before the agent starts: overrides or ledger history it writes itself count for nothing.
     trusted = collect.Trusted(overrides=override.load(git), ledger=git.ref_value(LEDGER_REF))
@@ -86,7 +82,8 @@ def execute(git: Git, worker: str, command: list[str], *, task: str | None = Non
                                            enabled=agent_config)
         notes.extend(installed.notes)
         workspace.write_state(ws, agent_runtime=installed.runtime, agent_config=sorted(installed.files))
-        return _run(git, loaded, ws, command, keep, echo, started, trusted, before, notes, network, installed)
+        head, reasons = _run(git, loaded, ws, command, echo, trusted, before, notes, network, installed)
+        return _collect(git, ws, head, reasons, keep, started, notes, trusted, installed)
     except BaseException as exc:
         _interrupted(git, ws, exc, before, notes)
 
@@ -115,7 +112,7 @@ def _interrupted(git: Git, ws: workspace.Workspace, exc: BaseException, before: 
     workspace.write_state(ws, status="interrupted", reasons=reasons, kept=kept, cleaned=cleaned, notes=notes,
                           finished=time.time())
     try:
-        _ledger_run(git, ws, {"outcome": "interrupted", "reasons": reasons, "kept": kept})
+        collect.ledger_run(git, ws, {"outcome": "interrupted", "reasons": reasons, "kept": kept})
     except Exception:
         pass
     if isinstance(exc, KeyboardInterrupt | SystemExit) and not isinstance(exc, RunInterrupted):
@@ -123,23 +120,19 @@ def _interrupted(git: Git, ws: workspace.Workspace, exc: BaseException, before: 
     raise exc
 
 
-def _ledger_run(git: Git, ws: workspace.Workspace, outcome: dict[str, Any]) -> None:
-    """A run that ended without a verdict (could not start, interrupted) is still an entry."""
-    state = json.loads(ws.state_file.read_text())
-    Ledger(git).append(Kind.RUN, {"worker": ws.worker, "run_id": ws.run_id, "base": ws.base,
-                                  "task": _task(ws), "confined": state.get("confined", True)}, outcome)
-
-
-def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[str], keep: bool,
-         echo: Callable[[bytes], None], started: float, trusted: collect.Trusted,
+def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[str],
+         echo: Callable[[bytes], None], trusted: collect.Trusted,
          before: dict[str, bytes | None] | None, notes: list[str], network: bool,
-         installed: runtime_config.Installed) -> RunResult:
+         installed: runtime_config.Installed) -> tuple[str | None, list[str]]:
+    """Step two on this machine: the agent in its confined clone, then its result as one commit on
+    the base (None when the clone's state could not be read); with the reasons to roll back."""
     w = loaded.policy.workers[ws.worker]
     cwd = ws.checkout / (w.cwd or "")
     if not cwd.is_dir():
         cwd = ws.checkout
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
-    env.update({"LANEWARDEN_WORKER": ws.worker, "LANEWARDEN_RUN_ID": ws.run_id, "LANEWARDEN_TASK": _task(ws) or "",
+    env.update({"LANEWARDEN_WORKER": ws.worker, "LANEWARDEN_RUN_ID": ws.run_id,
+                "LANEWARDEN_TASK": collect.task_of(ws) or "",
                 "LANEWARDEN_CONTEXT": str(ws.context_file), "LANEWARDEN_BASE": ws.base})
     env.pop(runtime_config.INSTALLED_ENV, None)  # a record only this run may name
     if installed.manifest is not None:
@@ -156,7 +149,7 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
         why = f"cannot start {command[0]!r}: {exc.strerror}"
         workspace.remove(ws)
         workspace.write_state(ws, status="rejected", reasons=[why])
-        _ledger_run(git, ws, {"outcome": "rejected", "reasons": [why]})
+        collect.ledger_run(git, ws, {"outcome": "rejected", "reasons": [why]})
         raise InputError(why) from None
     if code is None:
         reasons.append(f"timed out after {timeout}s (budget timeout_s); the agent and all it started were stopped")
@@ -173,100 +166,37 @@ def _run(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, command: list[
         # Lanewarden's own git dir for the run sits outside the clone, but not out of an
         # unconfined agent's reach: pin its HEAD again before reading through it.
         ws.reader.set_ref("HEAD", ws.base)
-    return _settle(git, loaded, ws, reasons, keep, started, notes, trusted, installed)
+    try:
+        # The clone's final state, read through lanewarden's own git dir; installed config left out.
+        head: str | None = commit_result(ws.reader, ws.base, ws.run_id, installed.files)
+    except LanewardenError as exc:
+        head = None
+        reasons.append(f"the clone's final state could not be read: {exc.message}")
+    return head, reasons
 
 
-def _settle(git: Git, loaded: LoadedPolicy, ws: workspace.Workspace, reasons: list[str], keep: bool,
-            started: float, notes: list[str], trusted: collect.Trusted,
-            installed: runtime_config.Installed) -> RunResult:
-    reader = ws.reader
-    # Whatever the agent committed, switched or edited is judged as one change from the base:
-    # the clone's final work tree, untracked files included, read through lanewarden's own git dir.
-    sparse = workspace.sparse_set(loaded, ws.worker) if loaded.policy.workers[ws.worker].high_risk else ("**",)
-    # The runtime config lanewarden installed is not the agent's change while it is exactly as written
-    # (the record is this process's, never the run folder's copy an unconfined agent could rewrite).
-    guarded = guard(reader, GuardRequest(mode=Mode.WORKTREE, worker=ws.worker, sparse_set=sparse,
-                                         overrides=trusted.overrides, keep_change=True,
-                                         installed=installed.files or None), cut=True, loaded=loaded)
-    verdict, patches = guarded.verdict, dict(guarded.patches)
-    change = patches.pop(FULL_CHANGE, b"")
-    evidence = ws.folder / "verdict.json"
-    evidence.write_text(json.dumps(verdict.as_json(), indent=2) + "\n")
-    for vote in verdict.votes:
-        if vote.guard != "scope" and vote.vote != VoteValue.APPROVE:
-            reasons.extend(f"{vote.guard}: {r}" for r in vote.reasons)  # a crashed guard fails closed
+def _collect(git: Git, ws: workspace.Workspace, head: str | None, reasons: list[str], keep: bool,
+             started: float, notes: list[str], trusted: collect.Trusted,
+             installed: runtime_config.Installed) -> RunResult:
+    """Step three: the shared collect (``collect.judge``), handed the result through lanewarden's git dir."""
     confined = json.loads(ws.state_file.read_text()).get("confined") is not False
     result = RunResult(ws.run_id, ws.worker, "rejected", 1, None, None, reasons=reasons, notes=notes,
-                       log=str(ws.log_file), changed_files=len(verdict.changes), verdict=verdict,
-                       confined=confined, agent_runtime=installed.runtime,
+                       log=str(ws.log_file), confined=confined, agent_runtime=installed.runtime,
                        agent_config=sorted(installed.files))
-    evidence_of = {"change": change, "overrides": trusted.overrides}
-    if reasons:
+    if head is None:
+        collect.save_attempt(ws)
+        workspace.remove(ws)
+        return collect.rolled_back(git, ws, result, started)
+    # Handoffs the agent queued in its clone: the refs a node exports as files.
+    proposals, read_notes = collect.read_proposals(Git(ws.checkout / ".git", None, bare=True))
+    result.notes.extend(read_notes)
+
+    def attempt(verdict: Verdict, change: bytes) -> None:
+        # The clone's whole state (installed config included), redacted: what the agent left.
         collect.save_attempt(ws, verdict)
+
+    result = collect.judge(git, ws, ws.reader, head, result, started, overrides=trusted.overrides,
+                           proposals=proposals, attempt=attempt)
+    if result.outcome == "rejected" or not keep:
         workspace.remove(ws)
-        return _finish(ws, result, started, git, evidence_of)
-    stays = ("writable", "handoff_required", "shared_append")
-    kept = [c.path for c in verdict.changes if c.path_class in stays]
-    queued: list[Stored] = []
-    queue = Queue(git)
-    who = actor(git)[0]
-    for record in build.from_verdict(loaded.policy, verdict, patches, who=who, task=_task(ws)):
-        stored, _ = queue.create(record)
-        queued.append(stored)
-    proposed, import_notes = collect.import_proposals(git, loaded, ws, _task(ws))
-    notes.extend(import_notes)
-    result.proposed = [s.handoff.id for s in proposed]
-    commit = None
-    if kept:
-        commit = collect.land(git, ws, kept, _message(ws))
-        check = guard(git, GuardRequest(mode=Mode.RANGE, worker=ws.worker, base=ws.base, head=commit)).verdict
-        if check.decision == Decision.REJECT:  # fail closed: what we committed must pass on its own
-            git.delete_ref(f"refs/heads/{ws.branch}", commit)
-            workspace.remove(ws)
-            result.reasons.append("the kept commit did not pass the guard on its own; rolled back")
-            return _finish(ws, result, started, git, evidence_of)
-    result.commit = commit
-    result.branch = ws.branch if commit else None
-    result.handoffs = [s.handoff.id for s in queued]
-    result.outcome = "split" if queued else "accepted"
-    result.exit_code = 3 if queued else 0
-    if not keep:
-        workspace.remove(ws)
-    return _finish(ws, result, started, git, evidence_of)
-
-
-def _task(ws: workspace.Workspace) -> str | None:
-    state = json.loads(ws.state_file.read_text())
-    task = state.get("task")
-    return task if isinstance(task, str) and task else None
-
-
-def _message(ws: workspace.Workspace) -> str:
-    state = json.loads(ws.state_file.read_text())
-    task = state.get("task") or "(no task given)"
-    return (f"{ws.worker}: {task}\n\nLanewarden-Worker: {ws.worker}\nLanewarden-Run: {ws.run_id}\n"
-            f"Lanewarden-Context: {state.get('context_hash')}\n")
-
-
-def _finish(ws: workspace.Workspace, result: RunResult, started: float, git: Git,
-            evidence: dict[str, Any]) -> RunResult:
-    """Write the run's state and its ledger entry (with the change, so it can be replayed)."""
-    if result.verdict is not None:
-        state = json.loads(ws.state_file.read_text())
-        record_decision(git, result.verdict, kind=Kind.RUN, change=evidence["change"],
-                        overrides=evidence["overrides"], handoff_ids=result.handoffs + result.proposed,
-                        keep=tuple(c for c in (result.commit,) if c),
-                        inputs={"run_id": ws.run_id, "task": state.get("task"),
-                                "context_hash": state.get("context_hash"), "branch": ws.branch,
-                                "confinement": "bubblewrap" if result.confined else "unconfined",
-                                "network": state.get("network", True),
-                                "agent_runtime": result.agent_runtime, "agent_config": result.agent_config},
-                        outcome={"outcome": result.outcome, "run_exit_code": result.exit_code,
-                                 "commit": result.commit, "reasons": result.reasons,
-                                 "proposed": result.proposed})
-    result.seconds = time.monotonic() - started
-    workspace.write_state(ws, status=result.outcome, outcome=result.outcome, commit=result.commit,
-                          branch=result.branch or ws.branch, handoffs=result.handoffs, proposed=result.proposed,
-                          reasons=result.reasons, notes=result.notes, seconds=result.seconds,
-                          exit_code=result.exit_code, changed_files=result.changed_files, finished=time.time())
     return result
