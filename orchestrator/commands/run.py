@@ -8,6 +8,7 @@ import click
 
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option
 from lanewarden.orchestrator.runs.interrupts import terminate_as_interrupt
+from lanewarden.orchestrator.runs.result import RunResult
 from lanewarden.orchestrator.runs.worker_run import RunInterrupted, execute
 
 
@@ -57,22 +58,28 @@ def command(worker: str, command: tuple[str, ...], repo: str | None, task: str |
         for path in stop.cleaned:
             click.echo(f"  cleaned: {path}", err=True)
         raise
+    echo_result(result, fmt)
+    return result.exit_code
+
+
+def echo_result(result: RunResult, fmt: str) -> None:
+    """A run's outcome for people (or JSON): the same for a local run and a collected portable one."""
     if fmt == "json":
         click.echo(json.dumps(result.as_json(), indent=2))
-    else:
-        click.echo(f"\nlanewarden run {result.run_id}: {result.outcome} (exit {result.exit_code}) "
-                   f"in {result.seconds:.1f}s; {result.changed_files} path(s) changed")
-        if result.commit:
-            click.echo(f"  committed {result.commit[:12]} on {result.branch}")
-        for hid in result.handoffs:
-            click.echo(f"  handoff {hid[:12]} queued (lanewarden handoffs show {hid[:12]})")
-        for reason in result.reasons:
-            click.echo(f"  rolled back: {reason}")
-        for note in result.notes:
-            click.echo(f"  note: {note}")
-        for hid in result.proposed:
-            click.echo(f"  handoff {hid[:12]} proposed by the agent, queued (lanewarden handoffs show {hid[:12]})")
-        if not result.confined:
-            click.echo("  UNCONFINED: the agent ran without a sandbox")
+        return
+    click.echo(f"\nlanewarden run {result.run_id}: {result.outcome} (exit {result.exit_code}) "
+               f"in {result.seconds:.1f}s; {result.changed_files} path(s) changed")
+    if result.commit:
+        click.echo(f"  committed {result.commit[:12]} on {result.branch}")
+    for hid in result.handoffs:
+        click.echo(f"  handoff {hid[:12]} queued (lanewarden handoffs show {hid[:12]})")
+    for reason in result.reasons:
+        click.echo(f"  rolled back: {reason}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")
+    for hid in result.proposed:
+        click.echo(f"  handoff {hid[:12]} proposed by the agent, queued (lanewarden handoffs show {hid[:12]})")
+    if not result.confined:
+        click.echo("  UNCONFINED: the agent ran without a sandbox")
+    if result.log:
         click.echo(f"  log: {result.log}")
-    return result.exit_code

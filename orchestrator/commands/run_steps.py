@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -117,10 +116,8 @@ def collect_cmd(folder: str, repo: str | None, prepared: str | None, fmt: str) -
     from lanewarden.orchestrator.runs.intake import collect_run
 
     result = collect_run(open_repo(repo), Path(folder), prepared=Path(prepared) if prepared else None)
-    data: dict[str, Any] = result.as_json()
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2))
-        return result.exit_code
+    local_run.echo_result(result, fmt)
+    return result.exit_code
     click.echo(f"lanewarden run {result.run_id}: {result.outcome} (exit {result.exit_code}); "
                f"{result.changed_files} path(s) changed")
     if result.commit:
