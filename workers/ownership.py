@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.pattern import Pattern, compile_pattern, problems
 from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
-from lanewarden.workers.ruleindex import Decided, OrderedIndex
 
 if TYPE_CHECKING:
     from lanewarden.workers.policy import Policy
+    from lanewarden.workers.ruleindex import Decided, OrderedIndex
 
 
 class PathClass(str, Enum):
@@ -162,7 +162,12 @@ class OwnershipIndex:
                     for part in rule.pattern.dirs:
                         node = node.children.setdefault(part, _Node())
                     node.rules.append(rule)
-        self.ordered = OrderedIndex(policy.ownership) if policy.ownership.parsed.rules else None
+        # Ordered rules are imported only by policies that hold some: the guard's start-up stays lean.
+        self.ordered: OrderedIndex | None = None
+        if policy.ownership.rules.strip() and policy.ownership.parsed.rules:
+            from lanewarden.workers.ruleindex import OrderedIndex
+
+            self.ordered = OrderedIndex(policy.ownership)
         self._owns: dict[tuple[int, str], list[Rule]] = {}
 
     def _label(self, decided: Decided) -> str:

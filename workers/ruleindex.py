@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from lanewarden.workers.codeowners import OwnershipRule
 from lanewarden.workers.pattern import Pattern, compile_pattern, directory_prefix, has_wildcard
 
 if TYPE_CHECKING:
+    from lanewarden.workers.codeowners import OwnershipRule
     from lanewarden.workers.policy import Ownership
 
 # GitLab's exact file, as codeowners.translate_gitlab spells it: one one-character set, no other wildcard.
