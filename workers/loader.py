@@ -353,7 +353,12 @@ def _close(word: str, known: set[Any]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def load_file(path: Path) -> LoadedPolicy:
+def policy_cache_dir(git: Git) -> Path:
+    """Where parsed policies are cached (shared by a repository's worktrees)."""
+    return git.common_dir / "lanewarden" / "cache"
+
+
+def load_file(path: Path, *, cache_dir: Path | None = None) -> LoadedPolicy:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -361,7 +366,7 @@ def load_file(path: Path) -> LoadedPolicy:
                          hint="create one with `lanewarden init`, or pass --policy FILE") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the policy file: {exc.strerror}") from None
-    return _loaded(text, str(path), "file", None)
+    return _loaded(text, str(path), "file", None, cache_dir=cache_dir)
 
 
 def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolicy:
@@ -373,7 +378,7 @@ def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolic
                          hint=f"commit {path} first (lanewarden init writes a draft), "
                               "or pass --policy FILE for a dry run")
     return _loaded(text, f"{rev}:{path}", "revision", commit,
-                   cache_dir=git.common_dir / "lanewarden" / "cache")
+                   cache_dir=policy_cache_dir(git))
 
 
 def _loaded(text: bytes, source: str, origin: str, rev: str | None, *,
