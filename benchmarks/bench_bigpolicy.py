@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(f"repo: {repo} ({args.workers} workers, {args.workers * 10} patterns); lanewarden: {' '.join(lg)}")
     samples: dict[str, list[float]] = {k: [] for k in cmds}
-    for name, cmd in cmds.items():  # warm-up: pyc files, page cache, and a first cache entry
+    for cmd in cmds.values():  # warm-up: pyc files, page cache, and a first cache entry
         run(cmd, repo)
     for _ in range(args.repeat):
         for name, cmd in cmds.items():  # alternated, so load drifts hit every command alike

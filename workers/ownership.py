@@ -149,7 +149,7 @@ class _Node:
     rules in a node is the policy's order either way (ties between rules depend on it).
     """
 
-    __slots__ = ("_children", "_rules", "_pending", "_depth")
+    __slots__ = ("_children", "_depth", "_pending", "_rules")
 
     def __init__(self, depth: int = 0) -> None:
         self._children: dict[str, _Node] = {}
