@@ -120,3 +120,4 @@ def test_the_key_is_private(repo: Path, tmp_path: Path) -> None:
     loader.load_revision(Git.discover(repo), "HEAD")
     key = tmp_path / "xdg" / "lanewarden" / "key"
     assert key.stat().st_mode & 0o077 == 0
+
