@@ -14,6 +14,7 @@ writer is the owner before any rule's owner (explicit lanes first).
 """
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
@@ -138,6 +139,7 @@ class Explanation:
 
 # A pattern not yet placed in the trie: its components, its text and who it belongs to.
 _Pending = tuple[tuple[str, ...], str, str, str, int]
+_EXPANDING = threading.Lock()
 
 
 class _Node:
@@ -158,18 +160,32 @@ class _Node:
         self._depth = depth
 
     def _expand(self) -> None:
-        pending, self._pending = self._pending, []
+        # One index can serve several threads (the dashboard): a node is filled under a lock and
+        # its pending list is emptied only at the end, so a reader that sees it empty never sees
+        # half a node's rules.
+        with _EXPANDING:
+            if self._pending:
+                self._place(self._pending)
+                self._pending = []
+
+    def _place(self, pending: list[_Pending]) -> None:
         d = self._depth
+        here: list[Rule] = []
+        below: list[_Pending] = []
         for entry in pending:
             parts = entry[0]
             # directory_prefix's rule, one level at a time: descend while the component is literal.
             if d < len(parts) and not has_wildcard(parts[d]):
-                child = self._children.get(parts[d])
-                if child is None:
-                    child = self._children[parts[d]] = _Node(d + 1)
-                child._pending.append(entry)
+                below.append(entry)
             else:
-                self._rules.append(Rule(entry[2], entry[3], entry[4], compile_pattern(entry[1])))
+                # May raise on an invalid pattern: nothing of the node has changed yet.
+                here.append(Rule(entry[2], entry[3], entry[4], compile_pattern(entry[1])))
+        for entry in below:
+            child = self._children.get(entry[0][d])
+            if child is None:
+                child = self._children[entry[0][d]] = _Node(d + 1)
+            child._pending.append(entry)
+        self._rules.extend(here)
 
     @property
     def children(self) -> dict[str, _Node]:
