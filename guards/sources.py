@@ -90,7 +90,8 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     source = index_file or (git.git_dir / "index")
     if source.exists():
         shutil.copyfile(source, env["GIT_INDEX_FILE"])
-    tree = git.write_tree(env=env, hint="resolve merge conflicts in the index first")
+    # The staged blobs are read by the diff that follows, which fails on a missing one.
+    tree = git.write_tree(env=env, hint="resolve merge conflicts in the index first", missing_ok=True)
     changes, digest, pending = read_changes(git, base_tree, tree, env=env)
     return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
 

@@ -80,7 +80,7 @@ def untrusted(data: dict[str, Any], policy_file: str | None) -> dict[str, Any]:
 
 def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> LoadedPolicy:
     """``--policy FILE`` or ``--rev REV``, else the policy file in the work tree."""
-    from lanewarden.workers.loader import load_file, load_revision
+    from lanewarden.workers.loader import load_file, load_revision, policy_cache_dir
 
     if policy_file is not None and rev is not None:
         raise InputError("--policy and --rev are exclusive: pick the file or the revision")
@@ -90,7 +90,8 @@ def policy_from(git: Git, *, policy_file: str | None, rev: str | None) -> Loaded
         return load_revision(git, rev)
     if git.top is None:
         return load_revision(git, "HEAD")
-    return load_file(git.top / POLICY_FILE)
+    # The cache is keyed by the file's own sha256, so an uncommitted edit simply misses.
+    return load_file(git.top / POLICY_FILE, cache_dir=policy_cache_dir(git))
 
 
 def tracked_files(git: Git, rev: str | None) -> list[str]:

@@ -338,3 +338,12 @@ def test_a_bug_exits_4_with_a_log(repo: Path, monkeypatch: pytest.MonkeyPatch, t
     logs = list((tmp_path / "state" / "lanewarden").glob("lanewarden-crash-*.log"))
     assert len(logs) == 1 and "ZeroDivisionError: reader bug" in logs[0].read_text()
 
+
+def test_a_staged_entry_whose_blob_is_missing_is_never_accepted(repo: Path) -> None:
+    # guard --staged writes the index's tree without looking up every object (--missing-ok);
+    # a staged blob that does not exist must still stop the guard, as write-tree used to.
+    path = "services/wallet-api/src/wallet_api/app.py"
+    git(repo, "update-index", "--cacheinfo", f"100644,{'1' * 40},{path}")
+    result = lanewarden("guard", "--repo", str(repo), "--staged", "--worker", "wallet-api", "--format", "json")
+    assert result.exit_code != 0, result.output
+    assert '"decision": "accept"' not in result.output

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from lanewarden.workers import keys, kinds, pattern
+from lanewarden.workers import keys, kinds, pattern, policycache
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
@@ -158,7 +158,14 @@ def parse(text: bytes, source: str) -> Policy:
     return _parse(text, source)[0]
 
 
-def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]]:
+def _parse(text: bytes, source: str, cache_dir: Path | None = None,
+           sha256: str | None = None) -> tuple[Policy, dict[Loc, tuple[int, int]]]:
+    if cache_dir is not None and sha256 is not None:
+        hit = policycache.load(cache_dir, sha256)
+        # The same strict check as a miss builds the Policy: the cache saves only the YAML read.
+        policy = strict_policy(hit[0]) if hit is not None else None
+        if hit is not None and policy is not None:
+            return policy, hit[1]
     builder = _Builder(source, value_cap(len(text)))
     try:
         decoded = text.decode("utf-8")
@@ -195,12 +202,15 @@ def _parse(text: bytes, source: str) -> tuple[Policy, dict[Loc, tuple[int, int]]
     _check_values(data, builder)
     # The exact fast check first (derived from the declaration, no pydantic model); pydantic decides
     # and explains whenever the document is not of the plain shape, or has problems.
-    policy = strict_policy(data) if not builder.problems else None
+    policy = strict = strict_policy(data) if not builder.problems else None
     if policy is None:
         policy = _validate(data, builder)
     if builder.problems:
         raise PolicyError(builder.problems)
     assert policy is not None
+    if cache_dir is not None and sha256 is not None and strict is not None:
+        # Only data the strict check accepts is cached: a hit then never needs pydantic.
+        policycache.store(cache_dir, sha256, data, builder.marks.value)
     return policy, builder.marks.value
 
 
@@ -343,7 +353,12 @@ def _close(word: str, known: set[Any]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-def load_file(path: Path) -> LoadedPolicy:
+def policy_cache_dir(git: Git) -> Path:
+    """Where parsed policies are cached (shared by a repository's worktrees)."""
+    return git.common_dir / "lanewarden" / "cache"
+
+
+def load_file(path: Path, *, cache_dir: Path | None = None) -> LoadedPolicy:
     try:
         text = path.read_bytes()
     except FileNotFoundError:
@@ -351,7 +366,7 @@ def load_file(path: Path) -> LoadedPolicy:
                          hint="create one with `lanewarden init`, or pass --policy FILE") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the policy file: {exc.strerror}") from None
-    return _loaded(text, str(path), "file", None)
+    return _loaded(text, str(path), "file", None, cache_dir=cache_dir)
 
 
 def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolicy:
@@ -362,10 +377,13 @@ def load_revision(git: Git, rev: str, *, path: str = POLICY_FILE) -> LoadedPolic
         raise InputError(f"{rev}:{path} does not exist: the revision has no committed policy",
                          hint=f"commit {path} first (lanewarden init writes a draft), "
                               "or pass --policy FILE for a dry run")
-    return _loaded(text, f"{rev}:{path}", "revision", commit)
+    return _loaded(text, f"{rev}:{path}", "revision", commit,
+                   cache_dir=policy_cache_dir(git))
 
 
-def _loaded(text: bytes, source: str, origin: str, rev: str | None) -> LoadedPolicy:
-    policy, marks = _parse(text, source)
+def _loaded(text: bytes, source: str, origin: str, rev: str | None, *,
+            cache_dir: Path | None = None) -> LoadedPolicy:
+    sha256 = hashlib.sha256(text).hexdigest()
+    policy, marks = _parse(text, source, cache_dir, sha256)
     return LoadedPolicy(policy=policy, source=source, origin=origin, rev=rev,
-                        sha256=hashlib.sha256(text).hexdigest(), text=text, marks=marks)
+                        sha256=sha256, text=text, marks=marks)

@@ -14,13 +14,14 @@ writer is the owner before any rule's owner (explicit lanes first).
 """
 from __future__ import annotations
 
+import threading
 import unicodedata
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.pattern import Pattern, compile_pattern, problems
+from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard, problems
 from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ def fold_pattern(text: str) -> str:
     then the brackets are kept as written and only the rest is folded.
     """
     folded = fold(text)
+    if folded == text:  # most patterns: nothing to fold, and the pattern was checked on load
+        return text
     if not problems(folded):
         return folded
     out: list[str] = []
@@ -134,12 +137,74 @@ class Explanation:
         return out
 
 
-class _Node:
-    __slots__ = ("children", "rules")
+# A pattern not yet placed in the trie: its components, its text and who it belongs to.
+_Pending = tuple[tuple[str, ...], str, str, str, int]
+_EXPANDING = threading.Lock()
 
-    def __init__(self) -> None:
-        self.children: dict[str, _Node] = {}
-        self.rules: list[Rule] = []
+
+class _Node:
+    """A trie node, expanded on first visit.
+
+    A big policy (20,000 patterns) is loaded for a change that reaches a few folders, and
+    compiling a pattern is most of its cost; so a node keeps the patterns below it unplaced
+    until a path enters it, and compiles only the patterns that end there. The order of
+    rules in a node is the policy's order either way (ties between rules depend on it).
+    """
+
+    __slots__ = ("_children", "_depth", "_pending", "_rules")
+
+    def __init__(self, depth: int = 0) -> None:
+        self._children: dict[str, _Node] = {}
+        self._rules: list[Rule] = []
+        self._pending: list[_Pending] = []
+        self._depth = depth
+
+    def _expand(self) -> None:
+        # One index can serve several threads (the dashboard): a node is filled under a lock and
+        # its pending list is emptied only at the end, so a reader that sees it empty never sees
+        # half a node's rules.
+        with _EXPANDING:
+            if self._pending:
+                self._place(self._pending)
+                self._pending = []
+
+    def _place(self, pending: list[_Pending]) -> None:
+        d = self._depth
+        here: list[Rule] = []
+        below: list[_Pending] = []
+        for entry in pending:
+            parts = entry[0]
+            # directory_prefix's rule, one level at a time: descend while the component is literal.
+            if d < len(parts) and not has_wildcard(parts[d]):
+                below.append(entry)
+            else:
+                # May raise on an invalid pattern: nothing of the node has changed yet.
+                here.append(Rule(entry[2], entry[3], entry[4], compile_pattern(entry[1])))
+        for entry in below:
+            child = self._children.get(entry[0][d])
+            if child is None:
+                child = self._children[entry[0][d]] = _Node(d + 1)
+            child._pending.append(entry)
+        self._rules.extend(here)
+
+    @property
+    def children(self) -> dict[str, _Node]:
+        if self._pending:
+            self._expand()
+        return self._children
+
+    @property
+    def rules(self) -> list[Rule]:
+        if self._pending:
+            self._expand()
+        return self._rules
+
+    def every_rule(self) -> list[Rule]:
+        """All rules at and below this node (expands everything)."""
+        out = list(self.rules)
+        for child in self.children.values():
+            out.extend(child.every_rule())
+        return out
 
 
 class OwnershipIndex:
@@ -152,16 +217,14 @@ class OwnershipIndex:
         self._folders: dict[str, tuple[_Node | None, list[Rule]]] = {}
         self._folded: OwnershipIndex | None = None
         self._patterns_fold: bool | None = None
-        self.rules: list[Rule] = []
+        self._rules: list[Rule] | None = None
+        self._texts: list[str] = []
+        pending = self._trie._pending
         for wid, worker in policy.workers.items():
             for fld in FIELDS:
                 for i, text in enumerate(getattr(worker, fld)):
-                    rule = Rule(wid, fld, i, compile_pattern(text))
-                    self.rules.append(rule)
-                    node = self._trie
-                    for part in rule.pattern.dirs:
-                        node = node.children.setdefault(part, _Node())
-                    node.rules.append(rule)
+                    self._texts.append(text)
+                    pending.append((tuple(text.rstrip("/").split("/")), text, wid, fld, i))
         # Ordered rules are imported only by policies that hold some: the guard's start-up stays lean.
         self.ordered: OrderedIndex | None = None
         if policy.ownership.rules.strip() and policy.ownership.parsed.rules:
@@ -169,6 +232,15 @@ class OwnershipIndex:
 
             self.ordered = OrderedIndex(policy.ownership)
         self._owns: dict[tuple[int, str], list[Rule]] = {}
+
+    @property
+    def rules(self) -> list[Rule]:
+        """Every rule in the policy's order (compiles them all: for lint and explain -, not the guard)."""
+        if self._rules is None:
+            order = {(r.worker, r.field, r.index): r for r in self._trie.every_rule()}
+            self._rules = [order[(wid, fld, i)] for wid, worker in self.policy.workers.items()
+                           for fld in FIELDS for i in range(len(getattr(worker, fld)))]
+        return self._rules
 
     def _label(self, decided: Decided) -> str:
         rule = decided.rule.rule
@@ -336,7 +408,7 @@ class OwnershipIndex:
     def patterns_fold(self) -> bool:
         """Whether any pattern changes when folded (then even an all-lowercase path needs the check)."""
         if self._patterns_fold is None:
-            self._patterns_fold = any(fold_pattern(r.pattern.text) != r.pattern.text for r in self.rules)
+            self._patterns_fold = any(fold_pattern(text) != text for text in self._texts)
         return self._patterns_fold
 
     def needs_fold_check(self, path: str) -> bool:

@@ -38,7 +38,7 @@ _EXACT = re.compile(r"[^*?\[\]]*\[[A-Za-z0-9]\][^*?\[\]/]*")
 def literal(text: str) -> Pattern:
     """The compiled form of a wildcard-free pattern already checked (what compile_pattern builds)."""
     return Pattern(text=text, literal=text, tree_only=False, dirs=tuple(text.split("/")),
-                   specificity=len(text), spec=None, below=None)
+                   specificity=len(text), glob=False, below=None)
 
 
 @dataclass(frozen=True)
