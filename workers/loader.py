@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers import keys, kinds, pattern, policycache
 from lanewarden.workers.errors import InputError, PolicyError, PolicyProblem
@@ -21,8 +19,8 @@ from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.policy import FLAVOURS, Policy, strict_policy
 
 Loc = tuple[str | int, ...]
-# libyaml's composer keeps line and column marks and is many times faster.
-_FAST_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    import yaml
 
 _QUOTE_HINT = ("quote every pattern in YAML, e.g. allow: [\"services/api/**\"]: "
                "unquoted '*' starts an alias, '!' a tag and '#' a comment")
@@ -101,6 +99,11 @@ class _Builder:
         self.cap = cap
         self.marks = _Marks()
         self.problems: list[PolicyProblem] = []
+        # PyYAML is imported only to read a policy text: a cached policy (workers/policycache.py)
+        # needs none of it, and it is the largest import of the guard's start.
+        import yaml
+
+        self._yaml = yaml
         self._constructor = yaml.SafeLoader("")
         self._values = 0
 
@@ -115,7 +118,7 @@ class _Builder:
             raise _TooLarge
         pos = (node.start_mark.line + 1, node.start_mark.column + 1)
         self.marks.value[loc] = pos
-        if isinstance(node, yaml.MappingNode):
+        if isinstance(node, self._yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
                 key = self.build_scalar(key_node, loc)
@@ -132,12 +135,12 @@ class _Builder:
                 self.marks.key[child] = kpos
                 out[key] = self.build(value_node, child)
             return out
-        if isinstance(node, yaml.SequenceNode):
+        if isinstance(node, self._yaml.SequenceNode):
             return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
         return self.build_scalar(node, loc)
 
     def build_scalar(self, node: yaml.Node, loc: Loc) -> Any:
-        if not isinstance(node, yaml.ScalarNode):
+        if not isinstance(node, self._yaml.ScalarNode):
             return self.build(node, loc)
         if node.tag.startswith("!") and not node.tag.startswith("!!"):
             pos = (node.start_mark.line + 1, node.start_mark.column + 1)
@@ -146,7 +149,7 @@ class _Builder:
             return f"{node.tag} {node.value}".strip()
         try:
             return self._constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
+        except self._yaml.YAMLError as exc:
             pos = (node.start_mark.line + 1, node.start_mark.column + 1)
             problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
             self.problem(pos, loc, f"cannot read this value: {problem}")
@@ -172,8 +175,10 @@ def _parse(text: bytes, source: str, cache_dir: Path | None = None,
     except UnicodeDecodeError as exc:
         problem = PolicyProblem(source, 1, 1, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})")
         raise PolicyError([problem]) from None
+    yaml = builder._yaml
     try:
-        node = yaml.compose(decoded, Loader=_FAST_LOADER)
+        # libyaml's composer keeps line and column marks and is many times faster.
+        node = yaml.compose(decoded, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
