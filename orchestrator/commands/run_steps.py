@@ -118,16 +118,3 @@ def collect_cmd(folder: str, repo: str | None, prepared: str | None, fmt: str) -
     result = collect_run(open_repo(repo), Path(folder), prepared=Path(prepared) if prepared else None)
     local_run.echo_result(result, fmt)
     return result.exit_code
-    click.echo(f"lanewarden run {result.run_id}: {result.outcome} (exit {result.exit_code}); "
-               f"{result.changed_files} path(s) changed")
-    if result.commit:
-        click.echo(f"  committed {result.commit[:12]} on {result.branch}")
-    for hid in result.handoffs:
-        click.echo(f"  handoff {hid[:12]} queued")
-    for hid in result.proposed:
-        click.echo(f"  handoff {hid[:12]} proposed by the agent, queued")
-    for reason in result.reasons:
-        click.echo(f"  rolled back: {reason}")
-    for note in result.notes:
-        click.echo(f"  note: {note}")
-    return result.exit_code
