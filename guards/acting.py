@@ -50,6 +50,13 @@ def acting_worker(req: GuardRequest, loaded: LoadedPolicy) -> tuple[str | None, 
                   f"(gate.unattributed: {loaded.policy.gate.unattributed})"]
 
 
+def policy_ref(loaded: LoadedPolicy) -> PolicyRef:
+    """Where a verdict's policy came from (a file is a dry run, never trusted)."""
+    trusted = loaded.origin == "revision"
+    return PolicyRef(source=loaded.origin, rev=loaded.rev, path=POLICY_FILE if trusted else loaded.source,
+                     sha256=loaded.sha256, trusted=trusted)
+
+
 UNATTRIBUTED = "(unattributed)"  # a verdict's worker when no worker acted (never a worker id)
 
 
@@ -71,14 +78,12 @@ def unattributed(changeset: ChangeSet, loaded: LoadedPolicy,
                "no worker acted; the trusted policy lets unattributed changes through unguarded "
                "(gate.unattributed: skip)" if changeset.changes else "nothing changed")
         changeset.complete()
-        trusted = loaded.origin == "revision"
+        vote = Vote("identity", value, (why,))
         return Verdict(
-            decision=consensus([Vote("identity", value, (why,))]), worker=UNATTRIBUTED, mode=changeset.mode,
-            base=changeset.base, head=changeset.head, head_tree=changeset.head_tree,
-            policy=PolicyRef(source=loaded.origin, rev=loaded.rev, path=POLICY_FILE if trusted else loaded.source,
-                             sha256=loaded.sha256, trusted=trusted),
-            diff_sha256=changeset.diff_sha256, changes=(), votes=(Vote("identity", value, (why,)),),
-            handoffs=(), notes=(*changeset.notes, why))
+            decision=consensus([vote]), worker=UNATTRIBUTED, mode=changeset.mode,
+            base=changeset.base, head=changeset.head, head_tree=changeset.head_tree, policy=policy_ref(loaded),
+            diff_sha256=changeset.diff_sha256, changes=(), votes=(vote,), handoffs=(),
+            notes=(*changeset.notes, why))
     changeset.complete()  # one patch, read once, shared by every owner's part
     index = OwnershipIndex(loaded.policy)
     parts: dict[str, list[Change]] = {}

@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING
 
 from lanewarden.guards import budget, protected, scope, secrets
 from lanewarden.guards import sources as source
-from lanewarden.guards.acting import acting_worker, unattributed
+from lanewarden.guards.acting import acting_worker, policy_ref, unattributed
 from lanewarden.guards.changes import ChangeSet, Status
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import (
     ChangeReport,
     HandoffDraft,
     Mode,
-    PolicyRef,
     Verdict,
     Vote,
     VoteValue,
@@ -305,10 +304,7 @@ def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
     return Verdict(
         decision=consensus(votes), worker=worker, mode=changeset.mode, base=changeset.base,
         head=changeset.head, head_tree=changeset.head_tree,
-        policy=PolicyRef(source=loaded.origin, rev=loaded.rev,
-                         path=POLICY_FILE if trusted else loaded.source, sha256=loaded.sha256,
-                         trusted=trusted),
-        diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
+        policy=policy_ref(loaded), diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
         handoffs=tuple(_drafts(reports)), notes=tuple(notes), overrides=tuple(used))
 
 
