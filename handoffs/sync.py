@@ -1,10 +1,11 @@
 """Move the queue, the overrides and the ledger between clones with ordinary fetch and push.
 
-Each handoff's and override's ref is a chain of states. Fetching brings the
-remote's chains into a private namespace; a chain that extends ours
-fast-forwards, ours that extends theirs is pushed, and two chains that
-diverged (two people moved the same handoff at once) are reported and left
-alone: never silently overwritten.
+Each handoff's and override's ref is a chain of states. Sync lists the
+remote's refs and fetches the objects it lacks (no ref is written for them);
+a chain that extends ours fast-forwards, ours that extends theirs is pushed,
+and two chains that diverged (two people moved the same handoff at once) are
+reported and left alone: never silently overwritten. The remote's side of
+such a pair stays readable in a private namespace, the mirror.
 
 The ledger is one hash chain per writer: it moves only when one side extends
 the other. Two clones that both recorded decisions keep their own chains (the
@@ -52,11 +53,16 @@ class SyncReport:
 
 
 class _Rejected(Exception):
-    """The remote refused part of the push: someone pushed meanwhile."""
+    """The remote moved while this round ran (a push refused, a listed tip gone): read it again."""
+
+    def __init__(self, step: str, stderr: str) -> None:
+        super().__init__(stderr)
+        self.step = step
+        self.stderr = stderr
 
 
 def mirror_of(remote: str) -> str:
-    """The private namespace the remote's refs are fetched into.
+    """The private namespace where the remote's refs that did not land here are kept for comparison.
 
     A remote's name makes a readable one (``refs/lanewarden-sync/origin/``); a
     path or URL cannot be a ref name, so it is named by a hash of its spelling.
@@ -85,8 +91,9 @@ def sync(git: Git, remote: str) -> SyncReport:
         except _Rejected as exc:
             if attempt + 1 < ROUNDS:
                 continue
-            raise GitError(f"git push to {remote} failed", stderr=str(exc),
-                           hint="someone pushed meanwhile: run lanewarden handoffs sync again") from None
+            raise GitError(f"{exc.step} with {remote} failed {ROUNDS} times", stderr=exc.stderr,
+                           hint="the remote kept changing while sync ran (someone pushed meanwhile): "
+                                "run lanewarden handoffs sync again") from None
         report.notes[:0] = [*removed, *locked]
         return report
     raise AssertionError("unreachable")
@@ -119,30 +126,43 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _fetch(git: Git, remote: str, mirror: str) -> None:
-    specs = [f"+{REF_ROOT}{p}*:{mirror}{p}*" if p.endswith("/") else f"+{REF_ROOT}{p}:{mirror}{p}"
-             for p, _ in SYNCED]
+def _remote_refs(git: Git, remote: str) -> dict[str, str]:
+    """What the remote holds now under refs/lanewarden/ (synced namespaces only), with the objects here.
+
+    One ``ls-remote`` and one fetch of the missing objects by id: no ref is
+    written for what the remote has, so landing it costs one write per ref,
+    as a plain ``git fetch`` does (issue 20: a mirror of every ref wrote each
+    one twice).
+    """
     hint = f"check that {remote!r} is a configured remote (git remote -v), a repository path or a URL"
     try:
-        git.fetch(remote, specs, prune=True)  # the mirror is what the remote has now, not what it once had
+        found = git.remote_refs(remote, REF_ROOT)
     except GitError as exc:
-        if "couldn't find remote ref" not in exc.stderr:
-            raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
-        try:  # the remote has no ledger yet: fetch the rest on its own
-            git.fetch(remote, [s for s in specs if s.endswith("*")], prune=True)
-        except GitError as again:
-            raise GitError("git fetch failed", stderr=again.stderr, hint=hint) from None
+        raise GitError("git ls-remote failed", stderr=exc.stderr, hint=hint) from None
+    theirs = {name[len(REF_ROOT):]: oid for name, oid in found.items() if _synced(name[len(REF_ROOT):]) is not None}
+    types = git.object_types(list(theirs.values()))
+    try:
+        git.fetch_objects(remote, [oid for oid, kind in types.items() if kind is None])
+    except GitError as exc:
+        if "not our ref" in exc.stderr:
+            raise _Rejected("git fetch", exc.stderr) from None  # a tip moved on the remote: list again
+        raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
+    return theirs
 
 
 def _round(git: Git, remote: str, mirror: str) -> SyncReport:
-    """One fetch, one batched compare-and-swap update, one push (two more git processes to stage it)."""
-    _fetch(git, remote, mirror)
-    theirs = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
+    """One listing, one fetch, one batched compare-and-swap update, one push."""
+    theirs = _remote_refs(git, remote)
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
     report = SyncReport(mirror=mirror)
     to_push: list[str] = []
     updates: list[refstore.Update] = []
+    kept: dict[str, str] = {}  # the remote's refs that did not land here, kept readable in the mirror
     types = git.object_types([*theirs.values(), *ours.values()])
+    # Which side extends the other, for every ref both hold differently: asked all at once.
+    both = [(ours[n], theirs[n]) for n in theirs.keys() & ours.keys() if ours[n] != theirs[n]
+            and types.get(ours[n]) == types.get(theirs[n]) == "commit"]
+    extends = git.first_parent_reach([*both, *((new, old) for old, new in both)])
     for name in sorted(set(theirs) | set(ours)):
         strict = _synced(name)
         if strict is None:
@@ -156,33 +176,52 @@ def _round(git: Git, remote: str, mirror: str) -> SyncReport:
                                                             (remote, mirror + name, other))
                   if oid is not None and types.get(oid) != "commit"]
         if broken:
+            if other is not None and types.get(other) is not None:
+                kept[name] = other
             report.notes.append(f"{REF_ROOT}{name}: not synced: {' and '.join(broken)} names no commit; "
                                 "inspect with `git cat-file -t <ref>`, remove with `git update-ref -d <ref>`")
             continue
         if other is None:
             to_push.append(name)
-        elif mine is None or (mine != other and git.is_first_parent_ancestor(mine, other)):
+        elif mine is None or (mine != other and (mine, other) in extends):
             updates.append(refstore.Update(REF_ROOT + name, other, mine))
         elif mine == other:
             report.unchanged += 1
-        elif git.is_first_parent_ancestor(other, mine):
+        elif (other, mine) in extends:
             to_push.append(name)
         elif strict:
+            kept[name] = other
             report.conflicts.append(f"{name}: local and {remote} histories diverged "
                                     f"(local {mine[:12]}, remote {other[:12]}); both kept, resolve by hand")
         else:
+            kept[name] = other
             report.notes.append(f"{name}: this clone and {remote} recorded different entries; each keeps its "
                                 f"own chain (theirs: {mirror}{name})")
     outcome = refstore.update(git, updates)
     report.fetched = [u.ref[len(REF_ROOT):] for u in outcome.done]
     report.conflicts.extend(f"{u.ref[len(REF_ROOT):]}: changed locally during sync ({why}); run sync again"
                             for u, why in outcome.lost)
+    _keep(git, mirror, kept)
     if to_push:
         pushing = set(to_push)
         held = {name for name in ours if name not in pushing and theirs.get(name) != ours[name]}
         _push(git, remote, {name: ours[name] for name in to_push}, held)
         report.pushed = to_push
     return report
+
+
+def _keep(git: Git, mirror: str, kept: dict[str, str]) -> None:
+    """Make the mirror hold exactly ``kept`` (name -> the remote's object): what a person must compare.
+
+    Refs that landed need no copy; a copy left from an earlier sync whose
+    conflict was resolved since is dropped, so it no longer keeps objects alive.
+    """
+    now = {name[len(mirror):]: oid for name, oid in git.refs(mirror).items()}
+    stale = [mirror + name for name in now if name not in kept]
+    if stale:
+        git.delete_refs(stale)
+    refstore.update(git, [refstore.Update(mirror + name, oid, now.get(name))
+                          for name, oid in kept.items() if now.get(name) != oid])
 
 
 def _push(git: Git, remote: str, refs: dict[str, str], held: set[str]) -> None:
@@ -218,7 +257,7 @@ def _push(git: Git, remote: str, refs: dict[str, str], held: set[str]) -> None:
             git.push(remote, specs)
         except GitError as exc:
             if "rejected" in exc.stderr or "failed to push" in exc.stderr:
-                raise _Rejected(exc.stderr) from None
+                raise _Rejected("git push", exc.stderr) from None
             raise GitError(f"git push to {remote} failed", stderr=exc.stderr,
                            hint="check the remote is reachable and writable") from None
     finally:

@@ -153,3 +153,24 @@ def test_a_relative_folder_named_like_an_option_is_still_a_folder(tmp_path: Path
     created = Git.init(Path("--bare"))  # without --end-of-options git would make tmp_path a bare repository
     assert created.top == (tmp_path / "--bare").resolve() and (tmp_path / "--bare" / ".git").is_dir()
     assert not (tmp_path / "HEAD").exists()
+
+
+def test_first_parent_reach_follows_first_parents_only_and_agrees_with_the_walk(tmp_path: Path) -> None:
+    repo = tmp_path / "chains"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    line = []
+    for n in range(6):  # a line of states, as a handoff's ref holds
+        line.append(git(repo, "commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-m", f"s{n}",
+                        *(["-p", line[-1]] if line else [])).strip())
+    # A rewrite that keeps the old tip only as a second parent: git calls it an ancestor, a chain does not.
+    other = git(repo, "commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-m", "other").strip()
+    rewrite = git(repo, "commit-tree", "4b825dc642cb6eb9a060e54bf8d69288fbee4904", "-m", "rw",
+                  "-p", other, "-p", line[3]).strip()
+    g = Git.discover(repo)
+    pairs = [(line[0], line[5]), (line[5], line[0]), (line[3], line[3]), (line[3], rewrite), (other, rewrite)]
+    expected = {(line[0], line[5]), (line[3], line[3]), (other, rewrite)}
+    assert g.is_ancestor(line[3], rewrite)  # the control: all parents followed
+    assert g.first_parent_reach(pairs) == expected
+    assert g.first_parent_reach(pairs, steps=2) == expected  # past the step budget: asked one by one
+    assert {p for p in pairs if g.is_first_parent_ancestor(*p)} == expected

@@ -442,6 +442,15 @@ def test_sync_between_two_clones_both_ways_and_conflicts(repo: Path, tmp_path: P
     assert _show(b, other)["status"] == "rejected"
     assert git(origin, "rev-parse", f"{PREFIX}{other}").strip() == git(a, "rev-parse", f"{PREFIX}{other}").strip()
     assert _show(a, other)["status"] == "accepted"
+    # The remote's side of the conflict stays readable in the mirror until the two agree again.
+    mirror = f"refs/lanewarden-sync/origin/handoffs/{other}"
+    a_state = git(a, "rev-parse", f"{PREFIX}{other}").strip()
+    assert git(b, "rev-parse", mirror).strip() == a_state
+    assert not git(b, "for-each-ref", "refs/lanewarden-sync/origin/handoffs/" + hid)  # landed: no copy
+    git(b, "update-ref", f"{PREFIX}{other}", a_state, b_state)  # b's reviewer gives way to a's decision
+    _sync(b)
+    assert not git(b, "for-each-ref", "refs/lanewarden-sync/origin/handoffs/")  # resolved: copy dropped
+    assert git(b, "for-each-ref", "refs/lanewarden-sync/origin/ledger")  # the two ledgers still differ
 
 
 # -- 8. list at scale ---------------------------------------------------------

@@ -133,6 +133,34 @@ class History(Operations):
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
         self._run(["fetch", "--no-tags", "--quiet", *(["--prune"] if prune else []), _EOO, name, *specs])
 
+    def remote_refs(self, remote: str, prefix: str) -> dict[str, str]:
+        """ref name -> object id for every ref under ``prefix`` on ``remote`` (``git ls-remote``).
+
+        Parsed by lines: a ref name holds no tab or newline (git check-ref-format);
+        ``^{}`` lines (what an annotated tag points at) are not refs and are left out.
+        """
+        name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
+        out = self._run(["ls-remote", "--quiet", _EOO, name, f"{prefix}*"])
+        refs: dict[str, str] = {}
+        for line in out.decode("utf-8", "surrogateescape").splitlines():
+            oid, _, ref = line.partition("\t")
+            if ref.startswith(prefix) and not ref.endswith("^{}") and is_object_id(oid):
+                refs[ref] = oid
+        return refs
+
+    def fetch_objects(self, remote: str, oids: Sequence[str]) -> None:
+        """Fetch the objects ``oids`` need from ``remote`` without writing any ref (not even FETCH_HEAD).
+
+        The ids come from ``remote_refs``: ref tips, which every server lets a
+        client ask for by id. A tip that moved in between is refused by some
+        servers ("not our ref"): the GitError says so and the caller reads again.
+        """
+        name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
+        wanted = [o for o in dict.fromkeys(oids) if is_object_id(o)]
+        if wanted:
+            self._run(["fetch", "--no-tags", "--quiet", "--no-write-fetch-head", "--recurse-submodules=no",
+                       "--stdin", _EOO, name], input=("\n".join(wanted) + "\n").encode())
+
     def push(self, remote: str, specs: Sequence[str]) -> None:
         """Push refspecs to ``remote``; a GitError carries git's stderr."""
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
@@ -188,6 +216,40 @@ class History(Operations):
         if old is None or new is None:
             return False
         return old in self.first_parents(new)
+
+    def first_parent_reach(self, pairs: Sequence[tuple[str, str]], *, steps: int = 32) -> set[tuple[str, str]]:
+        """The pairs ``(older, newer)`` of commit ids where ``older`` is on ``newer``'s first-parent line.
+
+        Every chain is walked a step at a time, one ``cat-file --batch`` per step
+        for all of them together, so many short chains (a handoff's few states)
+        cost a handful of git processes whatever their number. A chain not
+        settled after ``steps`` steps (a long ledger) is asked of
+        ``is_first_parent_ancestor`` on its own.
+        """
+        reached: set[tuple[str, str]] = set()
+        walking = {pair: pair[1] for pair in pairs}
+        for _ in range(steps):
+            for pair, at in list(walking.items()):
+                if at == pair[0]:
+                    reached.add(pair)
+                    del walking[pair]
+            if not walking:
+                return reached
+            commits = list(dict.fromkeys(walking.values()))
+            first: dict[str, str] = {}
+            for commit, found in zip(commits, self.batch(commits), strict=True):
+                if found is not None and found[1] == "commit":
+                    for line in found[2].partition(b"\n\n")[0].split(b"\n"):
+                        if line.startswith(b"parent "):
+                            first[commit] = line[7:].decode()
+                            break
+            for pair, at in list(walking.items()):
+                if at in first:
+                    walking[pair] = first[at]
+                else:
+                    del walking[pair]  # a root (or no commit) reached without meeting ``older``
+        reached.update(pair for pair in walking if self.is_first_parent_ancestor(*pair))
+        return reached
 
     def first_parents(self, tip: str) -> list[str]:
         """The commits on ``tip``'s first-parent line, newest first."""
