@@ -61,7 +61,7 @@ def index(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
     out: dict[str, list[Entry]] = {}
     for entry in entries:
         oid = entry.inputs.get("override")
-        if entry.kind == Kind.OVERRIDE.value and isinstance(oid, str) and entry.computed_hash() == entry.hash:
+        if entry.kind == Kind.OVERRIDE.value and isinstance(oid, str) and entry.holds():
             out.setdefault(oid, []).append(entry)
     return out
 

@@ -82,7 +82,7 @@ def check_accepted(git: Git, stored: Stored) -> None:
                          f"accepted (sha256 {pinned[:16]}); nothing applied", hint=tip)
     accepts = [e for e in Ledger(git).entries()
                if e.kind == Kind.HANDOFF.value and e.inputs.get("handoff") == h.id
-               and e.inputs.get("action") == Action.ACCEPT.value and e.computed_hash() == e.hash]
+               and e.inputs.get("action") == Action.ACCEPT.value and e.holds()]
     if not accepts:
         raise InputError(f"handoff {short}: no ledger entry records its accept; nothing applied",
                          hint=tip + "; run `lanewarden ledger verify`")

@@ -64,7 +64,8 @@ def _write_chain(repo: Path, items: list[Item], *, start: str | None = None, kee
     """Commit ``items`` as a chain (on top of ``start``); the last one also gets ``keep`` as a parent."""
     parent: str | None = start
     for n, (entry, others) in enumerate(items):
-        blob = git(repo, "hash-object", "-w", "--stdin", input=canonical(entry) + b"\n").strip()
+        raw = entry["__raw__"].encode() if "__raw__" in entry else canonical(entry) + b"\n"
+        blob = git(repo, "hash-object", "-w", "--stdin", input=raw).strip()
         lines = "\n".join([*others, f"100644 blob {blob}\tentry.json"]) + "\n"
         tree = git(repo, "mktree", input=lines.encode()).strip()
         args = ["commit-tree", tree, "-m", "rewritten"] + (["-p", parent] if parent else [])
@@ -116,6 +117,40 @@ def test_an_entry_edited_in_place_is_a_hash_mismatch(repo: Path) -> None:
     assert _violations(report) == [("HASH_MISMATCH", 2)]
     text = lanewarden("ledger", "verify", "--repo", str(repo))
     assert text.exit_code == 1 and "HASH_MISMATCH: entry 2" in text.stdout
+
+
+def test_an_entry_stored_in_another_byte_form_still_verifies(repo: Path) -> None:
+    # verify proves most hashes from the stored bytes alone; bytes lanewarden would not write (indented,
+    # keys unsorted) must still verify by re-encoding what they hold: the hash covers content, not layout.
+    _record_some(repo)
+    items = _read_chain(repo)
+    entry = items[2][0]
+    blob_text = json.dumps(dict(reversed(list(entry.items()))), indent=2).encode() + b"\n"
+    items[2] = ({"__raw__": blob_text.decode()}, items[2][1])
+    _write_chain(repo, items)
+    assert _verify(repo)[0] == 0
+
+
+@pytest.mark.parametrize("forge", ["extra-key", "bool-seq", "no-attachments", "number-time"])
+def test_entries_lanewarden_never_writes_are_caught_even_when_their_hash_matches(repo: Path, forge: str) -> None:
+    # Each forged entry's hash is computed over exactly what is stored, so the stored bytes "prove" it;
+    # none of them is an entry lanewarden writes, and reading one as if it were would hide what was changed.
+    _record_some(repo)
+    items = _read_chain(repo)
+    entry = dict(items[2][0])
+    if forge == "extra-key":
+        entry["note"] = "unhashed before, hashed now"
+    elif forge == "bool-seq":
+        entry["seq"] = True
+    elif forge == "no-attachments":
+        del entry["attachments"]
+    else:
+        entry["time"] = 20260101
+    items[2] = (_rehash(entry), items[2][1])
+    _write_chain(repo, items)
+    code, report = _verify(repo)
+    assert code == 1 and _violations(report)[0] == ("HASH_MISMATCH", None), report
+    assert "cannot be read" in report["problems"][0]["message"]
 
 
 def test_an_edited_entry_with_a_recomputed_hash_breaks_the_chain(repo: Path) -> None:
@@ -462,3 +497,23 @@ def test_a_run_whose_agent_rewrites_the_ledger_is_rolled_back(repo: Path) -> Non
     assert shown[-2]["commit"] == before  # the chain was put back, then the rejected run recorded
     assert shown[-1]["kind"] == "run" and shown[-1]["outcome"]["outcome"] == "rejected"
     assert _verify(repo)[0] == 0
+
+
+def test_verify_proves_written_entries_from_their_bytes_and_falls_back_for_any_other_form(repo: Path) -> None:
+    from lanewarden.workers.git import Git
+    from lanewarden.workers.ledger import Entry, Ledger, _parse
+
+    _record_some(repo)
+    walked = list(Ledger(Git.discover(repo)).walk())
+    assert len(walked) == 4
+    for commit, _, raw in walked:
+        assert raw is not None
+        entry = _parse(raw, commit)
+        assert isinstance(entry, Entry) and entry.sealed and entry.holds()  # as written: one sha256
+        loose = json.dumps(json.loads(raw), indent=1).encode()
+        same = _parse(loose, commit)
+        assert isinstance(same, Entry) and not same.sealed  # not proven this way...
+        assert same.holds() and same.computed_hash() == same.hash  # ...and the definition still holds
+        edited = _parse(raw.replace(b'"seq":', b'"seq":1'), commit)
+        assert isinstance(edited, Entry) and not edited.holds()  # control: a changed entry fails either way
+    assert any(parents for _, parents, _ in walked)  # range decisions keep their commits as extra parents

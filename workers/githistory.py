@@ -97,9 +97,12 @@ class History(Operations):
         """``<oid> SP <ref> LF`` for every ref under ``prefix``, written into ``out`` (any number of refs)."""
         self._run_to_file(["for-each-ref", "--format=%(objectname) %(refname)", _EOO, prefix], out)
 
-    def first_parents_to_file(self, tip: str, out: IO[bytes], *, reverse: bool = False) -> None:
-        """The commits on ``tip``'s first-parent line, one per line (oldest first with ``reverse``)."""
-        self._run_to_file(["rev-list", "--first-parent", *(["--reverse"] if reverse else []), _EOO, tip], out)
+    def first_parents_to_file(self, tip: str, out: IO[bytes], *, reverse: bool = False,
+                              parents: bool = False) -> None:
+        """The commits on ``tip``'s first-parent line, one per line (oldest first with ``reverse``);
+        ``parents``: each followed by all its parents, space-separated (only the first is walked)."""
+        self._run_to_file(["rev-list", "--first-parent", *(["--reverse"] if reverse else []),
+                           *(["--parents"] if parents else []), _EOO, tip], out)
 
     def cat_file_stream(self, names: IO[bytes]) -> Iterator[tuple[str, str, bytes] | None]:
         """``(oid, type, content)`` per line of ``names`` (None: git found nothing), one object at a time.
@@ -255,15 +258,20 @@ class History(Operations):
         """The commits on ``tip``'s first-parent line, newest first."""
         return self._run(["rev-list", "--first-parent", "--end-of-options", tip]).decode().split()
 
-    def roots(self, tip: str) -> list[str]:
-        """The parentless commits ``tip`` reaches through any parent."""
-        return self._run(["rev-list", "--max-parents=0", "--end-of-options", tip]).decode().split()
-
-    def descendants(self, tip: str, bottoms: Sequence[str]) -> list[str]:
-        """Commits reachable from ``tip`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
-        if not bottoms:
+    def roots(self, tips: Sequence[str]) -> list[str]:
+        """The parentless commits ``tips`` (commit ids) reach through any parent."""
+        if not tips:
             return []
-        out = self._run(["rev-list", "--ancestry-path", tip, "--not", *bottoms])
+        return self._run(["rev-list", "--max-parents=0", "--stdin"],
+                         input="".join(f"{t}\n" for t in tips if is_object_id(t)).encode()).decode().split()
+
+    def descendants(self, tips: Sequence[str], bottoms: Sequence[str]) -> list[str]:
+        """Commits reachable from ``tips`` that descend from one of ``bottoms`` (``--ancestry-path``)."""
+        if not tips or not bottoms:
+            return []
+        # '^<id>' lines: git 2.39 takes no options (such as --not) on rev-list's stdin.
+        ask = [*(t for t in tips if is_object_id(t)), *(f"^{b}" for b in bottoms if is_object_id(b))]
+        out = self._run(["rev-list", "--ancestry-path", "--stdin"], input="\n".join([*ask, ""]).encode())
         return out.decode().split()
 
     def object_types(self, oids: Sequence[str]) -> dict[str, str | None]:

@@ -77,6 +77,8 @@ class Entry:
     hash: str
     attachments: dict[str, str] = field(default_factory=dict)  # name -> sha256 of its bytes
     commit: str | None = None  # where it is stored; not part of the hash
+    # Whether the stored bytes already proved the hash when it was read (``sealed``); not content.
+    sealed: bool = field(default=False, compare=False, repr=False)
 
     def body(self) -> dict[str, Any]:
         """Everything the hash covers."""
@@ -86,6 +88,10 @@ class Entry:
 
     def computed_hash(self) -> str:
         return digest(canonical(self.body()))
+
+    def holds(self) -> bool:
+        """Whether ``hash`` covers this entry: proven from the stored bytes when read, else re-encoded."""
+        return self.sealed or self.computed_hash() == self.hash
 
     def as_json(self) -> dict[str, Any]:
         return {**self.body(), "hash": self.hash, "commit": self.commit}
@@ -119,21 +125,62 @@ class Report:
                 "problems": [p.as_json() for p in self.problems]}
 
 
+# What lanewarden stores for an entry: the hashed body and the hash, nothing else.
+STORED_KEYS = frozenset({"schema", "seq", "time", "kind", "actor", "inputs", "outcome", "prev", "attachments",
+                         "hash"})
+
+
 def _parse(raw: bytes | None, commit: str) -> Entry | str:
-    """The stored entry, or why it cannot be read."""
+    """The stored entry, or why it cannot be read.
+
+    Exact: the keys lanewarden writes and nothing else, each of the type it
+    writes. Anything else was not written by lanewarden, and the entry is
+    read as it is stored, never converted into something that would hash
+    differently (``sealed`` relies on this).
+    """
     if raw is None:
         return f"commit {commit} has no {ENTRY_FILE}"
     try:
         data = json.loads(raw.decode("utf-8", "surrogateescape"))
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            return f"{ENTRY_FILE} in {commit} is not a {SCHEMA} entry"
-        return Entry(seq=int(data["seq"]), time=str(data["time"]), kind=str(data["kind"]),
-                     actor=str(data["actor"]), inputs=dict(data["inputs"]), outcome=dict(data["outcome"]),
-                     prev=str(data["prev"]), hash=str(data["hash"]),
-                     attachments={str(k): str(v) for k, v in dict(data.get("attachments") or {}).items()},
-                     commit=commit)
-    except (ValueError, KeyError, TypeError) as exc:
+    except ValueError as exc:
         return f"{ENTRY_FILE} in {commit} cannot be read: {type(exc).__name__}: {exc}"
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        return f"{ENTRY_FILE} in {commit} is not a {SCHEMA} entry"
+    if data.keys() != STORED_KEYS:
+        odd = sorted(data.keys() ^ STORED_KEYS)
+        return f"{ENTRY_FILE} in {commit} cannot be read: unexpected or missing keys {', '.join(odd)}"
+    seq, attachments = data["seq"], data["attachments"]
+    texts = [data[k] for k in ("time", "kind", "actor", "prev", "hash")]
+    if (type(seq) is not int or any(type(t) is not str for t in texts)
+            or type(data["inputs"]) is not dict or type(data["outcome"]) is not dict
+            or type(attachments) is not dict
+            or any(type(v) is not str for v in attachments.values())):
+        return f"{ENTRY_FILE} in {commit} cannot be read: a value is not of the type lanewarden writes"
+    return Entry(seq=seq, time=texts[0], kind=texts[1], actor=texts[2], inputs=data["inputs"],
+                 outcome=data["outcome"], prev=texts[3], hash=texts[4], attachments=attachments, commit=commit,
+                 sealed=_sealed(raw, texts[4]))
+
+
+def _sealed(raw: bytes, stored_hash: str) -> bool:
+    """Whether the stored bytes alone prove the hash (one sha256, no re-encoding of the entry).
+
+    lanewarden stores ``canonical({**body, "hash": h})`` and a newline: with
+    the ``"hash":"h",`` member cut out, those bytes are the body the hash was
+    computed over. If they hash to h, the hash binds the content read from
+    them: ``_parse`` takes exactly the stored keys and types, and a member
+    spliced in anywhere but at the top level would leave no top-level hash.
+    False only means "not proven this way" (bytes in another JSON layout):
+    ``Entry.holds`` then re-encodes the content canonically, the definition.
+    """
+    member = b'"hash":"' + stored_hash.encode("ascii", "replace") + b'",'
+    at = raw.find(member)
+    if at < 0:
+        return False
+    view = memoryview(raw)
+    end = len(raw) - 1 if raw.endswith(b"\n") else len(raw)
+    body = hashlib.sha256(view[:at])
+    body.update(view[at + len(member):end])
+    return body.hexdigest() == stored_hash
 
 
 class Ledger:
@@ -251,24 +298,33 @@ class Ledger:
         return [(c, _parse(raw, c)) for c, raw in zip(commits, raws, strict=False)]
 
     def stream(self) -> Iterator[tuple[str, Entry | str]]:
-        """``read`` one entry at a time: the chain's commits go to a file, one ``cat-file --batch`` reads
-        the entries in order, and only the current one is held (a 50,000-entry chain never is)."""
+        """``read`` one entry at a time: only the current one is held (a 50,000-entry chain never is)."""
+        for commit, _, raw in self.walk():
+            yield commit, _parse(raw, commit)
+
+    def walk(self) -> Iterator[tuple[str, tuple[str, ...], bytes | None]]:
+        """The chain oldest first: each commit, its extra parents and its stored entry's bytes (None: none).
+
+        The chain's commits (with their parents, from the same walk) go to a
+        file and one ``cat-file --batch`` reads the entries in order.
+        """
         tip = self.tip()
         if tip is None:
             return
         with tempfile.TemporaryDirectory(prefix="lanewarden-ledger-") as tmp:
             commits, names = Path(tmp) / "commits", Path(tmp) / "names"
             with commits.open("wb") as out:
-                self.git.first_parents_to_file(tip, out, reverse=True)
+                self.git.first_parents_to_file(tip, out, reverse=True, parents=True)
+            suffix = b":" + ENTRY_FILE.encode() + b"\n"
             with commits.open("rb") as src, names.open("wb") as ask:
                 for line in src:
-                    ask.write(line.rstrip(b"\n") + b":" + ENTRY_FILE.encode() + b"\n")
+                    ask.write(line[:line.find(b" ")] + suffix if b" " in line else line.rstrip(b"\n") + suffix)
             with commits.open("rb") as src, names.open("rb") as ask:
                 objects = self.git.cat_file_stream(ask)
                 for line in src:
-                    commit = line.strip().decode()
+                    commit, *parents = line.decode().split()
                     found = next(objects)
-                    yield commit, _parse(found[2] if found is not None else None, commit)
+                    yield commit, tuple(parents[1:]), found[2] if found is not None else None
                 for _ in objects:  # nothing is left; reading to the end lets git exit and report
                     pass
 

@@ -14,7 +14,17 @@ from collections.abc import Iterator
 
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
-from lanewarden.workers.ledger import ENTRY_FILE, GENESIS, Entry, Ledger, Problem, Report, Violation, _parse, digest
+from lanewarden.workers.ledger import (
+    ENTRY_FILE,
+    GENESIS,
+    Entry,
+    Ledger,
+    Problem,
+    Report,
+    Violation,
+    _parse,
+    digest,
+)
 
 
 def verify(ledger: Ledger, anchor: str | None = None) -> Report:
@@ -30,10 +40,13 @@ def verify(ledger: Ledger, anchor: str | None = None) -> Report:
     hashes: set[str] = set()
     chain: set[str] = set()
     attached: list[tuple[int, str, str, int, str]] = []  # position, commit, name, seq, sha256
-    count, head, last = 0, None, None
-    for position, (commit, entry) in enumerate(ledger.stream()):
-        count, last = count + 1, commit
+    count, head = 0, None
+    extra: set[str] = set()  # parents off the chain: the only way into a hidden one
+    for position, (commit, parents, raw) in enumerate(ledger.walk()):
+        count += 1
         chain.add(commit)
+        extra.update(parents)
+        entry = _parse(raw, commit)
         if isinstance(entry, str):
             found.append((position, 0, Problem(Violation.HASH_MISMATCH, None, commit, entry)))
             prev_seq += 1  # assume it held the next number so one damaged entry is one problem
@@ -41,7 +54,7 @@ def verify(ledger: Ledger, anchor: str | None = None) -> Report:
             continue
         hashes.add(entry.hash)
         head = entry.hash
-        if entry.computed_hash() != entry.hash:
+        if not entry.holds():
             found.append((position, 0, Problem(Violation.HASH_MISMATCH, entry.seq, commit,
                                                f"entry {entry.seq} was changed after it was written "
                                                f"(stored hash {entry.hash[:16]}, content hashes to "
@@ -67,8 +80,8 @@ def verify(ledger: Ledger, anchor: str | None = None) -> Report:
         prev_hash, prev_seq = entry.hash, entry.seq
     found.extend(_check_attachments(ledger.git, attached))
     problems = [p for _, _, p in sorted(found, key=lambda f: (f[0], f[1]))]
-    if last is not None:
-        problems.extend(_hidden(ledger, last, chain, hashes))
+    if extra - chain:
+        problems.extend(_hidden(ledger, sorted(extra - chain), chain, hashes))
     if anchor is not None:
         wanted = anchor.strip().lower()
         if len(wanted) < 16 or any(c not in "0123456789abcdef" for c in wanted):
@@ -96,19 +109,22 @@ def _check_attachments(git: Git, attached: list[tuple[int, str, str, int, str]])
                                            f"entry {seq}: attachment {name} "
                                            f"{'is missing' if data is None else 'was changed'}")
 
-def _hidden(ledger: Ledger, tip: str, chain: set[str], hashes: set[str]) -> list[Problem]:
-    """Ledger entries the head reaches only through extra parents.
+def _hidden(ledger: Ledger, extra: list[str], chain: set[str], hashes: set[str]) -> list[Problem]:
+    """Ledger entries the head reaches only through extra parents (``extra``: those not on the chain).
 
     Every chain starts at a parentless genesis commit. A decision's extra
     parents are repository commits, which never descend from a genesis; so a
     commit off the first-parent line that does is a ledger entry kept out of
     the chain: the trace of a rebuilt chain that kept the old head as a parent.
+    Whatever the head reaches off the chain it reaches through an extra parent
+    of a chain commit, so the walks start there; a ledger none of whose entries
+    keeps a commit as evidence needs no walk at all.
     """
-    roots = ledger.git.roots(tip)
+    roots = ledger.git.roots(extra)
     starts = [r for r, raw in zip(roots, ledger.git.read_paths([f"{r}:{ENTRY_FILE}" for r in roots]),
                                   strict=False)
               if isinstance(_parse(raw, r), Entry)]
-    hidden = [c for c in [*ledger.git.descendants(tip, starts), *starts] if c not in chain]
+    hidden = [c for c in [*ledger.git.descendants(extra, starts), *starts] if c not in chain]
     if not hidden:
         return []
     found = [_parse(raw, c) for c, raw in
