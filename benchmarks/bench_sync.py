@@ -2,7 +2,9 @@
 
 Builds a queue of `--count` handoffs with one `git fast-import` stream (as
 bench_handoffs.py does), then, alternating lanewarden and git on fresh
-repositories each time (untimed set-up), times:
+repositories each time (untimed set-up, which flushes the page cache with
+`sync` so neither side pays for writing back the other's 10,000 refs, and
+which side goes first alternates too), times:
 
 * push: `lanewarden handoffs sync REMOTE` into an empty bare remote, against
   `git push REMOTE 'refs/lanewarden/handoffs/*:refs/lanewarden/handoffs/*'`;
@@ -35,6 +37,9 @@ SPEC = f"{PREFIX}*:{PREFIX}*"
 
 
 def timed(argv: list[str], cwd: Path) -> float:
+    # Each side writes 10,000 loose refs; without a flush first, the next command would pay for writing
+    # back the previous one's files (the side timed second always lost about a second to it).
+    os.sync()
     t0 = time.perf_counter()
     proc = subprocess.run(argv, cwd=cwd, env=ENV, capture_output=True, check=False)
     elapsed = time.perf_counter() - t0
@@ -71,17 +76,21 @@ def main() -> int:
         push_lw: list[float] = []
         fetch_git: list[float] = []
         fetch_lw: list[float] = []
-        for _ in range(args.repeat):
-            remote = fresh(work / "empty.git", bare=True)
-            push_git.append(timed(["git", "push", "-q", str(remote), SPEC], source))
-            remote = fresh(work / "empty.git", bare=True)
-            push_lw.append(timed([*lw, "handoffs", "sync", str(remote)], source))
-            assert count_refs(remote) == args.count
-            clone = fresh(work / "clone", bare=False)
-            fetch_git.append(timed(["git", "fetch", "-q", "--no-tags", str(remote_full), SPEC], clone))
-            clone = fresh(work / "clone", bare=False)
-            fetch_lw.append(timed([*lw, "handoffs", "sync", str(remote_full)], clone))
-            assert count_refs(clone) == args.count
+        for n in range(args.repeat):
+            for side in (("git", "lw") if n % 2 == 0 else ("lw", "git")):  # neither always goes first
+                remote = fresh(work / "empty.git", bare=True)
+                if side == "git":
+                    push_git.append(timed(["git", "push", "-q", str(remote), SPEC], source))
+                else:
+                    push_lw.append(timed([*lw, "handoffs", "sync", str(remote)], source))
+                assert count_refs(remote) == args.count
+            for side in (("git", "lw") if n % 2 == 0 else ("lw", "git")):
+                clone = fresh(work / "clone", bare=False)
+                if side == "git":
+                    fetch_git.append(timed(["git", "fetch", "-q", "--no-tags", str(remote_full), SPEC], clone))
+                else:
+                    fetch_lw.append(timed([*lw, "handoffs", "sync", str(remote_full)], clone))
+                assert count_refs(clone) == args.count
         load = os.getloadavg()
     med = statistics.median
     print(f"handoffs sync, {args.count} handoffs, median of {args.repeat} alternated runs "
