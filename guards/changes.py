@@ -220,12 +220,14 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     seen: set[str] = set()
     for section in patch[len(head):].split(b"\n" + head):
         nl = section.find(b"\n")
-        header = head + (section if nl < 0 else section[:nl])
-        change = by_path.get(header_path(header))
+        first = section if nl < 0 else section[:nl]
+        # header_path, inlined for the usual unquoted "a/P b/P" (it runs once per path).
+        path = header_path(head + first) if first.startswith(b'"') else fsdecode(first[2:(len(first) - 1) // 2])
+        change = by_path.get(path)
         if change is None:
-            raise LanewardenError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
-        seen.add(change.path)
-        at = section.find(b"\n@@")
+            raise LanewardenError(f"patch and path list disagree; refusing to guess (header {(head + first)[:120]!r})")
+        seen.add(path)
+        at = section.find(b"\n@@", nl) if nl >= 0 else -1
         if at < 0:
             continue  # mode change, empty file, submodule header only
         # In a hunk every line starts with '+', '-', ' ', '\\' or '@@': counts are exact.
@@ -233,9 +235,9 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
         change.added_lines += body.count(b"\n+")
         change.deleted_lines += body.count(b"\n-")
         change.hunks.append(body)
-    missing = [ch.path for ch in changes if ch.path not in seen]
-    if missing:
+    if len(seen) != len(by_path):
         # A path without a patch section would hide its added lines from the secrets scan.
+        missing = [ch.path for ch in changes if ch.path not in seen]
         raise LanewardenError(f"git's patch leaves out {len(missing)} changed path(s), e.g. {missing[0]!r}; "
                              "refusing to guess")
 

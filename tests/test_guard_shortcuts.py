@@ -1,0 +1,115 @@
+"""The guard's per-path shortcuts give exactly the answers of the plain way.
+
+A large range (100,000 paths) is judged with a few shortcuts (guards/changes.py, guards/secrets.py,
+orchestrator/reports/verdict.py): the patch's headers read without the general parser, one marker
+pass over every hunk instead of one test per change and marker, the JSON written without a dict
+per path. Each is compared here with the plain computation it replaces, on awkward inputs.
+"""
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import pytest
+
+from conftest import git
+from lanewarden.guards import secrets
+from lanewarden.guards.changes import Change, Status, apply_patch_lines, parse_raw
+from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.verdict import Mode, Verdict
+from lanewarden.workers.errors import LanewardenError
+from lanewarden.workers.git import Git
+
+AWKWARD = ["services/wallet-api/plain.py", "services/wallet-api/new\nline.txt", "services/wallet-api/tab\there.txt",
+           'services/wallet-api/quote"d.txt', "services/wallet-api/back\\slash.txt", "services/wallet-api/naïve.txt",
+           "services/wallet-api/sp ace b/x.txt", "services/wallet-api/a b/a b.txt", "services/wallet-api/🔑.txt",
+           "services/kms-api/AKIA.txt", "contracts/kms/new.proto", "services/wallet-api/secrets/x.txt"]
+NON_UTF8 = b"services/wallet-api/caf\xe9.txt"
+TOKEN = "AKIA" + "ABCDEFGHIJKLMNOP"  # an AWS access key id (split so this file holds none)
+
+
+def _write(repo: Path, name: str | bytes, text: str) -> None:
+    raw = os.fsencode(str(repo)) + b"/" + (name if isinstance(name, bytes) else name.encode())
+    os.makedirs(os.path.dirname(raw), exist_ok=True)
+    with open(raw, "w") as fh:
+        fh.write(text)
+
+
+def _range_verdict(repo: Path, worker: str = "wallet-api") -> Verdict:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "change")
+    return guard(Git.discover(str(repo)), GuardRequest(mode=Mode.RANGE, worker=worker, base="HEAD~1",
+                                                        head="HEAD")).verdict
+
+
+def test_patch_sections_reach_their_own_paths(repo: Path) -> None:
+    # Quoted headers (parsed in full) and plain ones (read directly) in one patch; each path
+    # must get its own line counts, exactly as git counts them.
+    for i, name in enumerate(AWKWARD):
+        _write(repo, name, "x\n" * (i + 1))
+    _write(repo, NON_UTF8, "a\nb\n")
+    v = _range_verdict(repo)
+    numstat = git(repo, "diff", "--numstat", "-z", "--no-renames", "HEAD~1", "HEAD").split("\0")
+    expected = {numstat[i + 1] if numstat[i].endswith("\t") else numstat[i].split("\t", 2)[2]:
+                int(numstat[i].split("\t")[0]) for i in range(len(numstat) - 1)
+                if numstat[i] and numstat[i][0].isdigit()}
+    assert {c.path: c.added_lines for c in v.changes} == expected
+    assert len(expected) == len(AWKWARD) + 1
+
+
+def test_a_header_the_path_list_lacks_is_still_refused(repo: Path) -> None:
+    _write(repo, "services/wallet-api/one.txt", "1\n")
+    _write(repo, "services/wallet-api/two.txt", "2\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "two files")
+    raw = git(repo, "diff-tree", "-r", "-z", "--raw", "--no-renames", "HEAD~1", "HEAD").encode()
+    patch = git(repo, "diff", "-U0", "--no-renames", "HEAD~1", "HEAD").encode()
+    # Same length as the real header, but naming another path: must not land on either change.
+    forged = patch.replace(b"a/services/wallet-api/two.txt b/services/wallet-api/two.txt",
+                           b"a/services/wallet-api/TWO.txt b/services/wallet-api/two.txt")
+    with pytest.raises(LanewardenError, match="patch and path list disagree"):
+        apply_patch_lines(parse_raw(raw), forged)
+
+
+def _change(i: int, hunks: list[bytes]) -> Change:
+    ch = Change(f"f{i}", Status.MODIFIED, "100644", "100644", "1" * 40, "2" * 40)
+    ch.hunks.extend(hunks)
+    return ch
+
+
+def test_one_marker_pass_finds_the_changes_the_per_change_test_finds() -> None:
+    rng = random.Random(20)
+    pieces = [b"\n@@ -1,0 +2 @@\n+x = 1", b"\n+y", b"AK", b"IA", b"ASIA", b"sk", b"-", b"xo", b"x", b"\n",
+              b"gh", b"p_", b"PRIVATE", b" KEY", b"npm_", b"_live_", b"\n@@ -3 +3 @@\n-old\n+new"]
+    changes = []
+    for i in range(3000):
+        hunks = [b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 6)))
+                 for _ in range(rng.choice((0, 1, 1, 1, 2, 3)))]
+        changes.append(_change(i, hunks))
+    plain = {i for i, c in enumerate(changes) if any(secrets.might_hold_token(h) for h in c.hunks)}
+    assert 0 < len(plain) < len(changes)
+    assert secrets.suspects(changes) == plain
+
+
+def test_a_marker_split_between_hunks_or_changes_is_neither() -> None:
+    # The per-hunk test sees no marker in "AK" + "IA": neither must the joined pass.
+    split = [_change(0, [b"\n+AK"]), _change(1, [b"IA\n+ok"]), _change(2, [b"\n+AK", b"IA"])]
+    assert secrets.suspects(split) == set()
+    # Overlapping markers, and a marker at the very start and end of the joined text.
+    edges = [_change(0, [b"AKIASIA"]), _change(1, []), _change(2, [b"", b"\n+ok"]), _change(3, [b"x", b"npm_"])]
+    assert secrets.suspects(edges) == {0, 3}
+
+
+def test_a_token_among_many_changes_is_found_where_it_is(repo: Path) -> None:
+    # Many changed files, the token in one with a quoted name, a marker only in another's path:
+    # exactly the file with the token is flagged, by the token rule.
+    for i in range(300):
+        _write(repo, f"services/wallet-api/gen/f{i:03d}.txt", f"value {i}\n")
+    _write(repo, "services/wallet-api/AKIA/ghp_name.txt", "nothing here\n")
+    _write(repo, NON_UTF8, f"first line\nkey = '{TOKEN}'\n")
+    v = _range_verdict(repo)
+    flagged = {c.path: c.reasons for c in v.changes if any(r.startswith(secrets.MARK) for r in c.reasons)}
+    found = "secret: a AWS access key id in an added line [rule aws-access-key-id]"
+    assert flagged == {os.fsdecode(NON_UTF8): (found,)}
+    assert v.decision.value == "reject"
