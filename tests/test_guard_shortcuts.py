@@ -7,6 +7,7 @@ per path. Each is compared here with the plain computation it replaces, on awkwa
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -18,6 +19,7 @@ from lanewarden.guards import secrets
 from lanewarden.guards.changes import Change, Status, apply_patch_lines, parse_raw
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import Mode, Verdict
+from lanewarden.orchestrator.reports.verdict import to_json
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git
 
@@ -41,6 +43,26 @@ def _range_verdict(repo: Path, worker: str = "wallet-api") -> Verdict:
     git(repo, "commit", "-qm", "change")
     return guard(Git.discover(str(repo)), GuardRequest(mode=Mode.RANGE, worker=worker, base="HEAD~1",
                                                         head="HEAD")).verdict
+
+
+def test_json_is_json_dumps_of_the_verdict(repo: Path) -> None:
+    # Every awkward name, a rename (same blob moved), a deletion, a mode change, a secret, reasons.
+    for i, name in enumerate(AWKWARD):
+        _write(repo, name, f"line {i}\n" * (i + 1))
+    _write(repo, NON_UTF8, f"key = '{TOKEN}'\n")
+    git(repo, "mv", "services/wallet-api/README.md", "services/wallet-api/MOVED.md")
+    first, second, third = git(repo, "ls-files", "services/wallet-api/src").split("\n")[:3]
+    git(repo, "rm", "-q", first)
+    os.chmod(repo / second, 0o755)
+    _write(repo, third, "changed\n")
+    v = _range_verdict(repo)
+    assert v.decision.value == "reject" and len(v.changes) == len(AWKWARD) + 6  # + the 2 sides of the move
+    assert any(c.renamed_from for c in v.changes) and any(c.reasons for c in v.changes)
+    assert {c.status for c in v.changes} == {"added", "modified", "deleted", "mode_changed"}
+    assert to_json(v) == json.dumps(v.as_json(), separators=(",", ":"))
+    empty = Verdict(v.decision, v.worker, v.mode, None, None, v.head_tree, v.policy, v.diff_sha256, (), (), (),
+                    policy_diff={"changes": [], "x": {"a\u2028": [1, None, True, 2.5]}})
+    assert to_json(empty) == json.dumps(empty.as_json(), separators=(",", ":"))
 
 
 def test_patch_sections_reach_their_own_paths(repo: Path) -> None:

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from json.encoder import encode_basestring_ascii as _quote  # the C function json.dumps uses for str
 
 import click
 
 from lanewarden.guards.acting import UNATTRIBUTED
 from lanewarden.guards.secrets import ALLOWED, MARK
-from lanewarden.guards.verdict import Decision, Verdict
+from lanewarden.guards.verdict import ChangeReport, Decision, Verdict
 
 _NEXT = {
     Decision.ACCEPT: "nothing to do: every change stays in the worker's lane",
@@ -31,9 +33,51 @@ def describe_source(v: Verdict) -> str:
     return f"{'index' if v.mode == 'staged' else 'work tree'} against {_short(v.base)}"
 
 
+_SEPARATORS = (",", ":")  # compact: the C encoder is several times faster than indent=2 on large ranges
+
+
 def to_json(v: Verdict) -> str:
-    # Compact: the C encoder is several times faster than indent=2 on large ranges.
-    return json.dumps(v.as_json(), separators=(",", ":"))
+    """``json.dumps(v.as_json(), separators=(",", ":"))``, character for character.
+
+    The per-path reports (one per changed path, 100,000 on a large range) are written
+    by ``_changes`` without a dict each; every other member goes through ``json.dumps``.
+    """
+    members: list[str] = []
+    for key, value in replace(v, changes=()).as_json().items():
+        text = _changes(v.changes) if key == "changes" else json.dumps(value, separators=_SEPARATORS)
+        members.append(f"{_quote(key)}:{text}")
+    return "{" + ",".join(members) + "}"
+
+
+_CHANGE = ('{"path":%s,"status":%s,"old_mode":%s,"new_mode":%s,"renamed_from":%s,"renamed_to":%s,'
+           '"class":%s,"rule":%s,"route_to":%s,"reasons":%s,"added_lines":%s,"deleted_lines":%s}')
+
+
+def _changes(reports: tuple[ChangeReport, ...]) -> str:
+    """The JSON array of ``[r.as_json() for r in reports]``, as json.dumps writes it.
+
+    Strings go through json's own C string encoder; the few distinct statuses, modes,
+    classes, rules and routes are encoded once each. ``tests/test_guard_formats.py``
+    compares the result with ``json.dumps`` on awkward paths and reasons.
+    """
+    known: dict[str | None, str] = {None: "null"}
+
+    def quoted(text: str | None) -> str:
+        found = known.get(text)
+        if found is None:
+            assert text is not None  # None is known from the start
+            found = known[text] = _quote(text)
+        return found
+
+    out: list[str] = []
+    append = out.append
+    for r in reports:
+        reasons = "[" + ",".join(map(_quote, r.reasons)) + "]" if r.reasons else "[]"
+        append(_CHANGE % (_quote(r.path), quoted(r.status), quoted(r.old_mode), quoted(r.new_mode),
+                          quoted(r.renamed_from), quoted(r.renamed_to), quoted(r.path_class), quoted(r.rule),
+                          quoted(r.route_to), reasons, int.__repr__(r.added_lines),
+                          int.__repr__(r.deleted_lines)))
+    return "[" + ",".join(out) + "]"
 
 
 _COLOURS = {Decision.ACCEPT: "green", Decision.REJECT: "red", Decision.REVISION: "yellow"}
