@@ -217,16 +217,28 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
     if not patch.startswith(head):
         raise LanewardenError("unexpected patch output from git; refusing to guess")
     by_path = {ch.path: ch for ch in changes}
-    seen: set[str] = set()
+    # git writes the sections in the raw list's order, so section k is usually change k: found
+    # without a lookup while that holds (and no path is listed twice, where by_path would pick the
+    # last). The first section out of that order switches to lookups by path for the rest.
+    in_order, k, count = len(by_path) == len(changes), 0, len(changes)
+    seen: set[str] | None = None  # the paths met so far, kept once out of order
     for section in patch[len(head):].split(b"\n" + head):
         nl = section.find(b"\n")
         first = section if nl < 0 else section[:nl]
         # header_path, inlined for the usual unquoted "a/P b/P" (it runs once per path).
         path = header_path(head + first) if first.startswith(b'"') else fsdecode(first[2:(len(first) - 1) // 2])
-        change = by_path.get(path)
-        if change is None:
-            raise LanewardenError(f"patch and path list disagree; refusing to guess (header {(head + first)[:120]!r})")
-        seen.add(path)
+        if in_order and k < count and changes[k].path == path:
+            change = changes[k]
+            k += 1
+        else:
+            if seen is None:
+                in_order, seen = False, {ch.path for ch in changes[:k]}
+            found = by_path.get(path)
+            if found is None:
+                raise LanewardenError("patch and path list disagree; refusing to guess "
+                                      f"(header {(head + first)[:120]!r})")
+            change = found
+            seen.add(path)
         at = section.find(b"\n@@", nl) if nl >= 0 else -1
         if at < 0:
             continue  # mode change, empty file, submodule header only
@@ -235,9 +247,10 @@ def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
         change.added_lines += body.count(b"\n+")
         change.deleted_lines += body.count(b"\n-")
         change.hunks.append(body)
-    if len(seen) != len(by_path):
+    if (k < count) if seen is None else (len(seen) < len(by_path)):
         # A path without a patch section would hide its added lines from the secrets scan.
-        missing = [ch.path for ch in changes if ch.path not in seen]
+        met = seen if seen is not None else {ch.path for ch in changes[:k]}
+        missing = [ch.path for ch in changes if ch.path not in met]
         raise LanewardenError(f"git's patch leaves out {len(missing)} changed path(s), e.g. {missing[0]!r}; "
                              "refusing to guess")
 

@@ -94,6 +94,36 @@ def test_a_header_the_path_list_lacks_is_still_refused(repo: Path) -> None:
         apply_patch_lines(parse_raw(raw), forged)
 
 
+def test_sections_out_of_the_path_lists_order_reach_the_same_changes(repo: Path) -> None:
+    # Sections are matched to the path list by position while git keeps its order; any other
+    # order (or a path listed twice) falls back to lookups by path, with the same result.
+    for i in range(5):
+        _write(repo, f"services/wallet-api/f{i}.txt", "x\n" * (i + 1))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "five files")
+    raw = git(repo, "diff-tree", "-r", "-z", "--raw", "--no-renames", "HEAD~1", "HEAD").encode()
+    patch = git(repo, "diff", "-U0", "--no-renames", "HEAD~1", "HEAD").encode()
+    head = b"diff --git "
+    sections = [head + s for s in patch[len(head):].split(b"\n" + head)]
+
+    def attached(text: bytes, changes: list[Change]) -> list[tuple[str, int, list[bytes]]]:
+        apply_patch_lines(changes, text)
+        return [(c.path, c.added_lines, c.hunks) for c in changes]
+
+    expected = attached(patch, parse_raw(raw))
+    assert [n for _, n, _ in expected] == [1, 2, 3, 4, 5]
+    for order in ([1, 0, 2, 3, 4], [0, 1, 2, 4, 3], [4, 3, 2, 1, 0]):
+        assert attached(b"\n".join(sections[i] for i in order), parse_raw(raw)) == expected
+    twice = parse_raw(raw)
+    twice.insert(1, Change(twice[3].path, Status.MODIFIED, "100644", "100644", "1" * 40, "2" * 40))
+    attached(patch, twice)  # like a lookup by path: the last change listed for a path gets its lines
+    assert twice[1].hunks == [] and twice[4].added_lines == 4
+    with pytest.raises(LanewardenError, match="leaves out 2 changed path"):
+        apply_patch_lines(parse_raw(raw), b"\n".join(sections[:3]))
+    with pytest.raises(LanewardenError, match="leaves out 2 changed path"):
+        apply_patch_lines(parse_raw(raw), b"\n".join([sections[1], sections[0], sections[4]]))
+
+
 def _change(i: int, hunks: list[bytes]) -> Change:
     ch = Change(f"f{i}", Status.MODIFIED, "100644", "100644", "1" * 40, "2" * 40)
     ch.hunks.extend(hunks)
