@@ -49,34 +49,30 @@ def to_json(v: Verdict) -> str:
     return "{" + ",".join(members) + "}"
 
 
-_CHANGE = ('{"path":%s,"status":%s,"old_mode":%s,"new_mode":%s,"renamed_from":%s,"renamed_to":%s,'
-           '"class":%s,"rule":%s,"route_to":%s,"reasons":%s,"added_lines":%s,"deleted_lines":%s}')
+# A report's members between "path" and "reasons", in as_json's order: ChangeReport fields 1 to 8.
+_MIDDLE = ('"status":%s,"old_mode":%s,"new_mode":%s,"renamed_from":%s,"renamed_to":%s,'
+           '"class":%s,"rule":%s,"route_to":%s')
 
 
 def _changes(reports: tuple[ChangeReport, ...]) -> str:
     """The JSON array of ``[r.as_json() for r in reports]``, as json.dumps writes it.
 
-    Strings go through json's own C string encoder; the few distinct statuses, modes,
-    classes, rules and routes are encoded once each. ``tests/test_guard_formats.py``
-    compares the result with ``json.dumps`` on awkward paths and reasons.
+    Strings go through json's own C string encoder. Most reports share their status, modes,
+    class, rule and route with many others: that middle part is written once per distinct
+    combination. ``tests/test_guard_shortcuts.py`` compares the result with ``json.dumps``.
     """
-    known: dict[str | None, str] = {None: "null"}
-
-    def quoted(text: str | None) -> str:
-        found = known.get(text)
-        if found is None:
-            assert text is not None  # None is known from the start
-            found = known[text] = _quote(text)
-        return found
-
+    middles: dict[tuple[str | None, ...], str] = {}
     out: list[str] = []
     append = out.append
     for r in reports:
+        shared = r[1:9]
+        middle = middles.get(shared)
+        if middle is None:
+            middle = middles[shared] = _MIDDLE % tuple("null" if x is None else _quote(x) for x in shared)
         reasons = "[" + ",".join(map(_quote, r.reasons)) + "]" if r.reasons else "[]"
-        append(_CHANGE % (_quote(r.path), quoted(r.status), quoted(r.old_mode), quoted(r.new_mode),
-                          quoted(r.renamed_from), quoted(r.renamed_to), quoted(r.path_class), quoted(r.rule),
-                          quoted(r.route_to), reasons, int.__repr__(r.added_lines),
-                          int.__repr__(r.deleted_lines)))
+        # Line counts are ints (bytes.count), which str() writes as json does.
+        append(f'{{"path":{_quote(r.path)},{middle},"reasons":{reasons},"added_lines":{r.added_lines},'
+               f'"deleted_lines":{r.deleted_lines}}}')
     return "[" + ",".join(out) + "]"
 
 
