@@ -10,14 +10,16 @@ from __future__ import annotations
 import json
 import os
 import random
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from conftest import git
+from conftest import git, git_bytes
 from lanewarden.guards import secrets
 from lanewarden.guards.changes import Change, Status, apply_patch_lines, parse_raw
 from lanewarden.guards.engine import GuardRequest, guard
+from lanewarden.guards.sections import Cut, Cutter, PendingPatch, cut_whole
 from lanewarden.guards.verdict import Mode, Verdict
 from lanewarden.orchestrator.reports.verdict import to_json
 from lanewarden.workers.errors import LanewardenError
@@ -92,6 +94,12 @@ def test_a_header_the_path_list_lacks_is_still_refused(repo: Path) -> None:
                            b"a/services/wallet-api/TWO.txt b/services/wallet-api/two.txt")
     with pytest.raises(LanewardenError, match="patch and path list disagree"):
         apply_patch_lines(parse_raw(raw), forged)
+    # A malformed quoted name is an error where it is met: after a disagreeing header, that one wins.
+    malformed = b'\ndiff --git "a/\\5x" b/y\n@@ -0,0 +1 @@\n+x\n'
+    with pytest.raises(LanewardenError, match="patch and path list disagree"):
+        apply_patch_lines(parse_raw(raw), forged + malformed)
+    with pytest.raises(ValueError, match="base 8"):
+        apply_patch_lines(parse_raw(raw), malformed.lstrip(b"\n") + patch)
 
 
 def test_sections_out_of_the_path_lists_order_reach_the_same_changes(repo: Path) -> None:
@@ -122,6 +130,43 @@ def test_sections_out_of_the_path_lists_order_reach_the_same_changes(repo: Path)
         apply_patch_lines(parse_raw(raw), b"\n".join(sections[:3]))
     with pytest.raises(LanewardenError, match="leaves out 2 changed path"):
         apply_patch_lines(parse_raw(raw), b"\n".join([sections[1], sections[0], sections[4]]))
+
+
+def _plain(cut: Cut) -> tuple[object, ...]:
+    """A cut patch with its errors as text (two exceptions never compare equal)."""
+    return cut.size, cut.starts_with_head, [(*s[:5], repr(s.error)) for s in cut.sections]
+
+
+def test_a_patch_cut_as_it_arrives_is_the_whole_patch_cut(repo: Path) -> None:
+    # The cutter sees git's output in whatever pieces the file has when it looks: every way of
+    # splitting the bytes (a separator or the first header torn in two, one byte at a time)
+    # must give the sections cutting the finished patch gives, and so must the real thing.
+    for i, name in enumerate(AWKWARD):
+        _write(repo, name, "x\n" * (i + 1))
+    _write(repo, NON_UTF8, "a\nb\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "awkward names")
+    patch = git_bytes(repo, "diff", "-U0", "--no-renames", "HEAD~1", "HEAD")
+    samples = [patch, b"", b"diff --gi", b"diff --git ", b"warning: x\n" + patch, patch[:len(patch) // 2],
+               patch + b"\ndiff --git ", b'diff --git "a/\\5x" b/y\n@@ -0,0 +1 @@\n+\ndiff --git \ndiff --git ']
+    rng = random.Random(11)
+    for text in samples:
+        for sizes in [(1,), (11, 12, 13), (1, 2, 3, 50, 4096), (1 << 20,)]:
+            cutter, at = Cutter(), 0
+            while at < len(text):
+                n = rng.choice(sizes)
+                cutter.feed(text[at:at + n])
+                at += n
+            assert _plain(cutter.finish()) == _plain(cut_whole(text)), (text[:40], sizes)
+    assert cut_whole(samples[-1]).sections[0].error is not None  # a malformed quoted name, kept for attach
+    handle = Git.discover(str(repo))
+    trees = [git(repo, "rev-parse", f"{rev}^{{tree}}").strip() for rev in ("HEAD~1", "HEAD")]
+    with tempfile.TemporaryFile() as out:
+        handle.without_worktree().diff_zero_context_to_file(trees[0], trees[1], out)
+        out.seek(0)
+        whole = cut_whole(out.read())
+    assert PendingPatch(handle.without_worktree(), trees[0], trees[1], None).wait() == whole
+    assert len(whole.sections) == len(AWKWARD) + 1
 
 
 def _change(i: int, hunks: list[bytes]) -> Change:
