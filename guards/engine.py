@@ -374,9 +374,9 @@ def _reports(ctx: GuardContext) -> list[ChangeReport]:
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
     groups: dict[tuple[str, str], list[str]] = {}
-    mark = secrets.MARK
+    mark, writable = secrets.MARK, _CLASS_TEXT[PathClass.WRITABLE]  # an enum's .value is slow per path
     for r in reports:
-        if r.path_class == PathClass.WRITABLE.value or r.route_to is None:
+        if r.path_class == writable or r.route_to is None:
             continue
         if r.reasons and any(x.startswith(mark) for x in r.reasons):
             continue  # a secret-like file is never handed on (its patch would carry the secret)

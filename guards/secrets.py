@@ -207,7 +207,10 @@ def vote(ctx: GuardContext) -> Vote:
     # One pass over every hunk first: most changes hold no token-like text at all.
     scan = suspects(ctx.changes)
     for i, change in enumerate(ctx.changes):
-        for problem in findings(change, i in scan):
+        suspect = i in scan
+        if not suspect and file_finding(change.path) is None:
+            continue  # findings(change, False) has nothing else to find
+        for problem in findings(change, suspect):
             aid, misses = allowance_for(change.path, problem, allow) if allow else (None, [])
             ctx.notes.extend(misses)
             if aid is not None:

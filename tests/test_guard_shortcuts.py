@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import git, git_bytes
+from conftest import git, git_bytes, lanewarden
 from lanewarden.guards import secrets
 from lanewarden.guards.changes import Change, Status, apply_patch_lines, parse_raw
 from lanewarden.guards.engine import GuardRequest, guard
@@ -28,6 +28,7 @@ from lanewarden.workers.git import Git
 AWKWARD = ["services/wallet-api/plain.py", "services/wallet-api/new\nline.txt", "services/wallet-api/tab\there.txt",
            'services/wallet-api/quote"d.txt', "services/wallet-api/back\\slash.txt", "services/wallet-api/naïve.txt",
            "services/wallet-api/sp ace b/x.txt", "services/wallet-api/a b/a b.txt", "services/wallet-api/🔑.txt",
+           "services/wallet-api/esc\x1b[31mred.txt",
            "services/kms-api/AKIA.txt", "contracts/kms/new.proto", "services/wallet-api/secrets/x.txt"]
 NON_UTF8 = b"services/wallet-api/caf\xe9.txt"
 TOKEN = "AKIA" + "ABCDEFGHIJKLMNOP"  # an AWS access key id (split so this file holds none)
@@ -62,6 +63,10 @@ def test_json_is_json_dumps_of_the_verdict(repo: Path) -> None:
     assert any(c.renamed_from for c in v.changes) and any(c.reasons for c in v.changes)
     assert {c.status for c in v.changes} == {"added", "modified", "deleted", "mode_changed"}
     assert to_json(v) == json.dumps(v.as_json(), separators=(",", ":"))
+    # The command prints exactly that (no ANSI stripping could apply: the escape is escaped).
+    printed = lanewarden("guard", "--repo", str(repo), "--worker", "wallet-api", "--base", "HEAD~1",
+                         "--head", "HEAD", "--format", "json").stdout
+    assert printed == to_json(v) + "\n" and "\\u001b[31m" in printed
     empty = Verdict(v.decision, v.worker, v.mode, None, None, v.head_tree, v.policy, v.diff_sha256, (), (), (),
                     policy_diff={"changes": [], "x": {"a\u2028": [1, None, True, 2.5]}})
     assert to_json(empty) == json.dumps(empty.as_json(), separators=(",", ":"))
