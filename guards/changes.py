@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 
-from lanewarden.guards.sections import Cut, PendingPatch, cut_whole
+from lanewarden.guards.sections import HEAD, Cut, PendingPatch, cut_whole
 from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
@@ -168,7 +168,7 @@ def attach(changes: list[Change], patch: Cut) -> None:
             found = by_path.get(path)
             if found is None:
                 raise LanewardenError("patch and path list disagree; refusing to guess "
-                                      f"(header {section.header[:120]!r})")
+                                      f"(header {(HEAD + section.first)[:120]!r})")
             change = found
             seen.add(path)
         if section.body is not None:

@@ -25,7 +25,7 @@ _POLL = 0.005  # seconds between looks at git's output while it is still writing
 class Section(NamedTuple):
     """One ``diff --git`` section, cut."""
 
-    header: bytes  # its first line, "diff --git " included (for messages)
+    first: bytes  # its first line after "diff --git " (for messages)
     path: str  # the path header_path reads from it ("" when it could not: see error)
     body: bytes | None  # from the first "\n@@" on (hunk headers and lines); None: no hunk
     added: int  # lines starting with '+' in the body
@@ -85,10 +85,13 @@ def header_path(line: bytes) -> str:
     return fsdecode(token[2:])
 
 
-def cut(piece: bytes) -> Section:
-    """One section from the text after its ``diff --git `` (as split leaves it)."""
-    nl = piece.find(b"\n")
-    first = piece if nl < 0 else piece[:nl]
+def cut(data: bytes | bytearray, view: memoryview, start: int, end: int) -> Section:
+    """One section from ``data[start:end]``, the text after its ``diff --git `` (as split leaves it).
+
+    Works on offsets into the whole buffer: only the first line and the hunks are copied.
+    """
+    nl = data.find(b"\n", start, end)
+    first = view[start:end if nl < 0 else nl].tobytes()
     error: Exception | None = None
     if first.startswith(b'"'):
         try:
@@ -97,19 +100,27 @@ def cut(piece: bytes) -> Section:
             path, error = "", exc
     else:
         path = fsdecode(first[2:(len(first) - 1) // 2])  # header_path for "a/P b/P", inlined
-    at = piece.find(b"\n@@", nl) if nl >= 0 else -1
+    at = data.find(b"\n@@", nl, end) if nl >= 0 else -1
     if at < 0:
-        return Section(HEAD + first, path, None, 0, 0, error)  # mode change, empty file, submodule
+        return Section(first, path, None, 0, 0, error)  # mode change, empty file, submodule
     # In a hunk every line starts with '+', '-', ' ', '\\' or '@@': counts are exact.
-    body = piece[at:]
-    return Section(HEAD + first, path, body, body.count(b"\n+"), body.count(b"\n-"), error)
+    body = view[at:end].tobytes()
+    return Section(first, path, body, body.count(b"\n+"), body.count(b"\n-"), error)
 
 
 def cut_whole(patch: bytes) -> Cut:
-    """A finished patch, cut (what PendingPatch gives for the same bytes)."""
-    starts = patch.startswith(HEAD)
-    sections = [cut(p) for p in patch[len(HEAD):].split(_SEP)] if starts else []
-    return Cut(len(patch), starts, sections)
+    """A finished patch, cut (what PendingPatch gives for the same bytes): the pieces
+    ``patch[len(HEAD):].split(b"\\n" + HEAD)`` would give, each cut in place."""
+    if not patch.startswith(HEAD):
+        return Cut(len(patch), False, [])
+    sections: list[Section] = []
+    with memoryview(patch) as view:
+        start = len(HEAD)
+        while (at := patch.find(_SEP, start)) >= 0:
+            sections.append(cut(patch, view, start, at))
+            start = at + len(_SEP)
+        sections.append(cut(patch, view, start, len(patch)))
+    return Cut(len(patch), True, sections)
 
 
 class Cutter:
@@ -143,12 +154,12 @@ class Cutter:
 
     def _cut(self, *, final: bool) -> None:
         buf, start = self._buf, 0
-        with memoryview(buf) as view:  # one copy per section, none of the rest
+        with memoryview(buf) as view:
             while (at := buf.find(_SEP, self._search)) >= 0:
-                self._sections.append(cut(view[start:at].tobytes()))
+                self._sections.append(cut(buf, view, start, at))
                 start = self._search = at + len(_SEP)
             if final:
-                self._sections.append(cut(view[start:].tobytes()))
+                self._sections.append(cut(buf, view, start, len(buf)))
                 return
         del buf[:start]
         # Every separator starting before the last len(_SEP) - 1 bytes was found above.
