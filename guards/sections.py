@@ -20,6 +20,7 @@ from lanewarden.workers.git import Git, fsdecode
 HEAD = b"diff --git "
 _SEP = b"\n" + HEAD
 _POLL = 0.005  # seconds between looks at git's output while it is still writing
+_new = tuple.__new__
 
 
 class Section(NamedTuple):
@@ -99,13 +100,15 @@ def cut(data: bytes | bytearray, view: memoryview, start: int, end: int) -> Sect
         except Exception as exc:  # a malformed quoted name: attach raises it in its turn
             path, error = "", exc
     else:
-        path = fsdecode(first[2:(len(first) - 1) // 2])  # header_path for "a/P b/P", inlined
+        # header_path for "a/P b/P", inlined (fsdecode's own decoding, without the call).
+        path = first[2:(len(first) - 1) // 2].decode("utf-8", "surrogateescape")
+    # Sections are made with tuple.__new__: in C, without the named tuple's Python-level __new__.
     at = data.find(b"\n@@", nl, end) if nl >= 0 else -1
     if at < 0:
-        return Section(first, path, None, 0, 0, error)  # mode change, empty file, submodule
+        return _new(Section, (first, path, None, 0, 0, error))  # mode change, empty file, submodule
     # In a hunk every line starts with '+', '-', ' ', '\\' or '@@': counts are exact.
     body = view[at:end].tobytes()
-    return Section(first, path, body, body.count(b"\n+"), body.count(b"\n-"), error)
+    return _new(Section, (first, path, body, body.count(b"\n+"), body.count(b"\n-"), error))
 
 
 def cut_whole(patch: bytes) -> Cut:
