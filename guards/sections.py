@@ -178,12 +178,12 @@ class PendingPatch:
         self._error: BaseException | None = None
         self._cut: Cut | None = None
         self._cut_error: BaseException | None = None
-        self._git = threading.Thread(target=self._run, args=(git, base_tree, head_tree, env), daemon=True)
+        self._git = threading.Thread(target=self._diff, args=(git, base_tree, head_tree, env), daemon=True)
         self._cutter = threading.Thread(target=self._follow, daemon=True)
         self._git.start()
         self._cutter.start()
 
-    def _run(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
+    def _diff(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
         try:
             git.diff_zero_context_to_file(base_tree, head_tree, self._file, env=env)
         except BaseException as exc:  # re-raised in the caller's thread
