@@ -49,8 +49,8 @@ _TOKENS: tuple[tuple[str, str, str], ...] = (  # (rule name, what it is, pattern
 ENV_FILE, CREDENTIALS_FILE, KEY_FILE = "env-file", "credentials-file", "key-file"
 TOKEN_RULES = frozenset(t[0] for t in _TOKENS)
 RULES = frozenset({ENV_FILE, CREDENTIALS_FILE, KEY_FILE}) | TOKEN_RULES
-# Literal pieces at least one of which every pattern above contains: one fast
-# substring pass over the whole patch decides whether the regex must run at all.
+# Literal pieces at least one of which every pattern above contains: a hunk without any of
+# them holds no token, so the token regex runs only on the changes suspects() picks out.
 _MARKERS = (b"PRIVATE KEY", b"PuTTY-User-Key-File", b"AKIA", b"ASIA", b"ghp_", b"gho_", b"ghu_", b"ghs_",
             b"ghr_", b"github_pat_", b"glpat-", b"xox", b"AIza", b"_live_", b"npm_", b"sk-", b"pypi-")
 _TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, _, rx) in enumerate(_TOKENS)).encode())
