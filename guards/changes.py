@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
+from lanewarden.guards.sections import HEAD, Cut, PendingPatch, cut_whole
 from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
@@ -56,32 +56,6 @@ class Change:
         return self.new_mode not in (None, ZERO_MODE)
 
 
-class PendingPatch:
-    """The ``-U0`` patch, read by git in the background while the path list is classified."""
-
-    def __init__(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
-        self._out: bytes | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._read, args=(git, base_tree, head_tree, env), daemon=True)
-        self._thread.start()
-
-    def _read(self, git: Git, base_tree: str, head_tree: str, env: dict[str, str] | None) -> None:
-        try:
-            with tempfile.TemporaryFile(prefix="lanewarden-patch-") as out:
-                git.diff_zero_context_to_file(base_tree, head_tree, out, env=env)
-                out.seek(0)
-                self._out = out.read()
-        except BaseException as exc:  # re-raised in the caller's thread
-            self._error = exc
-
-    def wait(self) -> bytes:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._out is not None
-        return self._out
-
-
 @dataclass
 class ChangeSet:
     mode: Mode
@@ -93,13 +67,12 @@ class ChangeSet:
     diff_sha256: str
     notes: list[str] = field(default_factory=list)
     pending: PendingPatch | None = field(default=None, repr=False)
-    patch: bytes = field(default=b"", repr=False)  # the whole -U0 patch, once complete
 
     def complete(self) -> None:
         """Attach added lines and line counts; waits for git's patch if it is still coming."""
         if self.pending is not None:
-            self.patch, self.pending = self.pending.wait(), None
-            apply_patch_lines(self.changes, self.patch)
+            patch, self.pending = self.pending.wait(), None
+            attach(self.changes, patch)
 
 
 def _status(letter: str, old_mode: str, new_mode: str, old_oid: str, new_oid: str) -> Status:
@@ -156,86 +129,56 @@ def link_renames(changes: list[Change]) -> None:
                 src.renamed_to, ch.renamed_from = ch.path, src.path
 
 
-def _unquote(token: bytes) -> bytes:
-    """Undo git's C-style quoting of a path in a patch header."""
-    if not token.startswith(b'"'):
-        return token
-    body = token[1:-1]
-    out = bytearray()
-    i = 0
-    simple = {ord("n"): 10, ord("t"): 9, ord('"'): 34, ord("\\"): 92, ord("a"): 7, ord("b"): 8,
-              ord("f"): 12, ord("r"): 13, ord("v"): 11}
-    while i < len(body):
-        c = body[i]
-        if c == 92 and i + 1 < len(body):
-            nxt = body[i + 1]
-            if 48 <= nxt <= 55:
-                out.append(int(body[i + 1:i + 4], 8))
-                i += 4
-                continue
-            out.append(simple.get(nxt, nxt))
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return bytes(out)
-
-
-def header_path(line: bytes) -> str:
-    rest = line[len(b"diff --git "):]
-    if rest.startswith(b'"'):
-        # Both sides are the same path with --no-renames; take the first quoted token.
-        end = 1
-        while end < len(rest):
-            if rest[end] == 92:
-                end += 2
-                continue
-            if rest[end] == 34:
-                break
-            end += 1
-        token = _unquote(rest[:end + 1])
-    else:
-        half = (len(rest) - 1) // 2  # "a/P b/P"
-        token = rest[:half]
-    return fsdecode(token[2:])
-
-
 def apply_patch_lines(changes: list[Change], patch: bytes) -> None:
-    """Attach hunks and line counts from a ``-U0 --text`` patch to the changes.
+    """Attach hunks and line counts from a whole ``-U0 --text`` patch to the changes."""
+    attach(changes, cut_whole(patch))
 
-    Works on whole sections with bytes operations (split, count) rather than
-    line by line: a large range has hundreds of thousands of lines.
+
+def attach(changes: list[Change], patch: Cut) -> None:
+    """Attach a cut ``-U0 --text`` patch's hunks and line counts to the changes.
+
+    The sections must cover exactly the changes with an object on either side,
+    each section naming a listed path: anything else is refused, never guessed.
     """
-    head = b"diff --git "
     # An entry in neither tree (an embedded repository, reported by the work-tree source and
     # rejected by the protected guard) has no patch section to find.
     changes = [ch for ch in changes if ch.old_oid is not None or ch.new_oid is not None]
-    if not patch:
+    if not patch.size:
         if changes:
             raise LanewardenError("git produced no patch for a non-empty change; refusing to guess")
         return
-    if not patch.startswith(head):
+    if not patch.starts_with_head:
         raise LanewardenError("unexpected patch output from git; refusing to guess")
     by_path = {ch.path: ch for ch in changes}
-    seen: set[str] = set()
-    for section in patch[len(head):].split(b"\n" + head):
-        nl = section.find(b"\n")
-        header = head + (section if nl < 0 else section[:nl])
-        change = by_path.get(header_path(header))
-        if change is None:
-            raise LanewardenError(f"patch and path list disagree; refusing to guess (header {header[:120]!r})")
-        seen.add(change.path)
-        at = section.find(b"\n@@")
-        if at < 0:
-            continue  # mode change, empty file, submodule header only
-        # In a hunk every line starts with '+', '-', ' ', '\\' or '@@': counts are exact.
-        body = section[at:]
-        change.added_lines += body.count(b"\n+")
-        change.deleted_lines += body.count(b"\n-")
-        change.hunks.append(body)
-    missing = [ch.path for ch in changes if ch.path not in seen]
-    if missing:
+    # git writes the sections in the raw list's order, so section k is usually change k: found
+    # without a lookup while that holds (and no path is listed twice, where by_path would pick the
+    # last). The first section out of that order switches to lookups by path for the rest.
+    in_order, k, count = len(by_path) == len(changes), 0, len(changes)
+    seen: set[str] | None = None  # the paths met so far, kept once out of order
+    for section in patch.sections:
+        if section.error is not None:
+            raise section.error
+        path = section.path
+        if in_order and k < count and changes[k].path == path:
+            change = changes[k]
+            k += 1
+        else:
+            if seen is None:
+                in_order, seen = False, {ch.path for ch in changes[:k]}
+            found = by_path.get(path)
+            if found is None:
+                raise LanewardenError("patch and path list disagree; refusing to guess "
+                                      f"(header {(HEAD + section.first)[:120]!r})")
+            change = found
+            seen.add(path)
+        if section.body is not None:
+            change.added_lines += section.added
+            change.deleted_lines += section.deleted
+            change.hunks.append(section.body)
+    if (k < count) if seen is None else (len(seen) < len(by_path)):
         # A path without a patch section would hide its added lines from the secrets scan.
+        met = seen if seen is not None else {ch.path for ch in changes[:k]}
+        missing = [ch.path for ch in changes if ch.path not in met]
         raise LanewardenError(f"git's patch leaves out {len(missing)} changed path(s), e.g. {missing[0]!r}; "
                              "refusing to guess")
 

@@ -355,6 +355,7 @@ def _reports(ctx: GuardContext) -> list[ChangeReport]:
     root = ctx.index.root_worker
     status_text, class_text = _STATUS_TEXT, _CLASS_TEXT
     route: str | None
+    new = tuple.__new__  # a report made in C, without the named tuple's Python-level __new__
     for change in ctx.changes:
         path = change.path
         standing = standings.get(path)
@@ -365,18 +366,19 @@ def _reports(ctx: GuardContext) -> list[ChangeReport]:
         else:
             cls, rule, route = standing.path_class, standing.rule, routes.get(path)
         found = found_reasons.get(path)
-        reasons = tuple(change.notes + found) if found else tuple(change.notes)
-        append(ChangeReport(path, status_text[change.status], change.old_mode, change.new_mode,
-                            change.renamed_from, change.renamed_to, class_text[cls], rule, route, reasons,
-                            change.added_lines, change.deleted_lines))
+        notes = change.notes
+        reasons = tuple(notes + found) if found else tuple(notes) if notes else ()
+        append(new(ChangeReport, (path, status_text[change.status], change.old_mode, change.new_mode,
+                                  change.renamed_from, change.renamed_to, class_text[cls], rule, route, reasons,
+                                  change.added_lines, change.deleted_lines)))
     return out
 
 
 def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
     groups: dict[tuple[str, str], list[str]] = {}
-    mark = secrets.MARK
+    mark, writable = secrets.MARK, _CLASS_TEXT[PathClass.WRITABLE]  # an enum's .value is slow per path
     for r in reports:
-        if r.path_class == PathClass.WRITABLE.value or r.route_to is None:
+        if r.path_class == writable or r.route_to is None:
             continue
         if r.reasons and any(x.startswith(mark) for x in r.reasons):
             continue  # a secret-like file is never handed on (its patch would carry the secret)

@@ -19,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from lanewarden.guards import secrets
-from lanewarden.guards.changes import Change, header_path
+from lanewarden.guards.changes import Change
+from lanewarden.guards.sections import header_path
 from lanewarden.guards.verdict import Verdict
 
 _HEAD = b"diff --git "

@@ -6,6 +6,7 @@ become handoff drafts routed to the path's owner (handoff_required: to root).
 from __future__ import annotations
 
 import datetime
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -103,8 +104,10 @@ def apply_overrides(ctx: GuardContext, items: Sequence[Override]) -> list[str]:
 def override_near_misses(ctx: GuardContext, consulted: Sequence[Override], diff_sha256: str,
                          at: datetime.datetime) -> list[str]:
     """Notes on the overrides that almost made the still-blocked paths writable, and why not."""
+    if not consulted:  # the usual case: no list of blocked paths to build
+        return []
     blocked = [c.path for c in ctx.changes if ctx.standings[c.path].path_class is not _WRITABLE]
-    if not blocked or not consulted:
+    if not blocked:
         return []
     from lanewarden.guards.override import near_misses
 
@@ -192,14 +195,14 @@ def _spans(numbers: list[int]) -> str:
 
 
 def vote(ctx: GuardContext) -> Vote:
-    counts: dict[PathClass, int] = {}
-    for change in ctx.changes:
-        cls = ctx.standings[change.path].path_class
-        counts[cls] = counts.get(cls, 0) + 1
+    standings = ctx.standings
+    classes = [standings[c.path].path_class for c in ctx.changes]
+    counts = Counter(classes)  # counted in C: this runs per path
     stray = counts.get(PathClass.OUT_OF_SCOPE, 0)
     handoff = counts.get(PathClass.PROPOSE_ONLY, 0) + counts.get(PathClass.HANDOFF_REQUIRED, 0)
     if stray:
-        strays = [c.path for c in ctx.changes if ctx.standings[c.path].path_class == PathClass.OUT_OF_SCOPE]
+        out = PathClass.OUT_OF_SCOPE
+        strays = [c.path for c, cls in zip(ctx.changes, classes, strict=True) if cls == out]
         return Vote(guard=NAME, vote=VoteValue.REJECT, reasons=(
             f"{stray} path(s) outside the write scope of {ctx.worker_id}: {_sample(strays)}",
             "hand these changes to their owners (lanewarden handoff propose) instead of editing them"))

@@ -10,6 +10,7 @@ is the fix, not the leak).
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -48,11 +49,13 @@ _TOKENS: tuple[tuple[str, str, str], ...] = (  # (rule name, what it is, pattern
 ENV_FILE, CREDENTIALS_FILE, KEY_FILE = "env-file", "credentials-file", "key-file"
 TOKEN_RULES = frozenset(t[0] for t in _TOKENS)
 RULES = frozenset({ENV_FILE, CREDENTIALS_FILE, KEY_FILE}) | TOKEN_RULES
-# Literal pieces at least one of which every pattern above contains: one fast
-# substring pass over the whole patch decides whether the regex must run at all.
+# Literal pieces at least one of which every pattern above contains: a hunk without any of
+# them holds no token, so the token regex runs only on the changes suspects() picks out.
 _MARKERS = (b"PRIVATE KEY", b"PuTTY-User-Key-File", b"AKIA", b"ASIA", b"ghp_", b"gho_", b"ghu_", b"ghs_",
             b"ghr_", b"github_pat_", b"glpat-", b"xox", b"AIza", b"_live_", b"npm_", b"sk-", b"pypi-")
 _TOKEN_RE = re.compile("|".join(f"(?P<t{i}>{rx})" for i, (_, _, rx) in enumerate(_TOKENS)).encode())
+# The markers as one pattern: one pass finds every place any of them occurs.
+_MARKER_RE = re.compile(b"|".join(re.escape(m) for m in _MARKERS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,9 +133,34 @@ def findings(change: Change, scan: bool = True) -> list[Problem]:
     """
     if change.status == Status.DELETED or not change.writes_content:
         return []
-    lines = added_lines(change) if scan and any(might_hold_token(h) for h in change.hunks) else []
     named = file_finding(change.path)
-    return ([named] if named is not None else []) + content_findings(lines)
+    if not (scan and any(might_hold_token(h) for h in change.hunks)):
+        return [] if named is None else [named]
+    return ([named] if named is not None else []) + content_findings(added_lines(change))
+
+
+def suspects(changes: list[Change]) -> set[int]:
+    """The positions in ``changes`` of those with a marker in one of their hunks.
+
+    The same test as ``any(might_hold_token(h) for h in change.hunks)`` for every change, made in
+    one pass over all hunks joined by newlines (most changes hold no marker at all, and headers
+    are not scanned). No marker holds a newline, so no match spans two hunks; and a hunk holding
+    a marker has a match that starts inside it (a match overlapping that marker from further
+    left starts in the same hunk), so mapping match starts back to hunks finds every such change.
+    """
+    text = b"\n".join([h for change in changes for h in change.hunks])
+    hits = [m.start() for m in _MARKER_RE.finditer(text)]
+    if not hits:
+        return set()
+    starts: list[int] = []
+    owners: list[int] = []
+    at = 0
+    for i, change in enumerate(changes):
+        for h in change.hunks:
+            starts.append(at)
+            owners.append(i)
+            at += len(h) + 1
+    return {owners[bisect_right(starts, hit) - 1] for hit in hits}
 
 
 def problems(change: Change, scan: bool = True) -> list[str]:
@@ -176,11 +204,13 @@ def vote(ctx: GuardContext) -> Vote:
     allowed: list[str] = []
     # Reviewed exceptions come from the trusted policy the guard was given, never from the change.
     allow = ctx.loaded.policy.secrets.allow
-    # One pass over the whole patch first: most changes hold no token-like text at all.
-    # (A change set built without git's patch still carries its hunks: scan those.)
-    scan = might_hold_token(ctx.changeset.patch or b"".join(h for c in ctx.changes for h in c.hunks))
-    for change in ctx.changes:
-        for problem in findings(change, scan):
+    # One pass over every hunk first: most changes hold no token-like text at all.
+    scan = suspects(ctx.changes)
+    for i, change in enumerate(ctx.changes):
+        suspect = i in scan
+        if not suspect and file_finding(change.path) is None:
+            continue  # findings(change, False) has nothing else to find
+        for problem in findings(change, suspect):
             aid, misses = allowance_for(change.path, problem, allow) if allow else (None, [])
             ctx.notes.extend(misses)
             if aid is not None:
