@@ -2,9 +2,10 @@
 
 Range, index, work tree and patch all become ``(base tree, head tree)``, so
 one exact diff (``changes.read_changes``) serves every mode. Trees for the
-index, the work tree and a patch are built in a scratch index with a scratch
-object directory: the repository's index, work tree and object store are
-never written.
+index, the work tree and a patch are written into a scratch object directory
+(the work tree's and a patch's through a scratch index; the index's from the
+entries it changes, ``guards/indextree.py``): the repository's index, work
+tree and object store are never written.
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from lanewarden.guards import indextree
 from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
 from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
@@ -85,9 +87,24 @@ def _head_tree(git: Git) -> tuple[str | None, str]:
 
 
 def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) -> ChangeSet:
-    """What would be committed: the index (a copy of it) against HEAD."""
+    """What would be committed: the index against HEAD, read where it changes (guards/indextree.py)."""
     head, base_tree = _head_tree(git)
-    source = index_file or (git.git_dir / "index")
+    # Absolute: git runs in the repository, while a hook may have named the index relative to here.
+    source = (index_file or git.git_dir / "index").absolute()
+    raw = git.diff_index_cached_raw(base_tree, env={**env, "GIT_INDEX_FILE": str(source)})
+    tree = indextree.build(git, env, base_tree, raw)
+    if tree is not None:
+        changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+        # The built tree is used only when git's own diff of it is exactly what diff-index listed.
+        if digest == hashlib.sha256(raw).hexdigest():
+            return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
+        with suppress(Exception):
+            pending.wait()  # its answer is not used; let git finish before the scratch index is written
+    return _index_written(git, env, source, head, base_tree)
+
+
+def _index_written(git: Git, env: dict[str, str], source: Path, head: str | None, base_tree: str) -> ChangeSet:
+    """The whole index written as a tree (from a copy: the user's index is never written)."""
     if source.exists():
         shutil.copyfile(source, env["GIT_INDEX_FILE"])
     # The staged blobs are read by the diff that follows, which fails on a missing one.

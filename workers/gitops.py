@@ -184,7 +184,32 @@ class Operations:
         return self._run([*_PATHS, "diff-tree", "-r", "-p", "--binary", *DIFF_FLAGS, "--src-prefix=a/",
                           "--dst-prefix=b/", _EOO, base_tree, head_tree, "--", *paths], env=env)
 
+    def diff_index_cached_raw(self, tree: str, *, env: dict[str, str] | None = None) -> bytes:
+        """The raw ``-z`` list of what the index (``GIT_INDEX_FILE`` in ``env``) changes against ``tree``.
+
+        Reads the index once and never writes it. Intent-to-add entries are left out, as
+        ``write-tree`` (and so a commit) leaves them out; unmerged paths show as status ``U``.
+        """
+        return self._run(["diff-index", "--cached", *DIFF_FLAGS, "--ita-invisible-in-index", "--raw", "-z",
+                          _EOO, tree], env=env)
+
     # -- scratch indexes and trees -----------------------------------------
+    def make_trees(self, trees: Sequence[Sequence[tuple[bytes, bytes]]], *,
+                   env: dict[str, str] | None = None) -> list[str]:
+        """Write tree objects with one ``mktree --batch``; their ids, in order.
+
+        Each tree is a list of ``(b"<mode> <type> <oid>", name)`` entries (git sorts them).
+
+        ``--missing``: an entry's object need not exist (the tree is only diffed afterwards,
+        and the diff reads every changed blob); names are taken as bytes (``-z``).
+        """
+        if not trees:
+            return []
+        records = b"".join(b"".join(meta + b"\t" + name + b"\0" for meta, name in entries) + b"\0"
+                           for entries in trees)
+        out = self._run(["mktree", "-z", "--missing", "--batch"], input=records, env=env)
+        return out.decode("ascii").split()
+
     def read_tree(self, tree: str, *, env: dict[str, str] | None = None) -> None:
         """Load ``tree`` into the index ``env`` names (a scratch index, never the user's)."""
         self._run(["read-tree", _EOO, tree], env=env)
