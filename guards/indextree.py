@@ -18,8 +18,6 @@ listed, and otherwise writes the index as a tree the old way.
 """
 from __future__ import annotations
 
-import hashlib
-
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
 
@@ -128,6 +126,8 @@ def build(git: Git, env: dict[str, str], base_tree: str, raw: bytes) -> str | No
 def _write(git: Git, env: dict[str, str], order: list[bytes], folders: dict[bytes, Folder],
            algorithm: str) -> str | None:
     """Hash the changed folders bottom-up (a parent names its children's new ids), then write them."""
+    import hashlib  # by now the main thread has imported it (the policy cache's HMAC), off git's path
+
     root = hashlib.new(algorithm, b"tree 0\0").hexdigest()  # the empty tree, which git always has
     trees: list[list[tuple[bytes, bytes]]] = []
     expected: list[str] = []

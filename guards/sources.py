@@ -9,7 +9,6 @@ tree and object store are never written.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -23,7 +22,6 @@ from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
 from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
 from lanewarden.workers.git import Git
-from lanewarden.workers.pattern import compile_pattern
 
 
 @contextmanager
@@ -95,6 +93,8 @@ def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) ->
     tree = indextree.build(git, env, base_tree, raw)
     if tree is not None:
         changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+        import hashlib  # here, not at the top: the guard's start-up imports it while git works
+
         # The built tree is used only when git's own diff of it is exactly what diff-index listed.
         if digest == hashlib.sha256(raw).hexdigest():
             return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
@@ -143,6 +143,8 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         if sparse_set is not None:
             # Inside a lanewarden sparse worktree only paths outside the sparse set were never
             # checked out; a flagged file inside it that is gone was deleted by the agent.
+            from lanewarden.workers.pattern import compile_pattern
+
             inside = [compile_pattern(p) for p in sparse_set]
             sparse = {p for p in sparse if not any(m.matches(p) for m in inside)}
         if sparse:
@@ -179,6 +181,8 @@ def as_installed(top: Path, path: str, installed: Mapping[str, str]) -> bool:
     """Whether ``path`` is still exactly the file lanewarden installed: a regular file (no symlink
     as its last component; git lists a symlinked folder itself, never a path below it), not
     executable, with the sha256 recorded. Anything else, or any doubt, is the agent's change."""
+    import hashlib
+
     digest = installed.get(path)
     if digest is None:
         return False
