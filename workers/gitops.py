@@ -194,20 +194,18 @@ class Operations:
                           _EOO, tree], env=env)
 
     # -- scratch indexes and trees -----------------------------------------
-    def make_trees(self, trees: Sequence[Sequence[tuple[bytes, bytes]]], *,
-                   env: dict[str, str] | None = None) -> list[str]:
-        """Write tree objects with one ``mktree --batch``; their ids, in order.
+    def write_objects(self, kind: str, files: Sequence[str], *, env: dict[str, str] | None = None) -> list[str]:
+        """Write each file's bytes as an object of ``kind`` with one ``hash-object``; their ids, in order.
 
-        Each tree is a list of ``(b"<mode> <type> <oid>", name)`` entries (git sorts them).
-
-        ``--missing``: an entry's object need not exist (the tree is only diffed afterwards,
-        and the diff reads every changed blob); names are taken as bytes (``-z``).
+        The bytes are taken as they are (``--no-filters``); for trees git checks they parse as one.
+        Names come on stdin, one per line: only lanewarden's own scratch files, never a user's path.
         """
-        if not trees:
+        if not files:
             return []
-        records = b"".join(b"".join(meta + b"\t" + name + b"\0" for meta, name in entries) + b"\0"
-                           for entries in trees)
-        out = self._run(["mktree", "-z", "--missing", "--batch"], input=records, env=env)
+        if any("\n" in f for f in files):
+            raise InputError("a scratch file name holds a newline")
+        out = self._run(["hash-object", "-t", kind, "-w", "--no-filters", "--stdin-paths"],
+                        input="".join(f + "\n" for f in files).encode(), env=env)
         return out.decode("ascii").split()
 
     def read_tree(self, tree: str, *, env: dict[str, str] | None = None) -> None:
