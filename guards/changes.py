@@ -12,7 +12,7 @@ import threading
 from dataclasses import dataclass, field
 from enum import Enum
 
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
 

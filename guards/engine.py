@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 from lanewarden.guards import sources as source
 from lanewarden.guards.changes import ChangeSet
-from lanewarden.guards.verdict import Mode, Verdict, Vote, VoteValue, consensus
+from lanewarden.guards.mode import Mode
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
 
 if TYPE_CHECKING:
     from lanewarden.guards.override import Override
+    from lanewarden.guards.verdict import Verdict
     from lanewarden.workers.ledger import Entry
     from lanewarden.workers.loader import LoadedPolicy
 
@@ -75,7 +76,7 @@ class GuardRequest:
 
 
 # Called with the verdict and the per-target patches; returns the ids of the handoffs it queued.
-HandoffSink = Callable[[Verdict, Mapping[str, bytes]], Sequence[str]]
+HandoffSink = Callable[["Verdict", Mapping[str, bytes]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree:
 def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
     """Ask the policy's external reviewers; their votes join the deterministic ones."""
     from lanewarden.guards import reviewer
+    from lanewarden.guards.verdict import Vote, VoteValue, consensus
 
     votes = list(verdict.votes)
     changed = [c.path for c in verdict.changes]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lanewarden.guards import indextree
 from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
 from lanewarden.workers.git import Git
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option, use_color, verbose_option
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.orchestrator.commands.guard import local_worker
 from lanewarden.orchestrator.options import open_repo, repo_option, use_color, verbose_option
 from lanewarden.workers.errors import InputError
