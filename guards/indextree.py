@@ -155,6 +155,8 @@ def _write(git: Git, env: dict[str, str], order: list[bytes], folders: dict[byte
     # Written from files in the scratch folder with one hash-object (mktree would look up the type
     # of every entry's object first: a process twice as long on a wide folder).
     scratch = Path(env["GIT_OBJECT_DIRECTORY"]).parent
+    if "\n" in str(scratch):
+        return None  # hash-object reads one file name per line (a TMPDIR with a newline in it)
     files = []
     for i, body in enumerate(bodies):
         path = scratch / f"tree-{i}"

@@ -213,3 +213,17 @@ def test_a_mode_head_spells_the_old_way_is_canonical_in_rewritten_folders(repo: 
     assert built == written
     _, changes = staged(repo, worker="kms-api")
     assert set(changes) == {f"{folder}/kms.py"}
+
+
+def test_a_scratch_folder_hash_object_cannot_name_falls_back_to_write_tree(repo: Path, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    odd = tmp_path / "tmp\nwith a newline"
+    odd.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(odd))
+    _edit(repo)
+    built, written = trees(repo)
+    assert built is None and written
+    code, changes = staged(repo)
+    assert code == 0 and changes[APP]["status"] == "modified"
