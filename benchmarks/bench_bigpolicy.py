@@ -12,6 +12,7 @@ subprocesses (PYTHONPATH decides which lanewarden, as in the other benchmarks).
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -86,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     print(f"repo: {repo} ({args.workers} workers, {args.workers * 10} patterns); lanewarden: {' '.join(lg)}")
     samples: dict[str, list[float]] = {k: [] for k in cmds}
+    load = os.getloadavg()
     for cmd in cmds.values():  # warm-up: pyc files, page cache, and a first cache entry
         run(cmd, repo)
     for _ in range(args.repeat):
@@ -96,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run(cmd, repo)
             samples[name].append(time.perf_counter() - t0)
     floor = statistics.median(samples["floor"])
+    print(f"  load average before / after: {load[0]:.2f} / {os.getloadavg()[0]:.2f}")
     for name, s in samples.items():
         med = statistics.median(s)
         print(f"  {name:<32} median {med:6.3f} s  min {min(s):6.3f}  ({med / floor:4.2f}x floor)")

@@ -16,7 +16,9 @@ PINNED_DATE = "2026-01-01T00:00:00+00:00"
 
 
 def git_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    # PYTHONDONTWRITEBYTECODE is dropped too: an installed lanewarden runs from compiled modules,
+    # and recompiling every module on every start would be measured instead of lanewarden.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") and k != "PYTHONDONTWRITEBYTECODE"}
     env.update({
         "GIT_CONFIG_GLOBAL": os.devnull,
         "GIT_CONFIG_NOSYSTEM": "1",

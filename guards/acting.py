@@ -89,7 +89,7 @@ def unattributed(changeset: ChangeSet, loaded: LoadedPolicy,
     parts: dict[str, list[Change]] = {}
     for change in changeset.changes:
         parts.setdefault(index.owner(change.path), []).append(change)
-    from lanewarden.guards.engine import judge  # the engine calls in here: imported when used
+    from lanewarden.guards.panel import judge  # the panel calls in here: imported when used
 
     verdicts = [judge(replace(changeset, changes=changes, notes=[]), loaded, owner,
                       overrides=_bound(overrides, owner), at=at)

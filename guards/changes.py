@@ -7,13 +7,12 @@ trees, used for line budgets and the secrets scan, never for the path set.
 """
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 
+from lanewarden.guards.mode import Mode
 from lanewarden.guards.sections import HEAD, Cut, PendingPatch, cut_whole
-from lanewarden.guards.verdict import Mode
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git, fsdecode, split_z
 
@@ -198,6 +197,8 @@ def read_changes(git: Git, base_tree: str, head_tree: str, *,
     Two git processes run concurrently: the raw path list, read here, and the
     -U0 patch, which ``ChangeSet.complete`` attaches once the paths are classified.
     """
+    import hashlib  # here, not at the top: the engine starts this thread before its slower imports
+
     # apply_patch_lines checks the patch covers exactly the raw path list.
     pending = PendingPatch(git, base_tree, head_tree, env)
     with tempfile.TemporaryFile(prefix="lanewarden-raw-") as out:

@@ -1,8 +1,10 @@
-"""Run every guard over a change set and decide by veto consensus.
+"""The one entry point: read the change, load the trusted policy, let the panel decide.
 
-A guard that raises votes ``abstain`` with the error as its reason, so a bug
-can turn a decision into ``revision`` or leave a ``reject`` standing, but it
-can never produce ``accept``.
+git reads the change in a thread while this one loads the policy and the
+guards (``guards/panel.py`` runs them and decides by veto consensus). A guard
+that raises votes ``abstain`` with the error as its reason, so a bug can turn
+a decision into ``revision`` or leave a ``reject`` standing, but it can never
+produce ``accept``.
 """
 from __future__ import annotations
 
@@ -13,53 +15,20 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lanewarden.guards import budget, protected, scope, secrets
 from lanewarden.guards import sources as source
-from lanewarden.guards.acting import acting_worker, policy_ref, unattributed
-from lanewarden.guards.changes import ChangeSet, Status
-from lanewarden.guards.context import GuardContext
-from lanewarden.guards.verdict import (
-    ChangeReport,
-    HandoffDraft,
-    Mode,
-    Verdict,
-    Vote,
-    VoteValue,
-    consensus,
-)
+from lanewarden.guards.changes import ChangeSet
+from lanewarden.guards.mode import Mode
 from lanewarden.workers.errors import InputError, unknown_worker_hint
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
-from lanewarden.workers.ownership import OwnershipIndex, PathClass
 
 if TYPE_CHECKING:
     from lanewarden.guards.override import Override
+    from lanewarden.guards.verdict import Verdict
     from lanewarden.workers.ledger import Entry
     from lanewarden.workers.loader import LoadedPolicy
 
 FULL_CHANGE = "*"  # key of the whole change's patch in Guarded.patches (no worker id has '*')
-
-GUARDS: tuple[tuple[str, Callable[[GuardContext], Vote]], ...] = (
-    (scope.NAME, scope.vote),
-    (protected.NAME, protected.vote),
-    (secrets.NAME, secrets.vote),
-    (budget.NAME, budget.vote),
-)
-# Guards that read added lines or line counts; the ones before them run on paths alone.
-_NEED_LINES = frozenset({secrets.NAME, budget.NAME})
-
-# Enum .value is a descriptor lookup; a verdict reads it for every path.
-_STATUS_TEXT = {s: s.value for s in Status}
-_PROTECTED, _OUT_OF_SCOPE = PathClass.PROTECTED, PathClass.OUT_OF_SCOPE
-_CLASS_TEXT = {c: c.value for c in PathClass}
-
-_HANDOFF_REASON = {
-    PathClass.PROPOSE_ONLY: "propose-only for the worker: the owner applies it",
-    PathClass.HANDOFF_REQUIRED: "writable, but changes here need root review",
-    PathClass.OUT_OF_SCOPE: "outside the worker's write scope: the owner decides",
-    PathClass.PROTECTED: "protected path: only the root changes it, through review",
-}
-
 
 @dataclass(frozen=True)
 class GuardRequest:
@@ -107,7 +76,7 @@ class GuardRequest:
 
 
 # Called with the verdict and the per-target patches; returns the ids of the handoffs it queued.
-HandoffSink = Callable[[Verdict, Mapping[str, bytes]], Sequence[str]]
+HandoffSink = Callable[["Verdict", Mapping[str, bytes]], Sequence[str]]
 
 
 @dataclass(frozen=True)
@@ -184,6 +153,10 @@ def _evaluate(git: Git, req: GuardRequest, *, cut: bool,
         reader = threading.Thread(target=_read_change, args=(git, env, req, box), daemon=True)
         reader.start()
         try:
+            # The guards, the ownership index and the policy's types load here, while git works.
+            from lanewarden.guards.acting import acting_worker, unattributed
+            from lanewarden.guards.panel import judge
+
             if loaded is None:
                 loaded = policy_for(git, req)
             worker, acting = acting_worker(req, loaded)
@@ -259,55 +232,6 @@ def _overrides(git: Git, req: GuardRequest, worker: str, notes: list[str]) -> Se
     return found.usable
 
 
-def judge(changeset: ChangeSet, loaded: LoadedPolicy, worker: str, *,
-          overrides: Callable[[], Sequence[Override]] | None = None,
-          at: datetime.datetime | None = None) -> Verdict:
-    ctx = GuardContext(changeset=changeset, worker_id=worker, loaded=loaded,
-                       index=OwnershipIndex(loaded.policy))
-    votes: list[Vote] = []
-    used: list[str] = []
-    try:
-        scope.classify(ctx)  # needs only the paths: runs while git still writes the patch
-        # A policy change needs dual control even where the worker's lane covers the file.
-        touches_policy = any(c.path == ctx.policy_path for c in changeset.changes)
-        if overrides is not None and (touches_policy or scope.needs_override(ctx)):
-            from lanewarden.guards.override import in_force
-
-            moment = at or datetime.datetime.now(datetime.timezone.utc)
-            consulted = overrides()
-            items = in_force(consulted, worker, changeset.diff_sha256, moment)
-            ctx.in_force = tuple(items)
-            used = scope.apply_overrides(ctx, items) if items else []
-            if touches_policy:
-                used += [o.id for o in items if o.covers(ctx.policy_path) and o.id not in used]
-            ctx.notes.extend(scope.override_near_misses(ctx, consulted, changeset.diff_sha256, moment))
-        if loaded.policy.shared.append_only and scope.needs_override(ctx):
-            scope.apply_shared(ctx)
-    except Exception as exc:
-        votes.append(Vote(guard="classify", vote=VoteValue.ABSTAIN,
-                          reasons=(f"classification crashed: {type(exc).__name__}: {exc}",)))
-    for name, run in GUARDS:
-        if name in _NEED_LINES and changeset.pending is not None:
-            changeset.complete()  # the guards before this one need only paths and modes
-        try:
-            votes.append(run(ctx))
-        except Exception as exc:
-            votes.append(Vote(guard=name, vote=VoteValue.ABSTAIN,
-                              reasons=(f"guard crashed: {type(exc).__name__}: {exc}",)))
-    changeset.complete()
-    reports = _reports(ctx)
-    trusted = loaded.origin == "revision"
-    notes = [*changeset.notes, *ctx.notes]  # near misses the guards explained
-    if not trusted:
-        notes.append(f"policy read from the file {loaded.source}, not from a trusted revision: "
-                     "a dry run, not a gate")
-    return Verdict(
-        decision=consensus(votes), worker=worker, mode=changeset.mode, base=changeset.base,
-        head=changeset.head, head_tree=changeset.head_tree,
-        policy=policy_ref(loaded), diff_sha256=changeset.diff_sha256, changes=tuple(reports), votes=tuple(votes),
-        handoffs=tuple(_drafts(reports)), notes=tuple(notes), overrides=tuple(used))
-
-
 def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree: str) -> dict[str, object]:
     """What the change does to the policy, judged against the trusted one (never adopted)."""
     from lanewarden.workers.errors import PolicyError
@@ -329,6 +253,7 @@ def _policy_diff(git: Git, env: dict[str, str], loaded: LoadedPolicy, head_tree:
 def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
     """Ask the policy's external reviewers; their votes join the deterministic ones."""
     from lanewarden.guards import reviewer
+    from lanewarden.guards.verdict import Vote, VoteValue, consensus
 
     votes = list(verdict.votes)
     changed = [c.path for c in verdict.changes]
@@ -345,44 +270,3 @@ def _reviewed(cwd: Path, verdict: Verdict, loaded: LoadedPolicy) -> Verdict:
             votes.append(Vote(reviewer.PREFIX + name, VoteValue.ABSTAIN,
                               (f"reviewer failed: {type(exc).__name__}: {exc}",)))
     return replace(verdict, votes=tuple(votes), decision=consensus(votes))
-
-
-def _reports(ctx: GuardContext) -> list[ChangeReport]:
-    """One report per change; written as one loop with local names (it runs per path)."""
-    out: list[ChangeReport] = []
-    append = out.append
-    standings, routes, protected, found_reasons = ctx.standings, ctx.routes, ctx.protected, ctx.reasons
-    root = ctx.index.root_worker
-    status_text, class_text = _STATUS_TEXT, _CLASS_TEXT
-    route: str | None
-    new = tuple.__new__  # a report made in C, without the named tuple's Python-level __new__
-    for change in ctx.changes:
-        path = change.path
-        standing = standings.get(path)
-        if path in protected:
-            cls, rule, route = _PROTECTED, "protected path", root
-        elif standing is None:  # classification crashed: nothing is writable
-            cls, rule, route = _OUT_OF_SCOPE, "unclassified", root
-        else:
-            cls, rule, route = standing.path_class, standing.rule, routes.get(path)
-        found = found_reasons.get(path)
-        notes = change.notes
-        reasons = tuple(notes + found) if found else tuple(notes) if notes else ()
-        append(new(ChangeReport, (path, status_text[change.status], change.old_mode, change.new_mode,
-                                  change.renamed_from, change.renamed_to, class_text[cls], rule, route, reasons,
-                                  change.added_lines, change.deleted_lines)))
-    return out
-
-
-def _drafts(reports: list[ChangeReport]) -> list[HandoffDraft]:
-    groups: dict[tuple[str, str], list[str]] = {}
-    mark, writable = secrets.MARK, _CLASS_TEXT[PathClass.WRITABLE]  # an enum's .value is slow per path
-    for r in reports:
-        if r.path_class == writable or r.route_to is None:
-            continue
-        if r.reasons and any(x.startswith(mark) for x in r.reasons):
-            continue  # a secret-like file is never handed on (its patch would carry the secret)
-        groups.setdefault((r.route_to, r.path_class), []).append(r.path)
-    return [HandoffDraft(target_worker=target, path_class=cls, reason=_HANDOFF_REASON[PathClass(cls)],
-                         paths=tuple(paths))
-            for (target, cls), paths in sorted(groups.items())]

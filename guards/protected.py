@@ -13,8 +13,9 @@ import re
 from lanewarden.guards.changes import SYMLINK
 from lanewarden.guards.context import GuardContext
 from lanewarden.guards.verdict import Vote, VoteValue
+from lanewarden.workers.folding import fold
 from lanewarden.workers.git import fsdecode
-from lanewarden.workers.ownership import PathClass, fold
+from lanewarden.workers.ownership import PathClass
 
 NAME = "protected"
 _ALWAYS = (".gitmodules",)

@@ -36,7 +36,7 @@ def classify(ctx: GuardContext) -> None:
         path = change.path
         folder, _, name = path.rpartition("/")
         node, candidates = index.folder(folder)
-        extra = node.children.get(name) if node is not None else None
+        extra = node.child(name) if node is not None else None
         if extra is not None and extra.rules:
             candidates = candidates + extra.rules
             cacheable = False

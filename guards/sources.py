@@ -2,26 +2,26 @@
 
 Range, index, work tree and patch all become ``(base tree, head tree)``, so
 one exact diff (``changes.read_changes``) serves every mode. Trees for the
-index, the work tree and a patch are built in a scratch index with a scratch
-object directory: the repository's index, work tree and object store are
-never written.
+index, the work tree and a patch are written into a scratch object directory
+(the work tree's and a patch's through a scratch index; the index's from the
+entries it changes, ``guards/indextree.py``): the repository's index, work
+tree and object store are never written.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from lanewarden.guards import indextree
 from lanewarden.guards.changes import Change, ChangeSet, Status, read_changes
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.workers.errors import GitError, InputError, RevisionError
 from lanewarden.workers.git import Git
-from lanewarden.workers.pattern import compile_pattern
 
 
 @contextmanager
@@ -85,9 +85,26 @@ def _head_tree(git: Git) -> tuple[str | None, str]:
 
 
 def from_index(git: Git, env: dict[str, str], index_file: Path | None = None) -> ChangeSet:
-    """What would be committed: the index (a copy of it) against HEAD."""
+    """What would be committed: the index against HEAD, read where it changes (guards/indextree.py)."""
     head, base_tree = _head_tree(git)
-    source = index_file or (git.git_dir / "index")
+    # Absolute: git runs in the repository, while a hook may have named the index relative to here.
+    source = (index_file or git.git_dir / "index").absolute()
+    raw = git.diff_index_cached_raw(base_tree, env={**env, "GIT_INDEX_FILE": str(source)})
+    tree = indextree.build(git, env, base_tree, raw)
+    if tree is not None:
+        changes, digest, pending = read_changes(git, base_tree, tree, env=env)
+        import hashlib  # here, not at the top: the guard's start-up imports it while git works
+
+        # The built tree is used only when git's own diff of it is exactly what diff-index listed.
+        if digest == hashlib.sha256(raw).hexdigest():
+            return ChangeSet(Mode.STAGED, head, None, base_tree, tree, changes, digest, pending=pending)
+        with suppress(Exception):
+            pending.wait()  # its answer is not used; let git finish before the scratch index is written
+    return _index_written(git, env, source, head, base_tree)
+
+
+def _index_written(git: Git, env: dict[str, str], source: Path, head: str | None, base_tree: str) -> ChangeSet:
+    """The whole index written as a tree (from a copy: the user's index is never written)."""
     if source.exists():
         shutil.copyfile(source, env["GIT_INDEX_FILE"])
     # The staged blobs are read by the diff that follows, which fails on a missing one.
@@ -126,6 +143,8 @@ def from_worktree(git: Git, env: dict[str, str], sparse_set: tuple[str, ...] | N
         if sparse_set is not None:
             # Inside a lanewarden sparse worktree only paths outside the sparse set were never
             # checked out; a flagged file inside it that is gone was deleted by the agent.
+            from lanewarden.workers.pattern import compile_pattern
+
             inside = [compile_pattern(p) for p in sparse_set]
             sparse = {p for p in sparse if not any(m.matches(p) for m in inside)}
         if sparse:
@@ -162,6 +181,8 @@ def as_installed(top: Path, path: str, installed: Mapping[str, str]) -> bool:
     """Whether ``path`` is still exactly the file lanewarden installed: a regular file (no symlink
     as its last component; git lists a symlinked folder itself, never a path below it), not
     executable, with the sha256 recorded. Anything else, or any doubt, is the agent's change."""
+    import hashlib
+
     digest = installed.get(path)
     if digest is None:
         return False

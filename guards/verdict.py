@@ -5,6 +5,8 @@ from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any, NamedTuple
 
+from lanewarden.guards.mode import Mode as Mode  # re-exported: the verdict names its mode
+
 SCHEMA = "lanewarden.verdict/1"
 
 
@@ -12,22 +14,6 @@ class VoteValue(str, Enum):
     APPROVE = "approve"
     REJECT = "reject"
     ABSTAIN = "abstain"
-
-
-class Mode(str, Enum):
-    """What a guard compares: a commit range, the index, the work tree, or a patch on a base."""
-
-    RANGE = "range"
-    STAGED = "staged"
-    WORKTREE = "worktree"
-    PATCH = "patch"
-
-    @classmethod
-    def parse(cls, text: str) -> Mode:
-        try:
-            return cls(text)
-        except ValueError:
-            raise ValueError(f"unknown guard mode {text!r} (one of: {', '.join(m.value for m in cls)})") from None
 
 
 class Decision(str, Enum):

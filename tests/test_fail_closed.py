@@ -231,12 +231,12 @@ def _boom(ctx: object) -> object:
 
 
 def test_a_crashing_guard_votes_abstain_never_accept(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanewarden.guards import engine
+    from lanewarden.guards import panel
 
     append(repo, APP)
     code, out = guard(repo, "--worktree")
     assert code == 0, out  # control: the same change is accepted by the real guards
-    monkeypatch.setattr(engine, "GUARDS", (*engine.GUARDS, ("boom", _boom)))
+    monkeypatch.setattr(panel, "GUARDS", (*panel.GUARDS, ("boom", _boom)))
     code, out = guard(repo, "--worktree")
     verdict = json.loads(out)
     assert code == 3 and verdict["decision"] == "revision", verdict
@@ -245,9 +245,9 @@ def test_a_crashing_guard_votes_abstain_never_accept(repo: Path, monkeypatch: py
 
 
 def test_a_crashing_guard_leaves_a_reject_standing(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lanewarden.guards import engine
+    from lanewarden.guards import panel
 
-    monkeypatch.setattr(engine, "GUARDS", (("boom", _boom), *engine.GUARDS))
+    monkeypatch.setattr(panel, "GUARDS", (("boom", _boom), *panel.GUARDS))
     append(repo, KEYS)
     code, out = guard(repo, "--worktree")
     assert code == 1 and json.loads(out)["decision"] == "reject"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from lanewarden.workers import loader
 from lanewarden.workers.git import Git
-from lanewarden.workers.ownership import FIELDS, OwnershipIndex
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.trie import FIELDS
 
 PATHS = ["services/wallet-api/src/wallet_api/app.py", "services/wallet-api/secrets/key.pem",
          "contracts/kms/kms.proto", "rust-mpc/Cargo.toml", "README.md", "e2e/x/y.py", "nowhere/at/all"]

@@ -87,14 +87,29 @@ def test_a_tampered_entry_is_ignored_and_rebuilt(repo: Path) -> None:
     first = loader.load_revision(g, "HEAD")
     [entry] = _entries(repo)
     mac, _, body = entry.read_bytes().partition(b"\n")
-    doc = json.loads(body)
+    head, _, marks = body.partition(b"\n")
+    doc = json.loads(head)
     # An agent widens its own lane in the cached data but cannot sign it.
     doc["data"]["workers"]["wallet-api"]["allow"] = ["**"]
-    entry.write_bytes(mac + b"\n" + json.dumps(doc).encode())
+    entry.write_bytes(mac + b"\n" + json.dumps(doc).encode() + b"\n" + marks)
     assert policycache.load(entry.parent, first.sha256) is None
     again = loader.load_revision(g, "HEAD")
     assert again.policy == first.policy
     assert policycache.load(entry.parent, first.sha256) is not None
+
+
+def test_the_marks_line_is_signed_too_and_read_on_first_use(repo: Path) -> None:
+    g = Git.discover(repo)
+    first = loader.load_revision(g, "HEAD")
+    hit = loader.load_revision(g, "HEAD")
+    assert isinstance(hit.marks, policycache.Marks)
+    assert hit.where("workers", "wallet-api", "allow", 0) == first.where("workers", "wallet-api", "allow", 0)
+    [entry] = _entries(repo)
+    mac, _, body = entry.read_bytes().partition(b"\n")
+    head, _, marks = body.partition(b"\n")
+    # Marks that point an error message elsewhere are as unsigned as widened data.
+    entry.write_bytes(mac + b"\n" + head + b"\n" + marks.replace(b",", b", ", 1))
+    assert policycache.load(entry.parent, first.sha256) is None
 
 
 @pytest.mark.parametrize("damage", [b"", b"not json at all", b"\x00\xff" * 10])

@@ -24,9 +24,9 @@ from lanewarden.workers.errors import PolicyError
 from lanewarden.workers.keys import Key, keys_of
 from lanewarden.workers.kinds import Kind
 from lanewarden.workers.loader import parse
-from lanewarden.workers.ownership import FIELDS
 from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS, Policy, Worker, strict_policy
 from lanewarden.workers.policydiff import PolicyDiff
+from lanewarden.workers.trie import FIELDS
 
 WORKER = "a"
 # One valid sample per kind; a new kind must add one (test_every_kind_has_a_sample says so).

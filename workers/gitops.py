@@ -184,7 +184,30 @@ class Operations:
         return self._run([*_PATHS, "diff-tree", "-r", "-p", "--binary", *DIFF_FLAGS, "--src-prefix=a/",
                           "--dst-prefix=b/", _EOO, base_tree, head_tree, "--", *paths], env=env)
 
+    def diff_index_cached_raw(self, tree: str, *, env: dict[str, str] | None = None) -> bytes:
+        """The raw ``-z`` list of what the index (``GIT_INDEX_FILE`` in ``env``) changes against ``tree``.
+
+        Reads the index once and never writes it. Intent-to-add entries are left out, as
+        ``write-tree`` (and so a commit) leaves them out; unmerged paths show as status ``U``.
+        """
+        return self._run(["diff-index", "--cached", *DIFF_FLAGS, "--ita-invisible-in-index", "--raw", "-z",
+                          _EOO, tree], env=env)
+
     # -- scratch indexes and trees -----------------------------------------
+    def write_objects(self, kind: str, files: Sequence[str], *, env: dict[str, str] | None = None) -> list[str]:
+        """Write each file's bytes as an object of ``kind`` with one ``hash-object``; their ids, in order.
+
+        The bytes are taken as they are (``--no-filters``); for trees git checks they parse as one.
+        Names come on stdin, one per line: only lanewarden's own scratch files, never a user's path.
+        """
+        if not files:
+            return []
+        if any("\n" in f for f in files):
+            raise InputError("a scratch file name holds a newline")
+        out = self._run(["hash-object", "-t", kind, "-w", "--no-filters", "--stdin-paths"],
+                        input="".join(f + "\n" for f in files).encode(), env=env)
+        return out.decode("ascii").split()
+
     def read_tree(self, tree: str, *, env: dict[str, str] | None = None) -> None:
         """Load ``tree`` into the index ``env`` names (a scratch index, never the user's)."""
         self._run(["read-tree", _EOO, tree], env=env)

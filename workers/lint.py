@@ -9,7 +9,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from lanewarden.workers.loader import LoadedPolicy
-from lanewarden.workers.ownership import OwnershipIndex, Rule
+from lanewarden.workers.ownership import OwnershipIndex
+from lanewarden.workers.trie import Rule
 
 
 @dataclass(frozen=True)

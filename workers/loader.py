@@ -8,6 +8,7 @@ back through the positions. All problems are collected; none stops the others.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ class LoadedPolicy:
     rev: str | None
     sha256: str
     text: bytes
-    marks: dict[Loc, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
+    marks: Mapping[Loc, tuple[int, int]] = field(default_factory=dict, compare=False, repr=False)
 
     def where(self, *loc: str | int) -> str:
         """``FILE:LINE:COL`` of a key path, for findings about a valid policy."""
@@ -162,7 +163,7 @@ def parse(text: bytes, source: str) -> Policy:
 
 
 def _parse(text: bytes, source: str, cache_dir: Path | None = None,
-           sha256: str | None = None) -> tuple[Policy, dict[Loc, tuple[int, int]]]:
+           sha256: str | None = None) -> tuple[Policy, Mapping[Loc, tuple[int, int]]]:
     if cache_dir is not None and sha256 is not None:
         hit = policycache.load(cache_dir, sha256)
         # The same strict check as a miss builds the Policy: the cache saves only the YAML read.

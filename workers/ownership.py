@@ -1,9 +1,11 @@
 """Who may write a path, who owns it, and which rule decided.
 
 Every pattern is filed in a trie under its wildcard-free directory prefix
-(``services/wallet-api/**`` under ``services/wallet-api``), so a path is
-only tested against the patterns filed along its own directories: a policy of
-thousands of workers costs a few pattern tests per path, not thousands.
+(``services/wallet-api/**`` under ``services/wallet-api``, ``workers/trie.py``),
+so a path is only tested against the patterns filed along its own directories:
+a policy of thousands of workers costs a few pattern tests per path, not
+thousands. A path in a worker's lane is checked once more case- and
+Unicode-folded (``workers/folding.py``), through the same trie seen folded.
 
 Ordered ownership rules (``ownership:``, CODEOWNERS) are decided by their own
 index (``workers/ruleindex.py``) and join the answer as the field ``owns``:
@@ -14,15 +16,12 @@ writer is the owner before any rule's owner (explicit lanes first).
 """
 from __future__ import annotations
 
-import threading
-import unicodedata
-from dataclasses import dataclass, replace
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard, problems
-from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
+from lanewarden.workers.folding import FoldedNode, fold, folds
+from lanewarden.workers.trie import FIELDS, OWNS, Node, Pending, Rule
 
 if TYPE_CHECKING:
     from lanewarden.workers.policy import Policy
@@ -40,67 +39,7 @@ class PathClass(str, Enum):
     SHARED_APPEND = "shared_append"  # lines added to a shared append-only file: open to every worker
 
 
-def fold(path: str) -> str:
-    """A path as a case-insensitive, Unicode-normalising file system sees it: NFC, case-folded.
-
-    Two paths with the same fold are one file on such a checkout (macOS, Windows).
-    """
-    if path.isascii():
-        return path.lower()
-    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", path).casefold())
-
-
-def fold_pattern(text: str) -> str:
-    """A pattern folded like the paths it is compared with.
-
-    Folding can turn a valid bracket range into a reversed one (``[Z-a]`` -> ``[z-a]``);
-    then the brackets are kept as written and only the rest is folded.
-    """
-    folded = fold(text)
-    if folded == text:  # most patterns: nothing to fold, and the pattern was checked on load
-        return text
-    if not problems(folded):
-        return folded
-    out: list[str] = []
-    depth = 0
-    for ch in text:
-        if ch == "[":
-            depth += 1
-        elif ch == "]" and depth:
-            depth -= 1
-            out.append(ch)
-            continue
-        out.append(ch if depth else fold(ch))
-    return "".join(out)
-
-
 _IN_LANE = (PathClass.WRITABLE, PathClass.HANDOFF_REQUIRED)
-
-# Every pattern key of a worker, those that decide a class first; read_hints are indexed too
-# (for lints and context packs), but never decide a class.
-FIELDS = DECIDING_FIELDS + tuple(f for f in PATTERN_FIELDS if f not in DECIDING_FIELDS)
-OWNS = "owns"  # the field of a hit from an ordered ownership rule (never a field of a worker)
-
-
-@dataclass(frozen=True)
-class Rule:
-    """One pattern of one worker's field, with its position for messages."""
-
-    worker: str
-    field: str
-    index: int
-    pattern: Pattern
-    note: str = dataclass_field(default="", compare=False, repr=False)  # an ordered rule's own label
-    rank: int = 0  # ordered rules: the first owner of a line ranks highest
-    label: str = dataclass_field(init=False, compare=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # Rendered once: verdicts quote the deciding rule for every path.
-        label = self.note or f"workers.{self.worker}.{self.field}[{self.index}] {self.pattern.text!r}"
-        object.__setattr__(self, "label", label)
-
-    def __str__(self) -> str:
-        return self.label
 
 
 @dataclass(frozen=True)
@@ -137,94 +76,20 @@ class Explanation:
         return out
 
 
-# A pattern not yet placed in the trie: its components, its text and who it belongs to.
-_Pending = tuple[tuple[str, ...], str, str, str, int]
-_EXPANDING = threading.Lock()
-
-
-class _Node:
-    """A trie node, expanded on first visit.
-
-    A big policy (20,000 patterns) is loaded for a change that reaches a few folders, and
-    compiling a pattern is most of its cost; so a node keeps the patterns below it unplaced
-    until a path enters it, and compiles only the patterns that end there. The order of
-    rules in a node is the policy's order either way (ties between rules depend on it).
-    """
-
-    __slots__ = ("_children", "_depth", "_pending", "_rules")
-
-    def __init__(self, depth: int = 0) -> None:
-        self._children: dict[str, _Node] = {}
-        self._rules: list[Rule] = []
-        self._pending: list[_Pending] = []
-        self._depth = depth
-
-    def _expand(self) -> None:
-        # One index can serve several threads (the dashboard): a node is filled under a lock and
-        # its pending list is emptied only at the end, so a reader that sees it empty never sees
-        # half a node's rules.
-        with _EXPANDING:
-            if self._pending:
-                self._place(self._pending)
-                self._pending = []
-
-    def _place(self, pending: list[_Pending]) -> None:
-        d = self._depth
-        here: list[Rule] = []
-        below: list[_Pending] = []
-        for entry in pending:
-            parts = entry[0]
-            # directory_prefix's rule, one level at a time: descend while the component is literal.
-            if d < len(parts) and not has_wildcard(parts[d]):
-                below.append(entry)
-            else:
-                # May raise on an invalid pattern: nothing of the node has changed yet.
-                here.append(Rule(entry[2], entry[3], entry[4], compile_pattern(entry[1])))
-        for entry in below:
-            child = self._children.get(entry[0][d])
-            if child is None:
-                child = self._children[entry[0][d]] = _Node(d + 1)
-            child._pending.append(entry)
-        self._rules.extend(here)
-
-    @property
-    def children(self) -> dict[str, _Node]:
-        if self._pending:
-            self._expand()
-        return self._children
-
-    @property
-    def rules(self) -> list[Rule]:
-        if self._pending:
-            self._expand()
-        return self._rules
-
-    def every_rule(self) -> list[Rule]:
-        """All rules at and below this node (expands everything)."""
-        out = list(self.rules)
-        for child in self.children.values():
-            out.extend(child.every_rule())
-        return out
-
-
 class OwnershipIndex:
     """The policy's patterns, indexed by literal directory prefix."""
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.root_worker = policy.root
-        self._trie = _Node()
-        self._folders: dict[str, tuple[_Node | None, list[Rule]]] = {}
-        self._folded: OwnershipIndex | None = None
+        self._folders: dict[str, tuple[Node | None, list[Rule]]] = {}
+        self._folded: FoldedNode | None = None
         self._patterns_fold: bool | None = None
         self._rules: list[Rule] | None = None
-        self._texts: list[str] = []
-        pending = self._trie._pending
-        for wid, worker in policy.workers.items():
-            for fld in FIELDS:
-                for i, text in enumerate(getattr(worker, fld)):
-                    self._texts.append(text)
-                    pending.append((tuple(text.rstrip("/").split("/")), text, wid, fld, i))
+        self._entries: list[Pending] = [(tuple(text.rstrip("/").split("/")), text, wid, fld, i)
+                                        for wid, worker in policy.workers.items() for fld in FIELDS
+                                        for i, text in enumerate(getattr(worker, fld))]
+        self._trie = Node(pending=self._entries)  # expanded as paths enter it; the list stays whole
         # Ordered rules are imported only by policies that hold some: the guard's start-up stays lean.
         self.ordered: OrderedIndex | None = None
         if policy.ownership.rules.strip() and policy.ownership.parsed.rules:
@@ -291,15 +156,15 @@ class OwnershipIndex:
             out.append(item)
         return tuple(out)
 
-    def folder(self, folder: str) -> tuple[_Node | None, list[Rule]]:
+    def folder(self, folder: str) -> tuple[Node | None, list[Rule]]:
         """The trie node of ``folder`` (None when no pattern lives below it) and the rules on the way."""
         cached = self._folders.get(folder)
         if cached is None:
-            node: _Node | None = self._trie
+            node: Node | None = self._trie
             rules = list(self._trie.rules)
             for part in folder.split("/") if folder else ():
                 assert node is not None
-                node = node.children.get(part)
+                node = node.child(part)
                 if node is None:
                     break
                 rules.extend(node.rules)
@@ -311,7 +176,7 @@ class OwnershipIndex:
         node = self._trie
         out = list(node.rules)
         for part in path.split("/"):
-            child = node.children.get(part)
+            child = node.child(part)
             if child is None:
                 break
             node = child
@@ -399,33 +264,24 @@ class OwnershipIndex:
         return Explanation(path=path, writers=everyone, owner=owner,
                            rule=rule, tie=tie, standing=standing, worker=worker, codeowners=codeowners)
 
-    # -- case and Unicode folding ---------------------------------------------
-    # Matching is byte-exact (as git's), so `secrets/` denied leaves `SECRETS/` open,
-    # yet on a case-insensitive checkout both are one folder. The exact answer stays
-    # the answer; folding is an extra check that can only take a path out of a lane.
+    # -- case and Unicode folding (workers/folding.py) -------------------------------
 
     @property
     def patterns_fold(self) -> bool:
         """Whether any pattern changes when folded (then even an all-lowercase path needs the check)."""
         if self._patterns_fold is None:
-            self._patterns_fold = any(fold_pattern(text) != text for text in self._texts)
+            self._patterns_fold = folds(entry[1] for entry in self._entries)
         return self._patterns_fold
 
     def needs_fold_check(self, path: str) -> bool:
         """Cheap test first: an all-lowercase ASCII path against unfolding patterns cannot collide."""
         return self.patterns_fold or not path.isascii() or path.lower() != path
 
-    def folded(self) -> OwnershipIndex:
-        """The same policy with every pattern folded (built once, on first use)."""
+    def _folded_trie(self) -> FoldedNode:
         if self._folded is None:
-            def folded(values: tuple[str, ...]) -> tuple[str, ...]:
-                return tuple(fold_pattern(p) for p in values)
-
-            workers = {wid: replace(w, allow=folded(w.allow), deny=folded(w.deny),
-                                    propose_only=folded(w.propose_only), read_hints=folded(w.read_hints),
-                                    handoff_required_on=folded(w.handoff_required_on))
-                       for wid, w in self.policy.workers.items()}
-            self._folded = OwnershipIndex(replace(self.policy, workers=workers))
+            workers = {wid: i for i, wid in enumerate(self.policy.workers)}
+            fields = {f: i for i, f in enumerate(FIELDS)}
+            self._folded = FoldedNode([self._trie], lambda r: (workers[r.worker], fields[r.field], r.index))
         return self._folded
 
     def collision(self, path: str, worker: str) -> tuple[Standing, str] | None:
@@ -433,10 +289,12 @@ class OwnershipIndex:
         (out of scope, naming the rule it collides with) and who owns the folded path."""
         if not self.needs_fold_check(path):
             return None
-        folded_index = self.folded()
-        hits = folded_index.hits(fold(path))
-        own = folded_index.standing_from(hits.get(worker, {}))
-        owner = folded_index.owner_from(hits)
+        folded = fold(path)
+        candidates = self._folded_trie().candidates(folded)
+        # The same ordered rules (CODEOWNERS) decide the folded path, as they would on such a checkout.
+        hits = self.hits(folded, [rule for rule in candidates if rule.pattern.matches(folded)])
+        own = self.standing_from(hits.get(worker, {}))
+        owner = self.owner_from(hits)
         if own.path_class not in _IN_LANE:
             return Standing(PathClass.OUT_OF_SCOPE, f"collides with {own.rule} when case/Unicode-folded",
                             None), owner

@@ -22,10 +22,10 @@ import itertools
 import re
 from dataclasses import dataclass
 from functools import cache, cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pathspec
-from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+if TYPE_CHECKING:
+    import pathspec
 
 BACKEND = "simple"
 _WILDCARDS = frozenset("*?[")
@@ -135,6 +135,10 @@ def directory_prefix(pattern: str) -> tuple[str, ...]:
 
 @cache
 def _glob_regex(pattern: str) -> str:
+    # pathspec (and typing_extensions under it) is imported on the first wildcard match: a
+    # change whose paths meet only literal and 'dir/**' patterns (most hook runs) never needs it.
+    from pathspec.patterns.gitignore.spec import GitIgnoreSpecPattern
+
     regex, include = GitIgnoreSpecPattern.pattern_to_regex("/" + pattern)
     assert include is True and isinstance(regex, str), pattern
     if regex.endswith(_CARRY):
@@ -160,6 +164,8 @@ class Pattern:
         for a change that reaches a handful of them, and re.compile is most of a pattern's cost."""
         if not self.glob:
             return None
+        import pathspec
+
         regex = _glob_regex(byte_view(self.text))
         return pathspec.PathSpec([pathspec.RegexPattern(regex)], backend=BACKEND)
 

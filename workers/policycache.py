@@ -12,6 +12,10 @@ Fail closed, in three ways:
 - the cache sits inside ``.git``, which an unconfined agent could write, so every entry carries an
   HMAC under a per-user key kept outside the repository (``$XDG_CACHE_HOME/lanewarden/key``, 0600).
   A file that is corrupt, foreign or tampered with is ignored, and the next load rewrites it.
+
+An entry is the MAC, then the data as one JSON line, then the marks as another: only error
+messages and lints read the marks (a third of a big policy's entry), so a hit parses them on
+first use (:class:`Marks`), after the MAC over both lines has been checked.
 """
 from __future__ import annotations
 
@@ -20,12 +24,34 @@ import hmac
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 Loc = tuple[str | int, ...]
-Marks = dict[Loc, tuple[int, int]]
-_FORMAT = 1
+_FORMAT = 2
+
+
+class Marks(Mapping[Loc, tuple[int, int]]):
+    """Where each value sat (line, column), read from a verified entry's marks line on first use."""
+
+    def __init__(self, line: bytes) -> None:
+        self._line = line
+        self._marks: dict[Loc, tuple[int, int]] | None = None
+
+    def _read(self) -> dict[Loc, tuple[int, int]]:
+        if self._marks is None:
+            self._marks = {tuple(loc): (int(line), int(col)) for loc, line, col in json.loads(self._line)}
+        return self._marks
+
+    def __getitem__(self, loc: Loc) -> tuple[int, int]:
+        return self._read()[loc]
+
+    def __iter__(self) -> Iterator[Loc]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
 
 
 def _code_key() -> str:
@@ -85,7 +111,7 @@ def _mac(key: bytes, body: bytes) -> str:
     return hmac.new(key, body, hashlib.sha256).hexdigest()
 
 
-def load(cache_dir: Path, sha256: str) -> tuple[Any, Marks] | None:
+def load(cache_dir: Path, sha256: str) -> tuple[Any, Mapping[Loc, tuple[int, int]]] | None:
     """The cached data and marks for this policy blob, or None (missing, corrupt, foreign, tampered)."""
     try:
         raw = _entry(cache_dir, sha256).read_bytes()
@@ -95,27 +121,29 @@ def load(cache_dir: Path, sha256: str) -> tuple[Any, Marks] | None:
         mac, _, body = raw.partition(b"\n")
         if not hmac.compare_digest(mac.decode("ascii"), _mac(key, body)):
             return None
-        doc = json.loads(body)
+        head, _, marks = body.partition(b"\n")  # JSON never holds a raw newline
+        doc = json.loads(head)
         if doc.get("sha256") != sha256 or doc.get("code") != _code_key():
             return None
-        marks: Marks = {tuple(loc): (int(line), int(col)) for loc, line, col in doc["marks"]}
-        return doc["data"], marks
+        return doc["data"], Marks(marks)
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
-def store(cache_dir: Path, sha256: str, data: Any, marks: Marks) -> None:
+def store(cache_dir: Path, sha256: str, data: Any, marks: Mapping[Loc, tuple[int, int]]) -> None:
     """Write an entry atomically (temp file + rename); silently skip anything that cannot round-trip."""
     key = _user_key()
     if key is None:
         return
     try:
-        doc = {"sha256": sha256, "code": _code_key(), "data": data,
-               "marks": [[list(loc), line, col] for loc, (line, col) in marks.items()]}
-        body = json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+        head = json.dumps({"sha256": sha256, "code": _code_key(), "data": data}, separators=(",", ":"),
+                          allow_nan=False).encode()
         # Tuples would come back as lists and int keys as strings: such data is not cached.
-        if json.loads(body)["data"] != data:
+        if json.loads(head)["data"] != data:
             return
+        rows = json.dumps([[list(loc), line, col] for loc, (line, col) in marks.items()],
+                          separators=(",", ":"), allow_nan=False).encode()
+        body = head + b"\n" + rows
         cache_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".tmp-", suffix=".json")
         try:

@@ -4,15 +4,18 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Mode, Verdict
+from lanewarden.guards.mode import Mode
 from lanewarden.orchestrator.options import format_option, open_repo, repo_option, use_color, verbose_option
-from lanewarden.orchestrator.reports.verdict import RENDERERS, to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
+
+if TYPE_CHECKING:
+    from lanewarden.guards.verdict import Verdict
 
 BRANCH_PREFIX = "lanewarden/"
 
@@ -60,6 +63,10 @@ def ci_actor() -> str:
 
 
 def _render(verdict: Verdict, fmt: str, verbose: bool) -> str:
+    # Imported once the verdict exists: the renderers need the guards' modules, which the engine
+    # loads while git reads the change (an import at the top would load them before git starts).
+    from lanewarden.orchestrator.reports.verdict import RENDERERS, to_text
+
     if fmt == "text":
         return to_text(verdict, verbose=verbose, color=use_color())
     return RENDERERS[fmt](verdict)

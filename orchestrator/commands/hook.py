@@ -15,10 +15,9 @@ from pathlib import Path
 import click
 
 from lanewarden.guards.engine import GuardRequest, guard
-from lanewarden.guards.verdict import Mode
+from lanewarden.guards.mode import Mode
 from lanewarden.orchestrator.commands.guard import local_worker
 from lanewarden.orchestrator.options import open_repo, repo_option, use_color, verbose_option
-from lanewarden.orchestrator.reports.verdict import to_text
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 
@@ -101,6 +100,9 @@ def run(hook: str, args: tuple[str, ...], repo: str | None, worker: str | None, 
             index_path = (git.top or Path.cwd()) / index_path
         verdict = guard(git, GuardRequest(mode=Mode.STAGED, worker=local_worker(git, worker),
                                           index_file=index_path)).verdict
+        # Imported after the guard, which loads the guards' modules while git reads the index.
+        from lanewarden.orchestrator.reports.verdict import to_text
+
         click.echo(to_text(verdict, verbose=verbose, color=color))
         return verdict.exit_code
     return _pre_push(git, args, worker, verbose, color)
@@ -121,6 +123,8 @@ def _pre_push(git: Git, args: tuple[str, ...], worker: str | None, verbose: bool
             continue
         verdict = guard(git, GuardRequest(mode=Mode.RANGE, worker=local_worker(git, worker, local_ref),
                                           base=base, head=local_oid)).verdict
+        from lanewarden.orchestrator.reports.verdict import to_text
+
         click.echo(f"{local_ref}: {to_text(verdict, verbose=verbose, color=color)}"
                    if not verbose and verdict.exit_code == 0 else f"{local_ref}:\n{to_text(verdict, color=color)}")
         worst = max(worst, verdict.exit_code, key=_severity)
