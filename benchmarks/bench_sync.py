@@ -14,7 +14,7 @@ which side goes first alternates too), times:
 Reports the median of `--repeat` runs of each and the ratio, with the load
 average. Prints; never fails on speed.
 
-    python benchmarks/bench_sync.py [--count 10000] [--repeat 5]
+    python benchmarks/bench_sync.py [--count 10000] [--repeat 5] [--workdir DIR]
 """
 from __future__ import annotations
 
@@ -63,9 +63,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description="lanewarden handoffs sync against git push/fetch")
     ap.add_argument("--count", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--workdir", default=None,
+                    help="where the repositories go (default: the system's temporary folder); /dev/shm keeps "
+                         "a slow or shared disk's latency out of both sides' figures")
     args = ap.parse_args()
     lw = lanewarden_argv()
-    with tempfile.TemporaryDirectory(prefix="lanewarden-bench-sync-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lanewarden-bench-sync-", dir=args.workdir) as tmp:
         work = Path(tmp)
         source = work / "source"
         build(source, args.count)
@@ -93,7 +96,8 @@ def main() -> int:
                 assert count_refs(clone) == args.count
         load = os.getloadavg()
     med = statistics.median
-    print(f"handoffs sync, {args.count} handoffs, median of {args.repeat} alternated runs "
+    print(f"handoffs sync, {args.count} handoffs in {args.workdir or tempfile.gettempdir()}, "
+          f"median of {args.repeat} alternated runs "
           f"(load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} cores)")
     print(f"  push into an empty remote: git push (one wildcard refspec) {med(push_git):7.2f} s, "
           f"lanewarden {med(push_lw):7.2f} s, ratio {med(push_lw) / med(push_git):.2f}")
