@@ -22,11 +22,16 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
 from lanewarden.workers.errors import GitError, NotARepositoryError, RevisionError
+
+try:
+    import fcntl
+except ImportError:  # not on Windows
+    fcntl = None  # type: ignore[assignment]
 from lanewarden.workers.githistory import History
 from lanewarden.workers.gitobjects import Objects
 from lanewarden.workers.gitops import TreeEntry, fsdecode, fsencode, is_object_id, split_z
@@ -95,6 +100,18 @@ _MOVES_REFS = frozenset({"checkout", "switch", "commit", "reset", "merge", "reba
 
 # The empty tree's id in a SHA-1 repository; computed per repository below.
 EMPTY_TREE_SHA1 = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+
+
+def _widen(pipe: IO[bytes]) -> None:
+    """Let git write up to 1 MiB ahead of us (Linux; elsewhere, or when refused, the default stays).
+
+    With the default 64 KiB, streaming 75 MB of objects costs tens of thousands of
+    sleeps and wake-ups on both sides.
+    """
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setter is not None:
+        with suppress(OSError):
+            fcntl.fcntl(pipe.fileno(), setter, 1 << 20)
 
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -324,6 +341,7 @@ class Git(Objects, History, Workspaces):
                                     stdout=subprocess.PIPE, stderr=err, cwd=self.top or self.git_dir,
                                     env=self._env(args, env), bufsize=1 << 16)
             assert proc.stdout is not None
+            _widen(proc.stdout)
             try:
                 yield proc.stdout
             except BaseException:
