@@ -123,6 +123,8 @@ class ImpactReview:
     # changed contracts (a contract's own folder owner and the root lane are not services to test).
     must_cover: tuple[str, ...] = ()
     proposed_services: tuple[str, ...] = ()  # owners of paths only proposed to change (pending handoffs)
+    # Each reviewed path's owner, looked up once here for every caller (plan counts them): not output.
+    owners: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def affected_services(self) -> tuple[str, ...]:
@@ -304,8 +306,9 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
     mappings = read_mappings(git, policy, subject.mapping_rev, sorted(touched), subject.paths)
     index = OwnershipIndex(policy)
     real = {c.path for c in subject.changes if not c.proposed}
-    changed_services = sorted({index.owner_from(index.hits(p)) for p in real})
-    proposed_services = sorted({index.owner_from(index.hits(p)) for p in subject.paths - real} - set(changed_services))
+    owner = {p: index.owner_from(index.hits(p)) for p in subject.paths | real}  # one lookup per path
+    changed_services = sorted({owner[p] for p in real})
+    proposed_services = sorted({owner[p] for p in subject.paths - real} - set(changed_services))
     suites = g.suite_map(graph)
     impacts = []
     for cid in sorted(touched):
@@ -328,7 +331,7 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
             validations=tuple(validations), risk=risk, risk_reasons=tuple(reasons), copies=tuple(own_copies),
             breaking=judged))
     in_contracts = {c.path for cs in touched.values() for c in cs}
-    owners = {index.owner_from(index.hits(p)) for p in subject.paths if p not in in_contracts}
+    owners = {owner[p] for p in subject.paths if p not in in_contracts}
     must_cover = (owners | {s for cid in touched for s in policy.contracts[cid].consumers}) - {policy.root}
     notes = [] if subject.changes else ["nothing changes and nothing is proposed: no contract is affected"]
     inferred = tuple(infer_consumers(git, policy, files, copies)) if infer and files else (() if infer else None)
@@ -336,4 +339,4 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
                         sources=subject.sources, contracts=tuple(impacts),
                         changed_services=tuple(changed_services), notes=tuple(notes), copies=tuple(copies),
                         inferred=inferred, must_cover=tuple(sorted(must_cover)),
-                        proposed_services=tuple(proposed_services))
+                        proposed_services=tuple(proposed_services), owners=owner)

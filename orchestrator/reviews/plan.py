@@ -17,7 +17,6 @@ from lanewarden.orchestrator.reviews import impact
 from lanewarden.orchestrator.reviews.impact import Validation
 from lanewarden.orchestrator.reviews.inputs import collect
 from lanewarden.workers.git import Git
-from lanewarden.workers.ownership import OwnershipIndex
 
 SCHEMA = "lanewarden.plan/1"
 
@@ -59,8 +58,7 @@ def plan(git: Git, base: str, head: str | None = None, policy_file: Path | None 
     policy = subject.loaded.policy
     graph = g.build(policy)
     review = impact.review(git, subject, graph)
-    index = OwnershipIndex(policy)
-    owned = Counter(index.owner_from(index.hits(p)) for p in subject.paths)
+    owned = Counter(review.owners[p] for p in subject.paths)
     reasons: dict[str, list[str]] = {}
     for owner, count in sorted(owned.items()):
         reasons.setdefault(owner, []).append(f"owns {count} changed path(s)")
