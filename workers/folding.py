@@ -17,7 +17,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 
 from lanewarden.workers.pattern import compile_pattern, problems
-from lanewarden.workers.trie import Node, Rule
+from lanewarden.workers.trie import Node, Rule, rules_along
 
 
 def fold(path: str) -> str:
@@ -116,12 +116,4 @@ class FoldedNode:
 
     def candidates(self, path: str) -> list[Rule]:
         """Folded rules whose folders contain the folded ``path`` (the only ones that can match it)."""
-        node = self
-        out = list(node.rules)
-        for part in path.split("/"):
-            child = node.child(part)
-            if child is None:
-                break
-            node = child
-            out.extend(node.rules)
-        return out
+        return rules_along(self, path)

@@ -21,7 +21,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from lanewarden.workers.folding import FoldedNode, fold, folds
-from lanewarden.workers.trie import FIELDS, OWNS, Node, Pending, Rule
+from lanewarden.workers.trie import FIELDS, OWNS, Node, Pending, Rule, rules_along
 
 if TYPE_CHECKING:
     from lanewarden.workers.policy import Policy
@@ -173,15 +173,7 @@ class OwnershipIndex:
 
     def candidates(self, path: str) -> list[Rule]:
         """Rules whose directory prefix contains ``path`` (the only ones that can match)."""
-        node = self._trie
-        out = list(node.rules)
-        for part in path.split("/"):
-            child = node.child(part)
-            if child is None:
-                break
-            node = child
-            out.extend(node.rules)
-        return out
+        return rules_along(self._trie, path)
 
     def matching(self, path: str, candidates: list[Rule] | None = None) -> list[Rule]:
         rules = self.candidates(path) if candidates is None else candidates

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
+from typing import Protocol
 
 from lanewarden.workers.pattern import Pattern, compile_pattern, has_wildcard
 from lanewarden.workers.policy import DECIDING_FIELDS, PATTERN_FIELDS
@@ -117,3 +118,25 @@ class Node:
         for child in self.children.values():
             out.extend(child.every_rule())
         return out
+
+
+class Walkable(Protocol):
+    """A trie node, plain (``Node``) or folded (``folding.FoldedNode``)."""
+
+    @property
+    def rules(self) -> list[Rule]: ...
+
+    def child(self, name: str) -> Walkable | None: ...
+
+
+def rules_along(root: Walkable, path: str) -> list[Rule]:
+    """The rules of every node from ``root`` down the folders of ``path``: the only ones that can match it."""
+    node = root
+    out = list(node.rules)
+    for part in path.split("/"):
+        child = node.child(part)
+        if child is None:
+            break
+        node = child
+        out.extend(node.rules)
+    return out
