@@ -174,3 +174,22 @@ def test_first_parent_reach_follows_first_parents_only_and_agrees_with_the_walk(
     assert g.first_parent_reach(pairs) == expected
     assert g.first_parent_reach(pairs, steps=2) == expected  # past the step budget: asked one by one
     assert {p for p in pairs if g.is_first_parent_ancestor(*p)} == expected
+
+
+def test_ls_tree_files_lists_regular_files_only_and_is_not_fooled_by_a_path_that_looks_like_an_entry(
+        tmp_path: Path) -> None:
+    repo = tmp_path / "lst"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    blob = git(repo, "hash-object", "-w", "--stdin", input=b"x\n").strip()
+    fake = f"100644 blob {blob}\tforged"  # a symlink named like an ls-tree line of a regular file
+    lines = [f"100644 blob {blob}\tplain", f"100755 blob {blob}\ttool", f"120000 blob {blob}\t{fake}",
+             f"160000 commit {'1' * 40}\tsub"]
+    tree = git(repo, "mktree", "-z", "--missing", input=("\0".join(lines) + "\0").encode()).strip()
+    odd = b"new\nline \xff.txt"  # a newline and a byte that is not UTF-8
+    entries = [b"040000 tree " + tree.encode() + b"\tdir", b"100644 blob " + blob.encode() + b"\t" + odd]
+    tree2 = git(repo, "mktree", "-z", "--missing", input=b"\x00".join(entries) + b"\x00").strip()
+    g = Git.discover(repo)
+    assert sorted(g.ls_tree_files(tree2)) == sorted([("dir/plain", blob), ("dir/tool", blob), (fsdecode(odd), blob)])
+    everything = {(e.path, e.oid) for e in g.ls_tree_entries(tree2)}  # the control: git lists all five
+    assert (f"dir/{fake}", blob) in everything and len(everything) == 5

@@ -27,6 +27,9 @@ from typing import IO, NamedTuple
 from lanewarden.workers.errors import InputError
 
 _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
+# One ``ls-tree -r -z`` entry of a regular file, anchored at an entry's start (after a NUL), so text
+# inside a path that looks like an entry is never taken for one.
+_REGULAR = re.compile(rb"(?:\A|(?<=\0))(?:100644|100755) blob ([0-9a-f]{40}(?:[0-9a-f]{24})?)\t([^\0]*)\0")
 
 # Every diff lanewarden reads: rename detection off (a move is a delete plus an add, so
 # the source of a move out of a protected path is never dropped), submodule bumps shown,
@@ -124,6 +127,15 @@ class Operations:
             entries.append(TreeEntry(item[:sp].decode("ascii"), item[sp + 1:sp2].decode("ascii"),
                                      item[sp2 + 1:tab].decode("ascii"), fsdecode(item[tab + 1:])))
         return entries
+
+    def ls_tree_files(self, treeish: str) -> list[tuple[str, str]]:
+        """``(path, blob id)`` of every regular file (mode 100644 or 100755) of ``treeish``, recursively.
+
+        One regular expression over git's whole output instead of an object per entry: a review
+        lists 50,000 files to find four contract copies among them.
+        """
+        out = self._run(["ls-tree", "-r", "-z", "--full-tree", _EOO, treeish])
+        return [(fsdecode(path), oid.decode("ascii")) for oid, path in _REGULAR.findall(out)]
 
     def ls_files_cached(self, *, env: dict[str, str] | None = None) -> list[str]:
         """Paths in the index (``env`` may point GIT_INDEX_FILE at a scratch index)."""

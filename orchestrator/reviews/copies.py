@@ -59,8 +59,7 @@ class Copy:
 
 def tree_files(git: Git, rev: str) -> list[TreeFile]:
     """Every regular file of a revision with its blob id (reads trees only, no blobs)."""
-    return [TreeFile(e.path, e.oid) for e in git.ls_tree_entries(rev)
-            if e.kind == "blob" and e.mode in ("100644", "100755")]
+    return [TreeFile(path, oid) for path, oid in git.ls_tree_files(rev)]
 
 
 def contract_files(policy: Policy, files: Sequence[TreeFile]) -> dict[str, list[TreeFile]]:
