@@ -106,7 +106,6 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     Exit 0, or 3 when a service's llm-context/contracts.md names a changed
     contract and is not updated in the same change (stale mapping).
     """
-    from lanewarden.orchestrator.reports import builders as pages
     from lanewarden.orchestrator.reviews import graph, impact
     from lanewarden.orchestrator.reviews.inputs import collect
 
@@ -114,7 +113,12 @@ def contracts(repo: str | None, base: str | None, head: str | None, handoffs: bo
     subject = collect(git, base=base, head=head, handoffs=handoffs, policy_file=_dry(policy_file))
     g = graph.build(subject.loaded.policy)
     result = impact.review(git, subject, g, infer=infer)
-    _emit(fmt, untrusted(result.as_json(), policy_file), lambda: pages.impact_doc(result, g), output)
+    def doc() -> Document:  # the builders load only for a format people read
+        from lanewarden.orchestrator.reports import builders
+
+        return builders.impact_doc(result, g)
+
+    _emit(fmt, untrusted(result.as_json(), policy_file), doc, output)
     return result.exit_code
 
 
@@ -150,11 +154,15 @@ def e2e(repo: str | None, base: str | None, head: str | None, handoffs: bool, po
     risk. Exit 0 when every required suite passed, 1 when one failed, 3 when
     one did not run.
     """
-    from lanewarden.orchestrator.reports import builders as pages
 
     review, mx = _matrix(open_repo(repo), base, head, handoffs, results_dir, run_suites, timeout, policy_file)
     data = untrusted({"sources": list(review.sources), **mx.as_json()}, policy_file)
-    _emit(fmt, data, lambda: pages.matrix_doc(mx), output)
+    def doc() -> Document:  # the builders load only for a format people read
+        from lanewarden.orchestrator.reports import builders
+
+        return builders.matrix_doc(mx)
+
+    _emit(fmt, data, doc, output)
     code: int = mx.exit_code
     return code
 
@@ -178,7 +186,6 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
     Exit 0 accept, 1 reject (a lane rejected, a merge conflict, a failing suite),
     3 revision (open handoffs, a stale mapping, residual risk, an abstention).
     """
-    from lanewarden.orchestrator.reports import builders as pages
     from lanewarden.orchestrator.reviews import final as final_review
 
     if timeout is not None and not run_suites:
@@ -189,5 +196,10 @@ def final(repo: str | None, base: str | None, head: str | None, worker: str | No
                                  echo=_echo_err, policy_file=_dry(policy_file))
     if policy_file is None:  # a dry run is not a decision: the ledger records trusted reviews only
         final_review.record_review(git, result)
-    _emit(fmt, untrusted(result.as_json(), policy_file), lambda: pages.final_doc(result), output)
+    def doc() -> Document:  # the builders load only for a format people read
+        from lanewarden.orchestrator.reports import builders
+
+        return builders.final_doc(result)
+
+    _emit(fmt, untrusted(result.as_json(), policy_file), doc, output)
     return result.exit_code
