@@ -126,8 +126,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _remote_refs(git: Git, remote: str) -> dict[str, str]:
-    """What the remote holds now under refs/lanewarden/ (synced namespaces only), with the objects here.
+def _remote_refs(git: Git, remote: str) -> tuple[dict[str, str], dict[str, str | None]]:
+    """What the remote holds now under refs/lanewarden/ (synced namespaces only), with the objects here,
+    and each of those objects' type as this clone now has it.
 
     One ``ls-remote`` and one fetch of the missing objects by id: no ref is
     written for what the remote has, so landing it costs one write per ref,
@@ -141,24 +142,26 @@ def _remote_refs(git: Git, remote: str) -> dict[str, str]:
         raise GitError("git ls-remote failed", stderr=exc.stderr, hint=hint) from None
     theirs = {name[len(REF_ROOT):]: oid for name, oid in found.items() if _synced(name[len(REF_ROOT):]) is not None}
     types = git.object_types(list(theirs.values()))
+    missing = [oid for oid, kind in types.items() if kind is None]
     try:
-        git.fetch_objects(remote, [oid for oid, kind in types.items() if kind is None])
+        git.fetch_objects(remote, missing)
     except GitError as exc:
         if "not our ref" in exc.stderr:
             raise _Rejected("git fetch", exc.stderr) from None  # a tip moved on the remote: list again
         raise GitError("git fetch failed", stderr=exc.stderr, hint=hint) from None
-    return theirs
+    types.update(git.object_types(missing))  # only what was just fetched is asked again
+    return theirs, types
 
 
 def _round(git: Git, remote: str, mirror: str) -> SyncReport:
     """One listing, one fetch, one batched compare-and-swap update, one push."""
-    theirs = _remote_refs(git, remote)
+    theirs, types = _remote_refs(git, remote)
     ours = {name[len(REF_ROOT):]: oid for name, oid in git.refs(REF_ROOT).items()}
     report = SyncReport(mirror=mirror)
     to_push: list[str] = []
     updates: list[refstore.Update] = []
     kept: dict[str, str] = {}  # the remote's refs that did not land here, kept readable in the mirror
-    types = git.object_types([*theirs.values(), *ours.values()])
+    types.update(git.object_types([oid for oid in ours.values() if oid not in types]))
     # Which side extends the other, for every ref both hold differently: asked all at once.
     both = [(ours[n], theirs[n]) for n in theirs.keys() & ours.keys() if ours[n] != theirs[n]
             and types.get(ours[n]) == types.get(theirs[n]) == "commit"]

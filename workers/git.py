@@ -27,15 +27,15 @@ from pathlib import Path
 from typing import IO
 
 from lanewarden.workers.errors import GitError, NotARepositoryError, RevisionError
+from lanewarden.workers.githistory import History
+from lanewarden.workers.gitobjects import Objects
+from lanewarden.workers.gitops import TreeEntry, fsdecode, fsencode, is_object_id, split_z
+from lanewarden.workers.gitwork import Workspaces
 
 try:
     import fcntl
 except ImportError:  # not on Windows
     fcntl = None  # type: ignore[assignment]
-from lanewarden.workers.githistory import History
-from lanewarden.workers.gitobjects import Objects
-from lanewarden.workers.gitops import TreeEntry, fsdecode, fsencode, is_object_id, split_z
-from lanewarden.workers.gitwork import Workspaces
 
 # Re-exported: callers import the path helpers from here, next to Git.
 __all__ = ["EMPTY_TREE_SHA1", "Git", "TreeEntry", "clean_env", "fsdecode", "fsencode", "is_object_id", "split_z"]

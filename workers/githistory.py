@@ -130,11 +130,10 @@ class History(Operations):
         """``remote`` if git can never read it as an option; an InputError otherwise."""
         return _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
 
-    def fetch(self, remote: str, specs: Sequence[str], *, prune: bool = False) -> None:
-        """Fetch refspecs from ``remote`` (no tags); ``prune``: drop destination refs the remote no longer has
-        (only refs the refspecs' destinations match). A GitError carries git's stderr."""
+    def fetch(self, remote: str, specs: Sequence[str]) -> None:
+        """Fetch refspecs from ``remote`` (no tags); a GitError carries git's stderr."""
         name = _plain(remote, "remote", "pass the name of a configured remote (git remote -v)")
-        self._run(["fetch", "--no-tags", "--quiet", *(["--prune"] if prune else []), _EOO, name, *specs])
+        self._run(["fetch", "--no-tags", "--quiet", _EOO, name, *specs])
 
     def remote_refs(self, remote: str, prefix: str) -> dict[str, str]:
         """ref name -> object id for every ref under ``prefix`` on ``remote`` (``git ls-remote``).
@@ -238,19 +237,13 @@ class History(Operations):
                     del walking[pair]
             if not walking:
                 return reached
-            commits = list(dict.fromkeys(walking.values()))
-            first: dict[str, str] = {}
-            for commit, found in zip(commits, self.batch(commits), strict=True):
-                if found is not None and found[1] == "commit":
-                    for line in found[2].partition(b"\n\n")[0].split(b"\n"):
-                        if line.startswith(b"parent "):
-                            first[commit] = line[7:].decode()
-                            break
+            read = self.commit_messages(list(dict.fromkeys(walking.values())))
             for pair, at in list(walking.items()):
-                if at in first:
-                    walking[pair] = first[at]
-                else:
+                parent = read[at][0] if at in read else None
+                if parent is None:
                     del walking[pair]  # a root (or no commit) reached without meeting ``older``
+                else:
+                    walking[pair] = parent
         reached.update(pair for pair in walking if self.is_first_parent_ancestor(*pair))
         return reached
 

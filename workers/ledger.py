@@ -318,7 +318,7 @@ class Ledger:
             suffix = b":" + ENTRY_FILE.encode() + b"\n"
             with commits.open("rb") as src, names.open("wb") as ask:
                 for line in src:
-                    ask.write(line[:line.find(b" ")] + suffix if b" " in line else line.rstrip(b"\n") + suffix)
+                    ask.write(line.split(None, 1)[0] + suffix)  # the commit, without its parents
             with commits.open("rb") as src, names.open("rb") as ask:
                 objects = self.git.cat_file_stream(ask)
                 for line in src:
