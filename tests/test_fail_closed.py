@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -346,4 +347,30 @@ def test_a_staged_entry_whose_blob_is_missing_is_never_accepted(repo: Path) -> N
     git(repo, "update-index", "--cacheinfo", f"100644,{'1' * 40},{path}")
     result = lanewarden("guard", "--repo", str(repo), "--staged", "--worker", "wallet-api", "--format", "json")
     assert result.exit_code != 0, result.output
-    assert '"decision": "accept"' not in result.output
+    assert '"decision":"accept"' not in result.output.replace(" ", "")
+
+
+def test_the_console_script_skips_teardown_but_keeps_exit_codes_output_and_atexit(repo: Path,
+                                                                                   tmp_path: Path) -> None:
+    # main() leaves with os._exit after the command: the exit code, every byte of output and the
+    # atexit handlers must survive that, as they would a normal interpreter exit.
+    marker = tmp_path / "atexit-ran"
+    script = ("import atexit, pathlib, sys\n"
+              f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+              "from lanewarden.orchestrator.cli import main\n"
+              "sys.argv = ['lanewarden', *sys.argv[1:]]\nmain()\n")
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([sys.executable, "-c", script, *args], cwd=repo, env=git_env(),
+                              capture_output=True, check=False)
+
+    listed = run("explain", "-", "--format", "json")
+    assert listed.returncode == 0 and listed.stdout == b""  # nothing on stdin: nothing to explain
+    big = subprocess.run([sys.executable, "-c", script, "explain", "-", "--format", "json"], cwd=repo,
+                         env=git_env(), input=b"".join(b"services/wallet-api/f%d.py\n" % i for i in range(20_000)),
+                         capture_output=True, check=False)
+    lines = big.stdout.splitlines()
+    assert big.returncode == 0 and len(lines) == 20_000 and json.loads(lines[-1])["path"].endswith("f19999.py")
+    assert marker.read_text() == "yes"
+    assert run("guard", "--worker", "nobody-at-all", "--staged").returncode == 2  # a usage error stays 2
+    assert run("no-such-command").returncode == 2
