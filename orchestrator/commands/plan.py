@@ -37,7 +37,7 @@ def command(repo: str | None, base: str, head: str | None, policy_file: str | No
         click.echo(result.github_matrix())
         return 0
     if fmt == "json":
-        click.echo(json.dumps(untrusted(result.as_json(), policy_file), indent=2))
+        click.echo(json.dumps(untrusted(result.as_json(), policy_file), separators=(",", ":")))
         return 0
     # The report builders import every review (final, matrix): only the formats for people pay for them.
     from lanewarden.orchestrator.reports import builders as pages
