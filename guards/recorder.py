@@ -39,8 +39,12 @@ def _classes(verdict_json: dict[str, Any]) -> dict[str, tuple[str, str, str | No
 def record(git: Git, verdict: Verdict, *, kind: Kind = Kind.GUARD, change: bytes | None = None,
            overrides: Sequence[Override] = (), handoff_ids: Sequence[str] = (),
            inputs: dict[str, Any] | None = None, outcome: dict[str, Any] | None = None,
-           keep: Sequence[str] = ()) -> list[Entry]:
-    """Append the decision (and, when the change edits the policy, a policy entry) to the ledger."""
+           keep: Sequence[str] = (), ledger: Ledger | None = None) -> list[Entry]:
+    """Append the decision (and, when the change edits the policy, a policy entry) to the ledger.
+
+    Pass ``ledger`` to append several records through one handle: it looks the
+    identity and the head up once.
+    """
     if not verdict.policy.trusted:
         raise InputError("a dry run with --policy FILE is not a decision and is not recorded",
                          hint="drop --policy to guard with the trusted policy")
@@ -64,7 +68,7 @@ def record(git: Git, verdict: Verdict, *, kind: Kind = Kind.GUARD, change: bytes
     used = [o for o in overrides if o.id in verdict.overrides]
     if used:
         attachments[OVERRIDES_FILE] = canonical([o.as_json() for o in used])
-    ledger = Ledger(git)
+    ledger = ledger or Ledger(git)
     entry = ledger.append(kind, {
         "worker": verdict.worker, "mode": verdict.mode.value, "base": verdict.base, "head": verdict.head,
         "head_tree": verdict.head_tree,

@@ -40,3 +40,37 @@ def test_threads_expanding_one_index_agree(repo: Path) -> None:
     for t in threads:
         t.join()
     assert results == [expected] * 8
+
+
+MIXED = b"""version: 1
+root: root
+workers:
+  root:
+    allow: ["*", "docs/**"]
+  api:
+    allow: ["services/api/**", "services/*.md", "shared/", "tools/gen.py"]
+    deny: ["services/api/secrets/**"]
+    propose_only: ["contracts/**"]
+  web:
+    allow: ["services/web/**", "services/api/ui/**", "**/*.css", "shared/web"]
+    handoff_required_on: ["services/web/package.json"]
+  contracts:
+    allow: ["contracts/**"]
+  tools:
+    allow: ["tools/**", "tools/[a-c]*/*.sh"]
+"""
+
+
+def test_owners_of_many_paths_match_one_lookup_per_path() -> None:
+    # owners() matches literal and dir/** patterns once per folder; every other kind file by file.
+    policy = loader.parse(MIXED, "mixed.yaml")
+    paths = [f"{folder}/{name}" for folder in ("services", "services/api", "services/api/secrets",
+                                              "services/api/ui", "services/web", "shared", "shared/web",
+                                              "contracts/kms", "tools", "tools/abc", "tools/xyz", "docs/a/b")
+             for name in ("x.py", "README.md", "site.css", "gen.py", "run.sh", "package.json", "web")]
+    paths += ["README.md", "top.css", "Makefile"]
+    one_by_one = OwnershipIndex(policy)
+    expected = {p: one_by_one.owner_from(one_by_one.hits(p)) for p in paths}
+    assert OwnershipIndex(policy).owners(paths) == expected
+    assert OwnershipIndex(policy).owners(reversed(paths)) == expected
+    assert len(set(expected.values())) >= 5  # the policy really spreads them over its workers

@@ -19,6 +19,7 @@ User-supplied revisions are resolved once with ``rev-parse --verify
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -361,17 +362,32 @@ class Git(Objects, History, Workspaces):
         Only for setup commands such as ``hook install``; guards never read
         the repository's own settings.
         """
+        return self.own_configs(key).get(key.lower())
+
+    def own_configs(self, *keys: str) -> dict[str, str]:
+        """``own_config`` of several keys, one git process per scope: lower-cased key -> value."""
+        found: dict[str, str] = {}
+        wanted = {k.lower() for k in keys}
+        pattern = "^(" + "|".join(re.escape(k) for k in sorted(wanted)) + ")$"
         # The repository's own files first (config and config.worktree), then the user's.
         for scope in ("", "--global"):
             env = None if not scope else {"GIT_CONFIG_GLOBAL": os.environ.get(
                 "GIT_CONFIG_GLOBAL", os.path.expanduser("~/.gitconfig"))}
-            args = ["git", f"--git-dir={self.git_dir}", "config", *([scope] if scope else []), "--get", key]
+            args = ["git", f"--git-dir={self.git_dir}", "config", *([scope] if scope else []), "-z",
+                    "--get-regexp", pattern]
             proc = subprocess.run(args,
                                   cwd=self.top or self.git_dir, env=clean_env(env), capture_output=True,
                                   check=False)
-            if proc.returncode == 0 and proc.stdout.strip():
-                return fsdecode(proc.stdout.strip())
-        return None
+            here: dict[str, str] = {}
+            for item in split_z(proc.stdout) if proc.returncode == 0 else ():
+                raw_key, _, raw_value = item.partition(b"\n")  # -z: "key\nvalue"; the last one wins, as --get
+                here[raw_key.decode("utf-8", "replace").lower()] = fsdecode(raw_value).strip()
+            for key, value in here.items():
+                if key in wanted and key not in found and value:
+                    found[key] = value
+            if len(found) == len(wanted):
+                break
+        return found
 
     # -- revisions -------------------------------------------------------
     def prefetch(self, revs: Sequence[str], files: Sequence[tuple[str, str]] = ()) -> None:

@@ -31,6 +31,11 @@ _HEX = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 # inside a path that looks like an entry is never taken for one.
 _REGULAR = re.compile(rb"(?:\A|(?<=\0))(?:100644|100755) blob ([0-9a-f]{40}(?:[0-9a-f]{24})?)\t([^\0]*)\0")
 
+
+def regular_files(listing: bytes) -> list[tuple[str, str]]:
+    """``(path, blob id)`` of every regular file in ``ls-tree -r -z`` output."""
+    return [(fsdecode(path), oid.decode("ascii")) for oid, path in _REGULAR.findall(listing)]
+
 # Every diff lanewarden reads: rename detection off (a move is a delete plus an add, so
 # the source of a move out of a protected path is never dropped), submodule bumps shown,
 # no external diff or textconv program, no colour, full blob ids.
@@ -134,8 +139,15 @@ class Operations:
         One regular expression over git's whole output instead of an object per entry: a review
         lists 50,000 files to find four contract copies among them.
         """
-        out = self._run(["ls-tree", "-r", "-z", "--full-tree", _EOO, treeish])
-        return [(fsdecode(path), oid.decode("ascii")) for oid, path in _REGULAR.findall(out)]
+        return regular_files(self.ls_tree(treeish))
+
+    def ls_tree(self, treeish: str) -> bytes:
+        """``ls-tree -r -z`` of ``treeish``, as git writes it."""
+        return self._run(["ls-tree", "-r", "-z", "--full-tree", _EOO, treeish])
+
+    def ls_tree_to_file(self, treeish: str, out: IO[bytes]) -> None:
+        """``ls_tree`` written into a file, for a listing made in the background."""
+        self._run_to_file(["ls-tree", "-r", "-z", "--full-tree", _EOO, treeish], out)
 
     def ls_files_cached(self, *, env: dict[str, str] | None = None) -> list[str]:
         """Paths in the index (``env`` may point GIT_INDEX_FILE at a scratch index)."""

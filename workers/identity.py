@@ -27,8 +27,8 @@ def actor(git: Git) -> tuple[str, str]:
     env = os.environ.get("LANEWARDEN_ACTOR")
     if env:
         return env, f"{env}@lanewarden"
-    name = git.own_config("user.name")
-    email = git.own_config("user.email")
+    found = git.own_configs("user.name", "user.email")
+    name, email = found.get("user.name"), found.get("user.email")
     if name:
         return name, email or f"{name}@localhost"
     user = getpass.getuser()

@@ -16,6 +16,7 @@ writer is the owner before any rule's owner (explicit lanes first).
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -298,6 +299,32 @@ class OwnershipIndex:
 
     def owner(self, path: str) -> str:
         return self.explain(path).owner
+
+    def owners(self, paths: Iterable[str]) -> dict[str, str]:
+        """path -> ``owner_from(hits(path))`` for many paths.
+
+        A literal or ``dir/**`` pattern met on the way down to a folder matches every
+        file in it alike, so it is matched once per folder; only wildcard patterns and
+        patterns naming the file itself are matched file by file. (Which of two equally
+        specific allow rules of one worker is kept does not change the owner.)
+        """
+        out: dict[str, str] = {}
+        folders: dict[str, tuple[Node | None, list[Rule], list[Rule]]] = {}
+        for path in paths:
+            if self.ordered is not None:  # ordered rules (CODEOWNERS) decide file by file
+                out[path] = self.owner_from(self.hits(path))
+                continue
+            folder, _, name = path.rpartition("/")
+            known = folders.get(folder)
+            if known is None:
+                node, candidates = self.folder(folder)
+                fixed = [r for r in candidates if not r.pattern.glob and r.pattern.matches(path)]
+                known = folders[folder] = (node, fixed, [r for r in candidates if r.pattern.glob])
+            node, fixed, globs = known
+            extra = node.child(name) if node is not None else None
+            per_file = globs + extra.rules if extra is not None else globs
+            out[path] = self.owner_from(self.hits(path, fixed + [r for r in per_file if r.pattern.matches(path)]))
+        return out
 
     def owner_from(self, hits: dict[str, dict[str, Rule]]) -> str:
         """The owner as :meth:`explain` decides it, without building an explanation."""

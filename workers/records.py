@@ -69,6 +69,8 @@ def stream(git: Git, prefix: str, file: str, name: re.Pattern[str]) -> Iterator[
         listing, names = Path(tmp) / "refs", Path(tmp) / "names"
         with listing.open("wb") as out:
             git.refs_to_file(prefix, out)
+        if not listing.stat().st_size:
+            return  # no record at all (the usual case for overrides): no cat-file to start
         suffix = b":" + file.encode() + b"\n"
         with listing.open("rb") as refs, names.open("wb") as ask:
             for line in refs:
