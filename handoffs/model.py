@@ -8,40 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from enum import Enum
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from lanewarden.handoffs.states import Action, Status
+
+# Action and Status live in states.py (no pydantic there); they are part of the record, so here too.
+__all__ = ["SCHEMA", "Action", "Evidence", "Handoff", "Scope", "Status", "Transition", "Validation", "handoff_id"]
+
 SCHEMA = "lanewarden.handoff/1"
-
-
-class Status(str, Enum):
-    OPEN = "open"
-    ACCEPTED = "accepted"
-    APPLIED = "applied"
-    REJECTED = "rejected"
-    SUPERSEDED = "superseded"
-
-
-class Action(str, Enum):
-    CREATE = "create"
-    ACCEPT = "accept"
-    APPLY = "apply"
-    REJECT = "reject"
-    SUPERSEDE = "supersede"
-    REOPEN = "reopen"
-
-
-# action -> (states it may start from, state it leads to)
-TRANSITIONS: dict[Action, tuple[frozenset[Status], Status]] = {
-    Action.ACCEPT: (frozenset({Status.OPEN}), Status.ACCEPTED),
-    Action.APPLY: (frozenset({Status.ACCEPTED}), Status.APPLIED),
-    Action.REJECT: (frozenset({Status.OPEN, Status.ACCEPTED}), Status.REJECTED),
-    Action.SUPERSEDE: (frozenset({Status.OPEN, Status.ACCEPTED}), Status.SUPERSEDED),
-    Action.REOPEN: (frozenset({Status.REJECTED, Status.SUPERSEDED}), Status.OPEN),
-}
 
 
 class _Frozen(BaseModel):
@@ -135,7 +112,6 @@ class Handoff(_Frozen):
         return body[:-1] + f',"has_patch":{"true" if self.proposed_change else "false"}}}'
 
 
-
 def handoff_id(source_worker: str, target_worker: str, paths: tuple[str, ...], problem: str,
                proposed_change: str | None) -> str:
     """Content-derived: the same finding from the same worker always gets the same id."""
@@ -145,11 +121,3 @@ def handoff_id(source_worker: str, target_worker: str, paths: tuple[str, ...], p
     return hashlib.sha256(canon.encode("utf-8", "surrogateescape")).hexdigest()[:20]
 
 
-def next_status(current: Status, action: Action) -> Status:
-    """The state ``action`` leads to from ``current``; ValueError when it is illegal."""
-    allowed, target = TRANSITIONS[action]
-    if current not in allowed:
-        starts = ", ".join(sorted(s.value for s in allowed))
-        raise ValueError(f"cannot {action.value} a handoff that is {current.value} "
-                         f"({action.value} works from: {starts})")
-    return target

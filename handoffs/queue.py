@@ -16,16 +16,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from lanewarden.handoffs.model import Action, Handoff, Transition, next_status
+from lanewarden.handoffs.states import Action, next_status
 from lanewarden.workers import records
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 from lanewarden.workers.identity import actor, now
 from lanewarden.workers.ledger import Kind, Ledger
 from lanewarden.workers.records import Damaged
+
+if TYPE_CHECKING:  # the model (pydantic) loads when a record is read or written, not with the queue
+    from lanewarden.handoffs.model import Handoff
 
 __all__ = ["PREFIX", "Damaged", "Queue", "Stored", "actor", "now"]
 
@@ -113,6 +115,10 @@ class Queue:
 
     @staticmethod
     def _check_one(item: records.Found) -> Stored | Damaged:
+        from pydantic import ValidationError
+
+        from lanewarden.handoffs.model import Handoff
+
         try:
             handoff = Handoff.from_json(item.data)
         except ValidationError as exc:
@@ -131,6 +137,8 @@ class Queue:
     def transition(self, prefix: str, action: Action, *, reason: str | None = None,
                    commit: str | None = None) -> Stored:
         """Apply a lifecycle action with compare-and-swap; re-read and retry on a race."""
+        from lanewarden.handoffs.model import Transition
+
         hid = self.resolve(prefix)
         who = actor(self.git)
         for _ in range(RETRIES):

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import expect, git, lanewarden
+from lanewarden.orchestrator.reviews.copies import Tree
 from lanewarden.workers.errors import GitError, InputError
 from lanewarden.workers.git import Git, fsdecode, fsencode, split_z
 
@@ -193,3 +194,17 @@ def test_ls_tree_files_lists_regular_files_only_and_is_not_fooled_by_a_path_that
     assert sorted(g.ls_tree_files(tree2)) == sorted([("dir/plain", blob), ("dir/tool", blob), (fsdecode(odd), blob)])
     everything = {(e.path, e.oid) for e in g.ls_tree_entries(tree2)}  # the control: git lists all five
     assert (f"dir/{fake}", blob) in everything and len(everything) == 5
+    # The review's Tree reads the same listing without a regular expression: the same files, sorted.
+    listed = Tree(g.ls_tree(tree2))
+    assert [(f.path, f.oid) for f in listed] == sorted(g.ls_tree_files(tree2))
+    assert [listed.file(i).path for i in listed.under("dir/")] == ["dir/plain", "dir/tool"]
+
+
+def test_a_tree_listed_out_of_order_is_still_searched_in_order() -> None:
+    # A hand-made tree object need not be sorted; bisecting it as git lists it could miss a file.
+    blob = "e" * 40
+    listing = b"".join(b"100644 blob %s\t%s\0" % (blob.encode(), p) for p in (b"z/a", b"a/b", b"m/c", b"a/a"))
+    tree = Tree(listing)
+    assert [f.path for f in tree] == ["a/a", "a/b", "m/c", "z/a"]
+    assert [tree.file(i).path for i in tree.under("a/")] == ["a/a", "a/b"]
+    assert len(Tree(b"")) == 0

@@ -23,8 +23,9 @@ import yaml
 
 from conftest import expect as _ok
 from conftest import git, git_env, lanewarden
-from lanewarden.handoffs.model import SCHEMA, Action, Handoff, Status, Transition, handoff_id, next_status
+from lanewarden.handoffs.model import SCHEMA, Action, Handoff, Status, Transition, handoff_id
 from lanewarden.handoffs.queue import PREFIX, Queue
+from lanewarden.handoffs.states import next_status
 from lanewarden.workers.errors import InputError
 from lanewarden.workers.git import Git
 

@@ -326,6 +326,22 @@ def test_final_asks_for_revision_while_a_handoff_is_open(repo: Path, tmp_path: P
     assert h["target_worker"] == "kms-api" and h["paths"] == [KMS_KEYS]
 
 
+def test_final_loads_the_handoff_model_only_when_there_is_a_handoff_to_read(repo: Path) -> None:
+    # pydantic and the record's model are a third of a final review's start-up; an empty queue needs neither.
+    branch(repo, "lanewarden/wallet-api/retry", [WALLET_APP])
+    code = ("import sys\nfrom lanewarden.orchestrator.reviews import final\nfrom lanewarden.workers.git import Git\n"
+            f"r = final.review(Git.discover({str(repo)!r}), head='lanewarden/wallet-api/retry')\n"
+            "print(len(r.handoffs), 'pydantic' in sys.modules)")
+
+    def review() -> str:
+        return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+    assert review() == "0 False"
+    _ok(lanewarden("handoff", "propose", "--repo", str(repo), "--worker", "wallet-api", "--path", KMS_KEYS,
+                  "--problem", "retry needs an idempotency key on Sign"))
+    assert review() == "1 True"  # the control: a queued handoff is read, through the model
+
+
 def test_final_accepts_a_clean_set_and_fails_closed_on_unreadable_results(repo: Path, tmp_path: Path) -> None:
     branch(repo, "lanewarden/wallet-api/retry", [WALLET_APP])
     branch(repo, "lanewarden/hd-manager/account-1", [HD_MAIN])

@@ -88,15 +88,14 @@ def classify(path: str, old: bytes | None, new: bytes | None) -> Finding:
     return Finding(path, verdict, engine, tuple(ordered))
 
 
-def _at(git: Git, rev: str | None, path: str) -> bytes | None:
-    return git.read_paths([f"{rev}:{path}"])[0] if rev else None
-
-
 def findings(git: Git, subject: Subject, changes: list[ChangeRef]) -> tuple[Finding, ...]:
-    """Classify the changes of one contract, each against the revisions its source names."""
+    """Classify changes (of one contract or many), each against the revisions its source names.
+
+    The old and new text of every change are read with one ``cat-file --batch``.
+    """
     by_id = {h.id: h for h in subject.handoffs}
     proposed: dict[str, tuple[str | None, str | None]] = {}
-    out: list[Finding] = []
+    out: list[Finding | tuple[ChangeRef, str, str]] = []
     for change in changes:
         old_rev, new_rev = subject.base, subject.head
         if change.source == "branch":
@@ -120,6 +119,15 @@ def findings(git: Git, subject: Subject, changes: list[ChangeRef]) -> tuple[Find
         if new_rev is None or old_rev is None:
             out.append(Finding(change.path, Compat.UNKNOWN, None, ("no revisions to compare",), change.describe()))
             continue
-        found = classify(change.path, _at(git, old_rev, change.path), _at(git, new_rev, change.path))
-        out.append(Finding(found.path, found.compat, found.engine, found.reasons, change.describe()))
-    return tuple(out)
+        out.append((change, old_rev, new_rev))
+    pending = [item for item in out if isinstance(item, tuple)]
+    texts = iter(git.read_paths([f"{rev}:{c.path}" for c, old, new in pending for rev in (old, new)]))
+    judged: list[Finding] = []
+    for item in out:
+        if isinstance(item, Finding):
+            judged.append(item)
+            continue
+        change = item[0]
+        found = classify(change.path, next(texts), next(texts))
+        judged.append(Finding(found.path, found.compat, found.engine, found.reasons, change.describe()))
+    return tuple(judged)

@@ -15,11 +15,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lanewarden.handoffs.model import Handoff, Status
+from lanewarden.handoffs.states import Status
 from lanewarden.workers.errors import LanewardenError
 from lanewarden.workers.git import Git
+
+if TYPE_CHECKING:  # the record's model (pydantic) loads only when a handoff is read
+    from lanewarden.handoffs.model import Handoff
 
 _AUTHOR = ("lanewarden", "lanewarden@localhost")
 

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lanewarden.orchestrator.reviews.copies import Copy, TreeFile, contract_files
+from lanewarden.orchestrator.reviews.copies import Copy, Tree, contract_files
 from lanewarden.workers.git import Git
 from lanewarden.workers.ownership import OwnershipIndex
 from lanewarden.workers.policy import Policy
@@ -133,7 +133,7 @@ def _names_path(where: str, text: bytes, contract: str) -> str | None:
     return None
 
 
-def producers(git: Git, policy: Policy, files: Sequence[TreeFile]) -> list[Consumer]:
+def producers(git: Git, policy: Policy, files: Tree) -> list[Consumer]:
     """(contract, service) pairs where the service's code serves a service the contract declares."""
     index = OwnershipIndex(policy)
     by_contract = contract_files(policy, files)
@@ -174,7 +174,7 @@ def _serving(name: bytes) -> list[bytes]:
             b"impl " + name + b" for", b"Unimplemented" + name + b"Server"]
 
 
-def infer(git: Git, policy: Policy, files: Sequence[TreeFile], copies: Sequence[Copy] = ()) -> list[Consumer]:
+def infer(git: Git, policy: Policy, files: Tree, copies: Sequence[Copy] = ()) -> list[Consumer]:
     """Every (contract, service) pair with evidence, strongest first; producers are left out."""
     index = OwnershipIndex(policy)
     by_contract = contract_files(policy, files)

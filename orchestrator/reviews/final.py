@@ -25,17 +25,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
 from lanewarden.guards.engine import GuardRequest, guard
 from lanewarden.guards.verdict import EXIT_CODES, Decision, Mode, Verdict, Vote, VoteValue, consensus
-from lanewarden.handoffs.model import Handoff, Status
 from lanewarden.handoffs.queue import Queue
+from lanewarden.handoffs.states import Status
 from lanewarden.orchestrator.reviews import attribution, impact, matrix
 from lanewarden.orchestrator.reviews import conflicts as merging
 from lanewarden.orchestrator.reviews import graph as g
+from lanewarden.orchestrator.reviews.copies import TreeListing
 from lanewarden.orchestrator.reviews.inputs import (
     ChangeRef,
     Subject,
@@ -48,6 +49,9 @@ from lanewarden.orchestrator.runs import records
 from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.loader import LoadedPolicy
+
+if TYPE_CHECKING:  # the record's model (pydantic) loads only when a handoff is read
+    from lanewarden.handoffs.model import Handoff
 
 SCHEMA = "lanewarden.final-review/1"
 BRANCH_PREFIX = "refs/heads/lanewarden/"
@@ -267,10 +271,12 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     unattributed: list[str] = []
     candidates: list[merging.Candidate] = []
     head_commit: str | None = None
+    listing: TreeListing | None = None
     if head is not None:
         recorded = worker_of(git, head)
         who = worker or recorded
         head_commit = git.resolve_commit(head, what="head revision")
+        listing = TreeListing(git, head_commit)  # copies are read from the head: git lists it meanwhile
         if who is None:
             # No record says who made it: an integration review, each commit in the lane its own
             # record (or, for a person's commit, the owners of what it touches) puts it in.
@@ -314,7 +320,8 @@ def review(git: Git, *, base: str | None = None, head: str | None = None, worker
     ranged = head_commit if mode != "branches" else None
     subject = Subject(loaded=loaded, base=base_commit, head=ranged,
                       mapping_rev=ranged or base_commit, changes=tuple(changes),
-                      handoffs=queued, sources=(f"{len(lanes_t)} lane(s)", f"{len(queued)} open handoff(s)"))
+                      handoffs=queued, sources=(f"{len(lanes_t)} lane(s)", f"{len(queued)} open handoff(s)"),
+                      listing=listing)
     graph = g.build(policy)
     contract_review = impact.review(git, subject, graph)
     runner = matrix.runner_for(git, policy, run=run, results_dir=results_dir, timeout=timeout, echo=echo)
@@ -340,15 +347,16 @@ def record_review(git: Git, result: FinalReview) -> None:
     from lanewarden.workers.ledger import Kind, Ledger
 
     overrides = load(git)
+    ledger = Ledger(git)  # one handle: the identity and the head are looked up once
     lanes = []
     for lane in result.lanes:
         seq = None
         if lane.verdict is not None:
             seq = record(git, lane.verdict, overrides=overrides,
-                         inputs={"review": "final", "branch": lane.branch})[0].seq
+                         inputs={"review": "final", "branch": lane.branch}, ledger=ledger)[0].seq
         lanes.append({"worker": lane.worker, "branch": lane.branch, "decision": lane.decision.value,
                       "guard_seq": seq, "error": lane.error})
-    Ledger(git).append(Kind.REVIEW, {
+    ledger.append(Kind.REVIEW, {
         "review": "final", "mode": result.mode, "base": result.base,
         "policy": {"rev": result.policy_rev, "sha256": result.policy_sha256},
     }, {

@@ -280,13 +280,17 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
     consumers evident in the tree are listed too (orchestrator/reviews/consumers.py).
     """
     from lanewarden.orchestrator.reviews.consumers import infer as infer_consumers
-    from lanewarden.orchestrator.reviews.copies import find_copies, tree_files
+    from lanewarden.orchestrator.reviews.copies import Tree, find_copies, tree_files
 
     policy = subject.loaded.policy
     if graph is None:
         graph = g.build(policy)
     touched = contracts_touched(policy, subject.changes)
-    files = tree_files(git, subject.mapping_rev) if subject.mapping_rev else []
+    files: Tree | None = None
+    if subject.listing is not None and subject.listing.rev == subject.mapping_rev:
+        files = subject.listing.tree()
+    elif subject.mapping_rev:
+        files = tree_files(git, subject.mapping_rev)
     copies = find_copies(git, policy, files) if files else []
     copy_of = {c.path: c.contract for c in copies}
     for change in subject.changes:
@@ -306,12 +310,18 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
     mappings = read_mappings(git, policy, subject.mapping_rev, sorted(touched), subject.paths)
     index = OwnershipIndex(policy)
     real = {c.path for c in subject.changes if not c.proposed}
-    owner = {p: index.owner_from(index.hits(p)) for p in subject.paths | real}  # one lookup per path
+    owner = index.owners(subject.paths | real)
     changed_services = sorted({owner[p] for p in real})
     proposed_services = sorted({owner[p] for p in subject.paths - real} - set(changed_services))
     suites = g.suite_map(graph)
+    order = sorted(touched)
+    every = findings(git, subject, [c for cid in order for c in touched[cid]])  # one read for all contracts
+    judged_of: dict[str, tuple[Finding, ...]] = {}
+    at = 0
+    for cid in order:
+        judged_of[cid], at = every[at:at + len(touched[cid])], at + len(touched[cid])
     impacts = []
-    for cid in sorted(touched):
+    for cid in order:
         c = policy.contracts[cid]
         direct = {*c.producers, *c.consumers}
         deps = tuple(sorted(d for d in by_contract.get(cid, []) if d[0] not in direct))
@@ -322,7 +332,7 @@ def review(git: Git, subject: Subject, graph: nx.DiGraph | None = None, *, infer
         mapped = {m.service for m in found}
         stale = [m for m in found if not m.updated]
         own_copies = [cp for cp in copies if cp.contract == cid]
-        judged = findings(git, subject, touched[cid])
+        judged = judged_of[cid]
         risk, reasons = _risk(policy, cid, touched[cid], services, c.consumers, len(deps), len(stale),
                               validations, own_copies, judged)
         impacts.append(ContractImpact(

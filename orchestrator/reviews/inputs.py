@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lanewarden.guards.sources import from_range, scratch
-from lanewarden.handoffs.model import Handoff, Status
 from lanewarden.handoffs.queue import Queue
-from lanewarden.workers.errors import InputError
+from lanewarden.handoffs.states import Status
+from lanewarden.orchestrator.reviews.copies import TreeListing
+from lanewarden.workers.errors import InputError, LanewardenError
 from lanewarden.workers.git import Git
 from lanewarden.workers.layout import POLICY_FILE
 from lanewarden.workers.loader import LoadedPolicy, load_file, load_revision
+
+if TYPE_CHECKING:  # the record's model (pydantic) loads only when a handoff is read
+    from lanewarden.handoffs.model import Handoff
 
 # Handoffs whose work has not landed yet: an accepted handoff is still work to do.
 PENDING = frozenset({Status.OPEN, Status.ACCEPTED})
@@ -60,6 +64,7 @@ class Subject:
     changes: tuple[ChangeRef, ...]
     handoffs: tuple[Handoff, ...]
     sources: tuple[str, ...]
+    listing: TreeListing | None = None  # mapping_rev's files, being listed in the background
 
     @property
     def paths(self) -> frozenset[str]:
@@ -128,7 +133,13 @@ def collect(git: Git, *, base: str | None, head: str | None, handoffs: bool,
     sources: list[str] = []
     head_commit: str | None = None
     base_commit: str | None = None
+    listing: TreeListing | None = None
     if base is not None:
+        # The review reads contract copies from the head's tree: git lists it while the range is read.
+        try:
+            listing = TreeListing(git, git.resolve_commit(head or "HEAD", what="head revision"))
+        except LanewardenError:
+            pass  # range_changes says what is wrong with the head, in its own words
         base_commit, head_commit, found = range_changes(git, base, head)
         changes += found
         sources.append(f"range {short(base_commit)}..{short(head_commit)} ({len(found)} path(s))")
@@ -140,4 +151,4 @@ def collect(git: Git, *, base: str | None, head: str | None, handoffs: bool,
         sources.append(f"{len(queued)} open handoff(s)")
     mapping_rev = head_commit or git.head_commit() or policy_rev
     return Subject(loaded=loaded, base=base_commit, head=head_commit, mapping_rev=mapping_rev,
-                   changes=tuple(changes), handoffs=tuple(queued), sources=tuple(sources))
+                   changes=tuple(changes), handoffs=tuple(queued), sources=tuple(sources), listing=listing)
