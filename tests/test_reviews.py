@@ -447,3 +447,26 @@ def test_plan_and_review_take_a_dry_run_policy_marked_untrusted(repo: Path, tmp_
     assert final.exit_code in (0, 1, 3) and json.loads(final.stdout)["policy"]["trusted"] is False
     ledger = lanewarden("ledger", "show", "--repo", str(repo), "--format", "json")
     assert "final" not in ledger.stdout  # a dry run is never recorded
+
+
+def test_contracts_touched_meets_literal_wildcard_and_top_level_patterns() -> None:
+    from lanewarden.orchestrator.reviews.impact import contracts_touched
+    from lanewarden.orchestrator.reviews.inputs import ChangeRef
+
+    policy = parse(b"""version: 1
+root: root
+workers:
+  root:
+    allow: ["**"]
+contracts:
+  file: {paths: ["api/v1/x.proto"], producers: [root]}
+  folder: {paths: ["schemas/**"], producers: [root]}
+  top: {paths: ["*.graphql"], producers: [root]}
+  deep: {paths: ["deep/**/y.json", "api/v1/x.proto"], producers: [root]}
+""", "contracts.yaml")
+    paths = ["api/v1/x.proto", "api/v1/x.proto.bak", "api/v1/z.proto", "schemas/a/b.json", "schema.json",
+             "q.graphql", "sub/q.graphql", "deep/y.json", "deep/a/b/y.json", "deep/a/b/z.json"]
+    touched = contracts_touched(policy, tuple(ChangeRef(p, "range", "a..b", "modified") for p in paths))
+    assert {cid: [c.path for c in cs] for cid, cs in touched.items()} == {
+        "file": ["api/v1/x.proto"], "folder": ["schemas/a/b.json"], "top": ["q.graphql"],
+        "deep": ["api/v1/x.proto", "deep/y.json", "deep/a/b/y.json"]}

@@ -218,13 +218,17 @@ def contracts_touched(policy: Policy, changes: tuple[ChangeRef, ...]) -> dict[st
         for text in c.paths:
             filed.setdefault(directory_prefix(text), []).append((cid, compile_pattern(text)))
     out: dict[str, list[ChangeRef]] = {}
+    along: dict[str, list[tuple[str, Pattern]]] = {}  # folder -> the patterns filed on the way down to it
     for change in changes:
-        parts = change.path.split("/")
-        found: set[str] = set()
-        for depth in range(len(parts) + 1):
-            for cid, pattern in filed.get(tuple(parts[:depth]), ()):
-                if cid not in found and pattern.matches(change.path):
-                    found.add(cid)
+        folder, _, _ = change.path.rpartition("/")
+        candidates = along.get(folder)
+        if candidates is None:
+            parts = tuple(folder.split("/")) if folder else ()
+            candidates = along[folder] = [item for depth in range(len(parts) + 1)
+                                          for item in filed.get(parts[:depth], ())]
+        # A literal pattern naming the file itself is filed under the whole path.
+        mine = filed.get(tuple(change.path.split("/")), ()) if filed else ()
+        found = {cid for cid, pattern in (*candidates, *mine) if pattern.matches(change.path)}
         for cid in sorted(found):
             out.setdefault(cid, []).append(change)
     return out
