@@ -14,8 +14,9 @@ was edited after it was created, for example to swap its patch) are
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 from lanewarden.handoffs.states import Action, next_status
@@ -27,6 +28,8 @@ from lanewarden.workers.ledger import Kind, Ledger
 from lanewarden.workers.records import Damaged
 
 if TYPE_CHECKING:  # the model (pydantic) loads when a record is read or written, not with the queue
+    from pydantic import ValidationError
+
     from lanewarden.handoffs.model import Handoff
 
 __all__ = ["PREFIX", "Damaged", "Queue", "Stored", "actor", "now"]
@@ -35,6 +38,16 @@ PREFIX = "refs/lanewarden/handoffs/"
 FILE = "handoff.json"
 RETRIES = 50
 _ID = re.compile(r"[0-9a-f]{20}")
+
+
+@cache
+def _reader() -> tuple[Callable[[bytes], Handoff], type[ValidationError]]:
+    """The record's parser and its error, imported on the first record read (once, not per record)."""
+    from pydantic import ValidationError
+
+    from lanewarden.handoffs.model import Handoff
+
+    return Handoff.from_json, ValidationError
 
 
 @dataclass(frozen=True)
@@ -115,13 +128,10 @@ class Queue:
 
     @staticmethod
     def _check_one(item: records.Found) -> Stored | Damaged:
-        from pydantic import ValidationError
-
-        from lanewarden.handoffs.model import Handoff
-
+        parse, invalid = _reader()
         try:
-            handoff = Handoff.from_json(item.data)
-        except ValidationError as exc:
+            handoff = parse(item.data)
+        except invalid as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "(document)"
             return Damaged(item.ref, item.commit, f"its {FILE} does not parse: {where}: {first['msg']}")

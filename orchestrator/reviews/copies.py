@@ -61,7 +61,6 @@ class Copy:
 
 
 _REGULAR_HEADS = (b"100644 blob ", b"100755 blob ")
-_OTHER_HEADS = (b"120000 ", b"160000 ")  # what else ``ls-tree -r`` lists (no trees without -t)
 
 
 class Tree:
@@ -76,8 +75,10 @@ class Tree:
         # One entry per NUL: "<mode> blob <oid>\t<path>". A path holds no NUL, so text inside a
         # path that looks like an entry stays inside its own entry.
         entries = listing.split(b"\0")[:-1]  # the listing ends with a NUL
-        if listing.startswith(_OTHER_HEADS) or any(b"\0" + head in listing for head in _OTHER_HEADS):
-            entries = [e for e in entries if e[:12] in _REGULAR_HEADS]  # a symbolic link or a submodule
+        # An entry starts the listing or follows a NUL: counting the heads there counts regular files.
+        regular = sum(listing.count(b"\0" + head) + listing.startswith(head) for head in _REGULAR_HEADS)
+        if regular != len(entries):  # a symbolic link or a submodule among them
+            entries = [e for e in entries if e[:12] in _REGULAR_HEADS]
         tab = entries[0].find(b"\t") if entries else 52  # 52 for SHA-1 ids, 76 for SHA-256
         paths = [e[tab + 1:] for e in entries]
         oids = [e[12:tab] for e in entries]
