@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lanewarden.workers.git import Git
-from lanewarden.workers.gitops import fsdecode, fsencode
+from lanewarden.workers.gitops import fsdecode, fsencode, regular_files
 from lanewarden.workers.pattern import compile_pattern
 from lanewarden.workers.policy import Policy
 
@@ -60,9 +60,6 @@ class Copy:
                 "similarity": round(self.similarity, 3), "diff": self.diff}
 
 
-_REGULAR_HEADS = (b"100644 blob ", b"100755 blob ")
-
-
 class Tree:
     """A revision's regular files as ``ls-tree -r -z`` lists them, decoded only where looked at.
 
@@ -72,21 +69,7 @@ class Tree:
     """
 
     def __init__(self, listing: bytes) -> None:
-        # One entry per NUL: "<mode> blob <oid>\t<path>". A path holds no NUL, so text inside a
-        # path that looks like an entry stays inside its own entry.
-        entries = listing.split(b"\0")[:-1]  # the listing ends with a NUL
-        # An entry starts the listing or follows a NUL: counting the heads there counts regular files.
-        regular = sum(listing.count(b"\0" + head) + listing.startswith(head) for head in _REGULAR_HEADS)
-        if regular != len(entries):  # a symbolic link or a submodule among them
-            entries = [e for e in entries if e[:12] in _REGULAR_HEADS]
-        tab = entries[0].find(b"\t") if entries else 52  # 52 for SHA-1 ids, 76 for SHA-256
-        paths = [e[tab + 1:] for e in entries]
-        oids = [e[12:tab] for e in entries]
-        if paths != sorted(paths):  # git's order is sorted; a forged tree need not be
-            order = sorted(range(len(paths)), key=paths.__getitem__)
-            paths, oids = [paths[i] for i in order], [oids[i] for i in order]
-        self.paths = paths
-        self.oids = oids
+        self.paths, self.oids = regular_files(listing)
         self._files: list[TreeFile] | None = None
 
     def __len__(self) -> int:
