@@ -108,11 +108,6 @@ def content_findings(lines: list[bytes]) -> list[Problem]:
     return list(out.values())
 
 
-def content_problem(lines: list[bytes]) -> str | None:
-    found = content_findings(lines)
-    return str(found[0]) if found else None
-
-
 def token_pattern() -> re.Pattern[bytes]:
     """Every well-known token format in one pattern (redaction replaces each match)."""
     return _TOKEN_RE
